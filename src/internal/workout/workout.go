@@ -1,0 +1,229 @@
+// Package workout defines a logged workout, the message the web app publishes
+// and the consumer persists, and the rules a valid one satisfies.
+package workout
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Unit is the unit a workout's weights were logged in. Both are accepted so
+// that history stays comparable after a user switches units.
+type Unit string
+
+const (
+	Kilograms Unit = "kg"
+	Pounds    Unit = "lb"
+)
+
+// PoundsPerKilogram converts logged pounds to kilograms for comparisons.
+const PoundsPerKilogram = 2.2046226218
+
+// Limits that keep one message small and reject obviously wrong input.
+const (
+	MaxSets        = 20
+	MaxReps        = 100
+	MaxWeightKg    = 600
+	MaxNotesLength = 500
+	MaxBodyBytes   = 16 << 10
+)
+
+// Set is one set of an exercise.
+type Set struct {
+	Reps   int     `json:"reps" bson:"reps"`
+	Weight float64 `json:"weight" bson:"weight"`
+	// RPE is the optional rate of perceived exertion (1–10, 0 when unset).
+	RPE float64 `json:"rpe,omitempty" bson:"rpe,omitempty"`
+}
+
+// Workout is one exercise performed by one user on one day, with its sets.
+// ID is a UUID: it is the message id on the broker and the document _id in
+// MongoDB, so a redelivered message can never be stored twice.
+type Workout struct {
+	ID          string    `json:"id" bson:"_id"`
+	UserID      string    `json:"user_id" bson:"user_id"`
+	Exercise    string    `json:"exercise" bson:"exercise"`
+	PerformedAt time.Time `json:"performed_at" bson:"performed_at"`
+	Unit        Unit      `json:"unit" bson:"unit"`
+	Sets        []Set     `json:"sets" bson:"sets"`
+	Notes       string    `json:"notes,omitempty" bson:"notes,omitempty"`
+	LoggedAt    time.Time `json:"logged_at" bson:"logged_at"`
+}
+
+// MuscleGroup groups exercises for recovery spacing and volume balance.
+type MuscleGroup string
+
+const (
+	Legs      MuscleGroup = "legs"
+	Push      MuscleGroup = "push"
+	Pull      MuscleGroup = "pull"
+	Posterior MuscleGroup = "posterior"
+	Core      MuscleGroup = "core"
+)
+
+// Exercise describes a catalogue entry: how it loads and how fast it progresses.
+type Exercise struct {
+	Key   string
+	Name  string
+	Group MuscleGroup
+	// IncrementKg is the smallest sensible load jump for progressive overload.
+	IncrementKg float64
+	// Bodyweight exercises progress by reps rather than load.
+	Bodyweight bool
+}
+
+var catalogue = []Exercise{
+	{Key: "back-squat", Name: "Back squat", Group: Legs, IncrementKg: 2.5},
+	{Key: "front-squat", Name: "Front squat", Group: Legs, IncrementKg: 2.5},
+	{Key: "deadlift", Name: "Deadlift", Group: Posterior, IncrementKg: 5},
+	{Key: "romanian-deadlift", Name: "Romanian deadlift", Group: Posterior, IncrementKg: 2.5},
+	{Key: "bench-press", Name: "Bench press", Group: Push, IncrementKg: 2.5},
+	{Key: "overhead-press", Name: "Overhead press", Group: Push, IncrementKg: 1.25},
+	{Key: "dip", Name: "Dip", Group: Push, Bodyweight: true},
+	{Key: "barbell-row", Name: "Barbell row", Group: Pull, IncrementKg: 2.5},
+	{Key: "pull-up", Name: "Pull-up", Group: Pull, Bodyweight: true},
+	{Key: "plank", Name: "Plank (seconds as reps)", Group: Core, Bodyweight: true},
+}
+
+// Catalogue returns the known exercises, sorted by key.
+func Catalogue() []Exercise {
+	out := append([]Exercise(nil), catalogue...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// Lookup returns the catalogue entry for key.
+func Lookup(key string) (Exercise, bool) {
+	for _, e := range catalogue {
+		if e.Key == key {
+			return e, true
+		}
+	}
+	return Exercise{}, false
+}
+
+// WeightKg returns a set's weight in kilograms whatever unit it was logged in.
+func (w Workout) WeightKg(s Set) float64 {
+	if w.Unit == Pounds {
+		return s.Weight / PoundsPerKilogram
+	}
+	return s.Weight
+}
+
+// FieldErrors maps a field path (as in the form and the JSON body, e.g.
+// "sets[1].reps") to a message a user can act on.
+type FieldErrors map[string]string
+
+func (fe FieldErrors) Error() string {
+	keys := make([]string, 0, len(fe))
+	for k := range fe {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+": "+fe[k])
+	}
+	return "invalid workout: " + strings.Join(parts, "; ")
+}
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// ValidID reports whether id is a canonical lower-case UUID.
+func ValidID(id string) bool { return uuidPattern.MatchString(id) }
+
+// Validate checks w against the rules every stored workout satisfies. now
+// bounds PerformedAt so that a clock-skewed client cannot log the future.
+func (w Workout) Validate(now time.Time) error {
+	fe := FieldErrors{}
+	if !ValidID(w.ID) {
+		fe["id"] = "must be a lower-case UUID"
+	}
+	if strings.TrimSpace(w.UserID) == "" || len(w.UserID) > 254 {
+		fe["user_id"] = "is required (at most 254 characters)"
+	}
+	ex, known := Lookup(w.Exercise)
+	if !known {
+		fe["exercise"] = "unknown exercise; choose one from the list"
+	}
+	switch {
+	case w.PerformedAt.IsZero():
+		fe["performed_at"] = "is required"
+	case w.PerformedAt.After(now.Add(24 * time.Hour)):
+		fe["performed_at"] = "is in the future"
+	case w.PerformedAt.Before(now.AddDate(-10, 0, 0)):
+		fe["performed_at"] = "is more than 10 years ago"
+	}
+	if w.Unit != Kilograms && w.Unit != Pounds {
+		fe["unit"] = `must be "kg" or "lb"`
+	}
+	switch {
+	case len(w.Sets) == 0:
+		fe["sets"] = "log at least one set"
+	case len(w.Sets) > MaxSets:
+		fe["sets"] = fmt.Sprintf("at most %d sets", MaxSets)
+	}
+	for i, s := range w.Sets {
+		if i >= MaxSets {
+			break
+		}
+		if s.Reps < 1 || s.Reps > MaxReps {
+			fe[fmt.Sprintf("sets[%d].reps", i)] = fmt.Sprintf("must be between 1 and %d", MaxReps)
+		}
+		kg := w.WeightKg(s)
+		switch {
+		case math.IsNaN(s.Weight) || math.IsInf(s.Weight, 0) || s.Weight < 0:
+			fe[fmt.Sprintf("sets[%d].weight", i)] = "must be zero or more"
+		case kg > MaxWeightKg:
+			fe[fmt.Sprintf("sets[%d].weight", i)] = fmt.Sprintf("more than %d kg is not plausible", MaxWeightKg)
+		case known && !ex.Bodyweight && s.Weight == 0:
+			fe[fmt.Sprintf("sets[%d].weight", i)] = "is required for a loaded exercise"
+		}
+		if s.RPE != 0 && (s.RPE < 1 || s.RPE > 10 || math.IsNaN(s.RPE)) {
+			fe[fmt.Sprintf("sets[%d].rpe", i)] = "must be between 1 and 10"
+		}
+	}
+	if len(w.Notes) > MaxNotesLength {
+		fe["notes"] = fmt.Sprintf("at most %d characters", MaxNotesLength)
+	}
+	if w.LoggedAt.IsZero() {
+		fe["logged_at"] = "is required"
+	}
+	if len(fe) > 0 {
+		return fe
+	}
+	return nil
+}
+
+// ErrTooLarge is returned by Decode when the body exceeds MaxBodyBytes.
+var ErrTooLarge = errors.New("workout body too large")
+
+// Decode reads one JSON workout strictly: unknown fields, trailing data and
+// bodies over MaxBodyBytes are errors. It does not validate.
+func Decode(r io.Reader) (Workout, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxBodyBytes+1))
+	if err != nil {
+		return Workout{}, fmt.Errorf("read workout: %w", err)
+	}
+	if len(data) > MaxBodyBytes {
+		return Workout{}, ErrTooLarge
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var w Workout
+	if err := dec.Decode(&w); err != nil {
+		return Workout{}, fmt.Errorf("decode workout: %w", err)
+	}
+	if dec.More() {
+		return Workout{}, errors.New("decode workout: unexpected data after the object")
+	}
+	return w, nil
+}
