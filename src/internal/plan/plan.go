@@ -1,0 +1,645 @@
+// Package plan turns a user's workout history into today's training plan.
+//
+// The rules are those of a simple linear-progression programme:
+//   - progressive overload: after a session that completed every prescribed set
+//     and rep, the load goes up by the exercise's increment from the catalogue
+//     (bodyweight exercises add reps instead);
+//   - stalls and deloads: a session short of the prescription repeats the
+//     load; the third such session in a row at the same load deloads by 10%;
+//   - long breaks: after 14 days without an exercise the load restarts at 90%,
+//     after 28 days at 80%;
+//   - recovery spacing: a muscle group is not trained again before its
+//     recovery days have passed;
+//   - weekly volume balance: recovered groups furthest below their weekly set
+//     target come first, and a group that already met its target rests.
+//
+// Histories may mix kilograms and pounds: everything is compared in
+// kilograms and prescribed in the unit of the user's latest workout, rounded
+// to loadable plates. Given the same history and date, the plan is the same:
+// nothing depends on the clock, map order or input order. Every prescription
+// carries the reason for it.
+package plan
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/homelab-gitops/homelab/src/internal/workout"
+)
+
+// Kind says why a prescription has its load.
+type Kind string
+
+const (
+	// Start is the first prescription for an exercise without history.
+	Start Kind = "start"
+	// Progress adds load (or reps) after a completed session.
+	Progress Kind = "progress"
+	// Repeat keeps the load after a session short of the prescription.
+	Repeat Kind = "repeat"
+	// Deload lowers the load after repeated stalls.
+	Deload Kind = "deload"
+	// Restart lowers the load after a long break.
+	Restart Kind = "restart"
+)
+
+// Tunables of the programme. They are constants rather than options so that
+// the same history always yields the same plan.
+const (
+	// MaxExercises bounds one day's plan.
+	MaxExercises = 3
+	// StallsBeforeDeload is how many sessions in a row short of the
+	// prescription at one load trigger a deload.
+	StallsBeforeDeload = 3
+	// DeloadFactor is the load kept after a deload.
+	DeloadFactor = 0.9
+	// BreakDays and LongBreakDays are the gaps after which an exercise
+	// restarts at BreakFactor and LongBreakFactor of its last load.
+	BreakDays       = 14
+	LongBreakDays   = 28
+	BreakFactor     = 0.9
+	LongBreakFactor = 0.8
+	// sameLoadKg is the tolerance under which two loads count as the same
+	// (one lb/kg conversion and rounding to plates stay inside it).
+	sameLoadKg = 0.6
+)
+
+// scheme is the set and rep target of an exercise.
+type scheme struct {
+	sets, reps int
+	// startKg is a conservative first load for a user without history.
+	startKg float64
+	// maxReps caps rep progression of bodyweight exercises (0: no cap).
+	maxReps int
+	// repStep is how many reps a bodyweight exercise adds per progression.
+	repStep int
+}
+
+var schemes = map[string]scheme{
+	"back-squat":        {sets: 3, reps: 5, startKg: 20},
+	"front-squat":       {sets: 3, reps: 8, startKg: 20},
+	"deadlift":          {sets: 3, reps: 5, startKg: 40},
+	"romanian-deadlift": {sets: 3, reps: 8, startKg: 30},
+	"bench-press":       {sets: 3, reps: 5, startKg: 20},
+	"overhead-press":    {sets: 3, reps: 5, startKg: 20},
+	"barbell-row":       {sets: 3, reps: 8, startKg: 30},
+	"dip":               {sets: 3, reps: 5, maxReps: 15, repStep: 1},
+	"pull-up":           {sets: 3, reps: 3, maxReps: 12, repStep: 1},
+	"plank":             {sets: 3, reps: 30, maxReps: 120, repStep: 5},
+}
+
+func schemeFor(ex workout.Exercise) scheme {
+	if s, ok := schemes[ex.Key]; ok {
+		return s
+	}
+	if ex.Bodyweight {
+		return scheme{sets: 3, reps: 5, maxReps: 15, repStep: 1}
+	}
+	return scheme{sets: 3, reps: 8, startKg: 20}
+}
+
+// groupRule is the recovery spacing and weekly target of a muscle group.
+type groupRule struct {
+	// recoveryDays is the minimum number of calendar days between two
+	// sessions of the group (2: trained Monday, again Wednesday).
+	recoveryDays int
+	// weeklySets is the number of hard sets per 7 days the plan aims for.
+	weeklySets int
+	// primary is the exercise prescribed when the user has none in the group.
+	primary string
+}
+
+var groupRules = map[workout.MuscleGroup]groupRule{
+	workout.Legs:      {recoveryDays: 2, weeklySets: 9, primary: "back-squat"},
+	workout.Posterior: {recoveryDays: 3, weeklySets: 6, primary: "deadlift"},
+	workout.Push:      {recoveryDays: 2, weeklySets: 9, primary: "bench-press"},
+	workout.Pull:      {recoveryDays: 2, weeklySets: 9, primary: "barbell-row"},
+	workout.Core:      {recoveryDays: 1, weeklySets: 6, primary: "plank"},
+}
+
+// Groups returns the muscle groups the plan balances, in a fixed order.
+func Groups() []workout.MuscleGroup {
+	return []workout.MuscleGroup{workout.Legs, workout.Posterior, workout.Push, workout.Pull, workout.Core}
+}
+
+// Prescription is what to do for one exercise today, and why.
+type Prescription struct {
+	Exercise workout.Exercise
+	Kind     Kind
+	Sets     int
+	Reps     int
+	// Weight is the load per set in Unit; 0 for bodyweight exercises
+	// without added load.
+	Weight float64
+	Unit   workout.Unit
+	// E1RM is the estimated one-rep max of the latest session in Unit, 0
+	// when unknown (no history or a bodyweight exercise).
+	E1RM   float64
+	Reason string
+}
+
+// GroupStatus is the state of one muscle group today.
+type GroupStatus struct {
+	Group workout.MuscleGroup
+	// LastTrained is the day the group was last trained (zero if never).
+	LastTrained time.Time
+	// WeekSets and TargetSets are hard sets in the 7 days ending today and
+	// the weekly target.
+	WeekSets   int
+	TargetSets int
+	// WeekVolume is the sum of reps × load (kg converted to the plan's
+	// unit) in the same 7 days.
+	WeekVolume float64
+	// Planned is true when an exercise of the group is prescribed today.
+	Planned bool
+	// Reason explains why the group is or is not trained today.
+	Reason string
+}
+
+// Plan is one day's plan for one user.
+type Plan struct {
+	Date          time.Time
+	Unit          workout.Unit
+	Prescriptions []Prescription
+	Groups        []GroupStatus
+	// Notes are observations about the whole week (volume balance).
+	Notes []string
+}
+
+// Build computes the plan for the calendar day of date (in date's location)
+// from history, which may be in any order and contain other days' and
+// future entries; workouts after that day are ignored.
+func Build(history []workout.Workout, date time.Time) Plan {
+	day := startOfDay(date)
+	end := day.AddDate(0, 0, 1)
+	past := make([]workout.Workout, 0, len(history))
+	for _, w := range history {
+		if w.PerformedAt.Before(end) {
+			past = append(past, w)
+		}
+	}
+	sortWorkouts(past)
+
+	p := Plan{Date: day, Unit: preferredUnit(past)}
+	byExercise := sessionsByExercise(past)
+
+	type candidate struct {
+		status GroupStatus
+		rule   groupRule
+		ratio  float64
+	}
+	var ready []candidate
+	for _, g := range Groups() {
+		rule := groupRules[g]
+		st := GroupStatus{Group: g, TargetSets: rule.weeklySets}
+		weekStart := day.AddDate(0, 0, -6)
+		for _, w := range past {
+			ex, ok := workout.Lookup(w.Exercise)
+			if !ok || ex.Group != g {
+				continue
+			}
+			st.LastTrained = startOfDay(w.PerformedAt.In(day.Location()))
+			if !w.PerformedAt.Before(weekStart) {
+				st.WeekSets += len(w.Sets)
+				st.WeekVolume += fromKg(volumeKg(w), p.Unit)
+			}
+		}
+		st.WeekVolume = math.Round(st.WeekVolume)
+		switch daysSince := daysBetween(st.LastTrained, day); {
+		case !st.LastTrained.IsZero() && daysSince == 0:
+			st.Reason = fmt.Sprintf("already trained today (%d of %d sets this week)", st.WeekSets, st.TargetSets)
+		case !st.LastTrained.IsZero() && daysSince < rule.recoveryDays:
+			next := st.LastTrained.AddDate(0, 0, rule.recoveryDays)
+			st.Reason = fmt.Sprintf("recovering: trained %s, needs %d days, next from %s",
+				dayLabel(st.LastTrained, day), rule.recoveryDays, next.Format("Mon 2 Jan"))
+		case st.WeekSets >= st.TargetSets:
+			st.Reason = fmt.Sprintf("weekly volume reached: %d of %d sets in the last 7 days", st.WeekSets, st.TargetSets)
+		default:
+			ready = append(ready, candidate{status: st, rule: rule, ratio: float64(st.WeekSets) / float64(st.TargetSets)})
+			continue
+		}
+		p.Groups = append(p.Groups, st)
+	}
+
+	// Furthest below the weekly target first; ties keep the fixed group order.
+	sort.SliceStable(ready, func(i, j int) bool { return ready[i].ratio < ready[j].ratio })
+	for i, c := range ready {
+		st := c.status
+		if i >= MaxExercises {
+			st.Reason = fmt.Sprintf("recovered, but today's plan is full (%d exercises); %d of %d sets this week",
+				MaxExercises, st.WeekSets, st.TargetSets)
+			p.Groups = append(p.Groups, st)
+			continue
+		}
+		ex := chooseExercise(c.status.Group, c.rule, byExercise, day)
+		pr := prescribe(ex, byExercise[ex.Key], day, p.Unit)
+		st.Planned = true
+		st.Reason = fmt.Sprintf("recovered and below the weekly target (%d of %d sets): %s",
+			st.WeekSets, st.TargetSets, ex.Name)
+		p.Prescriptions = append(p.Prescriptions, pr)
+		p.Groups = append(p.Groups, st)
+	}
+	sort.SliceStable(p.Groups, func(i, j int) bool { return groupIndex(p.Groups[i].Group) < groupIndex(p.Groups[j].Group) })
+	p.Notes = balanceNotes(past, day, p.Unit)
+	return p
+}
+
+// Next is the prescription for one exercise on date's day, whether or not
+// Build would choose it today (the log form uses it to suggest a load).
+func Next(history []workout.Workout, exercise string, date time.Time) (Prescription, bool) {
+	ex, ok := workout.Lookup(exercise)
+	if !ok {
+		return Prescription{}, false
+	}
+	day := startOfDay(date)
+	end := day.AddDate(0, 0, 1)
+	past := make([]workout.Workout, 0, len(history))
+	for _, w := range history {
+		if w.PerformedAt.Before(end) {
+			past = append(past, w)
+		}
+	}
+	sortWorkouts(past)
+	return prescribe(ex, sessionsByExercise(past)[ex.Key], day, preferredUnit(past)), true
+}
+
+func groupIndex(g workout.MuscleGroup) int {
+	for i, x := range Groups() {
+		if x == g {
+			return i
+		}
+	}
+	return len(Groups())
+}
+
+// chooseExercise rotates through the exercises of a group the user has done
+// in the last eight weeks, least recently done first; without any, it picks
+// the group's primary exercise.
+func chooseExercise(g workout.MuscleGroup, rule groupRule, byExercise map[string][]session, day time.Time) workout.Exercise {
+	var best workout.Exercise
+	var bestLast time.Time
+	found := false
+	since := day.AddDate(0, 0, -56)
+	for _, ex := range workout.Catalogue() {
+		if ex.Group != g {
+			continue
+		}
+		ss := byExercise[ex.Key]
+		if len(ss) == 0 {
+			continue
+		}
+		last := ss[len(ss)-1].at
+		if last.Before(since) {
+			continue
+		}
+		if !found || last.Before(bestLast) {
+			best, bestLast, found = ex, last, true
+		}
+	}
+	if found {
+		return best
+	}
+	ex, _ := workout.Lookup(rule.primary)
+	return ex
+}
+
+// session is one workout of one exercise, reduced to what progression needs.
+type session struct {
+	at time.Time
+	// topKg is the heaviest set's load in kilograms.
+	topKg float64
+	// reps are the reps of every set, in order; topReps those of the sets at
+	// the top load.
+	reps    []int
+	topReps []int
+	unit    workout.Unit
+	// bestE1RMKg is the highest estimated one-rep max among the sets.
+	bestE1RMKg float64
+}
+
+func sessionsByExercise(past []workout.Workout) map[string][]session {
+	out := map[string][]session{}
+	for _, w := range past {
+		if len(w.Sets) == 0 {
+			continue
+		}
+		s := session{at: w.PerformedAt, unit: w.Unit}
+		for _, set := range w.Sets {
+			kg := w.WeightKg(set)
+			if kg > s.topKg {
+				s.topKg = kg
+			}
+			s.reps = append(s.reps, set.Reps)
+			if e := E1RM(kg, set.Reps); e > s.bestE1RMKg {
+				s.bestE1RMKg = e
+			}
+		}
+		for _, set := range w.Sets {
+			if math.Abs(w.WeightKg(set)-s.topKg) < sameLoadKg {
+				s.topReps = append(s.topReps, set.Reps)
+			}
+		}
+		out[w.Exercise] = append(out[w.Exercise], s)
+	}
+	return out
+}
+
+// completed reports whether s met the scheme: enough sets at its top load,
+// each with at least the target reps.
+func (s session) completed(sc scheme, reps int) bool {
+	n := 0
+	for _, r := range s.topReps {
+		if r >= reps {
+			n++
+		}
+	}
+	return n >= sc.sets
+}
+
+func prescribe(ex workout.Exercise, ss []session, day time.Time, unit workout.Unit) Prescription {
+	sc := schemeFor(ex)
+	pr := Prescription{Exercise: ex, Sets: sc.sets, Reps: sc.reps, Unit: unit}
+	if len(ss) == 0 {
+		pr.Kind = Start
+		if ex.Bodyweight {
+			pr.Reason = fmt.Sprintf("no %s logged yet: start with %d×%d to find your level; log what you manage",
+				strings.ToLower(ex.Name), sc.sets, sc.reps)
+			return pr
+		}
+		pr.Weight = roundLoad(sc.startKg, unit)
+		pr.Reason = fmt.Sprintf("no %s logged yet: start light at %s for %d×%d to learn the movement and set a baseline",
+			strings.ToLower(ex.Name), formatLoad(pr.Weight, unit), sc.sets, sc.reps)
+		return pr
+	}
+	if ex.Bodyweight {
+		return prescribeReps(ex, sc, ss, day, pr)
+	}
+	last := ss[len(ss)-1]
+	pr.E1RM = round1(fromKg(last.bestE1RMKg, unit))
+	lastLoad := formatLoad(roundLoad(last.topKg, unit), unit)
+	e1rm := fmt.Sprintf("estimated 1RM %s", formatLoad(pr.E1RM, unit))
+	gap := daysBetween(startOfDay(last.at.In(day.Location())), day)
+
+	switch {
+	case gap >= BreakDays:
+		factor := BreakFactor
+		if gap >= LongBreakDays {
+			factor = LongBreakFactor
+		}
+		pr.Kind = Restart
+		pr.Weight = roundLoad(last.topKg*factor, unit)
+		pr.Reason = fmt.Sprintf("last %s was %d days ago at %s: restart at %d%% (%s) and build back up",
+			strings.ToLower(ex.Name), gap, lastLoad, int(math.Round(factor*100)), formatLoad(pr.Weight, unit))
+	case last.completed(sc, sc.reps):
+		pr.Kind = Progress
+		inc := increment(ex, unit)
+		pr.Weight = roundLoad(last.topKg, unit) + inc
+		pr.Reason = fmt.Sprintf("completed %d×%d at %s on %s (%s): add %s",
+			sc.sets, sc.reps, lastLoad, last.at.Format("2 Jan"), e1rm, formatLoad(inc, unit))
+	default:
+		stalls := stallCount(ss, sc)
+		if stalls >= StallsBeforeDeload {
+			pr.Kind = Deload
+			pr.Weight = roundLoad(last.topKg*DeloadFactor, unit)
+			pr.Reason = fmt.Sprintf("%d sessions in a row at %s short of %d×%d (last: %s): deload %d%% to %s and build back",
+				stalls, lastLoad, sc.sets, sc.reps, repsLabel(last.reps), int(math.Round((1-DeloadFactor)*100)),
+				formatLoad(pr.Weight, unit))
+		} else {
+			pr.Kind = Repeat
+			pr.Weight = roundLoad(last.topKg, unit)
+			pr.Reason = fmt.Sprintf("last session at %s reached %s of %d×%d (%s): repeat the load (stall %d of %d before a deload)",
+				lastLoad, repsLabel(last.reps), sc.sets, sc.reps, e1rm, stalls, StallsBeforeDeload)
+		}
+	}
+	return pr
+}
+
+// prescribeReps progresses a bodyweight exercise by reps; any added load
+// from the last session is kept.
+func prescribeReps(ex workout.Exercise, sc scheme, ss []session, day time.Time, pr Prescription) Prescription {
+	last := ss[len(ss)-1]
+	pr.Weight = roundLoad(last.topKg, pr.Unit)
+	target := lastTarget(last, sc)
+	pr.Reps = target
+	gap := daysBetween(startOfDay(last.at.In(day.Location())), day)
+	name := strings.ToLower(ex.Name)
+	switch {
+	case gap >= BreakDays:
+		factor := BreakFactor
+		if gap >= LongBreakDays {
+			factor = LongBreakFactor
+		}
+		pr.Kind = Restart
+		pr.Reps = max(sc.reps, int(math.Floor(float64(target)*factor)))
+		pr.Reason = fmt.Sprintf("last %s was %d days ago: restart at %d reps per set and build back up", name, gap, pr.Reps)
+	case last.completed(sc, target):
+		pr.Kind = Progress
+		pr.Reps = target + sc.repStep
+		if sc.maxReps > 0 && pr.Reps > sc.maxReps {
+			pr.Reps = sc.maxReps
+			pr.Reason = fmt.Sprintf("completed %d×%d on %s at the rep ceiling: keep %d and add load when it feels easy",
+				sc.sets, target, last.at.Format("2 Jan"), sc.maxReps)
+			break
+		}
+		pr.Reason = fmt.Sprintf("completed %d×%d on %s: add %d per set", sc.sets, target, last.at.Format("2 Jan"), sc.repStep)
+	default:
+		stalls := stallCount(ss, sc)
+		if stalls >= StallsBeforeDeload {
+			pr.Kind = Deload
+			pr.Reps = max(1, int(math.Floor(float64(target)*0.8)))
+			pr.Reason = fmt.Sprintf("%d sessions in a row short of %d×%d (last: %s): deload to %d reps per set",
+				stalls, sc.sets, target, repsLabel(last.reps), pr.Reps)
+		} else {
+			pr.Kind = Repeat
+			pr.Reason = fmt.Sprintf("last session reached %s of %d×%d: repeat (stall %d of %d before a deload)",
+				repsLabel(last.reps), sc.sets, target, stalls, StallsBeforeDeload)
+		}
+	}
+	return pr
+}
+
+// lastTarget estimates the rep target a bodyweight session aimed at: the
+// most reps reached in a set, but at least the scheme's base.
+func lastTarget(s session, sc scheme) int {
+	best := sc.reps
+	for _, r := range s.topReps {
+		if r > best {
+			best = r
+		}
+	}
+	return best
+}
+
+// stallCount counts the sessions at the end of ss, at the same load as the
+// last one, that fell short of the scheme.
+func stallCount(ss []session, sc scheme) int {
+	last := ss[len(ss)-1]
+	n := 0
+	for i := len(ss) - 1; i >= 0; i-- {
+		s := ss[i]
+		if math.Abs(s.topKg-last.topKg) >= sameLoadKg {
+			break
+		}
+		target := sc.reps
+		if sc.repStep > 0 {
+			target = lastTarget(last, sc)
+		}
+		if s.completed(sc, target) {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// balanceNotes compares push and pull, legs and posterior chain volume over
+// the last four weeks.
+func balanceNotes(past []workout.Workout, day time.Time, unit workout.Unit) []string {
+	since := day.AddDate(0, 0, -27)
+	sets := map[workout.MuscleGroup]int{}
+	for _, w := range past {
+		if w.PerformedAt.Before(since) {
+			continue
+		}
+		if ex, ok := workout.Lookup(w.Exercise); ok {
+			sets[ex.Group] += len(w.Sets)
+		}
+	}
+	var notes []string
+	pair := func(a, b workout.MuscleGroup) {
+		if sets[a] == 0 && sets[b] == 0 {
+			return
+		}
+		lo, hi := a, b
+		if sets[a] > sets[b] {
+			lo, hi = b, a
+		}
+		if float64(sets[lo]) < 0.75*float64(sets[hi]) {
+			notes = append(notes, fmt.Sprintf("%s sets are %d against %d for %s over the last 4 weeks: %s is prioritised until they balance",
+				lo, sets[lo], sets[hi], hi, lo))
+		}
+	}
+	pair(workout.Push, workout.Pull)
+	pair(workout.Legs, workout.Posterior)
+	if len(past) == 0 {
+		notes = append(notes, "no history yet: the first sessions use light starting loads; log every set so the plan can progress")
+	}
+	return notes
+}
+
+// E1RM estimates a one-rep max from a set with Epley's formula,
+// weight × (1 + reps/30); a single is its own one-rep max.
+func E1RM(weight float64, reps int) float64 {
+	if reps <= 0 || weight <= 0 {
+		return 0
+	}
+	if reps == 1 {
+		return weight
+	}
+	return weight * (1 + float64(reps)/30)
+}
+
+func volumeKg(w workout.Workout) float64 {
+	var v float64
+	for _, s := range w.Sets {
+		v += float64(s.Reps) * w.WeightKg(s)
+	}
+	return v
+}
+
+// preferredUnit is the unit of the latest workout, kilograms without history.
+func preferredUnit(sorted []workout.Workout) workout.Unit {
+	for i := len(sorted) - 1; i >= 0; i-- {
+		if u := sorted[i].Unit; u == workout.Kilograms || u == workout.Pounds {
+			return u
+		}
+	}
+	return workout.Kilograms
+}
+
+// increment is the exercise's load step in unit, rounded to loadable plates.
+func increment(ex workout.Exercise, unit workout.Unit) float64 {
+	if unit == workout.Pounds {
+		return math.Max(2.5, math.Round(ex.IncrementKg*workout.PoundsPerKilogram/2.5)*2.5)
+	}
+	return ex.IncrementKg
+}
+
+// roundLoad converts kg to unit and rounds down to the smallest plate
+// step (1.25 kg or 2.5 lb), so a prescription is always loadable.
+func roundLoad(kg float64, unit workout.Unit) float64 {
+	step := 1.25
+	v := kg
+	if unit == workout.Pounds {
+		step = 2.5
+		v = kg * workout.PoundsPerKilogram
+	}
+	// A small epsilon keeps 100 kg logged as 220.46 lb at 220 lb, not 217.5.
+	return math.Floor(v/step+1e-3) * step
+}
+
+// FromKg converts a kilogram figure to unit (for charts and summaries).
+func FromKg(kg float64, unit workout.Unit) float64 { return fromKg(kg, unit) }
+
+func fromKg(kg float64, unit workout.Unit) float64 {
+	if unit == workout.Pounds {
+		return kg * workout.PoundsPerKilogram
+	}
+	return kg
+}
+
+func formatLoad(v float64, unit workout.Unit) string {
+	s := fmt.Sprintf("%.2f", v)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	return s + " " + string(unit)
+}
+
+func repsLabel(reps []int) string {
+	parts := make([]string, len(reps))
+	for i, r := range reps {
+		parts[i] = fmt.Sprint(r)
+	}
+	return strings.Join(parts, ",")
+}
+
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
+
+func startOfDay(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
+}
+
+// daysBetween counts calendar days from a to b (both at midnight).
+func daysBetween(a, b time.Time) int {
+	if a.IsZero() {
+		return math.MaxInt32
+	}
+	ay, am, ad := a.Date()
+	by, bm, bd := b.Date()
+	ua := time.Date(ay, am, ad, 0, 0, 0, 0, time.UTC)
+	ub := time.Date(by, bm, bd, 0, 0, 0, 0, time.UTC)
+	return int(ub.Sub(ua).Hours() / 24)
+}
+
+func dayLabel(d, today time.Time) string {
+	switch n := daysBetween(d, today); n {
+	case 1:
+		return "yesterday"
+	default:
+		return fmt.Sprintf("%d days ago", n)
+	}
+}
+
+// sortWorkouts orders by time performed, then id, so equal timestamps
+// still give one order.
+func sortWorkouts(ws []workout.Workout) {
+	sort.Slice(ws, func(i, j int) bool {
+		if !ws[i].PerformedAt.Equal(ws[j].PerformedAt) {
+			return ws[i].PerformedAt.Before(ws[j].PerformedAt)
+		}
+		return ws[i].ID < ws[j].ID
+	})
+}
