@@ -3,11 +3,13 @@
 //
 // Connecting (TLS by configuration, reads from secondaries):
 //
-//	client, err := store.Connect(ctx, store.Config{
+//	client, err := store.Connect(store.Config{
 //		URI:            "mongodb://...",  // MONGODB_URI
 //		TLSCAFile:      "",               // MONGODB_TLS_CA_FILE
 //		TLSCertKeyFile: "",               // MONGODB_TLS_CERT_KEY_FILE
 //	})
+//	// Connect does not wait for a server, so a service starts while the
+//	// database is down.
 //	db := client.Database("fitness")      // MONGODB_DATABASE
 //	err = store.EnsureIndexes(ctx, db)
 //
@@ -42,6 +44,7 @@
 //	r.Warm(ctx, userID) // load a user's view ahead of time (e.g. at login)
 //	r.Ping(ctx)        // database reachable (for metrics/logs, not /readyz)
 //
-// History with a zero Query (Limit aside) is the full history the plan
-// needs: every workout of the user (up to MaxPerUser, newest first).
+// Query{Limit: -1} is the full history the plan needs: every workout of the
+// user (up to MaxPerUser, newest first). The returned workouts share their
+// Sets with the reader's view: read them, do not modify them.
 package store

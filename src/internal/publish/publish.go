@@ -1,0 +1,242 @@
+package publish
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/homelab-gitops/homelab/src/internal/amqpconn"
+	"github.com/homelab-gitops/homelab/src/internal/backoff"
+	"github.com/homelab-gitops/homelab/src/internal/topology"
+	"github.com/homelab-gitops/homelab/src/internal/workout"
+)
+
+// Sentinel errors; Publish wraps exactly one of them.
+var (
+	// ErrUnavailable: no usable connection, the connection was lost before
+	// the confirm arrived, the broker blocked publishers, or ctx ended.
+	ErrUnavailable = errors.New("broker unavailable")
+	// ErrReturned: the broker could not route the message to a queue.
+	ErrReturned = errors.New("message returned by the broker as unroutable")
+	// ErrNacked: the broker refused to take responsibility for the message.
+	ErrNacked = errors.New("message nacked by the broker")
+)
+
+// errClosed is returned after Close; it is an ErrUnavailable.
+var errClosed = fmt.Errorf("%w: publisher closed", ErrUnavailable)
+
+// DefaultWindow is the default number of unconfirmed messages in flight.
+const DefaultWindow = 1000
+
+// Config configures a Publisher.
+type Config struct {
+	Dial amqpconn.Config
+	// Window bounds the messages published and not yet confirmed, shared by
+	// every caller (DefaultWindow when 0).
+	Window int
+	// Backoff spaces reconnection attempts (100 ms to 10 s by default).
+	Backoff backoff.Policy
+	Logger  *slog.Logger
+}
+
+// Publisher publishes workouts with publisher confirms. It is safe for
+// concurrent use.
+type Publisher struct {
+	cfg    Config
+	log    *slog.Logger
+	window chan struct{}
+
+	mu   sync.RWMutex
+	sess *session
+
+	closing   atomic.Bool
+	stop      context.CancelFunc
+	loopDone  chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New returns a Publisher that connects in the background and keeps
+// reconnecting until Close.
+func New(cfg Config) *Publisher {
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Dial.ConnectionName == "" {
+		cfg.Dial.ConnectionName = "fitness-web publisher"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Publisher{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "publisher"),
+		window:   make(chan struct{}, cfg.Window),
+		stop:     cancel,
+		loopDone: make(chan struct{}),
+	}
+	go p.run(ctx)
+	return p
+}
+
+// Ready reports whether a message published now would reach the broker: a
+// connection is open, the topology is declared and the broker is not
+// blocking publishers.
+func (p *Publisher) Ready() bool {
+	s := p.current()
+	return s != nil && !s.isClosed() && !s.blocked.Load()
+}
+
+// Publish sends w and waits for the broker's confirm. It returns nil only
+// after an ack; otherwise an error wrapping ErrUnavailable, ErrReturned or
+// ErrNacked. ctx bounds the whole call.
+func (p *Publisher) Publish(ctx context.Context, w workout.Workout) error {
+	if p.closing.Load() {
+		return errClosed
+	}
+	body, err := json.Marshal(w)
+	if err != nil {
+		return fmt.Errorf("encode workout %s: %w", w.ID, err)
+	}
+	select {
+	case p.window <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("%w: waiting for a confirm window slot: %w", ErrUnavailable, ctx.Err())
+	}
+	defer func() { <-p.window }()
+
+	s := p.current()
+	if s == nil || s.isClosed() {
+		return fmt.Errorf("%w: not connected", ErrUnavailable)
+	}
+	if s.blocked.Load() {
+		return fmt.Errorf("%w: broker is blocking publishers", ErrUnavailable)
+	}
+	msg := amqp.Publishing{
+		ContentType:  "application/json",
+		DeliveryMode: amqp.Persistent,
+		MessageId:    w.ID,
+		Timestamp:    time.Now().UTC(),
+		Type:         "workout.logged",
+		AppId:        "fitness-web",
+		Body:         body,
+	}
+	dc, err := s.ch.PublishWithDeferredConfirmWithContext(ctx, topology.Exchange, topology.RoutingKey, true, false, msg)
+	if err != nil {
+		return fmt.Errorf("%w: publish workout %s: %w", ErrUnavailable, w.ID, err)
+	}
+	if dc == nil {
+		// Cannot happen on a channel in confirm mode; never report an
+		// unconfirmed message as a success.
+		return fmt.Errorf("%w: channel not in confirm mode", ErrUnavailable)
+	}
+	select {
+	case <-dc.Done():
+	case <-ctx.Done():
+		return fmt.Errorf("%w: waiting for the confirm of workout %s: %w", ErrUnavailable, w.ID, ctx.Err())
+	}
+	if !dc.Acked() {
+		if s.isClosed() {
+			return fmt.Errorf("%w: connection lost before the confirm of workout %s", ErrUnavailable, w.ID)
+		}
+		return fmt.Errorf("%w: workout %s", ErrNacked, w.ID)
+	}
+	if s.returns.take(w.ID) {
+		return fmt.Errorf("%w: workout %s", ErrReturned, w.ID)
+	}
+	return nil
+}
+
+// Close stops accepting messages, waits until every message in flight got
+// its confirm (or ctx ends), then closes the connection.
+func (p *Publisher) Close(ctx context.Context) error {
+	p.closeOnce.Do(func() {
+		p.closing.Store(true)
+		// Taking every window slot means no Publish is in flight.
+		var waitErr error
+		for i := 0; i < cap(p.window); i++ {
+			select {
+			case p.window <- struct{}{}:
+			case <-ctx.Done():
+				waitErr = fmt.Errorf("wait for outstanding confirms: %w", ctx.Err())
+			}
+			if waitErr != nil {
+				break
+			}
+		}
+		p.stop()
+		<-p.loopDone
+		p.closeErr = waitErr
+	})
+	return p.closeErr
+}
+
+func (p *Publisher) current() *session {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.sess
+}
+
+func (p *Publisher) setCurrent(s *session) {
+	p.mu.Lock()
+	p.sess = s
+	p.mu.Unlock()
+}
+
+// run connects, waits for the connection to be lost, and reconnects with
+// backoff until ctx ends.
+func (p *Publisher) run(ctx context.Context) {
+	defer close(p.loopDone)
+	attempt := 0
+	for {
+		s, err := p.connect(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			p.log.Warn("connect to rabbitmq failed", "attempt", attempt+1, "error", err)
+			if !p.cfg.Backoff.Sleep(ctx, attempt) {
+				return
+			}
+			attempt++
+			continue
+		}
+		attempt = 0
+		p.setCurrent(s)
+		p.log.Info("publisher connected")
+		select {
+		case <-ctx.Done():
+			p.setCurrent(nil)
+			if err := s.close(); err != nil {
+				p.log.Warn("closing publisher connection", "error", err)
+			}
+			return
+		case err := <-s.lost:
+			p.setCurrent(nil)
+			if err := s.close(); err != nil {
+				p.log.Debug("closing lost publisher connection", "error", err)
+			}
+			p.log.Warn("publisher connection lost; reconnecting", "error", err)
+		}
+	}
+}
+
+func (p *Publisher) connect(ctx context.Context) (*session, error) {
+	conn, err := amqpconn.Dial(ctx, p.cfg.Dial)
+	if err != nil {
+		return nil, err
+	}
+	s, err := newSession(conn)
+	if err != nil {
+		return nil, errors.Join(err, conn.Close())
+	}
+	return s, nil
+}

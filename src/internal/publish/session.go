@@ -1,0 +1,157 @@
+package publish
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/homelab-gitops/homelab/src/internal/topology"
+)
+
+// session is one connection with one confirm-mode channel.
+type session struct {
+	conn    *amqp.Connection
+	ch      *amqp.Channel
+	returns *returnTracker
+	blocked atomic.Bool
+	// lost receives once when the connection or the channel closes.
+	lost      chan error
+	closeOnce sync.Once
+}
+
+func newSession(conn *amqp.Connection) (*session, error) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("open channel: %w", err)
+	}
+	if err := topology.Declare(ch); err != nil {
+		return nil, err
+	}
+	if err := ch.Confirm(false); err != nil {
+		return nil, fmt.Errorf("enable publisher confirms: %w", err)
+	}
+	s := &session{
+		conn: conn,
+		ch:   ch,
+		// Unbuffered on purpose: the library hands a return over before it
+		// processes the ack that follows it; see returnTracker.
+		returns: newReturnTracker(ch.NotifyReturn(make(chan amqp.Return))),
+		lost:    make(chan error, 1),
+	}
+	connClosed := conn.NotifyClose(make(chan *amqp.Error, 1))
+	chClosed := ch.NotifyClose(make(chan *amqp.Error, 1))
+	blocked := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
+	go func() {
+		var err error
+		select {
+		case e, ok := <-connClosed:
+			err = closeReason("connection", e, ok)
+		case e, ok := <-chClosed:
+			err = closeReason("channel", e, ok)
+		}
+		s.lost <- err
+	}()
+	go func() {
+		for b := range blocked {
+			s.blocked.Store(b.Active)
+		}
+	}()
+	return s, nil
+}
+
+func closeReason(what string, e *amqp.Error, ok bool) error {
+	if !ok || e == nil {
+		return fmt.Errorf("%s closed", what)
+	}
+	return fmt.Errorf("%s closed: %w", what, e)
+}
+
+func (s *session) isClosed() bool { return s.ch.IsClosed() || s.conn.IsClosed() }
+
+// close closes the connection; closing one that the broker already closed
+// is not an error.
+func (s *session) close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		if e := s.conn.Close(); e != nil && !errors.Is(e, amqp.ErrClosed) {
+			err = fmt.Errorf("close rabbitmq connection: %w", e)
+		}
+	})
+	return err
+}
+
+// returnTracker records the message ids the broker returned as unroutable.
+//
+// The broker sends basic.return before the basic.ack of the same message,
+// and amqp091-go dispatches both from one reader goroutine, handing the
+// return to an unbuffered listener before it processes the ack. One
+// goroutine owns the record: by the time a publisher that saw the ack asks
+// it, it has finished recording every return received before that ack.
+type returnTracker struct {
+	reqs   chan takeReq
+	exited chan struct{}
+	mu     sync.Mutex
+	ids    map[string]int
+}
+
+type takeReq struct {
+	id    string
+	reply chan bool
+}
+
+func newReturnTracker(returns <-chan amqp.Return) *returnTracker {
+	t := &returnTracker{
+		reqs:   make(chan takeReq),
+		exited: make(chan struct{}),
+		ids:    map[string]int{},
+	}
+	go t.loop(returns)
+	return t
+}
+
+func (t *returnTracker) loop(returns <-chan amqp.Return) {
+	defer close(t.exited)
+	for {
+		select {
+		case r, ok := <-returns:
+			if !ok {
+				return
+			}
+			t.mu.Lock()
+			t.ids[r.MessageId]++
+			t.mu.Unlock()
+		case req := <-t.reqs:
+			req.reply <- t.takeLocked(req.id)
+		}
+	}
+}
+
+func (t *returnTracker) takeLocked(id string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := t.ids[id]
+	if n == 0 {
+		return false
+	}
+	if n == 1 {
+		delete(t.ids, id)
+	} else {
+		t.ids[id] = n - 1
+	}
+	return true
+}
+
+// take reports whether id was returned, consuming one record of it.
+func (t *returnTracker) take(id string) bool {
+	req := takeReq{id: id, reply: make(chan bool, 1)}
+	select {
+	case t.reqs <- req:
+		return <-req.reply
+	case <-t.exited:
+		// The channel closed; every return it delivered is recorded.
+		return t.takeLocked(id)
+	}
+}

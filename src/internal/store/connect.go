@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+)
+
+// Collection is the collection holding one document per workout.
+const Collection = "workouts"
+
+// MaxStaleness bounds how far behind the primary a secondary may be for the
+// web app's reads (MongoDB's minimum is 90 s).
+const MaxStaleness = 90 * time.Second
+
+// Config says how to reach MongoDB.
+type Config struct {
+	// URI is a mongodb:// or mongodb+srv:// connection string.
+	URI string
+	// TLSCAFile is a PEM bundle that verifies the servers' certificates.
+	TLSCAFile string
+	// TLSCertKeyFile is a PEM file with the client certificate and its key
+	// (MongoDB's tlsCertificateKeyFile), for x509 or mutual TLS.
+	TLSCertKeyFile string
+	// AppName shows in the server's logs.
+	AppName string
+	// ServerSelectionTimeout bounds how long an operation waits for a usable
+	// server (default 5 s, so an outage surfaces quickly).
+	ServerSelectionTimeout time.Duration
+}
+
+// ReadPreference is secondaryPreferred with MaxStaleness: reads go to a
+// secondary that is at most 90 s behind, or to the primary.
+func ReadPreference() *readpref.ReadPref {
+	return readpref.SecondaryPreferred(readpref.WithMaxStaleness(MaxStaleness))
+}
+
+// WriteConcern is majority with journaling: an acknowledged write survives
+// the loss of a minority of members and a restart.
+func WriteConcern() *writeconcern.WriteConcern {
+	journal := true
+	return &writeconcern.WriteConcern{W: writeconcern.WCMajority, Journal: &journal}
+}
+
+// TLSConfig builds the client TLS configuration from the files, or nil when
+// none is set (TLS may still be asked for in the URI).
+func (c Config) TLSConfig() (*tls.Config, error) {
+	if c.TLSCAFile == "" && c.TLSCertKeyFile == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.TLSCAFile != "" {
+		pem, err := os.ReadFile(c.TLSCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read mongodb ca file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("mongodb ca file %s holds no PEM certificate", c.TLSCAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if c.TLSCertKeyFile != "" {
+		pem, err := os.ReadFile(c.TLSCertKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("read mongodb client certificate: %w", err)
+		}
+		cert, err := tls.X509KeyPair(pem, pem)
+		if err != nil {
+			return nil, fmt.Errorf("load mongodb client certificate from %s: %w", c.TLSCertKeyFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// Connect creates a client with the project's read preference and write
+// concern. It does not wait for a server: the first operation does, so a
+// service starts while the database is down.
+func Connect(c Config) (*mongo.Client, error) {
+	if c.URI == "" {
+		return nil, fmt.Errorf("mongodb uri is empty")
+	}
+	tlsCfg, err := c.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	sst := c.ServerSelectionTimeout
+	if sst == 0 {
+		sst = 5 * time.Second
+	}
+	opts := options.Client().
+		ApplyURI(c.URI).
+		SetReadPreference(ReadPreference()).
+		SetWriteConcern(WriteConcern()).
+		SetServerSelectionTimeout(sst).
+		SetConnectTimeout(5 * time.Second)
+	if c.AppName != "" {
+		opts.SetAppName(c.AppName)
+	}
+	if tlsCfg != nil {
+		opts.SetTLSConfig(tlsCfg)
+	}
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to mongodb: %w", err)
+	}
+	return client, nil
+}
+
+// EnsureIndexes creates the indexes the history queries use; creating an
+// existing index is a no-op.
+func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
+	models := []mongo.IndexModel{
+		{
+			Keys:    bson.D{{Key: "user_id", Value: 1}, {Key: "performed_at", Value: -1}},
+			Options: options.Index().SetName("user_performed"),
+		},
+		{
+			Keys:    bson.D{{Key: "user_id", Value: 1}, {Key: "exercise", Value: 1}, {Key: "performed_at", Value: -1}},
+			Options: options.Index().SetName("user_exercise_performed"),
+		},
+	}
+	if _, err := db.Collection(Collection).Indexes().CreateMany(ctx, models); err != nil {
+		return fmt.Errorf("create indexes on %s: %w", Collection, err)
+	}
+	return nil
+}

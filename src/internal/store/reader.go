@@ -1,0 +1,433 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/homelab-gitops/homelab/src/internal/workout"
+)
+
+// Bounds of a history answer.
+const (
+	DefaultLimit = 200
+	MaxLimit     = 1000
+	// MaxPerUser bounds the workouts kept per user (newest first); about
+	// ten years of daily training.
+	MaxPerUser = 5000
+)
+
+// ErrBadQuery is wrapped by History for a query it cannot answer.
+var ErrBadQuery = errors.New("bad history query")
+
+// Query selects part of a user's history.
+type Query struct {
+	// Exercise keeps one exercise ("" for all).
+	Exercise string
+	// From and To bound PerformedAt to [From, To); a zero bound is open.
+	From, To time.Time
+	// Limit caps the answer (DefaultLimit when 0, at most MaxLimit). A
+	// negative Limit asks for the whole history (up to MaxPerUser), as the
+	// plan needs.
+	Limit int
+}
+
+// View is a user's history as the reader knows it.
+type View struct {
+	// Workouts, newest PerformedAt first.
+	Workouts []workout.Workout
+	// AsOf is when this view was last read from the database; zero when it
+	// never was (then Workouts holds only what this process published).
+	AsOf time.Time
+	// Stale is true when the database could not be read recently enough:
+	// the view is the last known one, and pages should say so.
+	Stale bool
+}
+
+// ReaderOptions tune a Reader; zero values take the defaults.
+type ReaderOptions struct {
+	Logger *slog.Logger
+	// RefreshAfter: a view older than this is reloaded in the background
+	// on its next use (default 5 s).
+	RefreshAfter time.Duration
+	// StaleAfter: a view older than this is marked stale; History waits
+	// (WaitTimeout at most) for a reload before answering (default 30 s).
+	StaleAfter time.Duration
+	// WaitTimeout bounds how long History waits for a load (default
+	// 400 ms), whatever the caller's deadline.
+	WaitTimeout time.Duration
+	// LoadTimeout is the deadline of one database read of a user's history
+	// (default 20 s: a scan on the embedded store can take seconds).
+	LoadTimeout time.Duration
+	// RetryAfter spaces reloads after a failed one (default 2 s).
+	RetryAfter time.Duration
+	// MaxUsers bounds the views kept in memory (default 1000); the least
+	// recently used goes first.
+	MaxUsers int
+	// MaxLoads bounds concurrent database reads (default 2).
+	MaxLoads int
+	// Now is the clock (time.Now by default).
+	Now func() time.Time
+}
+
+func (o *ReaderOptions) defaults() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.RefreshAfter <= 0 {
+		o.RefreshAfter = 5 * time.Second
+	}
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = 30 * time.Second
+	}
+	if o.WaitTimeout <= 0 {
+		o.WaitTimeout = 400 * time.Millisecond
+	}
+	if o.LoadTimeout <= 0 {
+		o.LoadTimeout = 20 * time.Second
+	}
+	if o.RetryAfter <= 0 {
+		o.RetryAfter = 2 * time.Second
+	}
+	if o.MaxUsers <= 0 {
+		o.MaxUsers = 1000
+	}
+	if o.MaxLoads <= 0 {
+		o.MaxLoads = 2
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Loader reads every workout of one user, in any order. The database
+// implementation is the default; tests substitute their own.
+type Loader interface {
+	LoadUser(ctx context.Context, userID string) ([]workout.Workout, error)
+}
+
+// Reader answers history queries from per-user views kept fresh in the
+// background. It is safe for concurrent use.
+type Reader struct {
+	opts   ReaderOptions
+	loader Loader
+	loads  chan struct{}
+
+	mu    sync.Mutex
+	views map[string]*view
+}
+
+// pendingTTL is how long a remembered workout that the database does not
+// show yet stays in the view (the consumer may be paused by an outage).
+const pendingTTL = 30 * time.Minute
+
+type view struct {
+	mu        sync.Mutex
+	workouts  []workout.Workout // newest first, from the last load + pending
+	pending   map[string]pendingWorkout
+	asOf      time.Time // last successful load
+	attempted time.Time // last load started
+	lastErr   error     // of the last load
+	loading   chan struct{}
+	used      time.Time
+}
+
+type pendingWorkout struct {
+	w     workout.Workout
+	added time.Time
+}
+
+// NewReader reads from db's workouts collection with readPreference
+// secondaryPreferred and maxStalenessSeconds 90.
+func NewReader(db *mongo.Database, opts ReaderOptions) *Reader {
+	return NewReaderWithLoader(dbLoader{coll: db.Collection(Collection, options.Collection().SetReadPreference(ReadPreference()))}, opts)
+}
+
+// NewReaderWithLoader reads through l.
+func NewReaderWithLoader(l Loader, opts ReaderOptions) *Reader {
+	opts.defaults()
+	return &Reader{
+		opts:   opts,
+		loader: l,
+		loads:  make(chan struct{}, opts.MaxLoads),
+		views:  map[string]*view{},
+	}
+}
+
+type dbLoader struct{ coll *mongo.Collection }
+
+// LoadUser filters by user and leaves the order to the caller: on MongoDB
+// the user_performed index serves the filter; the embedded store scans
+// either way and sorts far slower than Go does.
+func (l dbLoader) LoadUser(ctx context.Context, userID string) ([]workout.Workout, error) {
+	cur, err := l.coll.Find(ctx, bson.D{{Key: "user_id", Value: userID}},
+		options.Find().SetBatchSize(1000))
+	if err != nil {
+		return nil, fmt.Errorf("find workouts of %s: %w", userID, err)
+	}
+	var out []workout.Workout
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("read workouts of %s: %w", userID, err)
+	}
+	return out, nil
+}
+
+// History answers q for userID within the caller's deadline and
+// WaitTimeout. It returns an error only for a bad query; when the database
+// is slow or down the view is the last known one with Stale set.
+func (r *Reader) History(ctx context.Context, userID string, q Query) (View, error) {
+	if err := q.check(); err != nil {
+		return View{}, err
+	}
+	if userID == "" {
+		return View{}, fmt.Errorf("%w: empty user id", ErrBadQuery)
+	}
+	v := r.view(userID)
+	now := r.opts.Now()
+
+	v.mu.Lock()
+	v.used = now
+	loaded := !v.asOf.IsZero()
+	age := now.Sub(v.asOf)
+	if !loaded || age > r.opts.RefreshAfter {
+		r.startLoadLocked(userID, v, now)
+	}
+	// Wait for the load when the view is missing or too old, unless the
+	// database just failed: then answer at once from what is known.
+	wait := v.loading
+	if (loaded && age <= r.opts.StaleAfter) || v.lastErr != nil {
+		wait = nil
+	}
+	v.mu.Unlock()
+
+	if wait != nil {
+		t := time.NewTimer(r.opts.WaitTimeout)
+		select {
+		case <-wait:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := View{AsOf: v.asOf}
+	out.Stale = v.asOf.IsZero() || r.opts.Now().Sub(v.asOf) > r.opts.StaleAfter
+	out.Workouts = q.apply(v.workouts)
+	return out, nil
+}
+
+// Warm loads userID's view if it is missing or old, waiting for the load
+// (bounded by ctx).
+func (r *Reader) Warm(ctx context.Context, userID string) error {
+	v := r.view(userID)
+	v.mu.Lock()
+	now := r.opts.Now()
+	v.used = now
+	if !v.asOf.IsZero() && now.Sub(v.asOf) <= r.opts.RefreshAfter {
+		v.mu.Unlock()
+		return nil
+	}
+	r.startLoadLocked(userID, v, now)
+	wait := v.loading
+	v.mu.Unlock()
+	if wait != nil {
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return fmt.Errorf("warm history of %s: %w", userID, ctx.Err())
+		}
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.lastErr != nil {
+		return fmt.Errorf("warm history of %s: %w", userID, v.lastErr)
+	}
+	return nil
+}
+
+// Remember adds a workout this process just published to its user's view,
+// so that the user sees it before the consumer stored it. It stays until a
+// load shows it from the database (or pendingTTL passes).
+func (r *Reader) Remember(w workout.Workout) {
+	v := r.view(w.UserID)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.pending == nil {
+		v.pending = map[string]pendingWorkout{}
+	}
+	v.pending[w.ID] = pendingWorkout{w: w, added: r.opts.Now()}
+	if slices.ContainsFunc(v.workouts, func(x workout.Workout) bool { return x.ID == w.ID }) {
+		return
+	}
+	v.workouts = append(v.workouts, w)
+	sortNewestFirst(v.workouts)
+}
+
+// Ping checks that the database answers within ctx.
+func (r *Reader) Ping(ctx context.Context) error {
+	l, ok := r.loader.(dbLoader)
+	if !ok {
+		return nil
+	}
+	if err := l.coll.Database().Client().Ping(ctx, ReadPreference()); err != nil {
+		return fmt.Errorf("ping mongodb: %w", err)
+	}
+	return nil
+}
+
+func (r *Reader) view(userID string) *view {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v, ok := r.views[userID]; ok {
+		return v
+	}
+	if len(r.views) >= r.opts.MaxUsers {
+		r.evictLocked()
+	}
+	v := &view{used: r.opts.Now()}
+	r.views[userID] = v
+	return v
+}
+
+// evictLocked drops the least recently used view.
+func (r *Reader) evictLocked() {
+	var oldest string
+	var oldestUsed time.Time
+	for id, v := range r.views {
+		v.mu.Lock()
+		used := v.used
+		v.mu.Unlock()
+		if oldest == "" || used.Before(oldestUsed) {
+			oldest, oldestUsed = id, used
+		}
+	}
+	delete(r.views, oldest)
+}
+
+// startLoadLocked starts a background load of v unless one runs or the last
+// one failed less than RetryAfter ago. v.mu is held.
+func (r *Reader) startLoadLocked(userID string, v *view, now time.Time) {
+	if v.loading != nil {
+		return
+	}
+	if v.lastErr != nil && now.Sub(v.attempted) < r.opts.RetryAfter {
+		return
+	}
+	done := make(chan struct{})
+	v.loading = done
+	v.attempted = now
+	go r.load(userID, v, done)
+}
+
+func (r *Reader) load(userID string, v *view, done chan struct{}) {
+	defer close(done)
+	ctx, cancel := context.WithTimeout(context.Background(), r.opts.LoadTimeout)
+	defer cancel()
+
+	var ws []workout.Workout
+	var err error
+	select {
+	case r.loads <- struct{}{}:
+		start := time.Now()
+		ws, err = r.loader.LoadUser(ctx, userID)
+		<-r.loads
+		if err == nil {
+			r.opts.Logger.Debug("loaded history", "user", userID, "workouts", len(ws), "took", time.Since(start))
+		}
+	case <-ctx.Done():
+		err = fmt.Errorf("wait for a load slot: %w", ctx.Err())
+	}
+
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.loading = nil
+	v.lastErr = err
+	if err != nil {
+		r.opts.Logger.Warn("history load failed; serving the last known view", "user", userID, "error", err)
+		return
+	}
+	now := r.opts.Now()
+	v.asOf = now
+	seen := make(map[string]struct{}, len(ws))
+	for _, w := range ws {
+		seen[w.ID] = struct{}{}
+	}
+	for id, p := range v.pending {
+		if _, ok := seen[id]; ok || now.Sub(p.added) > pendingTTL {
+			delete(v.pending, id)
+			continue
+		}
+		ws = append(ws, p.w)
+	}
+	sortNewestFirst(ws)
+	if len(ws) > MaxPerUser {
+		ws = ws[:MaxPerUser:MaxPerUser]
+	}
+	v.workouts = ws
+}
+
+func sortNewestFirst(ws []workout.Workout) {
+	slices.SortStableFunc(ws, func(a, b workout.Workout) int {
+		if c := b.PerformedAt.Compare(a.PerformedAt); c != 0 {
+			return c
+		}
+		if c := b.LoggedAt.Compare(a.LoggedAt); c != 0 {
+			return c
+		}
+		if a.ID < b.ID {
+			return -1
+		}
+		if a.ID > b.ID {
+			return 1
+		}
+		return 0
+	})
+}
+
+func (q Query) check() error {
+	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
+		return fmt.Errorf("%w: from must be before to", ErrBadQuery)
+	}
+	if q.Limit > MaxLimit {
+		return fmt.Errorf("%w: limit above %d", ErrBadQuery, MaxLimit)
+	}
+	return nil
+}
+
+// apply filters ws (newest first) and copies the answer.
+func (q Query) apply(ws []workout.Workout) []workout.Workout {
+	limit := q.Limit
+	switch {
+	case limit == 0:
+		limit = DefaultLimit
+	case limit < 0:
+		limit = MaxPerUser
+	}
+	out := make([]workout.Workout, 0, min(limit, len(ws)))
+	for _, w := range ws {
+		if len(out) == limit {
+			break
+		}
+		if q.Exercise != "" && w.Exercise != q.Exercise {
+			continue
+		}
+		if !q.From.IsZero() && w.PerformedAt.Before(q.From) {
+			continue
+		}
+		if !q.To.IsZero() && !w.PerformedAt.Before(q.To) {
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}
