@@ -213,6 +213,11 @@ func Decode(r io.Reader) (Workout, error) {
 	if err != nil {
 		return Workout{}, fmt.Errorf("read workout: %w", err)
 	}
+	return DecodeBytes(data)
+}
+
+// DecodeBytes is Decode for a body already in memory (a message body).
+func DecodeBytes(data []byte) (Workout, error) {
 	if len(data) > MaxBodyBytes {
 		return Workout{}, ErrTooLarge
 	}
@@ -222,7 +227,7 @@ func Decode(r io.Reader) (Workout, error) {
 	if err := dec.Decode(&w); err != nil {
 		return Workout{}, fmt.Errorf("decode workout: %w", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return Workout{}, errors.New("decode workout: unexpected data after the object")
 	}
 	return w, nil
