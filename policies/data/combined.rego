@@ -1,0 +1,48 @@
+# METADATA
+# title: Data rules across objects
+# description: input is the conftest --combine array of {"path", "contents"}.
+package homelab.combined.data
+
+import data.homelab.lib
+
+objects := [item | some item in input; is_object(item.contents)]
+
+# stateful(obj) holds the labels of the pods of a replicated stateful
+# workload, as its operator sets them.
+stateful(obj) := lib.pod_labels(obj) if {
+	obj.kind == "StatefulSet"
+	lib.replicas(obj) > 1
+}
+
+stateful(obj) := {"app.kubernetes.io/name": lib.name(obj)} if obj.kind == "RabbitmqCluster"
+
+stateful(obj) := {"app": sprintf("%s-svc", [lib.name(obj)])} if {
+	obj.kind in {"MongoDBCommunity", "MongoDB"}
+}
+
+stateful(obj) := {"app.kubernetes.io/instance": lib.name(obj), "app.kubernetes.io/name": "percona-server-mongodb"} if {
+	obj.kind == "PerconaServerMongoDB"
+	some rs in obj.spec.replsets
+	not rs.podDisruptionBudget
+}
+
+covered(obj, labels) if {
+	some item in lib.objects_of(objects, "PodDisruptionBudget")
+	lib.namespace(item.contents) == lib.namespace(obj)
+	lib.selects(object.get(item.contents.spec, "selector", {}), labels)
+}
+
+# METADATA
+# title: PodDisruptionBudget for replicated stateful workloads
+# custom:
+#   id: data-pdb
+#   severity: error
+#   rationale: Without a PDB a node drain can evict two of three RabbitMQ or MongoDB members at once and lose the quorum that writes depend on.
+#   remediation: Add a PodDisruptionBudget with maxUnavailable 1 whose selector matches the members' pods (RabbitmqCluster app.kubernetes.io/name=<name>, MongoDB app=<name>-svc, a StatefulSet's template labels); Percona replsets set podDisruptionBudget.
+deny contains result if {
+	some item in objects
+	labels := stateful(item.contents)
+	not covered(item.contents, labels)
+	msg := sprintf("%s: no PodDisruptionBudget selects its pods (labels %v); add one with maxUnavailable: 1", [lib.describe(item.contents), labels])
+	result := lib.combined_result(rego.metadata.rule(), item, msg)
+}

@@ -1,0 +1,185 @@
+# METADATA
+# title: Network rules across objects
+# description: |
+#   input is the conftest --combine array of {"path", "contents"} holding
+#   every object rendered for one cluster.
+package homelab.combined.network
+
+import data.homelab.lib
+
+pod_custom_resources := {"RabbitmqCluster", "MongoDBCommunity", "MongoDB", "PerconaServerMongoDB"}
+
+runs_pods(obj) if lib.is_workload(obj)
+
+runs_pods(obj) if obj.kind in pod_custom_resources
+
+objects := [item | some item in input; is_object(item.contents)]
+
+workload_namespaces contains ns if {
+	some item in objects
+	runs_pods(item.contents)
+	ns := lib.namespace(item.contents)
+	ns != ""
+}
+
+# policy_types(np) are a NetworkPolicy's policy types, defaulted as the API
+# server does: Ingress always, Egress when egress rules exist.
+policy_types(np) := np.spec.policyTypes
+
+policy_types(np) := {"Ingress"} | {"Egress" | _ = np.spec.egress} if not np.spec.policyTypes
+
+selects_all_pods(np) if count(object.get(np.spec, ["podSelector", "matchLabels"], {})) + count(object.get(np.spec, ["podSelector", "matchExpressions"], [])) == 0
+
+# default_denied(ns, type) is true when a NetworkPolicy in ns selects every
+# pod, has the policy type and allows nothing of it.
+default_denied(ns, type) if {
+	some item in lib.objects_of(objects, "NetworkPolicy")
+	np := item.contents
+	lib.namespace(np) == ns
+	selects_all_pods(np)
+	type in policy_types(np)
+	count(object.get(np.spec, lower(type), [])) == 0
+}
+
+# anchor(ns) is the object a namespace's finding points at: its Namespace
+# object when rendered, otherwise its first workload.
+anchor(ns) := item if {
+	candidates := array.concat(
+		[i | some i in lib.objects_of(objects, "Namespace"); lib.name(i.contents) == ns],
+		[i | some i in objects; runs_pods(i.contents); lib.namespace(i.contents) == ns],
+	)
+	item := candidates[0]
+}
+
+# METADATA
+# title: Default-deny NetworkPolicy in every namespace with workloads
+# custom:
+#   id: network-default-deny
+#   severity: error
+#   rationale: "Zero trust inside the cluster: a pod reaches and is reached by nothing that a NetworkPolicy does not allow, so a compromised pod cannot scan or pivot."
+#   remediation: Add a NetworkPolicy with podSelector {} and policyTypes [Ingress, Egress] and no rules to the namespace, then allow each flow (DNS, the Gateway, the broker, the database) with its own policy.
+deny contains result if {
+	some ns in workload_namespaces
+	missing := [type | some type in ["Ingress", "Egress"]; not default_denied(ns, type)]
+	count(missing) > 0
+	msg := sprintf("namespace %q runs workloads but has no default-deny NetworkPolicy for %s; add one with podSelector: {} and policyTypes %v and no rules", [ns, concat(" and ", missing), missing])
+	result := lib.combined_result(rego.metadata.rule(), anchor(ns), msg)
+}
+
+# admin_backend(ref) recognises the RabbitMQ management UI (port 15672) and
+# the Traefik dashboard (TraefikService api@internal) as route backends.
+admin_backend(ref) if ref.port == 15672
+
+admin_backend(ref) if ref.kind == "TraefikService"
+
+admin_backend(ref) if ref.name == "api@internal"
+
+admin_route(route) if {
+	some rule in route.spec.rules
+	some ref in rule.backendRefs
+	admin_backend(ref)
+}
+
+# middleware(ns, name) is the spec of a rendered Traefik Middleware.
+middleware(ns, name) := item.contents.spec if {
+	some item in lib.objects_of(objects, "Middleware")
+	lib.namespace(item.contents) == ns
+	lib.name(item.contents) == name
+}
+
+middleware_refs(rule) := [f.extensionRef.name |
+	some f in rule.filters
+	f.type == "ExtensionRef"
+	f.extensionRef.kind == "Middleware"
+]
+
+# rule_middlewares(ns, rule) are the specs a route rule applies, with
+# chain middlewares expanded one level.
+rule_middlewares(ns, rule) := array.concat(direct, chained) if {
+	direct := [spec | some name in middleware_refs(rule); spec := middleware(ns, name)]
+	chained := [spec |
+		some d in direct
+		some link in d.chain.middlewares
+		spec := middleware(object.get(link, "namespace", ns), link.name)
+	]
+}
+
+auth_kinds := {"basicAuth", "digestAuth", "forwardAuth"}
+
+allow_list_kinds := {"ipAllowList", "ipWhiteList"}
+
+has_kind(specs, kinds) if {
+	some spec in specs
+	some kind in kinds
+	spec[kind]
+}
+
+admin_rule_problems(ns, rule) := ({sprintf("Middleware %q, which is not among the rendered objects", [name]) |
+	some name in middleware_refs(rule)
+	not middleware(ns, name)
+} | {"no authentication filter (a Middleware with basicAuth, digestAuth or forwardAuth)" |
+	not has_kind(rule_middlewares(ns, rule), auth_kinds)
+}) | {"no allow-list filter (a Middleware with ipAllowList)" |
+	not has_kind(rule_middlewares(ns, rule), allow_list_kinds)
+}
+
+# METADATA
+# title: Admin routes carry auth and allow-list filters
+# custom:
+#   id: network-admin-route-auth
+#   severity: error
+#   rationale: The RabbitMQ management UI and the Traefik dashboard control the platform; they must never be reachable without authentication, and only from the admin networks.
+#   remediation: Add ExtensionRef filters (group traefik.io, kind Middleware) to every rule of the admin HTTPRoute, one naming a Middleware with basicAuth or forwardAuth and one with ipAllowList, both in the route's namespace.
+deny contains result if {
+	some item in lib.objects_of(objects, "HTTPRoute")
+	route := item.contents
+	admin_route(route)
+	some i, rule in route.spec.rules
+	some problem in admin_rule_problems(lib.namespace(route), rule)
+	msg := sprintf("%s: admin route rule %d has %s; attach the auth and allow-list Middlewares as ExtensionRef filters", [lib.describe(route), i, problem])
+	result := lib.combined_result(rego.metadata.rule(), item, msg)
+}
+
+# attached_listeners(route, ref) are the Gateway listeners a parentRef binds.
+attached_listeners(route, ref) := [l |
+	object.get(ref, "kind", "Gateway") == "Gateway"
+	gw_ns := object.get(ref, "namespace", lib.namespace(route))
+	some item in lib.objects_of(objects, "Gateway")
+	lib.name(item.contents) == ref.name
+	lib.namespace(item.contents) == gw_ns
+	some l in item.contents.spec.listeners
+	listener_matches(ref, l)
+]
+
+listener_matches(ref, l) if ref.sectionName == l.name
+
+listener_matches(ref, l) if {
+	not ref.sectionName
+	object.get(ref, "port", l.port) == l.port
+}
+
+redirects_to_https(rule) if {
+	count(object.get(rule, "backendRefs", [])) == 0
+	some f in rule.filters
+	f.type == "RequestRedirect"
+	f.requestRedirect.scheme == "https"
+}
+
+# METADATA
+# title: Plain HTTP only redirects to HTTPS
+# custom:
+#   id: network-http-redirect-only
+#   severity: error
+#   rationale: A route served on an HTTP listener sends cookies, tokens and workout data in clear text; HTTP exists only to send browsers to HTTPS.
+#   remediation: Attach content routes to the HTTPS listener with parentRefs[].sectionName; on the HTTP listener keep one route whose rules have a RequestRedirect filter with scheme https and no backendRefs.
+deny contains result if {
+	some item in lib.objects_of(objects, "HTTPRoute")
+	route := item.contents
+	some ref in route.spec.parentRefs
+	some l in attached_listeners(route, ref)
+	l.protocol == "HTTP"
+	some i, rule in route.spec.rules
+	not redirects_to_https(rule)
+	msg := sprintf("%s: rule %d is served on plain-HTTP listener %q of Gateway %q without redirecting; set parentRefs sectionName to the HTTPS listener, or make the rule a RequestRedirect to https", [lib.describe(route), i, l.name, ref.name])
+	result := lib.combined_result(rego.metadata.rule(), item, msg)
+}

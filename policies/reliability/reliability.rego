@@ -1,0 +1,86 @@
+# METADATA
+# title: Reliability
+# description: |
+#   Per-object rules for workloads: resources, probes, replicas and spreading
+#   over nodes. Flux's own controllers (app.kubernetes.io/part-of=flux in
+#   flux-system) are leader-elected singletons and exempt from the replica
+#   and spreading rules.
+package homelab.reliability
+
+import data.homelab.lib
+
+replicated_kinds := {"Deployment", "StatefulSet"}
+
+resource_problems(c) := {sprintf("resources.requests.%s", [r]) |
+	some r in ["cpu", "memory"]
+	not c.resources.requests[r]
+} | {"resources.limits.memory" | not c.resources.limits.memory}
+
+# METADATA
+# title: Requests and limits
+# custom:
+#   id: reliability-resources
+#   severity: error
+#   rationale: Requests let the scheduler place pods where they fit and protect them under pressure; a memory limit stops one leaking pod from getting the node's other pods OOM-killed. CPU limits are optional (they throttle).
+#   remediation: Set resources.requests.cpu, resources.requests.memory and resources.limits.memory on every container.
+deny contains result if {
+	some c in lib.app_containers(input)
+	missing := [p | some p in resource_problems(c)]
+	count(missing) > 0
+	msg := sprintf("%s: container %q has no %s; set them from measured usage", [lib.describe(input), c.name, concat(", ", sort(missing))])
+	result := lib.result(rego.metadata.rule(), input, msg)
+}
+
+# METADATA
+# title: Readiness and liveness probes
+# custom:
+#   id: reliability-probes
+#   severity: error
+#   rationale: Without a readiness probe traffic reaches pods that cannot serve it (during start-up, a broker or database outage); without a liveness probe a hung process is never restarted.
+#   remediation: Add readinessProbe and livenessProbe (httpGet on the service's health endpoints, or tcpSocket/exec) to every container of long-running workloads.
+deny contains result if {
+	input.kind in lib.long_running_kinds
+	some c in lib.app_containers(input)
+	some probe in ["readinessProbe", "livenessProbe"]
+	not c[probe]
+	msg := sprintf("%s: container %q has no %s; add one", [lib.describe(input), c.name, probe])
+	result := lib.result(rego.metadata.rule(), input, msg)
+}
+
+# METADATA
+# title: Two or more replicas
+# custom:
+#   id: reliability-replicas
+#   severity: error
+#   rationale: "One replica is a single point of failure: every node drain, crash or rollout takes the service down."
+#   remediation: Set spec.replicas to 2 or more (3 for the consumer); a workload that must be a singleton needs an exception saying why.
+deny contains result if {
+	input.kind in replicated_kinds
+	not lib.upstream_flux(input)
+	lib.replicas(input) < 2
+	msg := sprintf("%s: runs %d replica(s); set spec.replicas to 2 or more", [lib.describe(input), lib.replicas(input)])
+	result := lib.result(rego.metadata.rule(), input, msg)
+}
+
+spread(spec) if count(object.get(spec, "topologySpreadConstraints", [])) > 0
+
+spread(spec) if {
+	anti := spec.affinity.podAntiAffinity
+	count(object.get(anti, "requiredDuringSchedulingIgnoredDuringExecution", [])) + count(object.get(anti, "preferredDuringSchedulingIgnoredDuringExecution", [])) > 0
+}
+
+# METADATA
+# title: Replicas spread over nodes
+# custom:
+#   id: reliability-spread
+#   severity: error
+#   rationale: Replicas on the same node fail together; spreading them makes the replica count worth something.
+#   remediation: Add topologySpreadConstraints on kubernetes.io/hostname (maxSkew 1) or a podAntiAffinity on the pod's labels.
+deny contains result if {
+	input.kind in replicated_kinds
+	not lib.upstream_flux(input)
+	lib.replicas(input) > 1
+	not spread(lib.pod_spec(input))
+	msg := sprintf("%s: %d replicas may land on one node; add topologySpreadConstraints on kubernetes.io/hostname or a podAntiAffinity", [lib.describe(input), lib.replicas(input)])
+	result := lib.result(rego.metadata.rule(), input, msg)
+}
