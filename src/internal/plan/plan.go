@@ -550,6 +550,26 @@ func volumeKg(w workout.Workout) float64 {
 	return v
 }
 
+// PreferredUnit is the unit of the user's latest workout (kilograms without
+// history): plans and charts are shown in it.
+func PreferredUnit(history []workout.Workout) workout.Unit {
+	var latest workout.Workout
+	found := false
+	for _, w := range history {
+		if w.Unit != workout.Kilograms && w.Unit != workout.Pounds {
+			continue
+		}
+		if !found || w.PerformedAt.After(latest.PerformedAt) ||
+			(w.PerformedAt.Equal(latest.PerformedAt) && w.ID > latest.ID) {
+			latest, found = w, true
+		}
+	}
+	if !found {
+		return workout.Kilograms
+	}
+	return latest.Unit
+}
+
 // preferredUnit is the unit of the latest workout, kilograms without history.
 func preferredUnit(sorted []workout.Workout) workout.Unit {
 	for i := len(sorted) - 1; i >= 0; i-- {

@@ -1,0 +1,104 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/homelab-gitops/homelab/src/internal/workout"
+)
+
+// fakePublisher records confirmed workouts; err makes every publish fail.
+type fakePublisher struct {
+	mu        sync.Mutex
+	published []workout.Workout
+	err       error
+	notReady  bool
+}
+
+func (p *fakePublisher) Publish(ctx context.Context, w workout.Workout) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return p.err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p.published = append(p.published, w)
+	return nil
+}
+
+func (p *fakePublisher) Ready() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.notReady
+}
+
+func (p *fakePublisher) all() []workout.Workout {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]workout.Workout(nil), p.published...)
+}
+
+var errBrokerDown = errors.New("publish: broker unavailable")
+
+// fakeReader serves history from memory, filtered like the real store.
+type fakeReader struct {
+	mu      sync.Mutex
+	byUser  map[string][]workout.Workout
+	stale   bool
+	asOf    time.Time
+	queries []HistoryQuery
+}
+
+func newFakeReader(ws ...workout.Workout) *fakeReader {
+	r := &fakeReader{byUser: map[string][]workout.Workout{}}
+	for _, w := range ws {
+		r.Remember(w)
+	}
+	return r
+}
+
+func (r *fakeReader) History(ctx context.Context, userID string, q HistoryQuery) (History, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.queries = append(r.queries, q)
+	var out []workout.Workout
+	for _, w := range r.byUser[userID] {
+		if q.Exercise != "" && w.Exercise != q.Exercise {
+			continue
+		}
+		if !q.From.IsZero() && w.PerformedAt.Before(q.From) {
+			continue
+		}
+		if !q.To.IsZero() && !w.PerformedAt.Before(q.To) {
+			continue
+		}
+		out = append(out, w)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PerformedAt.After(out[j].PerformedAt) })
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return History{Workouts: out, Stale: r.stale, AsOf: r.asOf}, nil
+}
+
+func (r *fakeReader) Remember(w workout.Workout) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, x := range r.byUser[w.UserID] {
+		if x.ID == w.ID {
+			return
+		}
+	}
+	r.byUser[w.UserID] = append(r.byUser[w.UserID], w)
+}
+
+func (r *fakeReader) lastQuery() HistoryQuery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.queries[len(r.queries)-1]
+}
