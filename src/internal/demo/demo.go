@@ -48,7 +48,7 @@ var days = [][]lift{
 }
 
 // History returns about `weeks` weeks of training ending the day before
-// end, oldest first: with weeks=104 about 700 workouts.
+// end, oldest first: with weeks=104 about 650 workouts.
 func History(userID string, end time.Time, weeks int) []workout.Workout {
 	rng := rand.New(rand.NewPCG(seed(userID), 7))
 	type state struct {

@@ -13,7 +13,7 @@ import (
 func TestHistory(t *testing.T) {
 	end := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 	h := History("ana@example.com", end, 104)
-	if n := len(h); n < 550 || n > 800 {
+	if n := len(h); n < 550 || n > 750 {
 		t.Errorf("%d workouts for two years, want about 600", n)
 	}
 	seen := map[string]bool{}
