@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# install-deps.sh: installs the Debian packages the tests and the local stack
+# use, once. Packages already installed are left alone, so a second run costs
+# a few dpkg look-ups.
+#
+#   rabbitmq-server   the real broker behind scripts/rabbitmq.sh
+#   nginx-light       `nginx -t` and the edge failover test
+#   chromium, chromium-driver   the browser test
+#   git               rendering base revisions, the e2e Git server
+set -euo pipefail
+
+packages=(rabbitmq-server nginx-light chromium chromium-driver git)
+
+as_root() {
+	if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi
+}
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+lock=/tmp/homelab-apt.lock
+exec 9>"$lock"
+flock -w 900 9 || { echo "install-deps.sh: timed out waiting for another install" >&2; exit 1; }
+
+echo "install-deps.sh: installing ${missing[*]} (first run only)" >&2
+# Packaged services (rabbitmq-server, nginx) must not start: tests run their
+# own private instances on free ports.
+policy=/usr/sbin/policy-rc.d created=
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+	as_root chmod 755 "$policy"
+	created=1
+fi
+trap '[ -n "$created" ] && as_root rm -f "$policy"' EXIT
+
+apt_get() { DEBIAN_FRONTEND=noninteractive as_root apt-get -o DPkg::Lock::Timeout=600 -q "$@"; }
+if ! apt-cache policy "${missing[0]}" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+	apt_get update >/dev/null
+fi
+apt_get install -y --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,146 @@
+// Command devstack runs the local stack for `make run`: a private RabbitMQ,
+// the embedded MongoDB-compatible server (or MONGODB_URI), the consumers and
+// the web app in development mode. Ctrl-C stops everything it started, in
+// order: web first, then the consumers, then the servers.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/homelab-gitops/homelab/src/internal/localmongo"
+	"github.com/homelab-gitops/homelab/src/internal/localrabbit"
+)
+
+type options struct {
+	bin       string
+	state     string
+	consumers int
+	httpAddr  string
+	devUser   string
+	seed      bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.bin, "bin", "bin", "directory holding the web and consumer binaries")
+	flag.StringVar(&o.state, "state", ".run", "directory for broker and database state and logs")
+	flag.IntVar(&o.consumers, "consumers", 3, "number of consumer replicas")
+	flag.StringVar(&o.httpAddr, "http", "127.0.0.1:8080", "web app listen address")
+	flag.StringVar(&o.devUser, "user", "dev@example.com", "the fixed development-mode user")
+	flag.BoolVar(&o.seed, "seed", false, "seed two years of demo history for the development user")
+	flag.Parse()
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, log, o); err != nil {
+		log.Error("devstack failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger, o options) (err error) {
+	state, err := filepath.Abs(o.state)
+	if err != nil {
+		return err
+	}
+	logs := filepath.Join(state, "logs")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", logs, err)
+	}
+
+	script, err := localrabbit.FindScript(".")
+	if err != nil {
+		return err
+	}
+	log.Info("starting RabbitMQ (installed on first run)", "dir", filepath.Join(state, "rabbitmq"))
+	broker, err := localrabbit.Start(ctx, script, filepath.Join(state, "rabbitmq"))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		err = errors.Join(err, broker.Stop(stopCtx))
+		log.Info("RabbitMQ stopped")
+	}()
+
+	mongoURI := os.Getenv("MONGODB_URI")
+	if mongoURI == "" {
+		db, err := localmongo.Start(ctx, filepath.Join(state, "ferretdb"), nil)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			err = errors.Join(err, db.Stop())
+			log.Info("embedded MongoDB-compatible server stopped")
+		}()
+		mongoURI = db.URI()
+		log.Info("embedded MongoDB-compatible server (FerretDB, SQLite) up", "uri", mongoURI)
+	} else {
+		log.Info("using MONGODB_URI")
+	}
+
+	env := []string{
+		"AMQP_URL=" + broker.URL(),
+		"MONGODB_URI=" + mongoURI,
+	}
+	var procs []*process
+	defer func() {
+		// Reverse start order: the web app stops taking workouts before the
+		// consumers that drain them go away.
+		for i := len(procs) - 1; i >= 0; i-- {
+			err = errors.Join(err, procs[i].stop(30*time.Second))
+		}
+	}()
+	for i := 1; i <= o.consumers; i++ {
+		p, err := startProcess(log, o.bin, "consumer", fmt.Sprintf("consumer-%d", i), logs,
+			append(env, fmt.Sprintf("METRICS_ADDR=127.0.0.1:%d", 9100+i)))
+		if err != nil {
+			return err
+		}
+		if p != nil {
+			procs = append(procs, p)
+		}
+	}
+	webArgs := []string{"-dev"}
+	if o.seed {
+		webArgs = append(webArgs, "-seed-demo")
+	}
+	web, err := startProcess(log, o.bin, "web", "web", logs,
+		append(env, "HTTP_ADDR="+o.httpAddr, "METRICS_ADDR=127.0.0.1:9090", "DEV_MODE_USER="+o.devUser),
+		webArgs...)
+	if err != nil {
+		return err
+	}
+	if web != nil {
+		procs = append(procs, web)
+	}
+
+	fmt.Fprintf(os.Stderr, `
+  local stack is up (Ctrl-C stops everything)
+    web app       http://%s/  (development mode, user %s)
+    metrics       http://127.0.0.1:9090/metrics
+    RabbitMQ      %s   (state in %s)
+    MongoDB       %s
+    logs          tail -f %s/*.log
+
+`, o.httpAddr, o.devUser, broker.URL(), filepath.Join(state, "rabbitmq"), mongoURI, logs)
+
+	select {
+	case <-ctx.Done():
+		log.Info("stopping the local stack")
+		return nil
+	case p := <-exited(procs):
+		return fmt.Errorf("%s exited unexpectedly (%v); see %s", p.name, p.err, p.logPath)
+	}
+}

@@ -1,0 +1,113 @@
+// Package localrabbit runs a private RabbitMQ broker as a local process through
+// scripts/rabbitmq.sh, for tests and the local stack. Each broker has its own
+// state directory, node name and loopback ports.
+package localrabbit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// ScriptPath is where the broker script sits relative to the repository root.
+const ScriptPath = "scripts/rabbitmq.sh"
+
+// Broker is one private RabbitMQ node.
+type Broker struct {
+	script string
+	dir    string
+	url    string
+}
+
+// FindScript walks up from dir to the repository root and returns the path of
+// scripts/rabbitmq.sh.
+func FindScript(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("find %s: %w", ScriptPath, err)
+	}
+	for {
+		candidate := filepath.Join(dir, ScriptPath)
+		if _, err := os.Stat(candidate); err == nil {
+			return candidate, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("find %s: not found above the working directory", ScriptPath)
+		}
+		dir = parent
+	}
+}
+
+// Start installs RabbitMQ when it is missing and starts a broker whose state
+// lives in dir. The broker is stopped by a watchdog if this process dies
+// without calling Stop, so a crashed test leaves nothing running.
+func Start(ctx context.Context, script, dir string) (*Broker, error) {
+	b := &Broker{script: script, dir: dir}
+	if err := b.Start(ctx); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Start starts the broker again after Stop, on the same ports and with the
+// same data, as a restarted RabbitMQ node would come back.
+func (b *Broker) Start(ctx context.Context) error {
+	out, err := b.run(ctx, "start")
+	if err != nil {
+		return fmt.Errorf("start rabbitmq in %s: %w", b.dir, err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	b.url = lines[len(lines)-1]
+	if !strings.HasPrefix(b.url, "amqp://") {
+		return fmt.Errorf("start rabbitmq in %s: unexpected output %q", b.dir, out)
+	}
+	return nil
+}
+
+// Stop stops the broker and waits until its processes are gone. The data
+// directory is kept so that Start resumes it.
+func (b *Broker) Stop(ctx context.Context) error {
+	if _, err := b.run(ctx, "stop"); err != nil {
+		return fmt.Errorf("stop rabbitmq in %s: %w", b.dir, err)
+	}
+	return nil
+}
+
+// URL is the broker's AMQP URL (guest on loopback).
+func (b *Broker) URL() string { return b.url }
+
+// Dir is the broker's state directory (logs are under log/).
+func (b *Broker) Dir() string { return b.dir }
+
+// Port is the broker's AMQP port.
+func (b *Broker) Port() int {
+	i := strings.LastIndex(b.url, ":")
+	p, _ := strconv.Atoi(strings.TrimSuffix(b.url[i+1:], "/"))
+	return p
+}
+
+func (b *Broker) run(ctx context.Context, verb string) (string, error) {
+	cmd := exec.CommandContext(ctx, "bash", b.script, verb, b.dir)
+	cmd.Env = append(os.Environ(), "RABBITMQ_OWNER_PID="+strconv.Itoa(os.Getpid()))
+	// A process group of its own: Ctrl-C on the terminal must reach the
+	// owner, which then stops the broker in order, not this script midway.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			return "", err
+		}
+		return "", errors.Join(err, errors.New(msg))
+	}
+	return stdout.String(), nil
+}
