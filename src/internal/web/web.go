@@ -78,7 +78,7 @@ type Options struct {
 	Registry prometheus.Registerer
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// ReadTimeout bounds one history read (default 300 ms).
+	// ReadTimeout bounds one history read (default 400 ms).
 	ReadTimeout time.Duration
 	// PublishTimeout bounds waiting for the broker's confirm (default 5 s).
 	PublishTimeout time.Duration
@@ -111,7 +111,7 @@ func New(opts Options) (*Server, error) {
 		opts.Now = time.Now
 	}
 	if opts.ReadTimeout <= 0 {
-		opts.ReadTimeout = 300 * time.Millisecond
+		opts.ReadTimeout = 400 * time.Millisecond
 	}
 	if opts.PublishTimeout <= 0 {
 		opts.PublishTimeout = 5 * time.Second
