@@ -1,0 +1,452 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/flux"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/gitserver"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/kube"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/proc"
+)
+
+const (
+	homelabCluster  = "clusters/homelab"
+	homelabSyncFile = "clusters/homelab/flux-system/gotk-sync.yaml"
+	fluxNS          = "flux-system"
+)
+
+// The Kustomizations issue 9 asks `flux get kustomizations` to list.
+var homelabKustomizations = []string{"flux-system", "infra-controllers", "infra-configs", "apps"}
+
+// moduleMirrors maps Git sources of clusters/homelab that are also
+// published as Go modules to their module path: the module proxy serves the
+// tree of the same tag, so a local Git mirror of it holds the upstream
+// files, not a stand-in.
+var moduleMirrors = map[string]string{
+	"https://github.com/kubernetes-sigs/gateway-api": "sigs.k8s.io/gateway-api",
+}
+
+type homelab struct {
+	commit  string
+	started time.Time
+	// mirrored lists the Git sources served from a module mirror.
+	mirrored []string
+}
+
+// startHomelab serves a clone of this repository's HEAD, points its
+// flux-system GitRepository (and the sources that have a module mirror) at
+// the local Git server in one extra commit, and applies the sync objects
+// with the sops-age Secret, as `flux bootstrap` would.
+func (e *env) startHomelab(ctx context.Context) (*homelab, error) {
+	hl := &homelab{started: time.Now()}
+	dir := filepath.Join(e.work, "homelab")
+	if _, err := gitserver.Git(ctx, "", "clone", "--quiet", "--no-hardlinks", e.o.repoDir, dir); err != nil {
+		return nil, fmt.Errorf("clone this repository: %w", err)
+	}
+	syncPath := filepath.Join(dir, homelabSyncFile)
+	data, err := os.ReadFile(syncPath)
+	if err != nil {
+		return nil, fmt.Errorf("read the sync objects: %w", err)
+	}
+	url, err := e.git.CreateRepo(ctx, "homelab", "main")
+	if err != nil {
+		return nil, err
+	}
+	data, branch, err := flux.PointGitRepository(data, fluxNS, url)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", homelabSyncFile, err)
+	}
+	if err := os.WriteFile(syncPath, data, 0o644); err != nil {
+		return nil, fmt.Errorf("write the sync objects: %w", err)
+	}
+	if hl.mirrored, err = e.mirrorSources(ctx, dir); err != nil {
+		return nil, err
+	}
+	if _, err := gitserver.Git(ctx, dir, "commit", "--quiet", "-am", "e2e: fetch from the local Git server"); err != nil {
+		return nil, err
+	}
+	if _, err := gitserver.Git(ctx, dir, "push", "--quiet", url, "HEAD:refs/heads/"+branch); err != nil {
+		return nil, err
+	}
+	sha, err := gitserver.Git(ctx, dir, "rev-parse", "HEAD")
+	if err != nil {
+		return nil, err
+	}
+	hl.commit = strings.TrimSpace(sha)
+
+	key, err := os.ReadFile(e.o.ageKey)
+	if err != nil {
+		return nil, fmt.Errorf("read the TEST ONLY age key: %w", err)
+	}
+	ns := &unstructured.Unstructured{}
+	ns.SetAPIVersion("v1")
+	ns.SetKind("Namespace")
+	ns.SetName(fluxNS)
+	secret := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1",
+		"kind":       "Secret",
+		"metadata":   map[string]any{"name": "sops-age", "namespace": fluxNS},
+		"stringData": map[string]any{"age.agekey": string(key)},
+	}}
+	if err := kube.Apply(ctx, e.c, []*unstructured.Unstructured{ns, secret}); err != nil {
+		return nil, err
+	}
+	if err := kube.ApplyFile(ctx, e.c, syncPath); err != nil {
+		return nil, fmt.Errorf("apply the sync objects: %w", err)
+	}
+	e.log.Info("clusters/homelab syncing from the local Git server", "commit", short(hl.commit), "mirrored", hl.mirrored)
+	return hl, nil
+}
+
+// mirrorSources points every GitRepository of clusters/homelab whose URL
+// has a module mirror at a local repository made from that module, tagged
+// like upstream. It returns the names of the mirrored GitRepositories.
+func (e *env) mirrorSources(ctx context.Context, dir string) ([]string, error) {
+	var mirrored []string
+	err := filepath.WalkDir(filepath.Join(dir, homelabCluster), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		nodes, err := kio.FromBytes(data)
+		if err != nil {
+			return nil // not a manifest the mirror cares about
+		}
+		for _, n := range nodes {
+			if n.GetKind() != "GitRepository" {
+				continue
+			}
+			repoURL, tag := fieldString(n, "spec", "url"), fieldString(n, "spec", "ref", "tag")
+			module, ok := moduleMirrors[strings.TrimSuffix(repoURL, ".git")]
+			if !ok || tag == "" {
+				continue
+			}
+			url, err := e.moduleMirror(ctx, n.GetName(), module, tag)
+			if err != nil {
+				return fmt.Errorf("mirror %s: %w", n.GetName(), err)
+			}
+			out, _, err := flux.PointGitRepository(data, n.GetName(), url)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(path, out, 0o644); err != nil {
+				return err
+			}
+			data = out
+			mirrored = append(mirrored, fmt.Sprintf("%s (%s@%s)", n.GetName(), module, tag))
+		}
+		return nil
+	})
+	return mirrored, err
+}
+
+// moduleMirror makes a Git repository holding module@tag as the module
+// proxy serves it, with the tag, and returns its URL.
+func (e *env) moduleMirror(ctx context.Context, name, module, tag string) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "mod", "download", "-json", module+"@"+tag).Output()
+	if err != nil {
+		return "", fmt.Errorf("go mod download %s@%s: %w", module, tag, err)
+	}
+	var m struct{ Dir string }
+	if err := json.Unmarshal(out, &m); err != nil || m.Dir == "" {
+		return "", fmt.Errorf("go mod download %s@%s: no directory in %s", module, tag, out)
+	}
+	url, err := e.git.CreateRepo(ctx, name, "main")
+	if err != nil {
+		return "", err
+	}
+	work := filepath.Join(e.work, "mirror-"+name)
+	if err := os.CopyFS(work, os.DirFS(m.Dir)); err != nil {
+		return "", fmt.Errorf("copy %s: %w", m.Dir, err)
+	}
+	for _, args := range [][]string{
+		{"init", "--quiet", "--initial-branch=main"},
+		{"add", "-A"},
+		{"commit", "--quiet", "-m", module + " " + tag + " as served by the Go module proxy"},
+		{"tag", tag},
+		{"push", "--quiet", url, "HEAD:refs/heads/main", "refs/tags/" + tag},
+	} {
+		if _, err := gitserver.Git(ctx, work, args...); err != nil {
+			return "", err
+		}
+	}
+	return url, nil
+}
+
+// checkHomelab waits for flux-system to apply the clone's commit, then
+// reports each Kustomization of clusters/homelab: Ready, or why not. A
+// reason other than something that cannot be had offline (a chart, a Git
+// source without a mirror, an operator that would set the status a health
+// check waits for) fails the run.
+func (e *env) checkHomelab(ctx context.Context, hl *homelab) error {
+	key := client.ObjectKey{Namespace: fluxNS, Name: "flux-system"}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	_, err := flux.WaitKustomization(wctx, e.c, key, flux.AppliedRevision(hl.commit))
+	e.rep.Check("homelab: flux-system Ready", "clusters/homelab applied at "+short(hl.commit)+" (cluster-secrets decrypted with the TEST ONLY age key)", time.Since(hl.started), err)
+	if err != nil {
+		return nil
+	}
+	if len(hl.mirrored) > 0 {
+		e.rep.Note("Git sources served from a local mirror of the Go module of the same tag: %s", strings.Join(hl.mirrored, ", "))
+	}
+
+	// Give the layers below flux-system time to get as far as they can
+	// offline: until every Kustomization is Ready or has stopped on
+	// something it cannot get, or a minute has passed.
+	settle, cancel2 := context.WithTimeout(ctx, time.Minute)
+	defer cancel2()
+	_ = proc.WaitFor(settle, nil, time.Second, func(ctx context.Context) (bool, error) {
+		var list kustomizev1.KustomizationList
+		if err := e.c.List(ctx, &list, client.InNamespace(fluxNS)); err != nil {
+			return false, err
+		}
+		for _, ks := range list.Items {
+			if !settled(flux.Ready(ks.Status.Conditions)) {
+				return false, nil
+			}
+		}
+		return len(list.Items) >= len(homelabKustomizations), nil
+	})
+
+	out, err := e.flux(ctx, "get", "kustomizations", "-n", fluxNS)
+	fmt.Printf("\n$ flux get kustomizations -n %s\n%s\n", fluxNS, out)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, name := range homelabKustomizations {
+		if !listed(out, name) {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		e.rep.Fail("homelab: flux get kustomizations lists the layers", "missing: "+strings.Join(missing, ", "))
+	} else {
+		e.rep.Pass("homelab: flux get kustomizations lists the layers", strings.Join(homelabKustomizations, ", "), 0)
+	}
+
+	var list kustomizev1.KustomizationList
+	if err := e.c.List(ctx, &list, client.InNamespace(fluxNS)); err != nil {
+		return fmt.Errorf("list Kustomizations: %w", err)
+	}
+	why, err := e.offlineReasons(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ks := range list.Items {
+		e.explain(ctx, &ks, why)
+	}
+	return nil
+}
+
+// offlineReasons collects, by object, the Ready messages of the sources and
+// HelmReleases that are not Ready.
+type reasons struct {
+	sources  map[string]string // "GitRepository/name" -> message
+	releases map[string]string // "namespace/name" -> message
+}
+
+func (e *env) offlineReasons(ctx context.Context) (*reasons, error) {
+	r := &reasons{sources: map[string]string{}, releases: map[string]string{}}
+	var git sourcev1.GitRepositoryList
+	if err := e.c.List(ctx, &git); err != nil {
+		return nil, fmt.Errorf("list GitRepositories: %w", err)
+	}
+	for _, s := range git.Items {
+		if c := flux.Ready(s.Status.Conditions); c.Status != metav1.ConditionTrue {
+			r.sources["GitRepository/"+s.Namespace+"/"+s.Name] = c.Message
+		}
+	}
+	var helm sourcev1.HelmRepositoryList
+	if err := e.c.List(ctx, &helm); err != nil {
+		return nil, fmt.Errorf("list HelmRepositories: %w", err)
+	}
+	for _, s := range helm.Items {
+		if c := flux.Ready(s.Status.Conditions); c.Status != metav1.ConditionTrue {
+			r.sources["HelmRepository/"+s.Namespace+"/"+s.Name] = c.Message
+		}
+	}
+	var oci sourcev1.OCIRepositoryList
+	if err := e.c.List(ctx, &oci); err != nil {
+		return nil, fmt.Errorf("list OCIRepositories: %w", err)
+	}
+	for _, s := range oci.Items {
+		if c := flux.Ready(s.Status.Conditions); c.Status != metav1.ConditionTrue {
+			r.sources["OCIRepository/"+s.Namespace+"/"+s.Name] = c.Message
+		}
+	}
+	var hrs helmv2.HelmReleaseList
+	if err := e.c.List(ctx, &hrs); err != nil {
+		return nil, fmt.Errorf("list HelmReleases: %w", err)
+	}
+	for _, hr := range hrs.Items {
+		if c := flux.Ready(hr.Status.Conditions); c.Status != metav1.ConditionTrue {
+			r.releases[hr.Namespace+"/"+hr.Name] = c.Reason + ": " + c.Message
+		}
+	}
+	return r, nil
+}
+
+// explain reports one Kustomization: a pass when Ready, a note naming the
+// offline cause when it waits on one, a failure otherwise.
+func (e *env) explain(ctx context.Context, ks *kustomizev1.Kustomization, why *reasons) {
+	name := "homelab: Kustomization " + ks.Name
+	r := flux.Ready(ks.Status.Conditions)
+	switch {
+	case r.Status == metav1.ConditionTrue:
+		applied, missing := e.inventoryPresent(ctx, ks)
+		if len(missing) > 0 {
+			e.rep.Fail(name, fmt.Sprintf("Ready, but %d inventory objects are not in the API: %s", len(missing), strings.Join(missing, ", ")))
+			return
+		}
+		e.rep.Pass(name, fmt.Sprintf("Ready at %s, %d objects applied", ks.Status.LastAppliedRevision, applied), 0)
+
+	case r.Reason == "DependencyNotReady":
+		e.rep.Note("%s not Ready, waits for its dependsOn: %s", ks.Name, r.Message)
+
+	case ks.Spec.SourceRef.Kind == "GitRepository" && why.sources["GitRepository/"+sourceNS(ks)+"/"+ks.Spec.SourceRef.Name] != "":
+		e.rep.Note("%s not Ready, its GitRepository %s cannot be fetched offline: %s", ks.Name, ks.Spec.SourceRef.Name,
+			why.sources["GitRepository/"+sourceNS(ks)+"/"+ks.Spec.SourceRef.Name])
+
+	default:
+		// Applied, and waiting on the health of what it applied: fine only
+		// when what it waits on is a HelmRelease whose chart cannot be
+		// fetched here.
+		applied, missing := e.inventoryPresent(ctx, ks)
+		waiting := e.waitingReleases(ks, why)
+		if len(missing) == 0 && applied > 0 && len(waiting) > 0 {
+			e.rep.Pass(name+" applied everything that does not need a chart",
+				fmt.Sprintf("%d objects in the API; not Ready (%s: %s) because of %d HelmReleases", applied, r.Reason, r.Message, len(waiting)), 0)
+			for _, w := range waiting {
+				e.rep.Note("%s", w)
+			}
+			for src, msg := range why.sources {
+				if strings.HasPrefix(src, "HelmRepository/") || strings.HasPrefix(src, "OCIRepository/") {
+					e.rep.Note("chart source %s cannot be fetched offline: %s", src, msg)
+				}
+			}
+			return
+		}
+		e.rep.Fail(name, fmt.Sprintf("not Ready for a reason the test does not accept offline: %s: %s (inventory: %d present, missing %v)", r.Reason, r.Message, applied, missing))
+	}
+}
+
+func sourceNS(ks *kustomizev1.Kustomization) string {
+	if ks.Spec.SourceRef.Namespace != "" {
+		return ks.Spec.SourceRef.Namespace
+	}
+	return ks.Namespace
+}
+
+// waitingReleases lists the HelmReleases in the Kustomization's inventory
+// that are not Ready, with their message.
+func (e *env) waitingReleases(ks *kustomizev1.Kustomization, why *reasons) []string {
+	var out []string
+	if ks.Status.Inventory == nil {
+		return nil
+	}
+	for _, entry := range ks.Status.Inventory.Entries {
+		ns, name, group, kind, ok := parseInventoryID(entry.ID)
+		if !ok || group != helmv2.GroupVersion.Group || kind != "HelmRelease" {
+			continue
+		}
+		if msg, notReady := why.releases[ns+"/"+name]; notReady {
+			out = append(out, fmt.Sprintf("HelmRelease %s/%s not Ready (chart not fetchable offline): %s", ns, name, msg))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// inventoryPresent counts the objects of the Kustomization's inventory that
+// exist in the API and lists those that do not.
+func (e *env) inventoryPresent(ctx context.Context, ks *kustomizev1.Kustomization) (int, []string) {
+	if ks.Status.Inventory == nil {
+		return 0, nil
+	}
+	present := 0
+	var missing []string
+	for _, entry := range ks.Status.Inventory.Entries {
+		ns, name, group, kind, ok := parseInventoryID(entry.ID)
+		if !ok {
+			missing = append(missing, entry.ID)
+			continue
+		}
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(schema.GroupVersionKind{Group: group, Version: entry.Version, Kind: kind})
+		if err := e.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
+			missing = append(missing, entry.ID)
+			continue
+		}
+		present++
+	}
+	return present, missing
+}
+
+// parseInventoryID splits a Flux inventory id, "<namespace>_<name>_<group>_<kind>".
+func parseInventoryID(id string) (ns, name, group, kind string, ok bool) {
+	parts := strings.Split(id, "_")
+	if len(parts) != 4 {
+		return "", "", "", "", false
+	}
+	return parts[0], parts[1], parts[2], parts[3], true
+}
+
+// listed reports whether the `flux get` table has a row for name.
+func listed(table, name string) bool {
+	for _, line := range strings.Split(table, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == name {
+			return true
+		}
+	}
+	return false
+}
+
+// flux runs the flux CLI against the test cluster.
+func (e *env) flux(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(e.binDir, "flux"), append(args, "--kubeconfig="+e.cluster.Kubeconfig)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("flux %s: %w", strings.Join(args, " "), err)
+	}
+	return string(out), nil
+}
+
+// settled reports whether a Kustomization's Ready condition is one it
+// keeps offline: Ready, failed, waiting for a dependency, or running health
+// checks on what it applied.
+func settled(r metav1.Condition) bool {
+	return r.Status != metav1.ConditionUnknown || r.Reason == "DependencyNotReady" ||
+		strings.Contains(r.Message, "health checks")
+}
+
+// fieldString returns the string at path in n, or "".
+func fieldString(n *yaml.RNode, path ...string) string {
+	v, err := n.Pipe(yaml.Lookup(path...))
+	if err != nil || v == nil {
+		return ""
+	}
+	return yaml.GetValue(v)
+}

@@ -1,0 +1,226 @@
+// Command e2e runs the end-to-end test of the repository on a real
+// Kubernetes API server started on loopback: etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler and kwok (fake nodes), Flux's
+// source-, kustomize- and helm-controller, and a local Git smart-HTTP
+// server.
+//
+// It checks two things. With a fixture repository (tools/e2e/testdata/
+// fixture) it pushes commits and checks that a change reaches the API
+// within the Kustomization's interval, that a removed object is pruned, and
+// that a broken commit, flagged by the validator before the push, leaves the
+// Kustomization not Ready with the error. With a clone of this repository it
+// applies clusters/homelab's sync objects pointed at the local server and
+// reports, Kustomization by Kustomization, what converged and, for what did
+// not, why (a chart or a Git source that cannot be fetched offline, an
+// operator that does not run here).
+//
+// The binaries come from tools/e2e/build.sh; scripts/e2e.sh builds and runs
+// everything. Every process the test starts is stopped at the end, also on
+// failure, timeout or Ctrl-C.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/cluster"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/flux"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/gitserver"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/kube"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/proc"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/report"
+)
+
+type options struct {
+	cacheDir      string
+	repoDir       string
+	validator     string
+	validatorArgs string
+	ageKey        string
+	workDir       string
+	keep          bool
+	timeout       time.Duration
+	nodes         int
+	fixture       bool
+	homelab       bool
+	verbose       bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.cacheDir, "cache", "", "directory made by tools/e2e/build.sh (bin/, crds/, kwok/)")
+	flag.StringVar(&o.repoDir, "repo", ".", "root of this repository")
+	flag.StringVar(&o.validator, "validator", "", "gitops-validate binary, run on the broken commit before it is pushed")
+	flag.StringVar(&o.validatorArgs, "validator-args", "--output=text", "arguments for the validator, which runs in the root of the fixture repository")
+	flag.StringVar(&o.ageKey, "age-key", "tools/internal/treetest/testdata/sops/TEST-ONLY-age.agekey", "TEST ONLY age identity for the flux-system/sops-age Secret (relative to -repo)")
+	flag.StringVar(&o.workDir, "work", "", "working directory (default: a new temporary directory)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (logs, kubeconfig) after the run")
+	flag.DurationVar(&o.timeout, "timeout", 8*time.Minute, "bound on the whole run")
+	flag.IntVar(&o.nodes, "nodes", 3, "number of fake (kwok) nodes")
+	flag.BoolVar(&o.fixture, "fixture", true, "run the push, prune and broken-commit flows on the fixture repository")
+	flag.BoolVar(&o.homelab, "homelab", true, "reconcile clusters/homelab from a clone of this repository")
+	flag.BoolVar(&o.verbose, "v", false, "debug logging")
+	flag.Parse()
+	os.Exit(run(o))
+}
+
+func run(o options) int {
+	level := slog.LevelInfo
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if o.cacheDir == "" {
+		log.Error("-cache is required (the directory printed by tools/e2e/build.sh)")
+		return 2
+	}
+	repo, err := filepath.Abs(o.repoDir)
+	if err != nil {
+		log.Error("resolve -repo", "err", err)
+		return 2
+	}
+	o.repoDir = repo
+	if !filepath.IsAbs(o.ageKey) {
+		o.ageKey = filepath.Join(repo, o.ageKey)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+
+	work := o.workDir
+	if work == "" {
+		work, err = os.MkdirTemp("", "homelab-e2e-")
+		if err != nil {
+			log.Error("create working directory", "err", err)
+			return 1
+		}
+	}
+	if !o.keep {
+		defer os.RemoveAll(work)
+	}
+	logDir := filepath.Join(work, "logs")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		log.Error("create log directory", "err", err)
+		return 1
+	}
+
+	rep := report.New(os.Stdout)
+	g := proc.NewGroup(logDir, log)
+	start := time.Now()
+	err = runAll(ctx, o, work, g, rep, log)
+	g.Stop()
+	if left := g.Pids(); len(left) > 0 {
+		rep.Fail("processes stopped", fmt.Sprintf("still running: %v", left))
+	}
+	if err != nil {
+		rep.Fail("run", err.Error())
+		if errors.Is(err, context.DeadlineExceeded) {
+			log.Error("the run hit its time bound", "timeout", o.timeout)
+		}
+		log.Error("e2e failed; process logs are kept", "logs", logDir)
+		o.keep = true
+	}
+	rep.Summary(time.Since(start))
+	if o.keep {
+		fmt.Fprintf(os.Stdout, "working directory kept: %s\n", work)
+	}
+	if rep.Failed() > 0 {
+		return 1
+	}
+	return 0
+}
+
+// env is what the scenarios share: the cluster, the Git server, the paths.
+type env struct {
+	o       options
+	work    string
+	binDir  string
+	cluster *cluster.Cluster
+	c       client.Client
+	git     *gitserver.Server
+	rep     *report.Report
+	log     *slog.Logger
+}
+
+func runAll(ctx context.Context, o options, work string, g *proc.Group, rep *report.Report, log *slog.Logger) error {
+	e := &env{o: o, work: work, binDir: filepath.Join(o.cacheDir, "bin"), rep: rep, log: log}
+
+	t := time.Now()
+	cl, err := cluster.Start(ctx, g, cluster.Config{
+		BinDir:     e.binDir,
+		KwokStages: filepath.Join(o.cacheDir, "kwok", "stages.yaml"),
+		WorkDir:    work,
+		Nodes:      o.nodes,
+	}, log)
+	if err != nil {
+		return fmt.Errorf("start cluster: %w", err)
+	}
+	e.cluster, e.c = cl, cl.Client
+	rep.Pass("cluster up", fmt.Sprintf("etcd, kube-apiserver %s, controller-manager, scheduler, kwok with %d Ready nodes", cl.Server, o.nodes), time.Since(t))
+
+	t = time.Now()
+	n, err := kube.ApplyCRDs(ctx, e.c, filepath.Join(o.cacheDir, "crds"))
+	if err != nil {
+		return fmt.Errorf("install Flux CRDs: %w", err)
+	}
+	if err := flux.Start(ctx, g, e.binDir, work, cl.Kubeconfig, flux.Default, log); err != nil {
+		return fmt.Errorf("start Flux: %w", err)
+	}
+	rep.Pass("flux up", fmt.Sprintf("%d Flux CRDs, %s", n, strings.Join(flux.Default, ", ")), time.Since(t))
+
+	e.git, err = gitserver.Start(ctx, filepath.Join(work, "git"), log)
+	if err != nil {
+		return fmt.Errorf("start git server: %w", err)
+	}
+	defer e.git.Close()
+
+	// The homelab tree reconciles (or waits on what it cannot fetch) while
+	// the fixture flows run; its state is read at the end.
+	var hl *homelab
+	if o.homelab {
+		if hl, err = e.startHomelab(ctx); err != nil {
+			return fmt.Errorf("homelab: %w", err)
+		}
+	}
+	if o.fixture {
+		if err := e.runFixture(ctx); err != nil {
+			return fmt.Errorf("fixture: %w", err)
+		}
+	}
+	if hl != nil {
+		if err := e.checkHomelab(ctx, hl); err != nil {
+			return fmt.Errorf("homelab: %w", err)
+		}
+	}
+	return e.fluxGet(ctx, os.Stdout)
+}
+
+// fluxGet prints what `flux get` shows for the whole cluster.
+func (e *env) fluxGet(ctx context.Context, w io.Writer) error {
+	for _, args := range [][]string{
+		{"get", "sources", "git", "-A"},
+		{"get", "kustomizations", "-A"},
+		{"get", "helmreleases", "-A"},
+	} {
+		out, err := e.flux(ctx, args...)
+		fmt.Fprintf(w, "\n$ flux %s\n%s", strings.Join(args, " "), out)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

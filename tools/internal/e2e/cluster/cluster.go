@@ -1,0 +1,391 @@
+// Package cluster starts a throw-away Kubernetes cluster on loopback from
+// locally built binaries: etcd, kube-apiserver (TLS, client certificates),
+// kube-controller-manager, kube-scheduler, and kwok standing in for kubelets
+// on fake nodes, so that pods are scheduled and reported running.
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/kube"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/pki"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/proc"
+)
+
+// Config tells Start where the binaries are and where to keep state.
+type Config struct {
+	// BinDir holds etcd, kube-apiserver, kube-controller-manager,
+	// kube-scheduler and kwok.
+	BinDir string
+	// KwokStages is the kwok configuration with the node and pod stages.
+	KwokStages string
+	// WorkDir receives certificates, kubeconfigs and etcd's data.
+	WorkDir string
+	// Nodes is the number of fake nodes.
+	Nodes int
+}
+
+// Cluster is a running cluster.
+type Cluster struct {
+	// Kubeconfig is the path of an admin (system:masters) kubeconfig.
+	Kubeconfig string
+	// Server is the API server URL.
+	Server string
+	Client client.Client
+	REST   *rest.Config
+}
+
+const fakeNodeAnnotation = "kwok.x-k8s.io/node"
+
+// Start brings the cluster up in the process group g and returns once the
+// API server is ready, the controllers run and the fake nodes are Ready.
+func Start(ctx context.Context, g *proc.Group, cfg Config, log *slog.Logger) (*Cluster, error) {
+	pkiDir := filepath.Join(cfg.WorkDir, "pki")
+	if err := os.MkdirAll(pkiDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create pki dir: %w", err)
+	}
+	ports, err := FreePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	etcdPort, peerPort, apiPort := ports[0], ports[1], ports[2]
+
+	f, err := writePKI(pkiDir)
+	if err != nil {
+		return nil, err
+	}
+	server := "https://127.0.0.1:" + strconv.Itoa(apiPort)
+	kubeconfig := filepath.Join(cfg.WorkDir, "admin.kubeconfig")
+	if err := writeKubeconfig(kubeconfig, server, f.ca, f.adminCert, f.adminKey); err != nil {
+		return nil, err
+	}
+
+	bin := func(name string) string { return filepath.Join(cfg.BinDir, name) }
+	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdPort)
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(peerPort)
+	etcd, err := g.Start(proc.Spec{
+		Name: "etcd",
+		Path: bin("etcd"),
+		Args: []string{
+			"--name=e2e",
+			"--data-dir=" + filepath.Join(cfg.WorkDir, "etcd"),
+			"--listen-client-urls=" + etcdURL,
+			"--advertise-client-urls=" + etcdURL,
+			"--listen-peer-urls=" + peerURL,
+			"--initial-advertise-peer-urls=" + peerURL,
+			"--initial-cluster=e2e=" + peerURL,
+			"--unsafe-no-fsync",
+			"--log-level=warn",
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := proc.WaitFor(ctx, etcd, 200*time.Millisecond, httpOK(http.DefaultClient, etcdURL+"/health")); err != nil {
+		return nil, fmt.Errorf("wait for etcd: %w", err)
+	}
+	log.Info("etcd ready", "url", etcdURL)
+
+	apiserver, err := g.Start(proc.Spec{
+		Name: "kube-apiserver",
+		Path: bin("kube-apiserver"),
+		Args: []string{
+			"--etcd-servers=" + etcdURL,
+			"--bind-address=127.0.0.1",
+			"--advertise-address=127.0.0.1",
+			"--secure-port=" + strconv.Itoa(apiPort),
+			"--cert-dir=" + pkiDir,
+			"--tls-cert-file=" + f.servingCert,
+			"--tls-private-key-file=" + f.servingKey,
+			"--client-ca-file=" + f.ca,
+			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+			"--service-account-key-file=" + f.saPub,
+			"--service-account-signing-key-file=" + f.saKey,
+			"--service-cluster-ip-range=10.96.0.0/16",
+			"--authorization-mode=Node,RBAC",
+			"--allow-privileged=true",
+			"--endpoint-reconciler-type=none",
+			"--profiling=false",
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	tlsClient, err := adminHTTPClient(f)
+	if err != nil {
+		return nil, err
+	}
+	if err := proc.WaitFor(ctx, apiserver, 500*time.Millisecond, httpOK(tlsClient, server+"/readyz")); err != nil {
+		return nil, fmt.Errorf("wait for kube-apiserver: %w", err)
+	}
+	log.Info("kube-apiserver ready", "server", server)
+
+	c, restCfg, err := kube.NewClient(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+
+	if _, err := g.Start(proc.Spec{
+		Name: "kube-controller-manager",
+		Path: bin("kube-controller-manager"),
+		Args: []string{
+			"--kubeconfig=" + kubeconfig,
+			"--authentication-kubeconfig=" + kubeconfig,
+			"--authorization-kubeconfig=" + kubeconfig,
+			"--bind-address=127.0.0.1",
+			"--secure-port=0",
+			"--leader-elect=false",
+			"--use-service-account-credentials=false",
+			"--service-account-private-key-file=" + f.saKey,
+			"--root-ca-file=" + f.ca,
+			"--controllers=*",
+		},
+	}); err != nil {
+		return nil, err
+	}
+	if _, err := g.Start(proc.Spec{
+		Name: "kube-scheduler",
+		Path: bin("kube-scheduler"),
+		Args: []string{
+			"--kubeconfig=" + kubeconfig,
+			"--authentication-kubeconfig=" + kubeconfig,
+			"--authorization-kubeconfig=" + kubeconfig,
+			"--bind-address=127.0.0.1",
+			"--secure-port=0",
+			"--leader-elect=false",
+		},
+	}); err != nil {
+		return nil, err
+	}
+	if _, err := g.Start(proc.Spec{
+		Name: "kwok",
+		Path: bin("kwok"),
+		Args: []string{
+			"--kubeconfig=" + kubeconfig,
+			"--config=" + cfg.KwokStages,
+			"--manage-all-nodes=false",
+			"--manage-nodes-with-annotation-selector=" + fakeNodeAnnotation + "=fake",
+			"--node-ip=127.0.0.1",
+		},
+	}); err != nil {
+		return nil, err
+	}
+
+	cl := &Cluster{Kubeconfig: kubeconfig, Server: server, Client: c, REST: restCfg}
+	if err := cl.createNodes(ctx, cfg.Nodes); err != nil {
+		return nil, err
+	}
+	if err := cl.waitNodesReady(ctx, cfg.Nodes); err != nil {
+		return nil, err
+	}
+	log.Info("fake nodes ready", "nodes", cfg.Nodes)
+	return cl, nil
+}
+
+func (cl *Cluster) createNodes(ctx context.Context, n int) error {
+	for i := range n {
+		name := fmt.Sprintf("kwok-node-%d", i)
+		node := &corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{
+				Name:        name,
+				Annotations: map[string]string{fakeNodeAnnotation: "fake"},
+				Labels: map[string]string{
+					"kubernetes.io/hostname":      name,
+					"kubernetes.io/os":            "linux",
+					"kubernetes.io/arch":          "amd64",
+					"topology.kubernetes.io/zone": fmt.Sprintf("zone-%d", i%3),
+					"type":                        "kwok",
+				},
+			},
+			Status: corev1.NodeStatus{
+				Allocatable: nodeResources(),
+				Capacity:    nodeResources(),
+			},
+		}
+		if err := cl.Client.Create(ctx, node); err != nil {
+			return fmt.Errorf("create node %s: %w", name, err)
+		}
+		// Capacity lives in the status subresource.
+		node.Status = corev1.NodeStatus{Allocatable: nodeResources(), Capacity: nodeResources()}
+		if err := cl.Client.Status().Update(ctx, node); err != nil {
+			return fmt.Errorf("set capacity of node %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func nodeResources() corev1.ResourceList {
+	return corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse("16"),
+		corev1.ResourceMemory: resource.MustParse("64Gi"),
+		corev1.ResourcePods:   resource.MustParse("110"),
+	}
+}
+
+func (cl *Cluster) waitNodesReady(ctx context.Context, n int) error {
+	return proc.WaitFor(ctx, nil, 500*time.Millisecond, func(ctx context.Context) (bool, error) {
+		var nodes corev1.NodeList
+		if err := cl.Client.List(ctx, &nodes); err != nil {
+			return false, err
+		}
+		ready := 0
+		for _, node := range nodes.Items {
+			for _, c := range node.Status.Conditions {
+				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+					ready++
+				}
+			}
+		}
+		if ready < n {
+			return false, fmt.Errorf("%d of %d nodes ready", ready, n)
+		}
+		return true, nil
+	})
+}
+
+type pkiFiles struct {
+	ca, servingCert, servingKey, adminCert, adminKey, saKey, saPub string
+	caPEM                                                          []byte
+}
+
+func writePKI(dir string) (pkiFiles, error) {
+	var f pkiFiles
+	ca, err := pki.NewCA("homelab-e2e-ca")
+	if err != nil {
+		return f, err
+	}
+	f.caPEM = ca.CertPEM
+	f.ca = filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(f.ca, ca.CertPEM, 0o644); err != nil {
+		return f, fmt.Errorf("write CA: %w", err)
+	}
+	serving, err := ca.Serving("kube-apiserver",
+		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
+		[]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")})
+	if err != nil {
+		return f, err
+	}
+	if f.servingCert, f.servingKey, err = serving.Write(dir, "apiserver"); err != nil {
+		return f, err
+	}
+	admin, err := ca.Client("e2e-admin", "system:masters")
+	if err != nil {
+		return f, err
+	}
+	if f.adminCert, f.adminKey, err = admin.Write(dir, "admin"); err != nil {
+		return f, err
+	}
+	saKey, saPub, err := pki.ServiceAccountKey()
+	if err != nil {
+		return f, err
+	}
+	f.saKey, f.saPub = filepath.Join(dir, "sa.key"), filepath.Join(dir, "sa.pub")
+	if err := os.WriteFile(f.saKey, saKey, 0o600); err != nil {
+		return f, fmt.Errorf("write service-account key: %w", err)
+	}
+	if err := os.WriteFile(f.saPub, saPub, 0o644); err != nil {
+		return f, fmt.Errorf("write service-account public key: %w", err)
+	}
+	return f, nil
+}
+
+func writeKubeconfig(path, server, ca, cert, key string) error {
+	cfg := strings.Join([]string{
+		"apiVersion: v1",
+		"kind: Config",
+		"clusters:",
+		"- name: e2e",
+		"  cluster:",
+		"    server: " + server,
+		"    certificate-authority: " + ca,
+		"users:",
+		"- name: e2e-admin",
+		"  user:",
+		"    client-certificate: " + cert,
+		"    client-key: " + key,
+		"contexts:",
+		"- name: e2e",
+		"  context:",
+		"    cluster: e2e",
+		"    user: e2e-admin",
+		"current-context: e2e",
+		"",
+	}, "\n")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return fmt.Errorf("write kubeconfig: %w", err)
+	}
+	return nil
+}
+
+func adminHTTPClient(f pkiFiles) (*http.Client, error) {
+	pair, err := tls.LoadX509KeyPair(f.adminCert, f.adminKey)
+	if err != nil {
+		return nil, fmt.Errorf("load admin certificate: %w", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(f.caPEM)
+	return &http.Client{
+		Timeout: 5 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
+		},
+	}, nil
+}
+
+// httpOK returns a check that a GET of url answers 200.
+func httpOK(c *http.Client, url string) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return false, err
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return false, err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if resp.StatusCode != http.StatusOK {
+			return false, fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
+		}
+		return true, nil
+	}
+}
+
+// FreePorts returns n distinct free TCP ports on 127.0.0.1.
+func FreePorts(n int) ([]int, error) {
+	var ports []int
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}

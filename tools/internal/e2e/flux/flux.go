@@ -1,0 +1,96 @@
+// Package flux runs Flux's controllers as local processes against the
+// test cluster and reads the state of Flux objects.
+package flux
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/cluster"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/proc"
+)
+
+// Controllers names the controllers to run; each is a binary of the same
+// name in the bin directory.
+type Controllers []string
+
+// Default is what the test runs: sources, Kustomizations and HelmReleases.
+var Default = Controllers{"source-controller", "kustomize-controller", "helm-controller"}
+
+// Start runs the controllers in g with the kubeconfig and waits until each
+// reports ready on its health endpoint.
+func Start(ctx context.Context, g *proc.Group, binDir, workDir, kubeconfig string, ctrls Controllers, log *slog.Logger) error {
+	for _, name := range ctrls {
+		ports, err := cluster.FreePorts(3)
+		if err != nil {
+			return err
+		}
+		metrics, health := addr(ports[0]), addr(ports[1])
+		args := []string{
+			"--metrics-addr=" + metrics,
+			"--health-addr=" + health,
+			"--enable-leader-election=false",
+			"--watch-all-namespaces=true",
+			"--log-encoding=json",
+			"--log-level=info",
+		}
+		if name == "source-controller" {
+			storage := filepath.Join(workDir, "source-storage")
+			if err := os.MkdirAll(storage, 0o755); err != nil {
+				return fmt.Errorf("create artifact storage: %w", err)
+			}
+			args = append(args,
+				"--storage-path="+storage,
+				"--storage-addr="+addr(ports[2]),
+				"--storage-adv-addr="+addr(ports[2]),
+			)
+		}
+		p, err := g.Start(proc.Spec{
+			Name: name,
+			Path: filepath.Join(binDir, name),
+			Args: args,
+			Env: []string{
+				"KUBECONFIG=" + kubeconfig,
+				"RUNTIME_NAMESPACE=flux-system",
+			},
+		})
+		if err != nil {
+			return err
+		}
+		if err := proc.WaitFor(ctx, p, 300*time.Millisecond, healthy("http://"+health+"/readyz")); err != nil {
+			return fmt.Errorf("wait for %s: %w", name, err)
+		}
+		log.Info("controller ready", "controller", name)
+	}
+	return nil
+}
+
+func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+
+func healthy(url string) func(context.Context) (bool, error) {
+	c := &http.Client{Timeout: 2 * time.Second}
+	return func(ctx context.Context) (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return false, err
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return false, err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		if resp.StatusCode != http.StatusOK {
+			return false, fmt.Errorf("%s: %s %s", url, resp.Status, strings.TrimSpace(string(body)))
+		}
+		return true, nil
+	}
+}
