@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 )
 
 // Report is the result of checking a repository's .github directory.
@@ -53,7 +55,7 @@ func Check(root string, opts LintOptions) (Report, error) {
 				continue
 			}
 			r.Findings = append(r.Findings, Finding{
-				File: rel, Line: 1, Column: 1, Rule: "syntax-check", Message: err.Error(),
+				File: rel, Line: yamlErrorLine(err), Column: 1, Rule: "syntax-check", Message: err.Error(),
 			})
 			continue
 		}
@@ -61,4 +63,17 @@ func Check(root string, opts LintOptions) (Report, error) {
 	}
 	sortFindings(r.Findings)
 	return r, nil
+}
+
+// yamlLine finds the line number in a YAML parser error ("yaml: line 5: ...").
+var yamlLine = regexp.MustCompile(`\bline (\d+):`)
+
+// yamlErrorLine returns the line a YAML error names, or 1.
+func yamlErrorLine(err error) int {
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		if n, convErr := strconv.Atoi(m[1]); convErr == nil && n > 0 {
+			return n
+		}
+	}
+	return 1
 }

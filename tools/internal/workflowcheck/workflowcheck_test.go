@@ -107,6 +107,16 @@ func TestCheckFixtureRepositories(t *testing.T) {
 				".github/workflows/broken.yaml:16:24 expression",
 			},
 		},
+		{
+			name:          "invalid-action",
+			wantWorkflows: []string{".github/workflows/ci.yaml"},
+			wantActions:   []string{".github/actions/setup/action.yml"},
+			want: []string{
+				".github/actions/setup/action.yml:5:1 syntax-check",
+				// actionlint reads the local action's metadata too.
+				".github/workflows/ci.yaml:19:15 action",
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,6 +142,16 @@ func TestCheckFixtureRepositories(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestFilesWithoutGithubDirectory(t *testing.T) {
+	workflows, actions, err := Files(t.TempDir())
+	if err != nil {
+		t.Fatalf("Files: %v", err)
+	}
+	if len(workflows) != 0 || len(actions) != 0 {
+		t.Errorf("Files = %v, %v; want none", workflows, actions)
 	}
 }
 
