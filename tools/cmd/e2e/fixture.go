@@ -241,6 +241,13 @@ func (e *env) pushPrune(ctx context.Context, r *fixtureRepo) error {
 // Kustomization turns not Ready with the API server's error while the last
 // good state stays applied. A revert then restores Ready.
 func (e *env) pushBroken(ctx context.Context, r *fixtureRepo) error {
+	const check = "fixture: validator flags the broken commit before the push"
+	var goodOut string
+	var goodCode int
+	var goodErr error
+	if e.o.validator != "" {
+		goodOut, goodCode, goodErr = e.validate(ctx, r.dir)
+	}
 	if err := r.edit(webFile, "replicas: 3", `replicas: "three"`); err != nil {
 		return err
 	}
@@ -248,21 +255,23 @@ func (e *env) pushBroken(ctx context.Context, r *fixtureRepo) error {
 	if err != nil {
 		return err
 	}
-
 	if e.o.validator == "" {
-		e.rep.Fail("fixture: validator flags the broken commit", "no -validator given")
+		e.rep.Fail(check, "no -validator given")
 	} else {
 		t := time.Now()
 		out, code, err := e.validate(ctx, r.dir)
+		added := newLines(goodOut, out)
 		switch {
+		case goodErr != nil:
+			e.rep.Fail(check, "on the last good commit: "+goodErr.Error())
 		case err != nil:
-			e.rep.Fail("fixture: validator flags the broken commit", err.Error())
+			e.rep.Fail(check, err.Error())
 		case code != 1:
-			e.rep.Fail("fixture: validator flags the broken commit", fmt.Sprintf("exit code %d, want 1; output:\n%s", code, out))
-		case !strings.Contains(out, "web-deployment.yaml") && !strings.Contains(out, "replicas"):
-			e.rep.Fail("fixture: validator flags the broken commit", "exit code 1 but the output names neither web-deployment.yaml nor replicas:\n"+out)
+			e.rep.Fail(check, fmt.Sprintf("exit code %d, want 1; output:\n%s", code, out))
+		case !mentions(added, "replicas", "web-deployment.yaml"):
+			e.rep.Fail(check, "exit code 1 but no finding that the last good commit lacks names replicas or web-deployment.yaml:\n"+out)
 		default:
-			e.rep.Pass("fixture: validator flags the broken commit", "exit 1 before the push: "+firstLine(out, "replicas"), time.Since(t))
+			e.rep.Pass(check, fmt.Sprintf("exit 1 (last good commit: exit %d); new finding: %s", goodCode, firstLine(strings.Join(added, "\n"), "replicas")), time.Since(t))
 		}
 	}
 
@@ -321,6 +330,33 @@ func (e *env) validate(ctx context.Context, dir string) (string, int, error) {
 		return string(out), 0, fmt.Errorf("run validator: %w", err)
 	}
 	return string(out), 0, nil
+}
+
+// newLines returns the lines of after that are not lines of before.
+func newLines(before, after string) []string {
+	seen := map[string]bool{}
+	for _, l := range strings.Split(before, "\n") {
+		seen[strings.TrimSpace(l)] = true
+	}
+	var out []string
+	for _, l := range strings.Split(after, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !seen[l] {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// mentions reports whether a line contains one of the words.
+func mentions(lines []string, words ...string) bool {
+	for _, l := range lines {
+		for _, w := range words {
+			if strings.Contains(l, w) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func gitHead(ctx context.Context, r *fixtureRepo) (string, error) {

@@ -56,6 +56,7 @@ type options struct {
 	fixture       bool
 	homelab       bool
 	verbose       bool
+	hold          bool
 }
 
 func main() {
@@ -63,7 +64,7 @@ func main() {
 	flag.StringVar(&o.cacheDir, "cache", "", "directory made by tools/e2e/build.sh (bin/, crds/, kwok/)")
 	flag.StringVar(&o.repoDir, "repo", ".", "root of this repository")
 	flag.StringVar(&o.validator, "validator", "", "gitops-validate binary, run on the broken commit before it is pushed")
-	flag.StringVar(&o.validatorArgs, "validator-args", "--output=text", "arguments for the validator, which runs in the root of the fixture repository")
+	flag.StringVar(&o.validatorArgs, "validator-args", "--output github .", "arguments for the validator, which runs in the root of the fixture repository")
 	flag.StringVar(&o.ageKey, "age-key", "tools/internal/treetest/testdata/sops/TEST-ONLY-age.agekey", "TEST ONLY age identity for the flux-system/sops-age Secret (relative to -repo)")
 	flag.StringVar(&o.workDir, "work", "", "working directory (default: a new temporary directory)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (logs, kubeconfig) after the run")
@@ -72,6 +73,7 @@ func main() {
 	flag.BoolVar(&o.fixture, "fixture", true, "run the push, prune and broken-commit flows on the fixture repository")
 	flag.BoolVar(&o.homelab, "homelab", true, "reconcile clusters/homelab from a clone of this repository")
 	flag.BoolVar(&o.verbose, "v", false, "debug logging")
+	flag.BoolVar(&o.hold, "hold", false, "after the checks, keep the cluster and the Git server running until Ctrl-C, to push by hand")
 	flag.Parse()
 	os.Exit(run(o))
 }
@@ -96,9 +98,9 @@ func run(o options) int {
 		o.ageKey = filepath.Join(repo, o.ageKey)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	ctx, cancel := context.WithTimeout(sigCtx, o.timeout)
 	defer cancel()
 
 	work := o.workDir
@@ -121,7 +123,7 @@ func run(o options) int {
 	rep := report.New(os.Stdout)
 	g := proc.NewGroup(logDir, log)
 	start := time.Now()
-	err = runAll(ctx, o, work, g, rep, log)
+	err = runAll(ctx, sigCtx, o, work, g, rep, log)
 	g.Stop()
 	if left := g.Pids(); len(left) > 0 {
 		rep.Fail("processes stopped", fmt.Sprintf("still running: %v", left))
@@ -156,7 +158,9 @@ type env struct {
 	log     *slog.Logger
 }
 
-func runAll(ctx context.Context, o options, work string, g *proc.Group, rep *report.Report, log *slog.Logger) error {
+// runAll runs the checks within ctx; with -hold it then waits for holdCtx
+// (Ctrl-C) before returning.
+func runAll(ctx, holdCtx context.Context, o options, work string, g *proc.Group, rep *report.Report, log *slog.Logger) error {
 	e := &env{o: o, work: work, binDir: filepath.Join(o.cacheDir, "bin"), rep: rep, log: log}
 
 	t := time.Now()
@@ -206,7 +210,29 @@ func runAll(ctx context.Context, o options, work string, g *proc.Group, rep *rep
 			return fmt.Errorf("homelab: %w", err)
 		}
 	}
-	return e.fluxGet(ctx, os.Stdout)
+	if err := e.fluxGet(ctx, os.Stdout); err != nil {
+		return err
+	}
+	if o.hold {
+		e.holdForUser(holdCtx)
+	}
+	return nil
+}
+
+// holdForUser prints how to use the running cluster and Git server and
+// waits for Ctrl-C.
+func (e *env) holdForUser(ctx context.Context) {
+	fmt.Printf(`
+The cluster and the Git server keep running until Ctrl-C.
+  export KUBECONFIG=%s
+  %s get kustomizations -A --watch
+Push to deploy: clone what Flux syncs (this repository's HEAD plus one commit
+pointing its sources at the local server), change, commit, push:
+  git clone %s homelab-e2e
+The fixture repository, with a working clone to push from:
+  %s (%s)
+`, e.cluster.Kubeconfig, filepath.Join(e.binDir, "flux"), e.git.RepoURL("homelab"), e.git.RepoURL("fixture"), filepath.Join(e.work, "fixture"))
+	<-ctx.Done()
 }
 
 // fluxGet prints what `flux get` shows for the whole cluster.

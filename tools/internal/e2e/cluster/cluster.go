@@ -143,7 +143,7 @@ func Start(ctx context.Context, g *proc.Group, cfg Config, log *slog.Logger) (*C
 		return nil, err
 	}
 
-	if _, err := g.Start(proc.Spec{
+	kcm, err := g.Start(proc.Spec{
 		Name: "kube-controller-manager",
 		Path: bin("kube-controller-manager"),
 		Args: []string{
@@ -158,10 +158,11 @@ func Start(ctx context.Context, g *proc.Group, cfg Config, log *slog.Logger) (*C
 			"--root-ca-file=" + f.ca,
 			"--controllers=*",
 		},
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
-	if _, err := g.Start(proc.Spec{
+	scheduler, err := g.Start(proc.Spec{
 		Name: "kube-scheduler",
 		Path: bin("kube-scheduler"),
 		Args: []string{
@@ -172,10 +173,11 @@ func Start(ctx context.Context, g *proc.Group, cfg Config, log *slog.Logger) (*C
 			"--secure-port=0",
 			"--leader-elect=false",
 		},
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
-	if _, err := g.Start(proc.Spec{
+	kwok, err := g.Start(proc.Spec{
 		Name: "kwok",
 		Path: bin("kwok"),
 		Args: []string{
@@ -185,7 +187,8 @@ func Start(ctx context.Context, g *proc.Group, cfg Config, log *slog.Logger) (*C
 			"--manage-nodes-with-annotation-selector=" + fakeNodeAnnotation + "=fake",
 			"--node-ip=127.0.0.1",
 		},
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 
@@ -193,10 +196,21 @@ func Start(ctx context.Context, g *proc.Group, cfg Config, log *slog.Logger) (*C
 	if err := cl.createNodes(ctx, cfg.Nodes); err != nil {
 		return nil, err
 	}
-	if err := cl.waitNodesReady(ctx, cfg.Nodes); err != nil {
-		return nil, err
+	if err := proc.WaitFor(ctx, kwok, 500*time.Millisecond, cl.nodesReady(cfg.Nodes)); err != nil {
+		return nil, fmt.Errorf("wait for the fake nodes: %w", err)
 	}
 	log.Info("fake nodes ready", "nodes", cfg.Nodes)
+	// The controller manager is working once its service-account
+	// controller has made the default namespace's ServiceAccount.
+	if err := proc.WaitFor(ctx, kcm, 500*time.Millisecond, func(ctx context.Context) (bool, error) {
+		err := c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "default"}, &corev1.ServiceAccount{})
+		return err == nil, err
+	}); err != nil {
+		return nil, fmt.Errorf("wait for kube-controller-manager: %w", err)
+	}
+	if exited, err := scheduler.Exited(); exited {
+		return nil, fmt.Errorf("kube-scheduler exited (%v), see %s", err, scheduler.LogPath())
+	}
 	return cl, nil
 }
 
@@ -240,8 +254,9 @@ func nodeResources() corev1.ResourceList {
 	}
 }
 
-func (cl *Cluster) waitNodesReady(ctx context.Context, n int) error {
-	return proc.WaitFor(ctx, nil, 500*time.Millisecond, func(ctx context.Context) (bool, error) {
+// nodesReady returns a check that n nodes are Ready.
+func (cl *Cluster) nodesReady(n int) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
 		var nodes corev1.NodeList
 		if err := cl.Client.List(ctx, &nodes); err != nil {
 			return false, err
@@ -258,7 +273,7 @@ func (cl *Cluster) waitNodesReady(ctx context.Context, n int) error {
 			return false, fmt.Errorf("%d of %d nodes ready", ready, n)
 		}
 		return true, nil
-	})
+	}
 }
 
 type pkiFiles struct {

@@ -25,6 +25,16 @@ type Controllers []string
 // Default is what the test runs: sources, Kustomizations and HelmReleases.
 var Default = Controllers{"source-controller", "kustomize-controller", "helm-controller"}
 
+// OfflineProxyEnv sends every HTTP(S) request of the controllers that is
+// not for loopback to a closed loopback port, so a chart or image source
+// that points at the internet fails at once with "connection refused" and
+// nothing leaves the machine, not even a DNS query.
+var OfflineProxyEnv = []string{
+	"HTTP_PROXY=http://127.0.0.1:1",
+	"HTTPS_PROXY=http://127.0.0.1:1",
+	"NO_PROXY=127.0.0.1,localhost,::1",
+}
+
 // Start runs the controllers in g with the kubeconfig and waits until each
 // reports ready on its health endpoint.
 func Start(ctx context.Context, g *proc.Group, binDir, workDir, kubeconfig string, ctrls Controllers, log *slog.Logger) error {
@@ -57,10 +67,10 @@ func Start(ctx context.Context, g *proc.Group, binDir, workDir, kubeconfig strin
 			Name: name,
 			Path: filepath.Join(binDir, name),
 			Args: args,
-			Env: []string{
+			Env: append([]string{
 				"KUBECONFIG=" + kubeconfig,
 				"RUNTIME_NAMESPACE=flux-system",
-			},
+			}, OfflineProxyEnv...),
 		})
 		if err != nil {
 			return err
