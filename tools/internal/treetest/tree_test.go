@@ -92,8 +92,11 @@ func TestKustomizationSettings(t *testing.T) {
 			if !s.Prune {
 				t.Error("prune is not true")
 			}
-			if s.SourceRef.Namespace == "" && ks.Name != "flux-system" {
+			if s.SourceRef.Namespace == "" {
 				t.Error("sourceRef.namespace is not explicit")
+			}
+			if !s.Wait && len(s.HealthChecks) == 0 {
+				t.Error("neither wait nor healthChecks")
 			}
 			if s.Decryption == nil && !external {
 				t.Error("no SOPS decryption")
@@ -101,12 +104,9 @@ func TestKustomizationSettings(t *testing.T) {
 				t.Errorf("decryption = %+v, want provider sops with secretRef sops-age", d)
 			}
 			if ks.Name == "flux-system" || external {
-				// flux-system's own fields come from flux bootstrap plus the patch in
-				// flux-system/kustomization.yaml; upstream content is not substituted.
+				// flux-system applies only cluster-level objects and no variables;
+				// upstream content (gateway-api) is applied as published.
 				return
-			}
-			if !s.Wait && len(s.HealthChecks) == 0 {
-				t.Error("neither wait nor healthChecks")
 			}
 			if s.PostBuild == nil {
 				t.Fatal("no postBuild")
