@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -124,6 +125,27 @@ func TestEveryRuleHasTests(t *testing.T) {
 	}
 }
 
+// TestTestFilesDefineNoChecks guards against test helpers that conftest
+// would evaluate as checks: the validator runs every homelab.* package,
+// test packages included.
+func TestTestFilesDefineNoChecks(t *testing.T) {
+	modules, err := policies.ParseModules(os.DirFS("."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := regexp.MustCompile(`^(deny|violation|warn)(_[a-zA-Z0-9]+)*$`)
+	for path, m := range modules {
+		if !policies.IsTestFile(path) && !strings.HasPrefix(m.Package.Path.String(), "data.homelab.fixtures") {
+			continue
+		}
+		for _, r := range m.Rules {
+			if name := r.Head.Name.String(); check.MatchString(name) {
+				t.Errorf("%s:%d: test helper %q would be run by conftest as a check; rename it", path, r.Location.Row, name)
+			}
+		}
+	}
+}
+
 // TestRego runs the pack's Rego tests in-process, like `opa test -c`, and
 // fails when one fails or when the tests leave more than 10% of the rules'
 // lines unexecuted.
@@ -156,7 +178,7 @@ func TestRego(t *testing.T) {
 			t.Errorf("%s (%s): error: %v", name, r.Location, r.Error)
 		case r.Fail:
 			failed++
-			t.Errorf("%s (%s): FAIL%s", name, r.Location, output(r))
+			t.Errorf("%s (%s): FAIL%s", name, r.Location, printed(r))
 		case r.Skip:
 			t.Logf("%s: skipped", name)
 		default:
@@ -198,7 +220,7 @@ func TestRego(t *testing.T) {
 	}
 }
 
-func output(r *tester.Result) string {
+func printed(r *tester.Result) string {
 	if len(r.Output) == 0 {
 		return ""
 	}

@@ -7,7 +7,7 @@ fires(id, objects) if id in fx.rules(network.deny) with input as fx.items(object
 
 namespace := {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fitness"}}
 
-deny_all(types) := {
+default_deny_policy(types) := {
 	"apiVersion": "networking.k8s.io/v1",
 	"kind": "NetworkPolicy",
 	"metadata": {"name": "default-deny", "namespace": "fitness"},
@@ -26,7 +26,7 @@ test_network_default_deny_fail_missing if {
 }
 
 test_network_default_deny_fail_ingress_only if {
-	some r in network.deny with input as fx.items([fx.deployment, deny_all(["Ingress"])])
+	some r in network.deny with input as fx.items([fx.deployment, default_deny_policy(["Ingress"])])
 	r.rule == "network-default-deny"
 	contains(r.msg, "Egress")
 	not contains(r.msg, "Ingress and")
@@ -34,7 +34,7 @@ test_network_default_deny_fail_ingress_only if {
 }
 
 test_network_default_deny_fail_allow_policy_is_not_deny if {
-	fires("network-default-deny", [fx.deployment, deny_all(["Ingress"]), allow_dns])
+	fires("network-default-deny", [fx.deployment, default_deny_policy(["Ingress"]), allow_dns])
 }
 
 test_network_default_deny_fail_data_tier if {
@@ -43,12 +43,12 @@ test_network_default_deny_fail_data_tier if {
 }
 
 test_network_default_deny_pass if {
-	not fires("network-default-deny", [namespace, fx.deployment, deny_all(["Ingress", "Egress"]), allow_dns])
+	not fires("network-default-deny", [namespace, fx.deployment, default_deny_policy(["Ingress", "Egress"]), allow_dns])
 }
 
 test_network_default_deny_pass_default_policy_types if {
-	implicit := json.remove(deny_all([]), ["spec/policyTypes"])
-	not fires("network-default-deny", [fx.deployment, implicit, deny_all(["Egress"])])
+	implicit := json.remove(default_deny_policy([]), ["spec/policyTypes"])
+	not fires("network-default-deny", [fx.deployment, implicit, default_deny_policy(["Egress"])])
 }
 
 test_network_default_deny_pass_with_exception_on_namespace if {
