@@ -1,0 +1,94 @@
+package amqpconn
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// writeCert writes a self-signed certificate and its key as PEM files.
+func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+func TestTLSConfig(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeCert(t, dir)
+	notPEM := filepath.Join(dir, "garbage")
+	if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		cfg      Config
+		wantNil  bool
+		wantErr  bool
+		wantCert bool
+		wantCA   bool
+	}{
+		{name: "plain amqp", cfg: Config{URL: "amqp://guest:guest@rabbitmq:5672/"}, wantNil: true},
+		{name: "amqps with system roots", cfg: Config{URL: "amqps://u:p@rabbitmq:5671/"}},
+		{name: "amqps with CA and client cert", cfg: Config{URL: "amqps://u:p@rabbitmq:5671/", CAFile: cert, CertFile: cert, KeyFile: key}, wantCert: true, wantCA: true},
+		{name: "files on plain amqp", cfg: Config{URL: "amqp://rabbitmq/", CAFile: cert}, wantErr: true},
+		{name: "cert without key", cfg: Config{URL: "amqps://rabbitmq/", CertFile: cert}, wantErr: true},
+		{name: "CA not PEM", cfg: Config{URL: "amqps://rabbitmq/", CAFile: notPEM}, wantErr: true},
+		{name: "CA missing", cfg: Config{URL: "amqps://rabbitmq/", CAFile: filepath.Join(dir, "nope")}, wantErr: true},
+		{name: "bad url", cfg: Config{URL: "http://rabbitmq/"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.cfg.TLSConfig()
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if (got == nil) != tt.wantNil {
+				t.Fatalf("config = %v, want nil %v", got, tt.wantNil)
+			}
+			if got == nil {
+				return
+			}
+			if got.ServerName != "rabbitmq" {
+				t.Errorf("server name %q", got.ServerName)
+			}
+			if (len(got.Certificates) == 1) != tt.wantCert || (got.RootCAs != nil) != tt.wantCA {
+				t.Errorf("certs=%d roots=%v", len(got.Certificates), got.RootCAs != nil)
+			}
+		})
+	}
+}
