@@ -1,0 +1,165 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium finds Debian's Chromium. CI installs it (scripts/install-deps.sh);
+// elsewhere the test is skipped with a hint.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium is not installed (apt-get install -y chromium chromium-driver)")
+	}
+	t.Skip("chromium is not installed (apt-get install -y chromium chromium-driver)")
+	return ""
+}
+
+// artifactDir is $TEST_ARTIFACTS when set, else a directory kept after the
+// test (its path is logged).
+func artifactDir(t *testing.T) string {
+	t.Helper()
+	if d := os.Getenv("TEST_ARTIFACTS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	d, err := os.MkdirTemp("", "fitness-artifacts-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestBrowserLogWorkout drives the app in development mode with a real
+// headless Chromium, on a phone-sized window: log a workout through the
+// form, see it in the history and on the progress chart, and keep a
+// screenshot of each page.
+func TestBrowserLogWorkout(t *testing.T) {
+	exe := chromium(t)
+	s := newStack(t, stackOptions{consumer: true})
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(412, 915),
+	)
+	defer cancelAlloc()
+	browser, cancelBrowser := chromedp.NewContext(alloc, chromedp.WithLogf(t.Logf))
+	defer cancelBrowser()
+
+	artifacts := artifactDir(t)
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg) // quality 100: PNG
+			if err != nil {
+				return err
+			}
+			p := filepath.Join(artifacts, name)
+			if err := os.WriteFile(p, png, 0o644); err != nil {
+				return err
+			}
+			t.Logf("screenshot: %s", p)
+			return nil
+		})
+	}
+	text := func(sel string, dst *string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			v, err := chromedp.Text(chromedp.CSS(sel))(ctx, tg)
+			*dst = v
+			return err
+		})
+	}
+
+	// The first Run starts the browser: no timeout on its context.
+	if err := chromedp.Do(browser, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
+	defer cancel()
+
+	var banner, flash, historyRow string
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.srv.URL+"/log"),
+		chromedp.WaitVisible(chromedp.CSS(`#log-form`)),
+		text(`#dev-banner`, &banner),
+		chromedp.SetValue(chromedp.CSS(`#exercise`), "back-squat"),
+		chromedp.SendKeys(chromedp.CSS(`#reps_0`), "5"),
+		chromedp.SendKeys(chromedp.CSS(`#weight_0`), "100"),
+		chromedp.SendKeys(chromedp.CSS(`#reps_1`), "5"),
+		chromedp.SendKeys(chromedp.CSS(`#weight_1`), "100"),
+		chromedp.SendKeys(chromedp.CSS(`#reps_2`), "4"),
+		chromedp.SendKeys(chromedp.CSS(`#weight_2`), "100"),
+		shot("log-form.png"),
+		chromedp.Click(chromedp.CSS(`#submit`)),
+		chromedp.WaitVisible(chromedp.CSS(`#flash`)),
+		text(`#flash`, &flash),
+		text(`tr.just-logged`, &historyRow),
+		shot("history.png"),
+		chromedp.Navigate(s.srv.URL+"/progress"),
+		chromedp.WaitVisible(chromedp.CSS(`section[data-exercise="back-squat"] svg[data-kind="e1rm"] circle.dot`)),
+		shot("progress.png"),
+		chromedp.Navigate(s.srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#plan`)),
+		shot("plan.png"),
+		chromedp.Navigate(s.srv.URL+"/progress"),
+		chromedp.WaitVisible(chromedp.CSS(`section[data-exercise="back-squat"]`)),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	dots, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('section[data-exercise="back-squat"] svg[data-kind="e1rm"] circle.dot').length`))
+	if err != nil {
+		t.Fatalf("count chart points: %v", err)
+	}
+	if !strings.Contains(banner, "DEVELOPMENT MODE") {
+		t.Errorf("dev banner = %q", banner)
+	}
+	if !strings.Contains(flash, "logged") {
+		t.Errorf("flash = %q", flash)
+	}
+	if !strings.Contains(historyRow, "back-squat") || !strings.Contains(historyRow, "5 @ 100 kg, 5 @ 100 kg, 4 @ 100 kg") {
+		t.Errorf("history row = %q", historyRow)
+	}
+	if dots != 1 {
+		t.Errorf("%d points on the squat chart, want 1", dots)
+	}
+
+	// The consumer stored it: the browser's workout is in the database once.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+		n, err := s.db.Collection("workouts").CountDocuments(cctx, map[string]any{"user_id": devUser, "exercise": "back-squat"})
+		ccancel()
+		if err == nil && n == 1 {
+			break
+		}
+		if time.Now().After(deadline) || n > 1 {
+			t.Fatalf("stored %d copies of the browser's workout (err %v)", n, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
