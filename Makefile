@@ -35,7 +35,7 @@ run: deps ## run the local stack: RabbitMQ, embedded MongoDB (or MONGODB_URI), 3
 	$(BIN)/devstack -bin $(BIN) $(RUN_FLAGS)
 
 .PHONY: test
-test: deps fmt-check vet test-go fuzz validate ## everything CI checks
+test: deps fmt-check vet shellcheck test-go fuzz validate ## everything CI checks
 
 .PHONY: fmt-check
 fmt-check: ## fail on files gofmt would change
@@ -46,6 +46,10 @@ fmt-check: ## fail on files gofmt would change
 vet: ## go vet
 	$(GO) vet ./...
 
+.PHONY: shellcheck
+shellcheck: ## lint the shell scripts
+	shellcheck scripts/*.sh
+
 .PHONY: test-go
 test-go: ## unit and integration tests (real RabbitMQ, embedded MongoDB, Chromium, nginx)
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
@@ -55,7 +59,7 @@ fuzz: ## run each fuzz target briefly
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./src/internal/workout
 
 .PHONY: lint
-lint: fmt-check vet $(STATICCHECK) ## gofmt check, go vet, staticcheck (pinned)
+lint: fmt-check vet shellcheck $(STATICCHECK) ## gofmt check, go vet, shellcheck, staticcheck (pinned)
 	$(STATICCHECK) ./...
 
 $(STATICCHECK):

@@ -7,9 +7,10 @@
 #   nginx-light       `nginx -t` and the edge failover test
 #   chromium, chromium-driver   the browser test
 #   git               rendering base revisions, the e2e Git server
+#   ShellCheck        lints scripts/ and the run: steps of the workflows
 set -euo pipefail
 
-packages=(rabbitmq-server nginx-light chromium chromium-driver git)
+packages=(rabbitmq-server nginx-light chromium chromium-driver git shellcheck)
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi

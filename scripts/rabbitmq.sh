@@ -50,8 +50,8 @@ install() {
 # free_port prints a loopback TCP port nobody listens on. Ports are drawn from
 # a range below the kernel's ephemeral range so a client socket cannot take it.
 free_port() {
-	local port i
-	for i in $(seq 1 200); do
+	local port _
+	for _ in $(seq 1 200); do
 		port=$((20000 + RANDOM % 12000))
 		if ! ss -Htln "sport = :$port" 2>/dev/null | grep -q .; then
 			echo "$port"
@@ -79,7 +79,8 @@ init_dir() {
 	local amqp=${RABBITMQ_AMQP_PORT:-$(free_port)}
 	local dist=${RABBITMQ_DIST_PORT:-$(free_port)}
 	local epmd=${RABBITMQ_EPMD_PORT:-$(free_port)}
-	local node="homelab-$(basename "$dir" | tr -c 'a-zA-Z0-9_\n-' '_')-$RANDOM@localhost"
+	local node
+	node="homelab-$(basename "$dir" | tr -c 'a-zA-Z0-9_\n-' '_')-$RANDOM@localhost"
 	cat >"$dir/rabbitmq.conf" <<EOF
 listeners.tcp.1 = 127.0.0.1:$amqp
 loopback_users.guest = true
@@ -128,6 +129,7 @@ status() {
 watch_owner() {
 	local dir=$1 owner=${RABBITMQ_OWNER_PID:-}
 	[ -n "$owner" ] || return 0
+	# shellcheck disable=SC2016 # the inner script expands its own arguments
 	setsid bash -c '
 		while kill -0 "$1" 2>/dev/null; do
 			[ -f "$3/server.pid" ] || exit 0
