@@ -17,7 +17,7 @@ ingress_controller(obj) if lib.labels(obj)["app.kubernetes.io/name"] == "traefik
 #   id: network-no-loadbalancer
 #   severity: error
 #   rationale: The cluster has no inbound ports; traffic enters through Cloudflare Tunnel, the edge VIP and Traefik's NodePorts. A LoadBalancer Service asks for a public address. The Traefik chart defaults to LoadBalancer, so its HelmRelease must say otherwise.
-#   remediation: Use a ClusterIP Service behind the Gateway; for Traefik set service.type NodePort in the HelmRelease values.
+#   remediation: Use a ClusterIP Service behind the Gateway; for Traefik set service.spec.type NodePort in the HelmRelease values (service.type in charts before 34).
 deny contains result if {
 	some msg in loadbalancer_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
@@ -30,11 +30,27 @@ loadbalancer_findings contains msg if {
 }
 
 loadbalancer_findings contains msg if {
+	some where, type in traefik_service_types
+	type == "LoadBalancer"
+	msg := sprintf("%s: the Traefik %s is type LoadBalancer; set spec.values.%s.spec.type: NodePort", [lib.describe(input), where, where])
+}
+
+# traefik_service_types maps each Service the Traefik chart renders to its
+# type: service.spec.type (chart 34+; default LoadBalancer), else the older
+# service.type, and service.additionalServices.<name>.
+traefik_service_types[where] := type if {
 	lib.traefik_release(input)
 	values := lib.helm_values(input)
 	not object.get(values, ["service", "enabled"], true) == false
-	object.get(values, ["service", "type"], "LoadBalancer") == "LoadBalancer"
-	msg := sprintf("%s: the Traefik Service is type LoadBalancer (the chart's default); set spec.values.service.type: NodePort", [lib.describe(input)])
+	where := "service"
+	type := object.get(values, ["service", "spec", "type"], object.get(values, ["service", "type"], "LoadBalancer"))
+}
+
+traefik_service_types[where] := type if {
+	lib.traefik_release(input)
+	some name, svc in object.get(lib.helm_values(input), ["service", "additionalServices"], {})
+	where := sprintf("service.additionalServices.%s", [name])
+	type := object.get(svc, ["spec", "type"], object.get(svc, "type", "ClusterIP"))
 }
 
 # METADATA

@@ -20,7 +20,7 @@ traefik(values) := {
 }
 
 good_traefik_values := {
-	"service": {"type": "NodePort"},
+	"service": {"spec": {"type": "NodePort"}},
 	"ports": {
 		"web": {"forwardedHeaders": {"trustedIPs": ["10.0.10.0/24"]}},
 		"websecure": {"forwardedHeaders": {"trustedIPs": ["10.0.10.0/24"]}, "proxyProtocol": {"trustedIPs": ["10.0.10.0/24"]}},
@@ -43,10 +43,18 @@ test_network_no_loadbalancer_fail_traefik_default if {
 	fires("network-no-loadbalancer", traefik({}))
 }
 
+test_network_no_loadbalancer_fail_traefik_values if {
+	fires("network-no-loadbalancer", traefik({"service": {"spec": {"type": "LoadBalancer"}}}))
+	fires("network-no-loadbalancer", traefik({"service": {"type": "LoadBalancer"}}))
+	fires("network-no-loadbalancer", traefik({"service": {"spec": {"type": "NodePort"}, "additionalServices": {"internal": {"spec": {"type": "LoadBalancer"}}}}}))
+}
+
 test_network_no_loadbalancer_pass if {
 	not fires("network-no-loadbalancer", service("ClusterIP", {}))
+	not fires("network-no-loadbalancer", traefik({"service": {"spec": {"type": "NodePort"}}}))
 	not fires("network-no-loadbalancer", traefik({"service": {"type": "NodePort"}}))
 	not fires("network-no-loadbalancer", traefik({"service": {"enabled": false}}))
+	not fires("network-no-loadbalancer", traefik({"service": {"spec": {"type": "NodePort"}, "additionalServices": {"internal": {}}}}))
 }
 
 test_network_nodeport_fail if {
