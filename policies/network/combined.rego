@@ -66,9 +66,10 @@ deny contains result if {
 	result := lib.combined_result(rego.metadata.rule(), anchor(ns), msg)
 }
 
-# admin_backend(ref) recognises the RabbitMQ management UI (port 15672) and
-# the Traefik dashboard (TraefikService api@internal) as route backends.
-admin_backend(ref) if ref.port == 15672
+# admin_backend(ref) recognises the RabbitMQ management UI (port 15672, or
+# 15671 with TLS) and the Traefik dashboard (TraefikService api@internal) as
+# route backends.
+admin_backend(ref) if ref.port in {15671, 15672}
 
 admin_backend(ref) if ref.kind == "TraefikService"
 

@@ -92,6 +92,11 @@ test_network_admin_route_auth_fail_missing_middleware if {
 	fires("network-admin-route-auth", [admin_route([ext("admin-auth"), ext("admin-allow-list")]), auth])
 }
 
+test_network_admin_route_auth_fail_management_tls_port if {
+	tls := json.patch(admin_route([ext("admin-allow-list")]), [{"op": "replace", "path": "/spec/rules/0/backendRefs/0/port", "value": 15671}])
+	fires("network-admin-route-auth", [tls, auth, allow])
+}
+
 test_network_admin_route_auth_fail_dashboard if {
 	dashboard := json.patch(admin_route([ext("admin-auth")]), [{"op": "replace", "path": "/spec/rules/0/backendRefs", "value": [{"group": "traefik.io", "kind": "TraefikService", "name": "api@internal"}]}])
 	fires("network-admin-route-auth", [dashboard, auth])
