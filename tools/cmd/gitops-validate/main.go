@@ -1,0 +1,20 @@
+// Command gitops-validate renders every Flux Kustomization of a repository
+// the way kustomize-controller does and checks it offline: YAML, kustomize
+// builds, schemas, the dependency graph, references, Secrets and the Rego
+// policies. Exit status: 0 no error finding, 1 error findings, 2 usage or
+// internal error.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/homelab-gitops/homelab/tools/internal/diff"
+	"github.com/homelab-gitops/homelab/tools/internal/finding"
+	"github.com/homelab-gitops/homelab/tools/internal/output"
+	"github.com/homelab-gitops/homelab/tools/internal/validate"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitFindings = 1
+	exitUsage    = 2
+)
+
+// options are the command's flags.
+type options struct {
+	output   string
+	paths    multiFlag
+	config   string
+	policies string
+	base     string
+	skip     string
+	verbose  bool
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// usageError is a bad invocation (exit 2).
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+
+func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("gitops-validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.output, "output", output.Text, "output format: "+strings.Join(output.Formats, ", "))
+	fs.StringVar(&o.output, "o", output.Text, "shorthand for --output")
+	fs.Var(&o.paths, "path", "entry point directory (repository-relative), repeatable; default: clusters/<name>, kubernetes/flux/cluster, FluxInstance sync.path, or entryPoints in .gitops-validate.yaml")
+	fs.StringVar(&o.config, "config", "", "config file (default <repo>/.gitops-validate.yaml)")
+	fs.StringVar(&o.policies, "policies", "", "Rego policy directory (default: policies/ when present; \"-\" for none)")
+	fs.StringVar(&o.base, "base", "", "Git revision to compare with: show the diff of rendered objects per Kustomization")
+	fs.StringVar(&o.skip, "skip", "", "comma-separated check classes to skip: parse, render, schema, graph, reference, secret, policy, helm")
+	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: gitops-validate [flags] [repository]\n\nRenders every Flux Kustomization like kustomize-controller and checks it offline.\nExit status: 0 no error finding, 1 error findings, 2 usage or internal error.\n\n")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var o options
+	fs := newFlagSet(&o, stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	err := execute(ctx, o, fs.Args(), stdout, stderr)
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errFindings):
+		return exitFindings
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "gitops-validate: %v\n", err)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "gitops-validate: %v\n", err)
+		return exitUsage
+	}
+}
+
+var errFindings = errors.New("error findings")
+
+func execute(ctx context.Context, o options, args []string, stdout, stderr io.Writer) error {
+	out, err := output.Get(o.output)
+	if err != nil {
+		return usageError{err}
+	}
+	if len(args) > 1 {
+		return usageError{fmt.Errorf("at most one repository directory, got %d", len(args))}
+	}
+	root := "."
+	if len(args) == 1 {
+		root = args[0]
+	}
+	if st, err := os.Stat(root); err != nil || !st.IsDir() {
+		return usageError{fmt.Errorf("repository %q is not a directory", root)}
+	}
+	skip := map[finding.Class]bool{}
+	for _, s := range strings.Split(o.skip, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		switch c := finding.Class(s); c {
+		case finding.ClassParse, finding.ClassRender, finding.ClassSchema, finding.ClassGraph, finding.ClassReference, finding.ClassSecret, finding.ClassPolicy, finding.ClassHelm:
+			skip[c] = true
+		default:
+			return usageError{fmt.Errorf("unknown check class %q in --skip", s)}
+		}
+	}
+	level := slog.LevelWarn
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	opts := validate.Options{Root: root, ConfigFile: o.config, EntryPoints: o.paths, Policies: o.policies, Skip: skip, Logger: logger}
+	rep, err := validate.Run(ctx, opts)
+	if err != nil {
+		return err
+	}
+	report := &output.Report{Findings: rep.Findings, Stats: rep.Stats, Version: version}
+	if o.base != "" {
+		d, err := baseDiff(ctx, o, opts, rep)
+		if err != nil {
+			return err
+		}
+		report.Diff = d
+	}
+	if err := out.Output(stdout, report); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	if rep.Stats.Counts.Errors > 0 {
+		return errFindings
+	}
+	return nil
+}
+
+// baseDiff renders the base revision from `git archive` in a temporary
+// directory and diffs it against the head render.
+func baseDiff(ctx context.Context, o options, opts validate.Options, head *validate.Report) (*diff.Report, error) {
+	dir, err := os.MkdirTemp("", "gitops-validate-base-")
+	if err != nil {
+		return nil, fmt.Errorf("temporary directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	if err := diff.Checkout(ctx, head.Root, o.base, dir); err != nil {
+		return nil, usageError{err}
+	}
+	bopts := opts
+	bopts.Root = dir
+	bopts.Policies = "-"
+	if o.config != "" {
+		bopts.ConfigFile = o.config
+	}
+	bopts.Skip = map[finding.Class]bool{
+		finding.ClassParse: true, finding.ClassSchema: true, finding.ClassGraph: true, finding.ClassReference: true,
+		finding.ClassSecret: true, finding.ClassPolicy: true, finding.ClassHelm: true,
+	}
+	base, err := validate.Run(ctx, bopts)
+	if err != nil {
+		return nil, fmt.Errorf("render base %s: %w", o.base, err)
+	}
+	return diff.Compute(o.base, base.Clusters, head.Clusters)
+}

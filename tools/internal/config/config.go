@@ -1,0 +1,100 @@
+// Package config reads .gitops-validate.yaml, the repository's small,
+// documented settings file for the validator.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+
+	"sigs.k8s.io/yaml"
+)
+
+// FileName is the config file looked up at the repository root.
+const FileName = ".gitops-validate.yaml"
+
+// Config is the content of .gitops-validate.yaml.
+//
+//	# Directories rendered as root Flux Kustomizations (one cluster each).
+//	# Default: every clusters/<name>, kubernetes/flux/cluster, and the
+//	# sync.path of any FluxInstance in the repository.
+//	entryPoints:
+//	  - clusters/homelab
+//	# Directory of the Rego pack (default: policies, when it exists).
+//	policies: policies
+//	# Extra directories with CustomResourceDefinition YAML for schemas.
+//	crds: [tools/schemas/extra]
+//	# Objects that exist only in the cluster (made by hand, by an operator,
+//	# by a chart). References to them are never errors. name and namespace
+//	# accept path.Match patterns; an empty namespace matches any.
+//	externalObjects:
+//	  - kind: Secret
+//	    namespace: flux-system
+//	    name: sops-age
+type Config struct {
+	EntryPoints     []string         `json:"entryPoints,omitempty"`
+	Policies        string           `json:"policies,omitempty"`
+	CRDs            []string         `json:"crds,omitempty"`
+	ExternalObjects []ExternalObject `json:"externalObjects,omitempty"`
+}
+
+// ExternalObject names an object made outside Git.
+type ExternalObject struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// Matches reports whether the entry covers kind/namespace/name.
+func (e ExternalObject) Matches(kind, namespace, name string) bool {
+	if e.Kind != kind {
+		return false
+	}
+	if e.Namespace != "" {
+		if ok, _ := path.Match(e.Namespace, namespace); !ok {
+			return false
+		}
+	}
+	ok, _ := path.Match(e.Name, name)
+	return ok
+}
+
+// IsExternal reports whether any entry covers kind/namespace/name.
+func (c *Config) IsExternal(kind, namespace, name string) bool {
+	for _, e := range c.ExternalObjects {
+		if e.Matches(kind, namespace, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Load reads file (a path) or, when file is empty, FileName under root if
+// it exists. A missing default file gives an empty config.
+func Load(root, file string) (*Config, error) {
+	explicit := file != ""
+	if !explicit {
+		file = filepath.Join(root, FileName)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		if !explicit && errors.Is(err, fs.ErrNotExist) {
+			return &Config{}, nil
+		}
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	var c Config
+	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+		return nil, fmt.Errorf("config %s: %w", file, err)
+	}
+	for i, e := range c.ExternalObjects {
+		if e.Kind == "" || e.Name == "" {
+			return nil, fmt.Errorf("config %s: externalObjects[%d]: kind and name are required", file, i)
+		}
+	}
+	return &c, nil
+}

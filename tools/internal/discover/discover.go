@@ -1,0 +1,163 @@
+// Package discover finds the entry points of a Flux repository: the
+// directories that the cluster's bootstrap Kustomization (flux-system)
+// reconciles.
+package discover
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v4"
+
+	"github.com/homelab-gitops/homelab/tools/internal/manifest"
+)
+
+// EntryPoint is a directory rendered as a root Kustomization; each one is a
+// cluster.
+type EntryPoint struct {
+	// Cluster names the cluster (the directory's base name under clusters/,
+	// else the path).
+	Cluster string
+	// Path is repository-relative, slash separated.
+	Path string
+	// From says how it was found: "config", "flag", "clusters",
+	// "convention" or "FluxInstance <file>".
+	From string
+}
+
+// skipDirs are never walked.
+var skipDirs = map[string]bool{".git": true, "node_modules": true, "vendor": true, ".cache": true, "testdata": true}
+
+// Find returns the entry points of the repository at root. Explicit paths
+// (from a flag or the config file) win; otherwise every clusters/<name>,
+// kubernetes/flux/cluster and every FluxInstance's spec.sync.path.
+func Find(root string, explicit []string, from string) ([]EntryPoint, error) {
+	if len(explicit) > 0 {
+		var eps []EntryPoint
+		for _, p := range explicit {
+			p = clean(p)
+			if st, err := os.Stat(filepath.Join(root, p)); err != nil || !st.IsDir() {
+				return nil, fmt.Errorf("entry point %q is not a directory of the repository", p)
+			}
+			eps = append(eps, EntryPoint{Cluster: clusterName(p), Path: p, From: from})
+		}
+		return eps, nil
+	}
+	seen := map[string]bool{}
+	var eps []EntryPoint
+	add := func(p, how string) {
+		p = clean(p)
+		if seen[p] {
+			return
+		}
+		if st, err := os.Stat(filepath.Join(root, p)); err != nil || !st.IsDir() {
+			return
+		}
+		seen[p] = true
+		eps = append(eps, EntryPoint{Cluster: clusterName(p), Path: p, From: how})
+	}
+	if ents, err := os.ReadDir(filepath.Join(root, "clusters")); err == nil {
+		for _, e := range ents {
+			if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+				add("clusters/"+e.Name(), "clusters")
+			}
+		}
+	}
+	for _, p := range []string{"kubernetes/flux/cluster", "kubernetes/flux", "flux/cluster"} {
+		if len(eps) == 0 {
+			add(p, "convention")
+		}
+	}
+	instances, err := fluxInstancePaths(root)
+	if err != nil {
+		return nil, err
+	}
+	for _, fi := range instances {
+		add(fi.path, "FluxInstance "+fi.file)
+	}
+	slices.SortFunc(eps, func(a, b EntryPoint) int { return strings.Compare(a.Path, b.Path) })
+	return eps, nil
+}
+
+type instance struct{ file, path string }
+
+// fluxInstancePaths reads the sync.path of every FluxInstance in the tree.
+// Only files that mention the kind are parsed.
+func fluxInstancePaths(root string) ([]instance, error) {
+	var out []instance
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() {
+			if p != root && (skipDirs[d.Name()] || strings.HasPrefix(d.Name(), ".")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(data, []byte("FluxInstance")) {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		f := manifest.Parse(filepath.ToSlash(rel), data)
+		for _, d := range f.Docs {
+			if d.Kind != "FluxInstance" {
+				continue
+			}
+			for i := 0; i+1 < len(d.Root.Content); i += 2 {
+				if d.Root.Content[i].Value != "spec" {
+					continue
+				}
+				if sp := syncPath(d.Root.Content[i+1]); sp != "" && !strings.Contains(sp, "${") {
+					out = append(out, instance{file: f.Path, path: sp})
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func syncPath(n *yaml.Node) string {
+	for _, key := range []string{"sync", "path"} {
+		var next *yaml.Node
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == key {
+					next = n.Content[i+1]
+				}
+			}
+		}
+		if next == nil {
+			return ""
+		}
+		n = next
+	}
+	return n.Value
+}
+
+func clean(p string) string {
+	p = path.Clean("/" + filepath.ToSlash(strings.TrimSpace(p)))
+	p = strings.TrimPrefix(p, "/")
+	if p == "" {
+		return "."
+	}
+	return p
+}
+
+func clusterName(p string) string {
+	if strings.HasPrefix(p, "clusters/") && strings.Count(p, "/") == 1 {
+		return strings.TrimPrefix(p, "clusters/")
+	}
+	return p
+}

@@ -1,0 +1,151 @@
+// Package finding defines what the validator reports: a finding with a rule
+// id, a class, a severity, a position and the object it is about.
+package finding
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// Severity orders findings; only errors fail a run.
+type Severity string
+
+const (
+	Error   Severity = "error"
+	Warning Severity = "warning"
+	Info    Severity = "info"
+)
+
+func (s Severity) rank() int {
+	switch s {
+	case Error:
+		return 0
+	case Warning:
+		return 1
+	default:
+		return 2
+	}
+}
+
+// Class groups rules by the kind of check that produced them.
+type Class string
+
+const (
+	ClassParse     Class = "parse"
+	ClassRender    Class = "render"
+	ClassSchema    Class = "schema"
+	ClassGraph     Class = "graph"
+	ClassReference Class = "reference"
+	ClassSecret    Class = "secret"
+	ClassPolicy    Class = "policy"
+	ClassHelm      Class = "helm"
+)
+
+// Object names the Kubernetes object a finding is about.
+type Object struct {
+	APIVersion string `json:"apiVersion,omitempty"`
+	Kind       string `json:"kind,omitempty"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name,omitempty"`
+}
+
+// IsZero reports whether no object is named.
+func (o Object) IsZero() bool { return o.Kind == "" && o.Name == "" }
+
+// String renders the object as Kind/namespace/name (Kind/name when cluster scoped).
+func (o Object) String() string {
+	if o.IsZero() {
+		return ""
+	}
+	if o.Namespace == "" {
+		return o.Kind + "/" + o.Name
+	}
+	return o.Kind + "/" + o.Namespace + "/" + o.Name
+}
+
+// Finding is one problem found in the repository.
+type Finding struct {
+	Rule     string   `json:"rule"`
+	Class    Class    `json:"class"`
+	Severity Severity `json:"severity"`
+	File     string   `json:"file,omitempty"`
+	Line     int      `json:"line,omitempty"`
+	Column   int      `json:"column,omitempty"`
+	Object   Object   `json:"object"`
+	// Kustomization is the Flux Kustomization (namespace/name) whose render
+	// produced the object, when there is one.
+	Kustomization string `json:"kustomization,omitempty"`
+	// Field is the dotted path of the field at fault inside the object
+	// (e.g. spec.template.spec.containers.0.image), when known.
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+}
+
+// Position renders file:line:col, leaving out what is unknown.
+func (f Finding) Position() string {
+	switch {
+	case f.File == "":
+		return "<repository>"
+	case f.Line == 0:
+		return f.File
+	case f.Column == 0:
+		return fmt.Sprintf("%s:%d", f.File, f.Line)
+	default:
+		return fmt.Sprintf("%s:%d:%d", f.File, f.Line, f.Column)
+	}
+}
+
+// Sort orders findings by file, line, column, rule and message so that every
+// output is stable from run to run.
+func Sort(fs []Finding) {
+	slices.SortStableFunc(fs, func(a, b Finding) int {
+		return cmp.Or(
+			cmp.Compare(a.File, b.File),
+			cmp.Compare(a.Line, b.Line),
+			cmp.Compare(a.Column, b.Column),
+			cmp.Compare(a.Severity.rank(), b.Severity.rank()),
+			cmp.Compare(a.Rule, b.Rule),
+			cmp.Compare(a.Object.String(), b.Object.String()),
+			cmp.Compare(a.Message, b.Message),
+		)
+	})
+}
+
+// Dedupe removes findings equal in every field, keeping the first.
+func Dedupe(fs []Finding) []Finding {
+	seen := make(map[Finding]bool, len(fs))
+	out := fs[:0]
+	for _, f := range fs {
+		if seen[f] {
+			continue
+		}
+		seen[f] = true
+		out = append(out, f)
+	}
+	return out
+}
+
+// Counts tallies findings by severity.
+type Counts struct {
+	Errors   int `json:"errors"`
+	Warnings int `json:"warnings"`
+	Infos    int `json:"infos"`
+}
+
+// Count tallies fs.
+func Count(fs []Finding) Counts {
+	var c Counts
+	for _, f := range fs {
+		switch f.Severity {
+		case Error:
+			c.Errors++
+		case Warning:
+			c.Warnings++
+		default:
+			c.Infos++
+		}
+	}
+	return c
+}

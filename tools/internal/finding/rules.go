@@ -1,0 +1,85 @@
+package finding
+
+// Rule describes one built-in rule. Policy rules come from the Rego pack and
+// carry their own ids.
+type Rule struct {
+	ID       string
+	Class    Class
+	Severity Severity
+	Title    string
+	Hint     string
+}
+
+// Built-in rule ids.
+const (
+	ParseSyntax        = "parse-syntax"
+	ParseDuplicateKey  = "parse-duplicate-key"
+	RenderFailed       = "render-failed"
+	RenderVarMissing   = "render-variable-missing"
+	RenderSubstitution = "render-substitution-failed"
+	RenderSource       = "render-source-unavailable"
+	SchemaInvalid      = "schema-invalid"
+	SchemaUnknownKind  = "schema-unknown-kind"
+	SchemaNoSchema     = "schema-no-schema"
+	GraphDependsOn     = "graph-dependson-missing"
+	GraphCycle         = "graph-dependson-cycle"
+	GraphPath          = "graph-path-missing"
+	GraphSource        = "graph-source-missing"
+	GraphCRDOrder      = "graph-crd-order"
+	GraphCRDUnknown    = "graph-crd-unknown"
+	GraphDuplicate     = "graph-duplicate-object"
+	RefMissing         = "reference-missing"
+	RefPort            = "reference-port-missing"
+	RefUnknown         = "reference-unverifiable"
+	SecretPlain        = "secret-unencrypted"
+	HelmSourceMissing  = "helm-source-missing"
+	HelmVersion        = "helm-version-unpinned"
+	HelmNotRendered    = "helm-chart-not-rendered"
+	PolicyError        = "policy-evaluation-failed"
+)
+
+// Rules is the catalogue of built-in rules, keyed by id. Outputs such as
+// SARIF list it.
+var Rules = map[string]Rule{
+	ParseSyntax:        {ParseSyntax, ClassParse, Error, "YAML syntax error", "Fix the YAML at the position shown; kustomize and Flux cannot read this file."},
+	ParseDuplicateKey:  {ParseDuplicateKey, ClassParse, Error, "Duplicate mapping key", "Remove one of the keys: Kubernetes keeps only the last one, silently."},
+	RenderFailed:       {RenderFailed, ClassRender, Error, "kustomize build failed", "kustomize-controller will fail with the same error; fix the file named in the message."},
+	RenderVarMissing:   {RenderVarMissing, ClassRender, Error, "Variable without a value", "Add the variable to postBuild.substitute or the substituteFrom ConfigMap/Secret, give it a default with ${VAR:=default}, or escape it as $${VAR}."},
+	RenderSubstitution: {RenderSubstitution, ClassRender, Error, "postBuild substitution failed", "Check the ${...} expressions in the object and the variable names."},
+	RenderSource:       {RenderSource, ClassRender, Info, "Source not available offline", "The Kustomization reads from a source outside this repository; it is not rendered or checked."},
+	SchemaInvalid:      {SchemaInvalid, ClassSchema, Error, "Object does not match its schema", "Fix the field named in the message; the API server would reject the object."},
+	SchemaUnknownKind:  {SchemaUnknownKind, ClassSchema, Error, "Unknown kind or version in a known API group", "Fix apiVersion/kind: the API group exists but has no such kind or version."},
+	SchemaNoSchema:     {SchemaNoSchema, ClassSchema, Warning, "No schema for the kind", "Add the CRD to the repository, to tools/schemas/crds or to crds in .gitops-validate.yaml so the object is validated."},
+	GraphDependsOn:     {GraphDependsOn, ClassGraph, Error, "dependsOn names a missing Kustomization", "Fix the name/namespace in spec.dependsOn or add the Kustomization."},
+	GraphCycle:         {GraphCycle, ClassGraph, Error, "dependsOn cycle", "Break the cycle: Flux never reconciles Kustomizations that wait on each other."},
+	GraphPath:          {GraphPath, ClassGraph, Error, "spec.path does not exist", "Point spec.path at a directory of the source (relative to its root)."},
+	GraphSource:        {GraphSource, ClassGraph, Error, "sourceRef names a missing source", "Fix spec.sourceRef or add the GitRepository/OCIRepository/ExternalArtifact."},
+	GraphCRDOrder:      {GraphCRDOrder, ClassGraph, Error, "Custom resource applied before its CRD", "Add a dependsOn on the Kustomization that installs the CRD (directly or transitively)."},
+	GraphCRDUnknown:    {GraphCRDUnknown, ClassGraph, Info, "CRD installed outside the repository", "Nothing in this repository installs the CRD; make sure the cluster has it."},
+	GraphDuplicate:     {GraphDuplicate, ClassGraph, Error, "Same object from two Kustomizations", "Keep the object in one Kustomization: two owners fight over it and pruning deletes it."},
+	RefMissing:         {RefMissing, ClassReference, Error, "Reference to a missing object", "Create the object, fix the name, or list it under externalObjects in .gitops-validate.yaml if it is made outside Git."},
+	RefPort:            {RefPort, ClassReference, Error, "Reference to a missing port or listener", "Use a port/listener that the target declares."},
+	RefUnknown:         {RefUnknown, ClassReference, Info, "Reference that cannot be verified offline", "The target may be created in the cluster (by a Helm chart or operator); it is not checked."},
+	SecretPlain:        {SecretPlain, ClassSecret, Error, "Secret not encrypted", "Encrypt the file with sops (age) before committing, e.g. sops --encrypt --in-place FILE."},
+	HelmSourceMissing:  {HelmSourceMissing, ClassHelm, Error, "HelmRelease chart source missing", "Fix the HelmRelease's chart sourceRef/chartRef or add the HelmRepository/OCIRepository."},
+	HelmVersion:        {HelmVersion, ClassHelm, Warning, "Chart version not pinned", "Pin spec.chart.spec.version to an exact version (or the OCIRepository to a tag/digest)."},
+	HelmNotRendered:    {HelmNotRendered, ClassHelm, Info, "Helm chart not rendered", "The chart is not available offline; its output is not validated."},
+	PolicyError:        {PolicyError, ClassPolicy, Error, "Policy evaluation failed", "Fix the Rego pack; the policies could not be evaluated."},
+}
+
+// New builds a finding for a built-in rule with its catalogue severity,
+// class and hint.
+func New(rule string, file string, line, col int, obj Object, msg string) Finding {
+	r := Rules[rule]
+	return Finding{
+		Rule:     rule,
+		Class:    r.Class,
+		Severity: r.Severity,
+		File:     file,
+		Line:     line,
+		Column:   col,
+		Object:   obj,
+		Message:  msg,
+		Hint:     r.Hint,
+	}
+}

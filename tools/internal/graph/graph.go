@@ -1,0 +1,297 @@
+// Package graph checks the Flux dependency graph of a cluster: dependsOn
+// targets exist and form no cycle, custom resources are applied only after
+// the Kustomization that installs their CRD, and no object is produced by
+// two Kustomizations.
+package graph
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/homelab-gitops/homelab/tools/internal/finding"
+	"github.com/homelab-gitops/homelab/tools/internal/helmcheck"
+	"github.com/homelab-gitops/homelab/tools/internal/render"
+)
+
+// Builtins reports whether an API group is served by Kubernetes itself.
+type Builtins interface {
+	IsBuiltinGroup(group string) bool
+}
+
+// Check runs the graph checks for one cluster. builtins may be nil (then
+// groups without a dot are taken as built-in).
+func Check(c *render.Cluster, builtins Builtins) []finding.Finding {
+	var out []finding.Finding
+	out = append(out, dependsOn(c)...)
+	out = append(out, cycles(c)...)
+	out = append(out, crdOrder(c, builtins)...)
+	out = append(out, duplicates(c)...)
+	return out
+}
+
+func index(c *render.Cluster) map[render.Ref]*render.Kustomization {
+	m := make(map[render.Ref]*render.Kustomization, len(c.Kustomizations))
+	for _, k := range c.Kustomizations {
+		m[k.Ref] = k
+	}
+	return m
+}
+
+func dependsOn(c *render.Cluster) []finding.Finding {
+	known := index(c)
+	var out []finding.Finding
+	for _, k := range c.Kustomizations {
+		for i, d := range k.DependsOn {
+			if _, ok := known[d]; ok {
+				continue
+			}
+			msg := fmt.Sprintf("Kustomization %s depends on %s, which no Kustomization of cluster %s defines; Flux waits for it forever", k.Ref, d, c.Name)
+			if s := similar(d, known); s != "" {
+				msg += fmt.Sprintf(" (did you mean %s?)", s)
+			}
+			f := finding.New(finding.GraphDependsOn, k.File, 0, 0, k.FindingObject(), msg)
+			f.Field = "spec.dependsOn." + strconv.Itoa(i)
+			f.Kustomization = k.Ref.String()
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func similar(d render.Ref, known map[render.Ref]*render.Kustomization) string {
+	for r := range known {
+		if r.Name == d.Name && r.Namespace != d.Namespace {
+			return r.String()
+		}
+	}
+	return ""
+}
+
+// cycles finds dependsOn cycles with a depth-first search and reports each
+// cycle once, on its smallest member.
+func cycles(c *render.Cluster) []finding.Finding {
+	known := index(c)
+	const (
+		white = iota
+		grey
+		black
+	)
+	colour := map[render.Ref]int{}
+	var stack []render.Ref
+	seen := map[string]bool{}
+	var out []finding.Finding
+	var visit func(r render.Ref)
+	visit = func(r render.Ref) {
+		colour[r] = grey
+		stack = append(stack, r)
+		k := known[r]
+		for _, d := range k.DependsOn {
+			if _, ok := known[d]; !ok {
+				continue
+			}
+			switch colour[d] {
+			case white:
+				visit(d)
+			case grey:
+				i := slices.Index(stack, d)
+				cyc := slices.Clone(stack[i:])
+				// Rotate so the smallest member comes first.
+				min := 0
+				for j := range cyc {
+					if cyc[j].String() < cyc[min].String() {
+						min = j
+					}
+				}
+				cyc = append(cyc[min:], cyc[:min]...)
+				var names []string
+				for _, x := range cyc {
+					names = append(names, x.String())
+				}
+				key := strings.Join(names, ",")
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				first := known[cyc[0]]
+				f := finding.New(finding.GraphCycle, first.File, 0, 0, first.FindingObject(),
+					fmt.Sprintf("dependsOn cycle: %s -> %s; none of them will ever become ready", strings.Join(names, " -> "), names[0]))
+				f.Field = "spec.dependsOn"
+				f.Kustomization = first.Ref.String()
+				out = append(out, f)
+			}
+		}
+		stack = stack[:len(stack)-1]
+		colour[r] = black
+	}
+	refs := make([]render.Ref, 0, len(known))
+	for r := range known {
+		refs = append(refs, r)
+	}
+	slices.SortFunc(refs, func(a, b render.Ref) int { return strings.Compare(a.String(), b.String()) })
+	for _, r := range refs {
+		if colour[r] == white {
+			visit(r)
+		}
+	}
+	return out
+}
+
+// producer is a Kustomization that installs CRDs: by a CRD object, or by a
+// HelmRelease of a chart known to ship them.
+type producer struct {
+	k    *render.Kustomization
+	helm string // chart name when installed by a HelmRelease
+}
+
+func isFluxGroup(g string) bool { return strings.HasSuffix(g, ".toolkit.fluxcd.io") }
+
+// crdOrder checks that every custom resource's Kustomization is the one
+// applying the CRD object, or depends (transitively) on the Kustomization
+// that installs it.
+func crdOrder(c *render.Cluster, builtins Builtins) []finding.Finding {
+	known := index(c)
+	byKind := map[string][]producer{}  // group/kind
+	byGroup := map[string][]producer{} // group (charts)
+	fluxInstalled := false
+	for _, o := range c.Objects {
+		switch {
+		case o.U.GetKind() == "CustomResourceDefinition":
+			g, _, _ := unstructured.NestedString(o.U.Object, "spec", "group")
+			kind, _, _ := unstructured.NestedString(o.U.Object, "spec", "names", "kind")
+			byKind[g+"/"+kind] = append(byKind[g+"/"+kind], producer{k: o.Owner})
+			if isFluxGroup(g) {
+				fluxInstalled = true
+			}
+		case helmcheck.IsHelmRelease(o):
+			chart := helmcheck.ChartName(c, o)
+			groups, _ := helmcheck.CRDGroups(chart)
+			for _, g := range groups {
+				byGroup[g] = append(byGroup[g], producer{k: o.Owner, helm: chart})
+			}
+		}
+	}
+	deps := closure(known)
+	reported := map[string]bool{}
+	var out []finding.Finding
+	for _, o := range c.Objects {
+		id := o.ID()
+		if isBuiltin(id.Group, builtins) {
+			continue
+		}
+		key := id.Group + "/" + id.Kind
+		prods := append(slices.Clone(byKind[key]), byGroup[id.Group]...)
+		if len(prods) == 0 {
+			if isFluxGroup(id.Group) && !fluxInstalled {
+				continue // installed by bootstrap or a FluxInstance
+			}
+			if isFluxGroup(id.Group) || reported[key] {
+				continue
+			}
+			reported[key] = true
+			f := finding.New(finding.GraphCRDUnknown, o.File, 0, 0, o.FindingObject(),
+				fmt.Sprintf("no Kustomization of cluster %s installs the CRD of %s (%s): it must already exist in the cluster", c.Name, id.Kind, id.Group))
+			f.Kustomization = o.Owner.Ref.String()
+			out = append(out, f)
+			continue
+		}
+		ok := false
+		for _, p := range prods {
+			switch {
+			case p.k == o.Owner && p.helm == "":
+				ok = true // kustomize-controller applies CRDs before custom resources
+			case p.k != o.Owner && (deps[o.Owner.Ref][p.k.Ref] || createdBy(o.Owner, p.k) && p.helm == ""):
+				ok = true
+			}
+		}
+		if ok {
+			continue
+		}
+		var names []string
+		for _, p := range prods {
+			how := "CustomResourceDefinition"
+			if p.helm != "" {
+				how = "HelmRelease of chart " + p.helm
+			}
+			names = append(names, fmt.Sprintf("%s (%s)", p.k.Ref, how))
+		}
+		slices.Sort(names)
+		names = slices.Compact(names)
+		f := finding.New(finding.GraphCRDOrder, o.File, 0, 0, o.FindingObject(),
+			fmt.Sprintf("%s is applied by Kustomization %s, which does not depend on %s that installs its CRD; the first reconcile fails with \"no matches for kind %s\"",
+				id, o.Owner.Ref, strings.Join(names, " or "), id.Kind))
+		f.Kustomization = o.Owner.Ref.String()
+		out = append(out, f)
+	}
+	return out
+}
+
+// createdBy reports whether k was produced (directly or not) by p's render,
+// so it exists only after p applied its CRDs.
+func createdBy(k, p *render.Kustomization) bool {
+	for x := k.Parent; x != nil; x = x.Parent {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
+
+func isBuiltin(group string, b Builtins) bool {
+	if b != nil {
+		return b.IsBuiltinGroup(group)
+	}
+	return !strings.Contains(group, ".") || strings.HasSuffix(group, ".k8s.io") && !strings.HasPrefix(group, "gateway.")
+}
+
+// closure returns, for every Kustomization, the set it depends on
+// transitively.
+func closure(known map[render.Ref]*render.Kustomization) map[render.Ref]map[render.Ref]bool {
+	out := map[render.Ref]map[render.Ref]bool{}
+	var walk func(r render.Ref, into map[render.Ref]bool)
+	walk = func(r render.Ref, into map[render.Ref]bool) {
+		k, ok := known[r]
+		if !ok {
+			return
+		}
+		for _, d := range k.DependsOn {
+			if into[d] {
+				continue
+			}
+			into[d] = true
+			walk(d, into)
+		}
+	}
+	for r := range known {
+		set := map[render.Ref]bool{}
+		walk(r, set)
+		out[r] = set
+	}
+	return out
+}
+
+// duplicates reports an object produced by more than one Kustomization.
+func duplicates(c *render.Cluster) []finding.Finding {
+	first := map[render.ObjectID]*render.Object{}
+	var out []finding.Finding
+	for _, o := range c.Objects {
+		id := o.ID()
+		prev, ok := first[id]
+		if !ok {
+			first[id] = o
+			continue
+		}
+		if prev.Owner == o.Owner {
+			continue // kustomize itself rejects duplicates within one build
+		}
+		f := finding.New(finding.GraphDuplicate, o.File, 0, 0, o.FindingObject(),
+			fmt.Sprintf("%s is produced by Kustomization %s (%s) and by %s (%s); both apply it and pruning one deletes the other's object",
+				id, prev.Owner.Ref, prev.File, o.Owner.Ref, o.File))
+		f.Kustomization = o.Owner.Ref.String()
+		out = append(out, f)
+	}
+	return out
+}

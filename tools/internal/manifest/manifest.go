@@ -1,0 +1,250 @@
+// Package manifest reads YAML files with positions: every document keeps its
+// node tree so that a finding can point at the line and column of a field,
+// syntax errors carry line and column, and duplicate keys are reported.
+package manifest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+
+	"go.yaml.in/yaml/v4"
+
+	"github.com/homelab-gitops/homelab/tools/internal/finding"
+)
+
+// Doc is one YAML document of a file.
+type Doc struct {
+	File  string
+	Index int
+	// Root is the document's top node (usually a mapping).
+	Root       *yaml.Node
+	APIVersion string
+	Kind       string
+	Name       string
+	Namespace  string
+}
+
+// File is a parsed YAML file.
+type File struct {
+	Path     string
+	Docs     []*Doc
+	Findings []finding.Finding
+}
+
+// Parse reads every document of data. Syntax errors and duplicate keys become
+// findings on the file; documents before a syntax error are kept.
+func Parse(path string, data []byte) *File {
+	f := &File{Path: path}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for i := 0; ; i++ {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			line, col := 0, 0
+			var pe *yaml.ParserError
+			if errors.As(err, &pe) {
+				line, col = pe.Line, pe.Column
+			}
+			msg := strings.TrimPrefix(err.Error(), "yaml: ")
+			if pe != nil {
+				msg = pe.Message
+			}
+			f.Findings = append(f.Findings, finding.New(finding.ParseSyntax, path, line, col, finding.Object{},
+				fmt.Sprintf("YAML syntax error: %s", msg)))
+			break
+		}
+		root := &n
+		if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+			root = n.Content[0]
+		}
+		d := &Doc{File: path, Index: i, Root: root}
+		d.APIVersion = scalar(root, "apiVersion")
+		d.Kind = scalar(root, "kind")
+		if md := child(root, "metadata"); md != nil {
+			d.Name = scalar(md, "name")
+			d.Namespace = scalar(md, "namespace")
+		}
+		f.Docs = append(f.Docs, d)
+		f.Findings = append(f.Findings, duplicateKeys(path, d, root)...)
+	}
+	return f
+}
+
+// Object names the document as a finding object.
+func (d *Doc) Object() finding.Object {
+	return finding.Object{APIVersion: d.APIVersion, Kind: d.Kind, Namespace: d.Namespace, Name: d.Name}
+}
+
+// Line is the document's first line.
+func (d *Doc) Line() int {
+	if d.Root == nil {
+		return 1
+	}
+	return d.Root.Line
+}
+
+// Lookup returns the position of the deepest node along path (map keys, or
+// list indexes as decimal strings). It stops at the last node that exists,
+// so a missing field points at its parent.
+func (d *Doc) Lookup(path ...string) (line, col int) {
+	n := d.Root
+	if n == nil {
+		return 1, 1
+	}
+	line, col = n.Line, n.Column
+	for _, p := range path {
+		var next *yaml.Node
+		var keyNode *yaml.Node
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == p {
+					keyNode, next = n.Content[i], n.Content[i+1]
+					break
+				}
+			}
+		case yaml.SequenceNode:
+			if idx, err := strconv.Atoi(p); err == nil && idx >= 0 && idx < len(n.Content) {
+				next = n.Content[idx]
+			}
+		}
+		if next == nil {
+			return line, col
+		}
+		if keyNode != nil {
+			line, col = keyNode.Line, keyNode.Column
+		} else {
+			line, col = next.Line, next.Column
+		}
+		n = next
+	}
+	return line, col
+}
+
+func child(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func scalar(n *yaml.Node, key string) string {
+	c := child(n, key)
+	if c == nil || c.Kind != yaml.ScalarNode {
+		return ""
+	}
+	return c.Value
+}
+
+func duplicateKeys(path string, d *Doc, n *yaml.Node) []finding.Finding {
+	var out []finding.Finding
+	var walk func(n *yaml.Node, trail []string)
+	walk = func(n *yaml.Node, trail []string) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			seen := make(map[string]*yaml.Node, len(n.Content)/2)
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				if k.Kind == yaml.ScalarNode && k.Value != "<<" {
+					if first, ok := seen[k.Value]; ok {
+						out = append(out, finding.New(finding.ParseDuplicateKey, path, k.Line, k.Column, d.Object(),
+							fmt.Sprintf("duplicate key %q in %s (first at line %d); only the last value is kept",
+								k.Value, fieldPath(trail), first.Line)))
+					} else {
+						seen[k.Value] = k
+					}
+				}
+				walk(n.Content[i+1], append(trail, k.Value))
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, append(trail, strconv.Itoa(i)))
+			}
+		}
+	}
+	walk(n, nil)
+	return out
+}
+
+func fieldPath(trail []string) string {
+	if len(trail) == 0 {
+		return "the document root"
+	}
+	return "." + strings.Join(trail, ".")
+}
+
+// Cache parses each file once and shares the result between goroutines.
+type Cache struct {
+	mu    sync.Mutex
+	files map[string]*cacheEntry
+	read  func(string) ([]byte, error)
+}
+
+type cacheEntry struct {
+	once sync.Once
+	file *File
+	err  error
+}
+
+// NewCache returns a cache that reads files with read.
+func NewCache(read func(string) ([]byte, error)) *Cache {
+	return &Cache{files: map[string]*cacheEntry{}, read: read}
+}
+
+// Get returns the parsed file at path (a repository-relative path).
+func (c *Cache) Get(path string) (*File, error) {
+	c.mu.Lock()
+	e, ok := c.files[path]
+	if !ok {
+		e = &cacheEntry{}
+		c.files[path] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() {
+		data, err := c.read(path)
+		if err != nil {
+			e.err = fmt.Errorf("read %s: %w", path, err)
+			return
+		}
+		e.file = Parse(path, data)
+	})
+	return e.file, e.err
+}
+
+// Find returns the document of the file that best matches kind and name:
+// the exact kind and name, else the first document whose name is contained
+// in name (kustomize adds prefixes and suffixes), else the first of the kind.
+func (f *File) Find(kind, name string) *Doc {
+	var byKind, byPart *Doc
+	for _, d := range f.Docs {
+		if d.Kind != kind {
+			continue
+		}
+		if d.Name == name {
+			return d
+		}
+		if byPart == nil && d.Name != "" && strings.Contains(name, d.Name) {
+			byPart = d
+		}
+		if byKind == nil {
+			byKind = d
+		}
+	}
+	if byPart != nil {
+		return byPart
+	}
+	return byKind
+}

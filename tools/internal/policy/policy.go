@@ -1,0 +1,240 @@
+// Package policy evaluates the repository's Rego pack in-process with
+// conftest's Go packages: policy.Load compiles it (Rego v1, conftest's
+// loader and checks), and every homelab.* package's deny/warn rules are
+// evaluated per rendered object, and homelab.combined.* packages once per
+// cluster over conftest's --combine input shape.
+//
+// Queries are prepared once per package and rule and then evaluated per
+// object, which gives the same results as conftest's engine.Check (a test
+// compares both) at a fraction of the cost.
+package policy
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/open-policy-agent/conftest/output"
+	conftest "github.com/open-policy-agent/conftest/policy"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/homelab-gitops/homelab/tools/internal/finding"
+	"github.com/homelab-gitops/homelab/tools/internal/render"
+)
+
+// Root is the package prefix the validator evaluates.
+const Root = "homelab"
+
+var (
+	warnRe = regexp.MustCompile(`^warn(_[a-zA-Z0-9]+)*$`)
+	denyRe = regexp.MustCompile(`^(deny|violation)(_[a-zA-Z0-9]+)*$`)
+)
+
+type query struct {
+	namespace string
+	rule      string
+	severity  finding.Severity
+	prepared  rego.PreparedEvalQuery
+}
+
+// Engine holds the compiled pack.
+type Engine struct {
+	conftest *conftest.Engine
+	object   []query
+	combined []query
+}
+
+// Load compiles the Rego files under dir.
+func Load(ctx context.Context, dir string) (*Engine, error) {
+	ce, err := conftest.Load([]string{dir}, conftest.CompilerOptions{RegoVersion: "v1"})
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{conftest: ce}
+	type nsRule struct{ ns, rule string }
+	seen := map[nsRule]bool{}
+	for _, m := range ce.Modules() {
+		ns := strings.TrimPrefix(m.Package.Path.String(), "data.")
+		if ns != Root && !strings.HasPrefix(ns, Root+".") || ns == Root+".lib" || strings.HasPrefix(ns, Root+".lib.") {
+			continue
+		}
+		for _, r := range m.Rules {
+			name := r.Head.Name.String()
+			if name == "" && len(r.Head.Reference) > 0 {
+				name = r.Head.Reference[0].String()
+			}
+			sev := finding.Severity("")
+			switch {
+			case denyRe.MatchString(name):
+				sev = finding.Error
+			case warnRe.MatchString(name):
+				sev = finding.Warning
+			default:
+				continue
+			}
+			if seen[nsRule{ns, name}] {
+				continue
+			}
+			seen[nsRule{ns, name}] = true
+			pq, err := rego.New(
+				rego.Query(fmt.Sprintf("data.%s.%s", ns, name)),
+				rego.Compiler(ce.Compiler()),
+			).PrepareForEval(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("prepare data.%s.%s: %w", ns, name, err)
+			}
+			q := query{namespace: ns, rule: name, severity: sev, prepared: pq}
+			if ns == Root+".combined" || strings.HasPrefix(ns, Root+".combined.") {
+				e.combined = append(e.combined, q)
+			} else {
+				e.object = append(e.object, q)
+			}
+		}
+	}
+	byName := func(a, b query) int { return cmp.Or(strings.Compare(a.namespace, b.namespace), strings.Compare(a.rule, b.rule)) }
+	slices.SortFunc(e.object, byName)
+	slices.SortFunc(e.combined, byName)
+	return e, nil
+}
+
+// Namespaces lists the evaluated packages.
+func (e *Engine) Namespaces() []string {
+	var out []string
+	for _, q := range append(slices.Clone(e.object), e.combined...) {
+		out = append(out, q.namespace)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Result is one rule result.
+type Result struct {
+	Namespace string
+	Severity  finding.Severity
+	Message   string
+	Metadata  map[string]any
+}
+
+func (q *query) eval(ctx context.Context, input any) ([]Result, error) {
+	rs, err := q.prepared.Eval(ctx, rego.EvalInput(input))
+	if err != nil {
+		return nil, fmt.Errorf("evaluate data.%s.%s: %w", q.namespace, q.rule, err)
+	}
+	var out []Result
+	for _, r := range rs {
+		for _, ex := range r.Expressions {
+			vals, _ := ex.Value.([]any)
+			for _, v := range vals {
+				switch val := v.(type) {
+				case string:
+					out = append(out, Result{Namespace: q.namespace, Severity: q.severity, Message: val, Metadata: map[string]any{}})
+				case map[string]any:
+					res, err := output.NewResult(val)
+					if err != nil {
+						return nil, fmt.Errorf("data.%s.%s: %w", q.namespace, q.rule, err)
+					}
+					out = append(out, Result{Namespace: q.namespace, Severity: q.severity, Message: res.Message, Metadata: res.Metadata})
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// Evaluate runs the per-object rules on one object (as JSON-like data).
+func (e *Engine) Evaluate(ctx context.Context, obj map[string]any) ([]Result, error) {
+	var out []Result
+	for i := range e.object {
+		rs, err := e.object[i].eval(ctx, obj)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+// EvaluateCombined runs the combined rules on conftest's --combine input.
+func (e *Engine) EvaluateCombined(ctx context.Context, input []any) ([]Result, error) {
+	var out []Result
+	for i := range e.combined {
+		rs, err := e.combined[i].eval(ctx, input)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+// CheckObjects evaluates the per-object rules for objs.
+func (e *Engine) CheckObjects(ctx context.Context, objs []*render.Object) ([]finding.Finding, error) {
+	var out []finding.Finding
+	for _, o := range objs {
+		rs, err := e.Evaluate(ctx, o.U.Object)
+		if err != nil {
+			return nil, fmt.Errorf("%s (%s): %w", o.ID(), o.File, err)
+		}
+		for _, r := range rs {
+			f := toFinding(r, o.File, o.FindingObject())
+			f.Kustomization = o.Owner.Ref.String()
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// CheckCluster evaluates the combined rules over every object of c.
+func (e *Engine) CheckCluster(ctx context.Context, c *render.Cluster) ([]finding.Finding, error) {
+	if len(e.combined) == 0 {
+		return nil, nil
+	}
+	input := make([]any, 0, len(c.Objects))
+	for _, o := range c.Objects {
+		input = append(input, map[string]any{"path": o.File, "contents": o.U.Object})
+	}
+	rs, err := e.EvaluateCombined(ctx, input)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
+	}
+	var out []finding.Finding
+	for _, r := range rs {
+		str := func(k string) string { s, _ := r.Metadata[k].(string); return s }
+		obj := finding.Object{Kind: str("kind"), Namespace: str("namespace"), Name: str("name")}
+		file := str("path")
+		for _, o := range c.Objects {
+			if o.U.GetKind() == obj.Kind && o.U.GetName() == obj.Name && o.U.GetNamespace() == obj.Namespace {
+				obj.APIVersion = o.U.GetAPIVersion()
+				if file == "" {
+					file = o.File
+				}
+				break
+			}
+		}
+		out = append(out, toFinding(r, file, obj))
+	}
+	return out, nil
+}
+
+func toFinding(r Result, file string, obj finding.Object) finding.Finding {
+	rule, _ := r.Metadata["rule"].(string)
+	if rule == "" {
+		rule = strings.ReplaceAll(strings.TrimPrefix(r.Namespace, Root+"."), ".", "-")
+	}
+	hint, _ := r.Metadata["hint"].(string)
+	if hint == "" {
+		hint = fmt.Sprintf("Fix the object, or add the annotation exceptions.policy.homelab.dev/%s: \"<reason>\" if it is a deliberate exception.", rule)
+	}
+	return finding.Finding{
+		Rule:     rule,
+		Class:    finding.ClassPolicy,
+		Severity: r.Severity,
+		File:     file,
+		Object:   obj,
+		Message:  r.Message,
+		Hint:     hint,
+	}
+}

@@ -1,0 +1,465 @@
+// Package refs checks references between the objects of a cluster:
+// HTTPRoutes to Gateways, Services and ports and Middlewares, Gateway
+// certificates, cert-manager issuers, and the Secrets, ConfigMaps and
+// ServiceAccounts that pods use. Objects that only exist in the cluster
+// (made by cert-manager, operators, charts, or listed as external in the
+// config file) are not errors.
+package refs
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/homelab-gitops/homelab/tools/internal/config"
+	"github.com/homelab-gitops/homelab/tools/internal/finding"
+	"github.com/homelab-gitops/homelab/tools/internal/helmcheck"
+	"github.com/homelab-gitops/homelab/tools/internal/render"
+)
+
+const (
+	gatewayGroup = "gateway.networking.k8s.io"
+	certGroup    = "cert-manager.io"
+)
+
+type key struct{ group, kind, namespace, name string }
+
+// index knows what exists in a cluster: rendered objects, and objects that
+// controllers will create from them.
+type index struct {
+	objects map[key]*render.Object
+	// made are objects created in the cluster by a controller, with who
+	// makes them.
+	made map[key]string
+	// charts are namespaces where a HelmRelease installs a chart.
+	charts map[string]string
+	cfg    *config.Config
+}
+
+type state int
+
+const (
+	exists state = iota
+	made
+	unknown
+	external
+	missing
+)
+
+func newIndex(c *render.Cluster, cfg *config.Config) *index {
+	ix := &index{objects: map[key]*render.Object{}, made: map[key]string{}, charts: map[string]string{}, cfg: cfg}
+	for _, o := range c.Objects {
+		id := o.ID()
+		ix.objects[key{id.Group, id.Kind, id.Namespace, id.Name}] = o
+	}
+	secret := func(ns, name, by string) {
+		if name != "" {
+			ix.made[key{"", "Secret", ns, name}] = by
+		}
+	}
+	service := func(ns, name, by string) { ix.made[key{"", "Service", ns, name}] = by }
+	for _, o := range c.Objects {
+		id := o.ID()
+		ns := id.Namespace
+		s := func(path ...string) string { v, _, _ := unstructured.NestedString(o.U.Object, path...); return v }
+		switch {
+		case id.Group == certGroup && id.Kind == "Certificate":
+			secret(ns, s("spec", "secretName"), "cert-manager (Certificate "+id.Name+")")
+		case id.Group == gatewayGroup && id.Kind == "Gateway" && hasIssuerAnnotation(o):
+			for _, l := range slice(o.U.Object, "spec", "listeners") {
+				for _, cr := range slice(l, "tls", "certificateRefs") {
+					crNS, _ := cr["namespace"].(string)
+					if crNS == "" {
+						crNS = ns
+					}
+					name, _ := cr["name"].(string)
+					secret(crNS, name, "cert-manager gateway-shim (Gateway "+id.Name+")")
+				}
+			}
+		case id.Group == "networking.k8s.io" && id.Kind == "Ingress" && hasIssuerAnnotation(o):
+			for _, t := range slice(o.U.Object, "spec", "tls") {
+				name, _ := t["secretName"].(string)
+				secret(ns, name, "cert-manager ingress-shim (Ingress "+id.Name+")")
+			}
+		case id.Group == "external-secrets.io" && id.Kind == "ExternalSecret":
+			name := s("spec", "target", "name")
+			if name == "" {
+				name = id.Name
+			}
+			secret(ns, name, "external-secrets (ExternalSecret "+id.Name+")")
+		case id.Group == "bitnami.com" && id.Kind == "SealedSecret":
+			secret(ns, id.Name, "sealed-secrets")
+		case id.Group == "rabbitmq.com" && id.Kind == "RabbitmqCluster":
+			by := "RabbitMQ cluster operator (RabbitmqCluster " + id.Name + ")"
+			secret(ns, id.Name+"-default-user", by)
+			secret(ns, id.Name+"-erlang-cookie", by)
+			service(ns, id.Name, by)
+			service(ns, id.Name+"-nodes", by)
+			ix.made[key{"", "ServiceAccount", ns, id.Name + "-server"}] = by
+			ix.made[key{"", "ConfigMap", ns, id.Name + "-server-conf"}] = by
+			ix.made[key{"", "ConfigMap", ns, id.Name + "-plugins-conf"}] = by
+		case id.Group == "mongodbcommunity.mongodb.com" && id.Kind == "MongoDBCommunity":
+			by := "MongoDB operator (MongoDBCommunity " + id.Name + ")"
+			secret(ns, id.Name+"-agent-password", by)
+			secret(ns, id.Name+"-keyfile", by)
+			secret(ns, id.Name+"-agent-certs", by)
+			secret(ns, id.Name+"-admin-scram-credentials", by)
+			service(ns, id.Name+"-svc", by)
+			for _, u := range slice(o.U.Object, "spec", "users") {
+				name, _ := u["name"].(string)
+				db, _ := u["db"].(string)
+				cs, _ := u["connectionStringSecretName"].(string)
+				if cs == "" {
+					cs = strings.ToLower(id.Name + "-" + db + "-" + name)
+				}
+				csNS, _ := u["connectionStringSecretNamespace"].(string)
+				if csNS == "" {
+					csNS = ns
+				}
+				secret(csNS, cs, by)
+				if sc, _ := u["scramCredentialsSecretName"].(string); sc != "" {
+					secret(ns, sc+"-scram-credentials", by)
+				}
+			}
+		case id.Group == "mongodb.com" && id.Kind == "MongoDB":
+			by := "MongoDB operator (MongoDB " + id.Name + ")"
+			service(ns, id.Name+"-svc", by)
+			secret(ns, id.Name+"-agent-password", by)
+		case helmcheck.IsHelmRelease(o):
+			ix.charts[helmcheck.TargetNamespace(o)] = helmcheck.ChartName(c, o)
+		}
+	}
+	return ix
+}
+
+func hasIssuerAnnotation(o *render.Object) bool {
+	a := o.U.GetAnnotations()
+	return a["cert-manager.io/issuer"] != "" || a["cert-manager.io/cluster-issuer"] != ""
+}
+
+// chartKinds are kinds a Helm chart commonly creates in its namespace.
+var chartKinds = map[string]bool{"Secret": true, "ConfigMap": true, "Service": true, "ServiceAccount": true, "Gateway": true, "GatewayClass": true, "Middleware": true}
+
+// lookup says whether group/kind ns/name exists, and if not, why it is not
+// an error (or that it is one).
+func (ix *index) lookup(group, kind, ns, name string) (state, string, *render.Object) {
+	if o, ok := ix.objects[key{group, kind, ns, name}]; ok {
+		return exists, "", o
+	}
+	if by, ok := ix.made[key{group, kind, ns, name}]; ok {
+		return made, by, nil
+	}
+	if ix.cfg != nil && ix.cfg.IsExternal(kind, ns, name) {
+		return external, "", nil
+	}
+	switch {
+	case kind == "ServiceAccount" && name == "default":
+		return made, "Kubernetes (default ServiceAccount)", nil
+	case kind == "ConfigMap" && name == "kube-root-ca.crt":
+		return made, "Kubernetes", nil
+	case kind == "Secret" && ns == render.FluxNamespace && (name == "sops-age" || name == "sops-gpg" || name == "flux-system"):
+		return made, "Flux bootstrap", nil
+	}
+	if chart, ok := ix.charts[ns]; ok && chartKinds[kind] {
+		return unknown, fmt.Sprintf("it may be created by the Helm chart %s installed in namespace %s", chart, ns), nil
+	}
+	return missing, "", nil
+}
+
+// Check runs the reference checks for one cluster.
+func Check(c *render.Cluster, cfg *config.Config) []finding.Finding {
+	ix := newIndex(c, cfg)
+	ck := &checker{ix: ix, cluster: c.Name}
+	for _, o := range c.Objects {
+		id := o.ID()
+		switch {
+		case id.Group == gatewayGroup && (id.Kind == "HTTPRoute" || id.Kind == "GRPCRoute"):
+			ck.route(o)
+		case id.Group == gatewayGroup && id.Kind == "Gateway":
+			ck.gateway(o)
+		case id.Group == certGroup && id.Kind == "Certificate":
+			ref, _, _ := unstructured.NestedStringMap(o.U.Object, "spec", "issuerRef")
+			if ref != nil && (ref["group"] == "" || ref["group"] == certGroup) {
+				kind := ref["kind"]
+				if kind == "" {
+					kind = "Issuer"
+				}
+				ck.issuer(o, kind, ref["name"], "spec.issuerRef")
+			}
+		}
+		if hasIssuerAnnotation(o) {
+			a := o.U.GetAnnotations()
+			if n := a["cert-manager.io/cluster-issuer"]; n != "" {
+				ck.issuer(o, "ClusterIssuer", n, "metadata.annotations")
+			}
+			if n := a["cert-manager.io/issuer"]; n != "" {
+				ck.issuer(o, "Issuer", n, "metadata.annotations")
+			}
+		}
+		if ps, path := podSpec(o); ps != nil {
+			ck.pod(o, ps, path)
+		}
+		if id.Group == "rbac.authorization.k8s.io" && (id.Kind == "RoleBinding" || id.Kind == "ClusterRoleBinding") {
+			for i, s := range slice(o.U.Object, "subjects") {
+				if s["kind"] != "ServiceAccount" {
+					continue
+				}
+				ns, _ := s["namespace"].(string)
+				if ns == "" {
+					ns = id.Namespace
+				}
+				name, _ := s["name"].(string)
+				ck.ref(o, "", "ServiceAccount", ns, name, "subjects."+strconv.Itoa(i), "subject")
+			}
+		}
+	}
+	return ck.out
+}
+
+type checker struct {
+	ix      *index
+	cluster string
+	out     []finding.Finding
+}
+
+func (ck *checker) emit(o *render.Object, rule, field, msg string) {
+	f := finding.New(rule, o.File, 0, 0, o.FindingObject(), msg)
+	f.Field = field
+	f.Kustomization = o.Owner.Ref.String()
+	ck.out = append(ck.out, f)
+}
+
+// ref checks one reference and reports it when missing (error) or
+// unverifiable (info). It returns the target when it is in the repository.
+func (ck *checker) ref(o *render.Object, group, kind, ns, name, field, what string) *render.Object {
+	if name == "" || strings.Contains(name, "${") {
+		return nil
+	}
+	st, why, target := ck.ix.lookup(group, kind, ns, name)
+	switch st {
+	case missing:
+		ck.emit(o, finding.RefMissing, field, fmt.Sprintf("%s: %s %s/%s/%s does not exist in the manifests of cluster %s", o.ID(), what, kind, ns, name, ck.cluster))
+	case unknown:
+		ck.emit(o, finding.RefUnknown, field, fmt.Sprintf("%s: %s %s/%s/%s is not in the repository; %s", o.ID(), what, kind, ns, name, why))
+	}
+	return target
+}
+
+func (ck *checker) issuer(o *render.Object, kind, name, field string) {
+	ns := o.U.GetNamespace()
+	if kind == "ClusterIssuer" {
+		ns = ""
+	}
+	ck.ref(o, certGroup, kind, ns, name, field, "issuer")
+}
+
+func (ck *checker) route(o *render.Object) {
+	ns := o.U.GetNamespace()
+	for i, p := range slice(o.U.Object, "spec", "parentRefs") {
+		group, kind, pns, name := refParts(p, gatewayGroup, "Gateway", ns)
+		field := "spec.parentRefs." + strconv.Itoa(i)
+		if group != gatewayGroup || kind != "Gateway" {
+			continue
+		}
+		gw := ck.ref(o, group, kind, pns, name, field, "parent")
+		if gw == nil {
+			continue
+		}
+		section, _ := p["sectionName"].(string)
+		port, hasPort := p["port"]
+		var names []string
+		found := false
+		for _, l := range slice(gw.U.Object, "spec", "listeners") {
+			ln, _ := l["name"].(string)
+			names = append(names, ln)
+			if (section == "" || ln == section) && (!hasPort || fmt.Sprint(l["port"]) == fmt.Sprint(port)) {
+				found = true
+			}
+		}
+		if !found {
+			want := "sectionName " + strconv.Quote(section)
+			if hasPort {
+				want += fmt.Sprintf(" port %v", port)
+			}
+			ck.emit(o, finding.RefPort, field, fmt.Sprintf("%s: Gateway %s/%s has no listener with %s (listeners: %s)", o.ID(), pns, name, want, strings.Join(names, ", ")))
+		}
+	}
+	for i, r := range slice(o.U.Object, "spec", "rules") {
+		for j, b := range slice(r, "backendRefs") {
+			group, kind, bns, name := refParts(b, "", "Service", ns)
+			field := fmt.Sprintf("spec.rules.%d.backendRefs.%d", i, j)
+			if group != "" || kind != "Service" {
+				continue
+			}
+			svc := ck.ref(o, group, kind, bns, name, field, "backend")
+			port, hasPort := b["port"]
+			if svc == nil {
+				continue
+			}
+			if !hasPort {
+				ck.emit(o, finding.RefPort, field, fmt.Sprintf("%s: backendRef to Service %s/%s has no port; Gateway API requires it for Services", o.ID(), bns, name))
+				continue
+			}
+			var ports []string
+			found := false
+			for _, sp := range slice(svc.U.Object, "spec", "ports") {
+				ports = append(ports, fmt.Sprint(sp["port"]))
+				if fmt.Sprint(sp["port"]) == fmt.Sprint(port) {
+					found = true
+				}
+			}
+			if !found {
+				ck.emit(o, finding.RefPort, field+".port", fmt.Sprintf("%s: Service %s/%s has no port %v (ports: %s)", o.ID(), bns, name, port, strings.Join(ports, ", ")))
+			}
+		}
+		for j, f := range slice(r, "filters") {
+			if f["type"] != "ExtensionRef" {
+				continue
+			}
+			ext, _ := f["extensionRef"].(map[string]any)
+			group, _ := ext["group"].(string)
+			kind, _ := ext["kind"].(string)
+			name, _ := ext["name"].(string)
+			if kind == "" {
+				continue
+			}
+			ck.ref(o, group, kind, ns, name, fmt.Sprintf("spec.rules.%d.filters.%d.extensionRef", i, j), "ExtensionRef filter")
+		}
+	}
+}
+
+func (ck *checker) gateway(o *render.Object) {
+	ns := o.U.GetNamespace()
+	for i, l := range slice(o.U.Object, "spec", "listeners") {
+		for j, cr := range slice(l, "tls", "certificateRefs") {
+			group, kind, cns, name := refParts(cr, "", "Secret", ns)
+			if group != "" || kind != "Secret" {
+				continue
+			}
+			ck.ref(o, group, kind, cns, name, fmt.Sprintf("spec.listeners.%d.tls.certificateRefs.%d", i, j), "certificate")
+		}
+	}
+}
+
+// pod checks the Secrets, ConfigMaps and ServiceAccount a pod spec uses.
+func (ck *checker) pod(o *render.Object, ps map[string]any, path string) {
+	ns := o.U.GetNamespace()
+	check := func(kind, name, field string, optional any) {
+		if opt, _ := optional.(bool); opt {
+			return
+		}
+		ck.ref(o, "", kind, ns, name, path+"."+field, strings.ToLower(kind[:1])+kind[1:]+" reference")
+	}
+	if sa, _ := ps["serviceAccountName"].(string); sa != "" {
+		check("ServiceAccount", sa, "serviceAccountName", false)
+	}
+	for i, s := range slice(ps, "imagePullSecrets") {
+		name, _ := s["name"].(string)
+		check("Secret", name, "imagePullSecrets."+strconv.Itoa(i), false)
+	}
+	for i, v := range slice(ps, "volumes") {
+		f := "volumes." + strconv.Itoa(i)
+		if s, ok := v["secret"].(map[string]any); ok {
+			name, _ := s["secretName"].(string)
+			check("Secret", name, f+".secret.secretName", s["optional"])
+		}
+		if c, ok := v["configMap"].(map[string]any); ok {
+			name, _ := c["name"].(string)
+			check("ConfigMap", name, f+".configMap.name", c["optional"])
+		}
+		for j, src := range slice(v, "projected", "sources") {
+			pf := fmt.Sprintf("%s.projected.sources.%d", f, j)
+			if s, ok := src["secret"].(map[string]any); ok {
+				name, _ := s["name"].(string)
+				check("Secret", name, pf+".secret.name", s["optional"])
+			}
+			if c, ok := src["configMap"].(map[string]any); ok {
+				name, _ := c["name"].(string)
+				check("ConfigMap", name, pf+".configMap.name", c["optional"])
+			}
+		}
+	}
+	for _, list := range []string{"initContainers", "containers"} {
+		for i, c := range slice(ps, list) {
+			cf := fmt.Sprintf("%s.%d", list, i)
+			for j, e := range slice(c, "envFrom") {
+				if s, ok := e["secretRef"].(map[string]any); ok {
+					name, _ := s["name"].(string)
+					check("Secret", name, fmt.Sprintf("%s.envFrom.%d.secretRef", cf, j), s["optional"])
+				}
+				if m, ok := e["configMapRef"].(map[string]any); ok {
+					name, _ := m["name"].(string)
+					check("ConfigMap", name, fmt.Sprintf("%s.envFrom.%d.configMapRef", cf, j), m["optional"])
+				}
+			}
+			for j, e := range slice(c, "env") {
+				vf, _ := e["valueFrom"].(map[string]any)
+				if s, ok := vf["secretKeyRef"].(map[string]any); ok {
+					name, _ := s["name"].(string)
+					check("Secret", name, fmt.Sprintf("%s.env.%d.valueFrom.secretKeyRef", cf, j), s["optional"])
+				}
+				if m, ok := vf["configMapKeyRef"].(map[string]any); ok {
+					name, _ := m["name"].(string)
+					check("ConfigMap", name, fmt.Sprintf("%s.env.%d.valueFrom.configMapKeyRef", cf, j), m["optional"])
+				}
+			}
+		}
+	}
+}
+
+// podSpec returns the pod spec of a workload and its field path.
+func podSpec(o *render.Object) (map[string]any, string) {
+	id := o.ID()
+	var path []string
+	switch {
+	case id.Group == "" && id.Kind == "Pod":
+		path = []string{"spec"}
+	case id.Group == "apps" && slices.Contains([]string{"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}, id.Kind),
+		id.Group == "batch" && id.Kind == "Job":
+		path = []string{"spec", "template", "spec"}
+	case id.Group == "batch" && id.Kind == "CronJob":
+		path = []string{"spec", "jobTemplate", "spec", "template", "spec"}
+	default:
+		return nil, ""
+	}
+	ps, _, _ := unstructured.NestedMap(o.U.Object, path...)
+	return ps, strings.Join(path, ".")
+}
+
+func refParts(m map[string]any, defGroup, defKind, defNS string) (group, kind, ns, name string) {
+	group, kind, ns, name = defGroup, defKind, defNS, ""
+	if g, ok := m["group"].(string); ok {
+		group = g
+	}
+	if k, ok := m["kind"].(string); ok && k != "" {
+		kind = k
+	}
+	if n, ok := m["namespace"].(string); ok && n != "" {
+		ns = n
+	}
+	name, _ = m["name"].(string)
+	return group, kind, ns, name
+}
+
+// slice returns the list of maps at path in m.
+func slice(m map[string]any, path ...string) []map[string]any {
+	var cur any = m
+	for _, p := range path {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[p]
+	}
+	list, _ := cur.([]any)
+	out := make([]map[string]any, 0, len(list))
+	for _, x := range list {
+		if mm, ok := x.(map[string]any); ok {
+			out = append(out, mm)
+		}
+	}
+	return out
+}

@@ -1,0 +1,348 @@
+package render
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+
+	kustomize "github.com/fluxcd/pkg/kustomize"
+	securefs "github.com/fluxcd/pkg/kustomize/filesys"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/kustomize/api/resmap"
+	"sigs.k8s.io/kustomize/api/resource"
+	kustypes "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/yaml"
+
+	"github.com/homelab-gitops/homelab/tools/internal/finding"
+)
+
+const originAnnotation = "config.kubernetes.io/origin"
+
+// Source is where a Kustomization's spec.path is resolved: a directory on
+// disk, and how its files map back to repository paths.
+type Source struct {
+	// Root is the absolute directory holding the source's files.
+	Root string
+	// RepoPath maps a path relative to Root to a repository-relative path.
+	// Nil means the source is the repository itself.
+	RepoPath func(rel string) string
+}
+
+func (s Source) repoPath(abs string) string {
+	rel, err := filepath.Rel(s.Root, abs)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return filepath.ToSlash(abs)
+	}
+	rel = filepath.ToSlash(rel)
+	if s.RepoPath != nil {
+		return s.RepoPath(rel)
+	}
+	return rel
+}
+
+// Result is the output of one render.
+type Result struct {
+	Objects  []*Object
+	Findings []finding.Finding
+}
+
+// Renderer renders Kustomizations. It is safe for concurrent use; builds of
+// the same generated kustomization over the same directory are done once.
+type Renderer struct {
+	mu     sync.Mutex
+	builds map[string]*build
+}
+
+type build struct {
+	once sync.Once
+	res  resmap.ResMap
+	err  error
+}
+
+// New returns a Renderer.
+func New() *Renderer { return &Renderer{builds: map[string]*build{}} }
+
+// Render builds k from src. vars serves the ConfigMaps and Secrets that
+// spec.postBuild.substituteFrom names (a fake client over the repository's
+// own objects); it may be nil when there are none.
+func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, vars client.Client) Result {
+	var out Result
+	kobj := k.FindingObject()
+	dir := filepath.Join(src.Root, filepath.FromSlash(k.Path))
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		out.Findings = append(out.Findings, finding.New(finding.GraphPath, k.File, k.Line, 0, kobj,
+			fmt.Sprintf("Kustomization %s: spec.path %q does not exist in source %s", k.Ref, "./"+k.Path, k.SourceRef)))
+		return out
+	}
+
+	gen := kustomize.NewGenerator(src.Root, *k.Obj)
+	manifest, kfile, _, err := gen.GenerateManifest(dir)
+	if err != nil {
+		out.Findings = append(out.Findings, r.renderFinding(k, src, err))
+		return out
+	}
+	manifest, addedOrigin, err := withOriginAnnotations(manifest)
+	if err != nil {
+		out.Findings = append(out.Findings, r.renderFinding(k, src, err))
+		return out
+	}
+
+	res, err := r.build(src.Root, dir, kfile, manifest)
+	if err != nil {
+		out.Findings = append(out.Findings, r.renderFinding(k, src, err))
+		return out
+	}
+
+	subst, ok, err := newSubstituter(ctx, k, vars)
+	if err != nil {
+		out.Findings = append(out.Findings, finding.New(finding.RenderFailed, k.File, k.Line, 0, kobj,
+			fmt.Sprintf("Kustomization %s: postBuild.substituteFrom: %v", k.Ref, trimRoot(err.Error(), src.Root))))
+	}
+	labels, _, _ := unstructured.NestedStringMap(k.Obj.Object, "spec", "commonMetadata", "labels")
+	annotations, _, _ := unstructured.NestedStringMap(k.Obj.Object, "spec", "commonMetadata", "annotations")
+
+	for _, rs := range res.Resources() {
+		file := originFile(rs, dir, src, kfile)
+		if rs.GetName() == "" || rs.GetKind() == "" || rs.GetApiVersion() == "" {
+			out.Findings = append(out.Findings, finding.New(finding.RenderFailed, file, 0, 0, finding.Object{Kind: rs.GetKind(), Name: rs.GetName()},
+				fmt.Sprintf("Kustomization %s: object without apiVersion, kind or name; kustomize-controller rejects the whole Kustomization", k.Ref)))
+			continue
+		}
+		if addedOrigin {
+			a := rs.GetAnnotations()
+			delete(a, originAnnotation)
+			if err := rs.SetAnnotations(a); err != nil {
+				out.Findings = append(out.Findings, r.renderFinding(k, src, err))
+				continue
+			}
+		}
+		if ok {
+			next, missing, err := subst.apply(ctx, rs)
+			obj := finding.Object{APIVersion: rs.GetApiVersion(), Kind: rs.GetKind(), Namespace: rs.GetNamespace(), Name: rs.GetName()}
+			for _, v := range missing {
+				f := finding.New(finding.RenderVarMissing, file, 0, 0, obj,
+					fmt.Sprintf("variable ${%s} has no value in Kustomization %s (postBuild.substitute/substituteFrom) and no default; Flux substitutes an empty string", v, k.Ref))
+				f.Kustomization = k.Ref.String()
+				out.Findings = append(out.Findings, f)
+			}
+			if err != nil {
+				f := finding.New(finding.RenderSubstitution, file, 0, 0, obj,
+					fmt.Sprintf("Kustomization %s: postBuild substitution failed: %v", k.Ref, err))
+				f.Kustomization = k.Ref.String()
+				out.Findings = append(out.Findings, f)
+				continue
+			}
+			if next == nil { // substitution disabled by annotation
+				next = rs
+			}
+			rs = next
+		}
+		m, err := toJSONMap(rs)
+		if err != nil {
+			out.Findings = append(out.Findings, r.renderFinding(k, src, err))
+			continue
+		}
+		u := &unstructured.Unstructured{Object: m}
+		if len(u.GetAnnotations()) == 0 {
+			unstructured.RemoveNestedField(u.Object, "metadata", "annotations")
+		}
+		applyCommonMetadata(u, labels, annotations)
+		_, encrypted := m["sops"]
+		out.Objects = append(out.Objects, &Object{U: u, File: file, Owner: k, Encrypted: encrypted})
+	}
+	return out
+}
+
+// FindingObject names the Kustomization in a finding.
+func (k *Kustomization) FindingObject() finding.Object {
+	return finding.Object{APIVersion: KustomizeGroup + "/v1", Kind: KindKustomizaton, Namespace: k.Namespace, Name: k.Name}
+}
+
+// build runs fluxcd/pkg/kustomize's Build (which serialises on its global
+// lock) once per distinct generated kustomization, and hands out copies.
+func (r *Renderer) build(root, dir, kfile string, manifest []byte) (resmap.ResMap, error) {
+	sum := sha256.Sum256(manifest)
+	key := root + "\x00" + dir + "\x00" + string(sum[:])
+	r.mu.Lock()
+	b, ok := r.builds[key]
+	if !ok {
+		b = &build{}
+		r.builds[key] = b
+	}
+	r.mu.Unlock()
+	b.once.Do(func() {
+		disk, err := securefs.MakeFsOnDiskSecure(root)
+		if err != nil {
+			b.err = fmt.Errorf("open source %s: %w", root, err)
+			return
+		}
+		fs := securefs.MakeFsInMemory(disk)
+		if err := fs.WriteFile(kfile, manifest); err != nil {
+			b.err = fmt.Errorf("write generated kustomization: %w", err)
+			return
+		}
+		b.res, b.err = kustomize.Build(fs, dir)
+	})
+	if b.err != nil {
+		return nil, b.err
+	}
+	return b.res.DeepCopy(), nil
+}
+
+// withOriginAnnotations asks kustomize to record each resource's origin
+// file, so findings can point at it. It reports whether it added the option
+// (the annotation is then removed again from the output).
+func withOriginAnnotations(manifest []byte) ([]byte, bool, error) {
+	var kus kustypes.Kustomization
+	if err := yaml.Unmarshal(manifest, &kus); err != nil {
+		return nil, false, fmt.Errorf("read generated kustomization: %w", err)
+	}
+	if slices.Contains(kus.BuildMetadata, kustypes.OriginAnnotations) {
+		return manifest, false, nil
+	}
+	kus.BuildMetadata = append(kus.BuildMetadata, kustypes.OriginAnnotations)
+	out, err := yaml.Marshal(kus)
+	if err != nil {
+		return nil, false, fmt.Errorf("write generated kustomization: %w", err)
+	}
+	return out, true, nil
+}
+
+func originFile(rs *resource.Resource, dir string, src Source, kfile string) string {
+	o, err := rs.GetOrigin()
+	if err != nil || o == nil || o.Repo != "" {
+		return src.repoPath(kfile)
+	}
+	p := o.Path
+	if p == "" {
+		p = o.ConfiguredIn
+	}
+	if p == "" {
+		return src.repoPath(kfile)
+	}
+	return src.repoPath(filepath.Join(dir, filepath.FromSlash(p)))
+}
+
+func applyCommonMetadata(u *unstructured.Unstructured, labels, annotations map[string]string) {
+	if len(labels) > 0 {
+		l := u.GetLabels()
+		if l == nil {
+			l = map[string]string{}
+		}
+		for k, v := range labels {
+			l[k] = v
+		}
+		u.SetLabels(l)
+	}
+	if len(annotations) > 0 {
+		a := u.GetAnnotations()
+		if a == nil {
+			a = map[string]string{}
+		}
+		for k, v := range annotations {
+			a[k] = v
+		}
+		u.SetAnnotations(a)
+	}
+}
+
+var absPathRe = regexp.MustCompile(`(/[^\s'":]+)`)
+
+// renderFinding maps a kustomize error to the file that caused it: the
+// kustomization.yaml that names a missing resource, or the file that failed
+// to parse.
+func (r *Renderer) renderFinding(k *Kustomization, src Source, err error) finding.Finding {
+	msg := err.Error()
+	file, line := k.File, k.Line
+	var best string
+	for _, m := range absPathRe.FindAllString(msg, -1) {
+		if !strings.HasPrefix(m, src.Root) {
+			continue
+		}
+		if st, err := os.Stat(m); err == nil && !st.IsDir() {
+			best = m
+			continue
+		}
+		// A missing file or directory: blame the kustomization.yaml beside it.
+		for d := m; strings.HasPrefix(d, src.Root) && d != src.Root; d = filepath.Dir(d) {
+			if kf := findKustomizationFile(filepath.Dir(d)); kf != "" {
+				if best == "" || !fileExists(best) || strings.HasSuffix(best, filepath.Base(kf)) {
+					best = kf
+					line = lineOf(kf, filepath.Base(m))
+				}
+				break
+			}
+		}
+	}
+	if best != "" {
+		file = src.repoPath(best)
+		if !isKustomizationFile(best) {
+			line = 0
+		}
+	}
+	f := finding.New(finding.RenderFailed, file, line, 0, k.FindingObject(),
+		fmt.Sprintf("Kustomization %s: kustomize build failed: %s", k.Ref, trimRoot(msg, src.Root)))
+	f.Kustomization = k.Ref.String()
+	return f
+}
+
+func isKustomizationFile(p string) bool {
+	switch filepath.Base(p) {
+	case "kustomization.yaml", "kustomization.yml", "Kustomization":
+		return true
+	}
+	return false
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+func findKustomizationFile(dir string) string {
+	for _, n := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		if p := filepath.Join(dir, n); fileExists(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+func lineOf(file, needle string) int {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	for i, l := range strings.Split(string(data), "\n") {
+		if strings.Contains(l, needle) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func trimRoot(msg, root string) string {
+	return strings.ReplaceAll(msg, root+string(filepath.Separator), "")
+}
+
+// toJSONMap converts a resource to JSON-typed data (int64, float64), which
+// the apimachinery helpers and CEL expect.
+func toJSONMap(rs *resource.Resource) (map[string]any, error) {
+	data, err := rs.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", rs.CurId(), err)
+	}
+	var m map[string]any
+	if err := utiljson.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", rs.CurId(), err)
+	}
+	return m, nil
+}

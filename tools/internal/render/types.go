@@ -1,0 +1,173 @@
+// Package render builds Flux Kustomizations the way kustomize-controller
+// does: fluxcd/pkg/kustomize generates the kustomization.yaml in memory over
+// a secure read-only view of the source, builds it, and postBuild
+// substitution runs with Flux's own rules against the repository's
+// ConfigMaps and Secrets.
+package render
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/homelab-gitops/homelab/tools/internal/finding"
+)
+
+// Flux API groups and kinds the renderer understands.
+const (
+	KustomizeGroup   = "kustomize.toolkit.fluxcd.io"
+	SourceGroup      = "source.toolkit.fluxcd.io"
+	KindKustomizaton = "Kustomization"
+	FluxNamespace    = "flux-system"
+	FluxSystemName   = "flux-system"
+)
+
+// Ref is a namespaced name.
+type Ref struct {
+	Namespace string
+	Name      string
+}
+
+func (r Ref) String() string { return r.Namespace + "/" + r.Name }
+
+// Kustomization is a Flux Kustomization as its parent rendered it.
+type Kustomization struct {
+	Ref
+	// Obj is the object after its parent's patches and substitution.
+	Obj *unstructured.Unstructured
+	// Path is spec.path, cleaned, relative to the source root.
+	Path      string
+	SourceRef SourceRef
+	DependsOn []Ref
+	// Parent is the Kustomization whose render produced this one (nil for
+	// an entry point).
+	Parent *Kustomization
+	// File and Line locate the object's definition in the repository.
+	File string
+	Line int
+	// Synthetic marks an entry point that is not defined in the repository
+	// (bootstrap or a FluxInstance creates it).
+	Synthetic bool
+}
+
+// SourceRef is spec.sourceRef with the namespace defaulted.
+type SourceRef struct {
+	Kind      string
+	Name      string
+	Namespace string
+}
+
+func (s SourceRef) String() string { return s.Kind + "/" + s.Namespace + "/" + s.Name }
+
+// Object is one rendered object with the file it came from.
+type Object struct {
+	U *unstructured.Unstructured
+	// File is the repository-relative file that defined the object, or the
+	// kustomization.yaml of a generator.
+	File  string
+	Owner *Kustomization
+	// Encrypted is true for objects with SOPS metadata.
+	Encrypted bool
+}
+
+// ID identifies an object within a cluster.
+func (o *Object) ID() ObjectID { return IDOf(o.U) }
+
+// FindingObject names the object in a finding.
+func (o *Object) FindingObject() finding.Object {
+	return finding.Object{APIVersion: o.U.GetAPIVersion(), Kind: o.U.GetKind(), Namespace: o.U.GetNamespace(), Name: o.U.GetName()}
+}
+
+// ObjectID is group, kind, namespace and name.
+type ObjectID struct {
+	Group     string
+	Kind      string
+	Namespace string
+	Name      string
+}
+
+func (id ObjectID) String() string {
+	if id.Namespace == "" {
+		return id.Kind + "/" + id.Name
+	}
+	return id.Kind + "/" + id.Namespace + "/" + id.Name
+}
+
+// IDOf returns the id of u.
+func IDOf(u *unstructured.Unstructured) ObjectID {
+	gv := u.GetAPIVersion()
+	group := ""
+	if i := strings.Index(gv, "/"); i >= 0 {
+		group = gv[:i]
+	}
+	return ObjectID{Group: group, Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
+}
+
+// NewKustomization reads the fields the renderer needs from a rendered
+// Flux Kustomization object.
+func NewKustomization(u *unstructured.Unstructured, parent *Kustomization, file string, line int) (*Kustomization, error) {
+	k := &Kustomization{Ref: Ref{Namespace: u.GetNamespace(), Name: u.GetName()}, Obj: u, Parent: parent, File: file, Line: line}
+	if k.Namespace == "" {
+		k.Namespace = FluxNamespace
+		if parent != nil && parent.Obj != nil {
+			if tn, _, _ := unstructured.NestedString(parent.Obj.Object, "spec", "targetNamespace"); tn != "" {
+				k.Namespace = tn
+			}
+		}
+	}
+	p, _, err := unstructured.NestedString(u.Object, "spec", "path")
+	if err != nil {
+		return nil, fmt.Errorf("Kustomization/%s: spec.path: %w", k.Ref, err)
+	}
+	k.Path = CleanPath(p)
+	sr, _, err := unstructured.NestedStringMap(u.Object, "spec", "sourceRef")
+	if err != nil {
+		return nil, fmt.Errorf("Kustomization/%s: spec.sourceRef: %w", k.Ref, err)
+	}
+	k.SourceRef = SourceRef{Kind: sr["kind"], Name: sr["name"], Namespace: sr["namespace"]}
+	if k.SourceRef.Namespace == "" {
+		k.SourceRef.Namespace = k.Namespace
+	}
+	deps, _, err := unstructured.NestedSlice(u.Object, "spec", "dependsOn")
+	if err != nil {
+		return nil, fmt.Errorf("Kustomization/%s: spec.dependsOn: %w", k.Ref, err)
+	}
+	for _, d := range deps {
+		m, ok := d.(map[string]any)
+		if !ok {
+			continue
+		}
+		name, _ := m["name"].(string)
+		ns, _ := m["namespace"].(string)
+		if ns == "" {
+			ns = k.Namespace
+		}
+		k.DependsOn = append(k.DependsOn, Ref{Namespace: ns, Name: name})
+	}
+	return k, nil
+}
+
+// CleanPath turns spec.path ("./apps", "apps/", "") into a clean relative
+// path ("apps", ".").
+func CleanPath(p string) string {
+	p = path.Clean("/" + strings.TrimSpace(p))
+	p = strings.TrimPrefix(p, "/")
+	if p == "" {
+		return "."
+	}
+	return p
+}
+
+// Cluster is everything rendered for one entry point.
+type Cluster struct {
+	Name string
+	// Entry is the repository-relative entry directory.
+	Entry string
+	// Kustomizations in render order, parents first.
+	Kustomizations []*Kustomization
+	Objects        []*Object
+	// Unrendered are Kustomizations whose source is not available offline.
+	Unrendered []*Kustomization
+}

@@ -1,0 +1,171 @@
+package schema
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+	"sync"
+
+	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	"k8s.io/apimachinery/pkg/util/yaml"
+)
+
+// crdVersion is the compiled schema of one served version of a CRD.
+type crdVersion struct {
+	validator  validation.SchemaValidator
+	structural *structuralschema.Structural
+	source     string
+}
+
+// crdKind is a kind declared by a CRD, with its versions.
+type crdKind struct {
+	versions map[string]*crdVersion
+	scope    string
+}
+
+// crdSet holds CRDs by group and kind. Groups from an fs.FS are loaded
+// lazily: the first object of a group parses that group's files only.
+type crdSet struct {
+	loadMu sync.Mutex // serialises lazy loads
+	mu     sync.Mutex
+	kinds  map[string]map[string]*crdKind // group -> kind -> versions
+	lazy   map[string][]lazyFile          // group -> files not yet loaded
+	errors []error
+}
+
+type lazyFile struct {
+	fsys fs.FS
+	name string
+}
+
+func newCRDSet() *crdSet {
+	return &crdSet{kinds: map[string]map[string]*crdKind{}, lazy: map[string][]lazyFile{}}
+}
+
+// addFS registers every *.yaml file of fsys (recursively); a file's group is
+// the part of its name before the first "_".
+func (s *crdSet) addFS(fsys fs.FS) error {
+	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !(strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+			return nil
+		}
+		base := p[strings.LastIndex(p, "/")+1:]
+		group, _, ok := strings.Cut(base, "_")
+		if !ok {
+			group = "*"
+		}
+		s.mu.Lock()
+		s.lazy[group] = append(s.lazy[group], lazyFile{fsys, p})
+		s.mu.Unlock()
+		return nil
+	})
+}
+
+// addCRD compiles a CRD (an apiextensions.k8s.io/v1 object as JSON-like map
+// data already decoded) and registers its kinds.
+func (s *crdSet) addCRD(crd *apiextensionsv1.CustomResourceDefinition, source string) error {
+	g := crd.Spec.Group
+	kind := &crdKind{versions: map[string]*crdVersion{}, scope: string(crd.Spec.Scope)}
+	for _, v := range crd.Spec.Versions {
+		if !v.Served || v.Schema == nil || v.Schema.OpenAPIV3Schema == nil {
+			continue
+		}
+		var internal apiextensions.JSONSchemaProps
+		if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(v.Schema.OpenAPIV3Schema, &internal, nil); err != nil {
+			return fmt.Errorf("crd %s version %s: convert schema: %w", crd.Name, v.Name, err)
+		}
+		val, _, err := validation.NewSchemaValidator(&internal)
+		if err != nil {
+			return fmt.Errorf("crd %s version %s: schema validator: %w", crd.Name, v.Name, err)
+		}
+		st, err := structuralschema.NewStructural(&internal)
+		if err != nil {
+			st = nil // non-structural (legacy) schemas still validate types
+		}
+		kind.versions[v.Name] = &crdVersion{validator: val, structural: st, source: source}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.kinds[g] == nil {
+		s.kinds[g] = map[string]*crdKind{}
+	}
+	if prev, ok := s.kinds[g][crd.Spec.Names.Kind]; ok {
+		// The repository's own CRD wins over the embedded one, version by version.
+		for name, v := range kind.versions {
+			prev.versions[name] = v
+		}
+		return nil
+	}
+	s.kinds[g][crd.Spec.Names.Kind] = kind
+	return nil
+}
+
+// loadGroup parses the lazy files of group (and of unknown group "*").
+func (s *crdSet) loadGroup(group string) {
+	s.mu.Lock()
+	files := append(s.lazy[group], s.lazy["*"]...)
+	delete(s.lazy, group)
+	delete(s.lazy, "*")
+	s.mu.Unlock()
+	for _, f := range files {
+		data, err := fs.ReadFile(f.fsys, f.name)
+		if err != nil {
+			s.fail(fmt.Errorf("read crd file %s: %w", f.name, err))
+			continue
+		}
+		if err := s.addYAML(data, f.name); err != nil {
+			s.fail(err)
+		}
+	}
+}
+
+func (s *crdSet) fail(err error) {
+	s.mu.Lock()
+	s.errors = append(s.errors, err)
+	s.mu.Unlock()
+}
+
+// addYAML reads every CustomResourceDefinition document of data.
+func (s *crdSet) addYAML(data []byte, source string) error {
+	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		var crd apiextensionsv1.CustomResourceDefinition
+		err := dec.Decode(&crd)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("crd file %s: %w", source, err)
+		}
+		if crd.Kind != "CustomResourceDefinition" {
+			continue
+		}
+		if err := s.addCRD(&crd, source); err != nil {
+			return err
+		}
+	}
+}
+
+// lookup returns the kinds of group, loading it first if needed.
+func (s *crdSet) lookup(group string) map[string]*crdKind {
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	s.mu.Lock()
+	_, pending := s.lazy[group]
+	_, pendingAny := s.lazy["*"]
+	s.mu.Unlock()
+	if pending || pendingAny {
+		s.loadGroup(group)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.kinds[group]
+}

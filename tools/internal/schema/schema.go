@@ -1,0 +1,258 @@
+// Package schema validates rendered objects strictly and offline: built-in
+// kinds by strict decoding into the client-go types (unknown and duplicate
+// fields, wrong types) plus the required fields the API server insists on;
+// custom resources against their CRD's openAPIV3Schema with the
+// apiextensions-apiserver validation code (types, enums, patterns, required)
+// and structural pruning (unknown fields).
+package schema
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"slices"
+	"strings"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	clientscheme "k8s.io/client-go/kubernetes/scheme"
+)
+
+// Issue is one schema problem of an object.
+type Issue struct {
+	// Field is the dotted path of the field (list indexes as numbers).
+	Field   string
+	Message string
+	// UnknownKind is set when no schema knows the object's kind and version
+	// although its API group is known (a typo or a wrong version).
+	UnknownKind bool
+	// NoSchema is set when nothing is known about the object's API group.
+	NoSchema bool
+}
+
+// Validator validates objects. It is safe for concurrent use.
+type Validator struct {
+	scheme *runtime.Scheme
+	codec  runtime.Decoder
+	groups map[string]bool // built-in groups
+	crds   *crdSet
+}
+
+// New returns a validator over the built-in kinds and the CRDs in each of
+// crdFS (files named <group>_*.yaml are loaded when that group is first
+// needed).
+func New(crdFS ...fs.FS) (*Validator, error) {
+	sch := runtime.NewScheme()
+	if err := clientscheme.AddToScheme(sch); err != nil {
+		return nil, fmt.Errorf("build scheme: %w", err)
+	}
+	if err := apiextensionsv1.AddToScheme(sch); err != nil {
+		return nil, fmt.Errorf("build scheme: %w", err)
+	}
+	v := &Validator{
+		scheme: sch,
+		codec:  kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, sch, sch, kjson.SerializerOptions{Strict: true}),
+		groups: map[string]bool{},
+		crds:   newCRDSet(),
+	}
+	for gvk := range sch.AllKnownTypes() {
+		v.groups[gvk.Group] = true
+	}
+	for _, f := range crdFS {
+		if err := v.crds.addFS(f); err != nil {
+			return nil, fmt.Errorf("load crds: %w", err)
+		}
+	}
+	return v, nil
+}
+
+// AddCRD registers a CustomResourceDefinition found in the repository.
+func (v *Validator) AddCRD(u *unstructured.Unstructured, source string) error {
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &crd); err != nil {
+		return fmt.Errorf("crd %s: %w", u.GetName(), err)
+	}
+	return v.crds.addCRD(&crd, source)
+}
+
+// HasKind reports whether a schema exists for group/kind (any version).
+func (v *Validator) HasKind(group, kind string) bool {
+	if v.groups[group] {
+		for gvk := range v.scheme.AllKnownTypes() {
+			if gvk.Group == group && gvk.Kind == kind {
+				return true
+			}
+		}
+	}
+	_, ok := v.crds.lookup(group)[kind]
+	return ok
+}
+
+// Validate returns the schema issues of obj. obj is not modified.
+func (v *Validator) Validate(obj map[string]any) []Issue {
+	u := unstructured.Unstructured{Object: obj}
+	gvk := u.GroupVersionKind()
+	if v.scheme.Recognizes(gvk) {
+		return v.validateBuiltin(gvk, obj)
+	}
+	kinds := v.crds.lookup(gvk.Group)
+	if k, ok := kinds[gvk.Kind]; ok {
+		if ver, ok := k.versions[gvk.Version]; ok {
+			return ver.validate(obj)
+		}
+		var served []string
+		for name := range k.versions {
+			served = append(served, gvk.Group+"/"+name)
+		}
+		slices.Sort(served)
+		return []Issue{{Field: "apiVersion", UnknownKind: true, Message: fmt.Sprintf("%s has no version %s; served versions: %s", gvk.Kind, gvk.Version, strings.Join(served, ", "))}}
+	}
+	if v.groups[gvk.Group] || len(kinds) > 0 {
+		var known []string
+		for name := range kinds {
+			known = append(known, name)
+		}
+		for g := range v.scheme.AllKnownTypes() {
+			if g.Group == gvk.Group && g.Version == gvk.Version && !strings.HasSuffix(g.Kind, "List") && !strings.HasSuffix(g.Kind, "Options") {
+				known = append(known, g.Kind)
+			}
+		}
+		slices.Sort(known)
+		known = slices.Compact(known)
+		msg := fmt.Sprintf("unknown kind %s in API group %q", gvk.Kind, gvk.Group)
+		if s := closest(gvk.Kind, known); s != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", s)
+		}
+		return []Issue{{Field: "kind", UnknownKind: true, Message: msg}}
+	}
+	return []Issue{{Field: "apiVersion", NoSchema: true, Message: fmt.Sprintf("no schema for %s (API group %q): the object was not validated", gvk.Kind, gvk.Group)}}
+}
+
+func (cv *crdVersion) validate(obj map[string]any) []Issue {
+	norm, err := normalise(obj)
+	if err != nil {
+		return []Issue{{Message: err.Error()}}
+	}
+	var issues []Issue
+	for _, e := range validation.ValidateCustomResource(nil, norm, cv.validator) {
+		issues = append(issues, fieldIssue(e))
+	}
+	if cv.structural != nil {
+		cp := runtime.DeepCopyJSONValue(norm)
+		unknown := pruning.PruneWithOptions(cp, cv.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
+		for _, p := range unknown {
+			issues = append(issues, Issue{Field: dotted(p), Message: fmt.Sprintf("unknown field %q", p)})
+		}
+	}
+	return issues
+}
+
+// normalise turns YAML-decoded values into JSON-decoded ones (int64, float64).
+func normalise(obj map[string]any) (map[string]any, error) {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encode object: %w", err)
+	}
+	var out map[string]any
+	if err := utiljson.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("decode object: %w", err)
+	}
+	return out, nil
+}
+
+func fieldIssue(e *field.Error) Issue {
+	msg := e.ErrorBody()
+	return Issue{Field: dotted(e.Field), Message: e.Field + ": " + msg}
+}
+
+var (
+	indexRe   = regexp.MustCompile(`\[(\d+)\]`)
+	keyRe     = regexp.MustCompile(`\[([^\]]+)\]`)
+	unknownRe = regexp.MustCompile(`(unknown|duplicate) field "([^"]+)"`)
+	typeRe    = regexp.MustCompile(`Go struct field [A-Za-z0-9_]+\.([A-Za-z0-9_.\[\]]+) of type ([^\s]+)`)
+)
+
+// dotted turns spec.containers[0].name into spec.containers.0.name.
+func dotted(p string) string {
+	p = indexRe.ReplaceAllString(p, ".$1")
+	p = keyRe.ReplaceAllString(p, ".$1")
+	return strings.TrimPrefix(p, ".")
+}
+
+func (v *Validator) validateBuiltin(gvk schema.GroupVersionKind, obj map[string]any) []Issue {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return []Issue{{Message: fmt.Sprintf("encode object: %v", err)}}
+	}
+	into, err := v.scheme.New(gvk)
+	if err != nil {
+		return []Issue{{UnknownKind: true, Message: err.Error()}}
+	}
+	var issues []Issue
+	_, _, err = v.codec.Decode(data, &gvk, into)
+	if err != nil {
+		if se, ok := runtime.AsStrictDecodingError(err); ok {
+			for _, e := range se.Errors() {
+				m := unknownRe.FindStringSubmatch(e.Error())
+				if m == nil {
+					issues = append(issues, Issue{Message: e.Error()})
+					continue
+				}
+				issues = append(issues, Issue{Field: dotted(m[2]), Message: fmt.Sprintf("%s field %q", m[1], m[2])})
+			}
+		} else {
+			msg := err.Error()
+			is := Issue{Message: msg}
+			if m := typeRe.FindStringSubmatch(msg); m != nil {
+				is.Field = dotted(m[1])
+				is.Message = fmt.Sprintf("wrong type for field %q: expected %s (%s)", m[1], m[2], msg)
+			}
+			issues = append(issues, is)
+		}
+	}
+	return append(issues, required(gvk, obj)...)
+}
+
+// closest returns the candidate nearest to s (case-insensitive edit
+// distance at most 3).
+func closest(s string, candidates []string) string {
+	best, bestD := "", 4
+	for _, c := range candidates {
+		if d := distance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// IsBuiltinGroup reports whether group is served by Kubernetes itself.
+func (v *Validator) IsBuiltinGroup(group string) bool { return v.groups[group] }

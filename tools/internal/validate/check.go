@@ -1,0 +1,259 @@
+package validate
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/homelab-gitops/homelab/tools/internal/finding"
+	"github.com/homelab-gitops/homelab/tools/internal/graph"
+	"github.com/homelab-gitops/homelab/tools/internal/helmcheck"
+	"github.com/homelab-gitops/homelab/tools/internal/policy"
+	"github.com/homelab-gitops/homelab/tools/internal/refs"
+	"github.com/homelab-gitops/homelab/tools/internal/render"
+	"github.com/homelab-gitops/homelab/tools/internal/schema"
+	"github.com/homelab-gitops/homelab/tools/internal/secretcheck"
+	"github.com/homelab-gitops/homelab/tools/schemas"
+)
+
+// check runs every check over the rendered clusters. Checks of single
+// objects run in parallel; cross-object checks run per cluster.
+func (r *run) check(ctx context.Context, clusters []*render.Cluster, opts Options) ([]finding.Finding, error) {
+	var (
+		mu  sync.Mutex
+		out []finding.Finding
+	)
+	add := func(fs ...finding.Finding) {
+		mu.Lock()
+		out = append(out, fs...)
+		mu.Unlock()
+	}
+	skip := func(c finding.Class) bool { return opts.Skip[c] }
+
+	// Parse: every file that contributed an object.
+	files := map[string]bool{}
+	for _, c := range clusters {
+		for _, o := range c.Objects {
+			files[o.File] = true
+		}
+	}
+	if !skip(finding.ClassParse) {
+		for f := range files {
+			if pf, err := r.files.Get(f); err == nil {
+				add(pf.Findings...)
+			}
+		}
+	}
+
+	var validator *schema.Validator
+	if !skip(finding.ClassSchema) {
+		fsys := []fs.FS{schemas.CRDs}
+		for _, d := range r.cfg.CRDs {
+			fsys = append(fsys, os.DirFS(filepath.Join(r.root, filepath.FromSlash(d))))
+		}
+		v, err := schema.New(fsys...)
+		if err != nil {
+			return nil, err
+		}
+		validator = v
+		for _, c := range clusters {
+			for _, o := range c.Objects {
+				if o.U.GetKind() == "CustomResourceDefinition" && strings.HasPrefix(o.U.GetAPIVersion(), "apiextensions.k8s.io/") {
+					if err := v.AddCRD(o.U, o.File); err != nil {
+						add(finding.New(finding.SchemaInvalid, o.File, 0, 0, o.FindingObject(), fmt.Sprintf("CustomResourceDefinition %s cannot be compiled: %v", o.U.GetName(), err)))
+					}
+				}
+			}
+		}
+	}
+
+	var engine *policy.Engine
+	if dir := r.policyDir(opts); dir != "" && !skip(finding.ClassPolicy) {
+		e, err := policy.Load(ctx, dir)
+		if err != nil {
+			return nil, fmt.Errorf("load policies: %w", err)
+		}
+		engine = e
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, c := range clusters {
+		// Per-object checks in chunks.
+		const chunk = 64
+		for i := 0; i < len(c.Objects); i += chunk {
+			objs := c.Objects[i:min(i+chunk, len(c.Objects))]
+			g.Go(func() error {
+				var fs []finding.Finding
+				for _, o := range objs {
+					if validator != nil {
+						fs = append(fs, schemaFindings(validator, o)...)
+					}
+					if !skip(finding.ClassSecret) {
+						fs = append(fs, secretcheck.Check(o)...)
+					}
+				}
+				if engine != nil {
+					pf, err := engine.CheckObjects(gctx, objs)
+					if err != nil {
+						return err
+					}
+					fs = append(fs, pf...)
+				}
+				add(fs...)
+				return nil
+			})
+		}
+		g.Go(func() error {
+			var fs []finding.Finding
+			if !skip(finding.ClassGraph) {
+				var b graph.Builtins
+				if validator != nil {
+					b = validator
+				}
+				fs = append(fs, graph.Check(c, b)...)
+			}
+			if !skip(finding.ClassReference) {
+				fs = append(fs, refs.Check(c, r.cfg)...)
+			}
+			if !skip(finding.ClassHelm) {
+				fs = append(fs, helmcheck.Check(c)...)
+			}
+			if engine != nil {
+				pf, err := engine.CheckCluster(gctx, c)
+				if err != nil {
+					return err
+				}
+				fs = append(fs, pf...)
+			}
+			add(fs...)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (r *run) policyDir(opts Options) string {
+	dir := opts.Policies
+	if dir == "-" {
+		return ""
+	}
+	if dir == "" {
+		dir = r.cfg.Policies
+	}
+	if dir == "" {
+		dir = "policies"
+		if st, err := os.Stat(filepath.Join(r.root, dir)); err != nil || !st.IsDir() {
+			return ""
+		}
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(r.root, dir)
+	}
+	return dir
+}
+
+func schemaFindings(v *schema.Validator, o *render.Object) []finding.Finding {
+	obj := o.U.Object
+	if o.Encrypted {
+		obj = withoutSOPS(obj)
+	}
+	var out []finding.Finding
+	for _, is := range v.Validate(obj) {
+		rule := finding.SchemaInvalid
+		switch {
+		case is.NoSchema:
+			rule = finding.SchemaNoSchema
+		case is.UnknownKind:
+			rule = finding.SchemaUnknownKind
+		}
+		f := finding.New(rule, o.File, 0, 0, o.FindingObject(), fmt.Sprintf("%s: %s", o.ID(), is.Message))
+		f.Field = is.Field
+		f.Kustomization = o.Owner.Ref.String()
+		out = append(out, f)
+	}
+	return out
+}
+
+// withoutSOPS drops the sops metadata and replaces encrypted values by
+// placeholders, giving the object as kustomize-controller would apply it
+// (after decryption) for schema purposes.
+func withoutSOPS(obj map[string]any) map[string]any {
+	cp := make(map[string]any, len(obj))
+	for k, v := range obj {
+		if k == "sops" {
+			continue
+		}
+		cp[k] = v
+	}
+	if data, ok := obj["data"].(map[string]any); ok && obj["kind"] == "Secret" {
+		nd := make(map[string]any, len(data))
+		for k, v := range data {
+			if s, _ := v.(string); isEncrypted(s) {
+				v = "c29wcy1wbGFjZWhvbGRlcg==" // base64("sops-placeholder")
+			}
+			nd[k] = v
+		}
+		cp["data"] = nd
+	}
+	return cp
+}
+
+// position fills in line and column for findings that name a file and an
+// object but no line, from the object's document (and the field, if any).
+func (r *run) position(fs []finding.Finding) {
+	for i := range fs {
+		f := &fs[i]
+		if f.File == "" || f.Line != 0 || f.Object.IsZero() {
+			continue
+		}
+		pf, err := r.files.Get(f.File)
+		if err != nil {
+			continue
+		}
+		d := pf.Find(f.Object.Kind, f.Object.Name)
+		if d == nil {
+			continue
+		}
+		var path []string
+		if f.Field != "" {
+			path = strings.Split(f.Field, ".")
+		}
+		f.Line, f.Column = d.Lookup(path...)
+		if f.Rule == finding.RenderVarMissing {
+			if l := varLine(r.root, f.File, d.Line(), f.Message); l > 0 {
+				f.Line, f.Column = l, 0
+			}
+		}
+	}
+}
+
+// varLine finds the line holding the ${VAR} named in msg, from line start.
+func varLine(root, file string, start int, msg string) int {
+	i := strings.Index(msg, "${")
+	j := strings.Index(msg[i+1:], "}")
+	if i < 0 || j < 0 {
+		return 0
+	}
+	name := msg[i+2 : i+1+j]
+	data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(file)))
+	if err != nil {
+		return 0
+	}
+	for n, l := range strings.Split(string(data), "\n") {
+		if n+1 >= start && (strings.Contains(l, "${"+name+"}") || strings.Contains(l, "${"+name+":") || strings.Contains(l, "${"+name+"=")) {
+			return n + 1
+		}
+	}
+	return 0
+}

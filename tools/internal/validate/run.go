@@ -1,0 +1,298 @@
+// Package validate runs the whole validation: discover entry points, render
+// every Flux Kustomization parents first, then run the checks (parse,
+// schema, graph, reference, secret, helm, policy) and collect findings.
+package validate
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/homelab-gitops/homelab/tools/internal/config"
+	"github.com/homelab-gitops/homelab/tools/internal/discover"
+	"github.com/homelab-gitops/homelab/tools/internal/finding"
+	"github.com/homelab-gitops/homelab/tools/internal/manifest"
+	"github.com/homelab-gitops/homelab/tools/internal/render"
+)
+
+// Options configure a run.
+type Options struct {
+	// Root is the repository directory.
+	Root string
+	// ConfigFile overrides <root>/.gitops-validate.yaml.
+	ConfigFile string
+	// EntryPoints overrides discovery (repository-relative directories).
+	EntryPoints []string
+	// Policies is the Rego pack directory ("" = config or policies/ when
+	// present; "-" = none).
+	Policies string
+	// Checks turns off checks by class when false; nil runs everything.
+	Skip map[finding.Class]bool
+	Logger *slog.Logger
+}
+
+// Report is the result of a run.
+type Report struct {
+	Root     string
+	Clusters []*render.Cluster
+	Findings []finding.Finding
+	Stats    Stats
+}
+
+// Stats are counts and timings of a run.
+type Stats struct {
+	Clusters       int            `json:"clusters"`
+	Kustomizations int            `json:"kustomizations"`
+	Objects        int            `json:"objects"`
+	Files          int            `json:"files"`
+	Counts         finding.Counts `json:"findings"`
+	DurationMS     int64          `json:"durationMs"`
+}
+
+type run struct {
+	root      string
+	tmp       string
+	cfg       *config.Config
+	renderer  *render.Renderer
+	files     *manifest.Cache
+	log       *slog.Logger
+	mu        sync.Mutex
+	artifacts map[string]render.Source
+}
+
+// Run validates the repository described by opts.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	start := time.Now()
+	root, err := filepath.Abs(opts.Root)
+	if err != nil {
+		return nil, fmt.Errorf("repository root: %w", err)
+	}
+	if root, err = filepath.EvalSymlinks(root); err != nil {
+		return nil, fmt.Errorf("repository root: %w", err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := config.Load(root, opts.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	explicit, from := opts.EntryPoints, "flag"
+	if len(explicit) == 0 && len(cfg.EntryPoints) > 0 {
+		explicit, from = cfg.EntryPoints, "config"
+	}
+	eps, err := discover.Find(root, explicit, from)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "gitops-validate-")
+	if err != nil {
+		return nil, fmt.Errorf("temporary directory: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	r := &run{
+		root: root, tmp: tmp, cfg: cfg, renderer: render.New(), log: log,
+		artifacts: map[string]render.Source{},
+		files: manifest.NewCache(func(p string) ([]byte, error) {
+			return os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
+		}),
+	}
+	rep := &Report{Root: root}
+	if len(eps) == 0 {
+		rep.Findings = append(rep.Findings, finding.New(finding.GraphPath, "", 0, 0, finding.Object{},
+			"no Flux entry point found: expected clusters/<name>/, kubernetes/flux/cluster or a FluxInstance; name one with --path or entryPoints in "+config.FileName))
+	}
+
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	clusters := make([]*render.Cluster, len(eps))
+	for i, ep := range eps {
+		g.Go(func() error {
+			cr := &clusterRun{run: r, cluster: &render.Cluster{Name: ep.Cluster, Entry: ep.Path}}
+			fs := cr.render(gctx)
+			clusters[i] = cr.cluster
+			mu.Lock()
+			rep.Findings = append(rep.Findings, fs...)
+			mu.Unlock()
+			log.Debug("rendered cluster", "cluster", ep.Cluster, "kustomizations", len(cr.cluster.Kustomizations), "objects", len(cr.cluster.Objects))
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	rep.Clusters = clusters
+
+	checks, err := r.check(ctx, clusters, opts)
+	if err != nil {
+		return nil, err
+	}
+	rep.Findings = append(rep.Findings, checks...)
+	r.position(rep.Findings)
+	rep.Findings = finding.Dedupe(rep.Findings)
+	finding.Sort(rep.Findings)
+
+	files := map[string]bool{}
+	for _, c := range clusters {
+		rep.Stats.Kustomizations += len(c.Kustomizations)
+		rep.Stats.Objects += len(c.Objects)
+		for _, o := range c.Objects {
+			files[o.File] = true
+		}
+	}
+	rep.Stats.Clusters = len(clusters)
+	rep.Stats.Files = len(files)
+	rep.Stats.Counts = finding.Count(rep.Findings)
+	rep.Stats.DurationMS = time.Since(start).Milliseconds()
+	return rep, nil
+}
+
+// clusterRun renders one entry point.
+type clusterRun struct {
+	run        *run
+	cluster    *render.Cluster
+	vars       *varStore
+	known      map[render.Ref]*render.Kustomization
+	sources    map[render.ObjectID]*render.Object
+	generators []*render.Object
+	done       bool
+}
+
+// render renders the entry point and, wave by wave, every Kustomization it
+// produces: parents first, so that a child's namespace, patches and
+// variables come from its parent's output. A Kustomization waits while its
+// source or its substituteFrom objects may still be produced by another.
+func (c *clusterRun) render(ctx context.Context) []finding.Finding {
+	c.vars = newVarStore()
+	c.known = map[render.Ref]*render.Kustomization{}
+	c.sources = map[render.ObjectID]*render.Object{}
+	rootObj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": render.KustomizeGroup + "/v1",
+		"kind":       render.KindKustomizaton,
+		"metadata":   map[string]any{"name": render.FluxSystemName, "namespace": render.FluxNamespace},
+		"spec": map[string]any{
+			"path":      "./" + c.cluster.Entry,
+			"sourceRef": map[string]any{"kind": "GitRepository", "name": render.FluxSystemName},
+		},
+	}}
+	root, _ := render.NewKustomization(rootObj, nil, c.cluster.Entry, 0)
+	root.Synthetic = true
+	c.known[root.Ref] = root
+	c.cluster.Kustomizations = append(c.cluster.Kustomizations, root)
+
+	var findings []finding.Finding
+	pending := []*render.Kustomization{root}
+	for len(pending) > 0 {
+		var ready, wait []*render.Kustomization
+		type job struct {
+			k   *render.Kustomization
+			src render.Source
+		}
+		var jobs []job
+		for _, k := range pending {
+			src, res, why := c.resolveSource(k)
+			switch {
+			case res == pendingSource && !c.done:
+				wait = append(wait, k)
+			case res == pendingSource || res == missingSource:
+				f := finding.New(finding.GraphSource, k.File, k.Line, 0, k.FindingObject(),
+					fmt.Sprintf("Kustomization %s: sourceRef %s does not exist in the cluster's manifests", k.Ref, k.SourceRef))
+				if why != "" {
+					f.Message += ": " + why
+				}
+				findings = append(findings, f)
+			case res == externalSource:
+				findings = append(findings, finding.New(finding.RenderSource, k.File, k.Line, 0, k.FindingObject(),
+					fmt.Sprintf("Kustomization %s is not rendered: %s", k.Ref, why)))
+				c.cluster.Unrendered = append(c.cluster.Unrendered, k)
+			case !c.done && !c.vars.ready(k):
+				wait = append(wait, k)
+			default:
+				ready = append(ready, k)
+				jobs = append(jobs, job{k, src})
+			}
+		}
+		if len(ready) == 0 {
+			if c.done {
+				break
+			}
+			// No progress: render the rest with what is known.
+			c.done = true
+			pending = wait
+			continue
+		}
+		c.done = false
+		results := make([]render.Result, len(jobs))
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(runtime.GOMAXPROCS(0) + 1)
+		for i, j := range jobs {
+			g.Go(func() error {
+				results[i] = c.run.renderer.Render(gctx, j.k, j.src, c.vars.client)
+				return nil
+			})
+		}
+		_ = g.Wait()
+		pending = wait
+		for i, res := range results {
+			findings = append(findings, res.Findings...)
+			next, fs := c.accept(ctx, jobs[i].k, res.Objects)
+			findings = append(findings, fs...)
+			pending = append(pending, next...)
+		}
+	}
+	return findings
+}
+
+// accept adds a render's objects to the cluster and returns the child
+// Kustomizations to render next.
+func (c *clusterRun) accept(ctx context.Context, parent *render.Kustomization, objs []*render.Object) ([]*render.Kustomization, []finding.Finding) {
+	var next []*render.Kustomization
+	var findings []finding.Finding
+	for _, o := range objs {
+		c.cluster.Objects = append(c.cluster.Objects, o)
+		id := o.ID()
+		c.vars.add(ctx, o)
+		switch {
+		case id.Group == render.SourceGroup:
+			if _, ok := c.sources[id]; !ok {
+				c.sources[id] = o
+			}
+		case id.Group == "source.extensions.fluxcd.io" && id.Kind == "ArtifactGenerator":
+			c.generators = append(c.generators, o)
+		case id.Group == render.KustomizeGroup && id.Kind == render.KindKustomizaton:
+			line := 0
+			if f, err := c.run.files.Get(o.File); err == nil {
+				if d := f.Find(id.Kind, id.Name); d != nil {
+					line = d.Line()
+				}
+			}
+			k, err := render.NewKustomization(o.U, parent, o.File, line)
+			if err != nil {
+				findings = append(findings, finding.New(finding.SchemaInvalid, o.File, line, 0, o.FindingObject(), err.Error()))
+				continue
+			}
+			if prev, ok := c.known[k.Ref]; ok {
+				if prev.Synthetic && prev.Path == k.Path {
+					// The bootstrap Kustomization itself (gotk-sync.yaml).
+					prev.Obj, prev.File, prev.Line, prev.Synthetic = k.Obj, k.File, k.Line, false
+					prev.SourceRef, prev.DependsOn = k.SourceRef, k.DependsOn
+				}
+				continue // duplicates are reported by the graph check
+			}
+			c.known[k.Ref] = k
+			c.cluster.Kustomizations = append(c.cluster.Kustomizations, k)
+			next = append(next, k)
+		}
+	}
+	return next, findings
+}

@@ -1,0 +1,211 @@
+package validate
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/homelab-gitops/homelab/tools/internal/render"
+)
+
+// sourceKinds are the Flux sources a Kustomization may read from.
+var sourceKinds = map[string]string{
+	"GitRepository":    render.SourceGroup,
+	"OCIRepository":    render.SourceGroup,
+	"Bucket":           render.SourceGroup,
+	"ExternalArtifact": render.SourceGroup,
+}
+
+// resolution is the outcome of resolving a Kustomization's sourceRef.
+type resolution int
+
+const (
+	resolved resolution = iota
+	pendingSource
+	externalSource
+	missingSource
+)
+
+// resolveSource maps k's sourceRef to a directory. The bootstrap source
+// (flux-system) and any Git/OCI source with the same URL are this
+// repository; an ExternalArtifact made by an ArtifactGenerator from this
+// repository is assembled in a temporary directory following its copy rules.
+func (c *clusterRun) resolveSource(k *render.Kustomization) (render.Source, resolution, string) {
+	ref := k.SourceRef
+	repo := render.Source{Root: c.run.root}
+	if _, ok := sourceKinds[ref.Kind]; !ok {
+		return render.Source{}, missingSource, fmt.Sprintf("sourceRef kind %q is not a Flux source", ref.Kind)
+	}
+	id := render.ObjectID{Group: render.SourceGroup, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name}
+	if ref.Kind == "ExternalArtifact" {
+		return c.resolveArtifact(ref)
+	}
+	if ref.Name == render.FluxSystemName && ref.Namespace == render.FluxNamespace {
+		return repo, resolved, ""
+	}
+	obj, ok := c.sources[id]
+	if !ok {
+		return render.Source{}, pendingSource, ""
+	}
+	url, _, _ := unstructured.NestedString(obj.U.Object, "spec", "url")
+	if own := c.ownURL(); own != "" && sameURL(url, own) {
+		return repo, resolved, ""
+	}
+	return render.Source{}, externalSource, fmt.Sprintf("%s %s points at %s, which is not this repository", ref.Kind, id, url)
+}
+
+// ownURL is the URL of the bootstrap GitRepository/OCIRepository, when the
+// repository defines it.
+func (c *clusterRun) ownURL() string {
+	for _, kind := range []string{"GitRepository", "OCIRepository"} {
+		id := render.ObjectID{Group: render.SourceGroup, Kind: kind, Namespace: render.FluxNamespace, Name: render.FluxSystemName}
+		if o, ok := c.sources[id]; ok {
+			u, _, _ := unstructured.NestedString(o.U.Object, "spec", "url")
+			return u
+		}
+	}
+	return ""
+}
+
+func sameURL(a, b string) bool {
+	norm := func(s string) string {
+		s = strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(s), "/"), ".git")
+		for _, p := range []string{"ssh://git@", "https://", "http://", "git@", "oci://"} {
+			s = strings.TrimPrefix(s, p)
+		}
+		return strings.Replace(s, ":", "/", 1)
+	}
+	return norm(a) == norm(b)
+}
+
+// resolveArtifact assembles the ExternalArtifact produced by an
+// ArtifactGenerator whose sources are this repository.
+func (c *clusterRun) resolveArtifact(ref render.SourceRef) (render.Source, resolution, string) {
+	for _, o := range c.generators {
+		if o.U.GetNamespace() != ref.Namespace {
+			continue
+		}
+		arts, _, _ := unstructured.NestedSlice(o.U.Object, "spec", "artifacts")
+		for _, a := range arts {
+			am, _ := a.(map[string]any)
+			if am["name"] != ref.Name {
+				continue
+			}
+			return c.materialise(o, am)
+		}
+	}
+	if c.done {
+		return render.Source{}, missingSource, ""
+	}
+	return render.Source{}, pendingSource, ""
+}
+
+func (c *clusterRun) materialise(gen *render.Object, artifact map[string]any) (render.Source, resolution, string) {
+	key := gen.ID().String() + "/" + fmt.Sprint(artifact["name"])
+	c.run.mu.Lock()
+	defer c.run.mu.Unlock()
+	if s, ok := c.run.artifacts[key]; ok {
+		return s, resolved, ""
+	}
+	aliases := map[string]bool{}
+	srcs, _, _ := unstructured.NestedSlice(gen.U.Object, "spec", "sources")
+	for _, s := range srcs {
+		sm, _ := s.(map[string]any)
+		alias, _ := sm["alias"].(string)
+		name, _ := sm["name"].(string)
+		kind, _ := sm["kind"].(string)
+		ns, _ := sm["namespace"].(string)
+		if ns == "" {
+			ns = gen.U.GetNamespace()
+		}
+		if kind == "ExternalArtifact" {
+			continue
+		}
+		k := &render.Kustomization{SourceRef: render.SourceRef{Kind: kind, Name: name, Namespace: ns}}
+		if _, res, _ := c.resolveSource(k); res == resolved {
+			aliases[alias] = true
+		}
+	}
+	dir, err := os.MkdirTemp(c.run.tmp, "artifact-")
+	if err != nil {
+		return render.Source{}, externalSource, err.Error()
+	}
+	back := map[string]string{}
+	copies, _, _ := unstructured.NestedSlice(artifact, "copy")
+	for _, cp := range copies {
+		cm, _ := cp.(map[string]any)
+		from, _ := cm["from"].(string)
+		to, _ := cm["to"].(string)
+		alias, rest, ok := strings.Cut(strings.TrimPrefix(from, "@"), "/")
+		if !ok || !aliases[alias] {
+			return render.Source{}, externalSource, fmt.Sprintf("ArtifactGenerator %s copies from %q, which is not this repository", gen.ID(), from)
+		}
+		dest := strings.TrimPrefix(strings.TrimPrefix(to, "@artifact"), "/")
+		if err := copyInto(c.run.root, rest, dir, dest, back); err != nil {
+			return render.Source{}, externalSource, fmt.Sprintf("ArtifactGenerator %s: %v", gen.ID(), err)
+		}
+	}
+	s := render.Source{Root: dir, RepoPath: func(rel string) string {
+		if p, ok := back[rel]; ok {
+			return p
+		}
+		return rel
+	}}
+	c.run.artifacts[key] = s
+	return s, resolved, ""
+}
+
+// copyInto copies the repository files matched by pattern ("dir/**",
+// "dir/*.yaml", "file.yaml") into dest under dir, recording the origin of
+// each copied file in back.
+func copyInto(root, pattern, dir, dest string, back map[string]string) error {
+	put := func(srcRel, dstRel string) error {
+		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(srcRel)))
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dir, filepath.FromSlash(dstRel))
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		back[dstRel] = srcRel
+		return os.WriteFile(target, data, 0o644)
+	}
+	if base, ok := strings.CutSuffix(pattern, "/**"); ok {
+		baseAbs := filepath.Join(root, filepath.FromSlash(base))
+		return filepath.WalkDir(baseAbs, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				return nil
+			}
+			rel, _ := filepath.Rel(baseAbs, p)
+			return put(path.Join(base, filepath.ToSlash(rel)), path.Join(dest, filepath.ToSlash(rel)))
+		})
+	}
+	matches, err := filepath.Glob(filepath.Join(root, filepath.FromSlash(pattern)))
+	if err != nil {
+		return err
+	}
+	if len(matches) == 0 {
+		return fmt.Errorf("copy from %q matches nothing", pattern)
+	}
+	for _, m := range matches {
+		rel, _ := filepath.Rel(root, m)
+		rel = filepath.ToSlash(rel)
+		target := dest
+		if dest == "" || strings.HasSuffix(dest, "/") || len(matches) > 1 {
+			target = path.Join(dest, path.Base(rel))
+		}
+		if err := put(rel, target); err != nil {
+			return err
+		}
+	}
+	return nil
+}
