@@ -186,13 +186,25 @@ deny contains result if {
 # custom:
 #   id: security-image-digest
 #   severity: error
-#   rationale: A tag can be moved to other content at any time; only a digest says exactly what runs and what was reviewed.
+#   rationale: A tag can be moved to other content at any time; only a digest says exactly what runs and what was reviewed. The Traefik HelmRelease is checked too (values.image.digest), since the edge runs it.
 #   remediation: Reference the image as name:tag@sha256:<digest> (the tag for people, the digest for the kubelet) and let Renovate bump both.
 deny contains result if {
+	some msg in digest_findings
+	result := lib.result(rego.metadata.rule(), input, msg)
+}
+
+digest_pattern := `^sha256:[a-f0-9]{64}$`
+
+digest_findings contains msg if {
 	some c in lib.containers(input)
 	not regex.match(`@sha256:[a-f0-9]{64}$`, c.image)
 	msg := sprintf("%s: container %q uses image %q without a digest; pin it as name:tag@sha256:<digest>", [lib.describe(input), c.name, c.image])
-	result := lib.result(rego.metadata.rule(), input, msg)
+}
+
+digest_findings contains msg if {
+	lib.traefik_release(input)
+	not regex.match(digest_pattern, object.get(lib.helm_values(input), ["image", "digest"], ""))
+	msg := sprintf("%s: the Traefik image is not pinned; set spec.values.image.digest: sha256:<digest> (with image.tag and versionOverride)", [lib.describe(input)])
 }
 
 # image_tag(image) is an image reference's tag, without its digest.

@@ -153,6 +153,15 @@ test_security_image_digest_pass if {
 	not fires("security-image-digest", patched([{"op": "replace", "path": sprintf("%s/image", [c0]), "value": sprintf("registry:5000/app@%s", [fx.digest])}]))
 }
 
+test_security_image_digest_fail_traefik_values if {
+	fires("security-image-digest", traefik_release({"image": {"tag": "v3.7.11"}}))
+	fires("security-image-digest", traefik_release({"image": {"digest": "sha256:abc"}}))
+}
+
+test_security_image_digest_pass_traefik_values if {
+	not fires("security-image-digest", traefik_release({"image": {"tag": "v3.7.11", "digest": fx.digest}}))
+}
+
 test_security_image_latest_fail if {
 	fires("security-image-latest", patched([{"op": "replace", "path": sprintf("%s/image", [c0]), "value": sprintf("ghcr.io/x/y:latest@%s", [fx.digest])}]))
 }
@@ -211,6 +220,7 @@ test_security_traefik_values_fail_capabilities if {
 
 test_security_traefik_values_pass if {
 	values := {
+		"image": {"tag": "v3.7.11", "digest": fx.digest},
 		"podSecurityContext": {"runAsNonRoot": true, "runAsUser": 65532},
 		"securityContext": {
 			"readOnlyRootFilesystem": true,
