@@ -122,9 +122,9 @@ func TestReplaceTable(t *testing.T) {
 func TestRenderTableEscapesCells(t *testing.T) {
 	table := policies.RenderTable([]policies.Rule{{
 		ID: "network-x", Severity: "error", Package: "homelab.combined.network",
-		Title: "a | b", Rationale: "line one\n  line two", Remediation: "fix",
+		Title: "a | b", Rationale: "line one\n  line two", Remediation: "set <name>",
 	}})
-	want := "| `network-x` | error | cluster (`homelab.combined.network`) | a \\| b | line one line two | fix |\n"
+	want := "| `network-x` | error | cluster (`homelab.combined.network`) | a \\| b | line one line two | set &lt;name&gt; |\n"
 	if !strings.HasSuffix(table, want) {
 		t.Errorf("RenderTable() =\n%s\nwant last row\n%s", table, want)
 	}

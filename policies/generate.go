@@ -55,8 +55,10 @@ func RenderTable(rules []Rule) string {
 	return b.String()
 }
 
+// cell makes text safe inside a Markdown table cell: pipes escaped, angle
+// brackets as entities (GitHub drops unknown tags such as <name>), one line.
 func cell(s string) string {
-	s = strings.ReplaceAll(s, "|", `\|`)
+	s = strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;").Replace(s)
 	return strings.Join(strings.Fields(s), " ")
 }
 
