@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/homelab-gitops/homelab/tools/internal/diff"
@@ -119,6 +120,14 @@ func execute(ctx context.Context, o options, args []string, stdout, stderr io.Wr
 		default:
 			return usageError{fmt.Errorf("unknown check class %q in --skip", s)}
 		}
+	}
+	if o.policies != "" && o.policies != "-" {
+		// A flag path is relative to the working directory, not the repository.
+		abs, err := filepath.Abs(o.policies)
+		if err != nil {
+			return usageError{fmt.Errorf("policies: %w", err)}
+		}
+		o.policies = abs
 	}
 	level := slog.LevelWarn
 	if o.verbose {

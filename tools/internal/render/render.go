@@ -254,39 +254,55 @@ func applyCommonMetadata(u *unstructured.Unstructured, labels, annotations map[s
 	}
 }
 
-var absPathRe = regexp.MustCompile(`(/[^\s'":]+)`)
+var quotedPathRe = regexp.MustCompile(`'([^'\s]+)'|File: ([^\s']+)|(/[^\s'":]+)`)
 
-// renderFinding maps a kustomize error to the file that caused it: the
-// kustomization.yaml that names a missing resource, or the file that failed
-// to parse.
+// renderFinding maps a kustomize error to the file that caused it: the file
+// that failed to parse, or the kustomization.yaml that names a missing
+// resource. kustomize names paths relative to the directory being
+// accumulated, so the walk follows the directories as the message does.
 func (r *Renderer) renderFinding(k *Kustomization, src Source, err error) finding.Finding {
 	msg := err.Error()
 	file, line := k.File, k.Line
+	cur := filepath.Join(src.Root, filepath.FromSlash(k.Path))
 	var best string
-	for _, m := range absPathRe.FindAllString(msg, -1) {
-		if !strings.HasPrefix(m, src.Root) {
+	bestLine := 0
+	for _, m := range quotedPathRe.FindAllStringSubmatch(msg, -1) {
+		p := m[1] + m[2] + m[3]
+		if strings.Contains(p, "://") {
 			continue
 		}
-		if st, err := os.Stat(m); err == nil && !st.IsDir() {
-			best = m
-			continue
+		var candidates []string
+		if filepath.IsAbs(p) {
+			candidates = []string{p}
+		} else {
+			candidates = []string{filepath.Join(cur, p), filepath.Join(src.Root, p)}
 		}
-		// A missing file or directory: blame the kustomization.yaml beside it.
-		for d := m; strings.HasPrefix(d, src.Root) && d != src.Root; d = filepath.Dir(d) {
-			if kf := findKustomizationFile(filepath.Dir(d)); kf != "" {
-				if best == "" || !fileExists(best) || strings.HasSuffix(best, filepath.Base(kf)) {
-					best = kf
-					line = lineOf(kf, filepath.Base(m))
-				}
-				break
+		found := false
+		for _, c := range candidates {
+			if !strings.HasPrefix(c, src.Root) {
+				continue
+			}
+			st, err := os.Stat(c)
+			if err != nil {
+				continue
+			}
+			found = true
+			if st.IsDir() {
+				cur = c
+			} else {
+				best, bestLine = c, 0
+			}
+			break
+		}
+		if !found && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml") || !strings.Contains(filepath.Base(p), ".")) {
+			// A missing resource: blame the kustomization.yaml that lists it.
+			if kf := findKustomizationFile(cur); kf != "" {
+				best, bestLine = kf, lineOf(kf, filepath.Base(p))
 			}
 		}
 	}
 	if best != "" {
-		file = src.repoPath(best)
-		if !isKustomizationFile(best) {
-			line = 0
-		}
+		file, line = src.repoPath(best), bestLine
 	}
 	f := finding.New(finding.RenderFailed, file, line, 0, k.FindingObject(),
 		fmt.Sprintf("Kustomization %s: kustomize build failed: %s", k.Ref, trimRoot(msg, src.Root)))

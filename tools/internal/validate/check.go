@@ -25,7 +25,7 @@ import (
 
 // check runs every check over the rendered clusters. Checks of single
 // objects run in parallel; cross-object checks run per cluster.
-func (r *run) check(ctx context.Context, clusters []*render.Cluster, opts Options) ([]finding.Finding, error) {
+func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []string, opts Options) ([]finding.Finding, error) {
 	var (
 		mu  sync.Mutex
 		out []finding.Finding
@@ -37,8 +37,14 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, opts Option
 	}
 	skip := func(c finding.Class) bool { return opts.Skip[c] }
 
-	// Parse: every file that contributed an object.
+	// Parse: every file that contributed an object, and the files a failed
+	// build names (a syntax error there is the likely cause).
 	files := map[string]bool{}
+	for _, f := range failed {
+		if ext := filepath.Ext(f); ext == ".yaml" || ext == ".yml" {
+			files[f] = true
+		}
+	}
 	for _, c := range clusters {
 		for _, o := range c.Objects {
 			files[o.File] = true

@@ -133,7 +133,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	rep.Clusters = clusters
 
-	checks, err := r.check(ctx, clusters, opts)
+	var failed []string
+	for _, f := range rep.Findings {
+		if f.Class == finding.ClassRender && f.File != "" {
+			failed = append(failed, f.File)
+		}
+	}
+	checks, err := r.check(ctx, clusters, failed, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,145 @@
+package validate
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/homelab-gitops/homelab/tools/internal/finding"
+)
+
+// fixture copies testdata/repos/clean into a temporary directory and lays
+// the overlay testdata/cases/<name> over it (a file named X.delete removes X).
+func fixture(t *testing.T, overlay string) string {
+	t.Helper()
+	dir := t.TempDir()
+	copyTree(t, filepath.Join("testdata", "repos", "clean"), dir)
+	if overlay != "" {
+		src := filepath.Join("testdata", "cases", overlay)
+		err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(src, p)
+			if target, ok := strings.CutSuffix(rel, ".delete"); ok {
+				return os.Remove(filepath.Join(dir, target))
+			}
+			return copyFile(p, filepath.Join(dir, rel))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		return copyFile(p, filepath.Join(dst, rel))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o644)
+}
+
+func policies(t *testing.T) string {
+	abs, err := filepath.Abs(filepath.Join("testdata", "policies"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+func TestCleanFixturePasses(t *testing.T) {
+	rep, err := Run(context.Background(), Options{Root: fixture(t, ""), Policies: policies(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rep.Findings {
+		if f.Severity != finding.Info {
+			t.Errorf("unexpected finding on the clean fixture: %s: %s %s %s", f.Position(), f.Severity, f.Rule, f.Message)
+		}
+	}
+	if rep.Stats.Kustomizations != 4 || rep.Stats.Objects < 20 {
+		t.Errorf("rendered %d Kustomizations and %d objects, want 4 and at least 20", rep.Stats.Kustomizations, rep.Stats.Objects)
+	}
+}
+
+func TestFixturePerRule(t *testing.T) {
+	tests := []struct {
+		overlay string
+		rule    string
+		file    string
+		line    int // 0: any
+		message string
+	}{
+		{"parse-syntax", finding.ParseSyntax, "apps/web/namespace.yaml", 5, ""},
+		{"parse-duplicate-key", finding.ParseDuplicateKey, "apps/web/namespace.yaml", 5, `"name"`},
+		{"render-failed", finding.RenderFailed, "apps/web/kustomization.yaml", 10, "missing.yaml"},
+		{"render-variable-missing", finding.RenderVarMissing, "apps/web/deployment.yaml", 25, "${UNDEFINED_DOMAIN}"},
+		{"schema-invalid", finding.SchemaInvalid, "apps/web/deployment.yaml", 8, `"spec.replica"`},
+		{"schema-unknown-kind", finding.SchemaUnknownKind, "apps/web/deployment.yaml", 0, "did you mean Certificate"},
+		{"graph-dependson-missing", finding.GraphDependsOn, "clusters/home/apps.yaml", 8, "flux-system/infra-config"},
+		{"graph-dependson-cycle", finding.GraphCycle, "clusters/home/apps.yaml", 0, "cycle"},
+		{"graph-path-missing", finding.GraphPath, "clusters/home/apps.yaml", 1, "./apps/production"},
+		{"graph-source-missing", finding.GraphSource, "clusters/home/apps.yaml", 1, "apps-repo"},
+		{"graph-crd-order", finding.GraphCRDOrder, "infrastructure/configs/cluster-issuer.yaml", 1, "cert-manager"},
+		{"graph-duplicate-object", finding.GraphDuplicate, "", 0, "Namespace/web"},
+		{"reference-missing", finding.RefMissing, "apps/web/deployment.yaml", 0, "web-tokens"},
+		{"reference-port-missing", finding.RefPort, "apps/web/route.yaml", 0, "no port 8080"},
+		{"secret-unencrypted", finding.SecretPlain, "apps/web/token.yaml", 1, "plain text"},
+		{"helm-source-missing", finding.HelmSourceMissing, "infrastructure/controllers/cert-manager.yaml", 0, "jetstak"},
+		{"helm-version-unpinned", finding.HelmVersion, "infrastructure/controllers/cert-manager.yaml", 0, "1.x"},
+		{"policy", "security-image-pinned", "apps/web/deployment.yaml", 1, ":latest"},
+		{"policy-combined", "network-default-deny", "apps/web/deployment.yaml", 1, "no NetworkPolicy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.overlay, func(t *testing.T) {
+			rep, err := Run(context.Background(), Options{Root: fixture(t, tt.overlay), Policies: policies(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got *finding.Finding
+			for i, f := range rep.Findings {
+				if f.Rule == tt.rule && (tt.file == "" || f.File == tt.file) && strings.Contains(f.Message, tt.message) {
+					got = &rep.Findings[i]
+					break
+				}
+			}
+			if got == nil {
+				for _, f := range rep.Findings {
+					t.Logf("%s: %s %s %s", f.Position(), f.Severity, f.Rule, f.Message)
+				}
+				t.Fatalf("no %s finding in %s mentioning %q", tt.rule, tt.file, tt.message)
+			}
+			if tt.line != 0 && got.Line != tt.line {
+				t.Errorf("%s at line %d, want %d (%s)", tt.rule, got.Line, tt.line, got.Message)
+			}
+			if got.Severity == finding.Info || got.Message == "" || got.Class == "" {
+				t.Errorf("finding %+v lacks severity, class or message", got)
+			}
+			if rep.Stats.Counts.Errors == 0 && got.Severity == finding.Error {
+				t.Errorf("error finding not counted")
+			}
+		})
+	}
+}
