@@ -17,7 +17,7 @@ ingress_controller(obj) if lib.labels(obj)["app.kubernetes.io/name"] == "traefik
 #   id: network-no-loadbalancer
 #   severity: error
 #   rationale: The cluster has no inbound ports; traffic enters through Cloudflare Tunnel, the edge VIP and Traefik's NodePorts. A LoadBalancer Service asks for a public address. The Traefik chart defaults to LoadBalancer, so its HelmRelease must say otherwise.
-#   remediation: Use a ClusterIP Service behind the Gateway; for Traefik set service.spec.type NodePort in the HelmRelease values (service.type in charts before 34).
+#   remediation: Use a ClusterIP Service behind the Gateway; for Traefik set service.spec.type NodePort in the HelmRelease values (service.type in older charts).
 deny contains result if {
 	some msg in loadbalancer_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
@@ -36,7 +36,7 @@ loadbalancer_findings contains msg if {
 }
 
 # traefik_service_types maps each Service the Traefik chart renders to its
-# type: service.spec.type (chart 34+; default LoadBalancer), else the older
+# type: service.spec.type (current charts; default LoadBalancer), else the older
 # service.type, and service.additionalServices.<name>.
 traefik_service_types[where] := type if {
 	lib.traefik_release(input)
@@ -68,9 +68,9 @@ deny contains result if {
 	result := lib.result(rego.metadata.rule(), input, msg)
 }
 
-trusted_ip_argument := `^--entrypoints\.[^.=]+\.(forwardedHeaders|proxyProtocol)\.trustedIPs=(.*)$`
+trusted_ip_argument := `(?i)^--entrypoints\.[^.=]+\.(forwardedHeaders|proxyProtocol)\.trustedIPs=(.*)$`
 
-insecure_argument := `^--entrypoints\.[^.=]+\.(forwardedHeaders|proxyProtocol)\.insecure(=true)?$`
+insecure_argument := `(?i)^--entrypoints\.[^.=]+\.(forwardedHeaders|proxyProtocol)\.insecure(=true)?$`
 
 # METADATA
 # title: Traefik trusts forwarded headers only from the edge
@@ -150,7 +150,7 @@ dashboard_findings contains msg if {
 dashboard_findings contains msg if {
 	lib.traefik_release(input)
 	some arg in object.get(lib.helm_values(input), "additionalArguments", [])
-	regex.match(`^--api\.insecure(=true)?$`, arg)
+	regex.match(`(?i)^--api\.insecure(=true)?$`, arg)
 	msg := sprintf("%s: additionalArguments %q serves the dashboard to anyone who reaches the pod; remove it", [lib.describe(input), arg])
 }
 

@@ -77,6 +77,7 @@ test_network_traefik_trusted_ips_fail_insecure if {
 
 test_network_traefik_trusted_ips_fail_arguments if {
 	fires("network-traefik-trusted-ips", traefik({"additionalArguments": ["--entrypoints.web.forwardedHeaders.trustedIPs=10.0.0.0/8,0.0.0.0/0"]}))
+	fires("network-traefik-trusted-ips", traefik({"additionalArguments": ["--entryPoints.websecure.proxyProtocol.trustedIPs=0.0.0.0/0"]}))
 }
 
 test_network_traefik_trusted_ips_pass if {
