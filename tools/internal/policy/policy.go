@@ -94,7 +94,9 @@ func Load(ctx context.Context, dir string) (*Engine, error) {
 			}
 		}
 	}
-	byName := func(a, b query) int { return cmp.Or(strings.Compare(a.namespace, b.namespace), strings.Compare(a.rule, b.rule)) }
+	byName := func(a, b query) int {
+		return cmp.Or(strings.Compare(a.namespace, b.namespace), strings.Compare(a.rule, b.rule))
+	}
 	slices.SortFunc(e.object, byName)
 	slices.SortFunc(e.combined, byName)
 	return e, nil

@@ -35,7 +35,7 @@ type Options struct {
 	// present; "-" = none).
 	Policies string
 	// Checks turns off checks by class when false; nil runs everything.
-	Skip map[finding.Class]bool
+	Skip   map[finding.Class]bool
 	Logger *slog.Logger
 }
 

@@ -1,0 +1,452 @@
+package edge
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Timings of the failover test. retryWindow is how long after the kill a
+// connection may still fail: one that the dead backend had already accepted.
+// Every connection started later must succeed.
+const (
+	clients      = 8
+	beforeKill   = 500 * time.Millisecond
+	afterKill    = 1500 * time.Millisecond
+	retryWindow  = 250 * time.Millisecond
+	nginxStartup = 5 * time.Second
+)
+
+// TestFailover runs the edge configuration under nginx on loopback in front
+// of two TLS backends per listener, kills one backend of each while clients
+// keep connecting, and requires every connection started after the retry
+// window to succeed on the survivor.
+func TestFailover(t *testing.T) {
+	nginx := nginxBinary(t)
+	cert, roots := selfSignedCert(t)
+	serverTLS := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	clientTLS := &tls.Config{RootCAs: roots, ServerName: "edge.test", MinVersion: tls.VersionTLS12}
+
+	apps := []*backend{startBackend(t, "apps-a", serverTLS), startBackend(t, "apps-b", serverTLS)}
+	api := []*backend{startBackend(t, "api-a", serverTLS), startBackend(t, "api-b", serverTLS)}
+
+	dir := t.TempDir()
+	c := homelabConfig(t)
+	c.Source = "the failover test"
+	c.Includes = nil
+	c.LoadModules = streamModules(t, nginx)
+	c.User = currentUser(t)
+	c.PIDFile = filepath.Join(dir, "nginx.pid")
+	c.ErrorLog = filepath.Join(dir, "error.log")
+	c.AccessLog = filepath.Join(dir, "access.log")
+	// A dead server is tried again after failTimeout: keep it short, so that
+	// the run after the kill spans several such attempts, each of which must
+	// be retried on the survivor without the client noticing.
+	c.FailTimeout = "400ms"
+	c.Apps.Listen = freeAddr(t)
+	c.Apps.Servers = []string{apps[0].addr(), apps[1].addr()}
+	c.APIServer.Listen = freeAddr(t)
+	c.APIServer.Servers = []string{api[0].addr(), api[1].addr()}
+	conf, err := Render(readTemplate(t), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startNginx(t, nginx, dir, conf, c.ErrorLog, c.Apps.Listen, c.APIServer.Listen)
+
+	tests := []struct {
+		name          string
+		listen        string
+		backends      []*backend
+		proxyProtocol bool
+	}{
+		{"apps via PROXY protocol", c.Apps.Listen, apps, true},
+		{"kube-apiserver passthrough", c.APIServer.Listen, api, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			results, killedAt := runClients(t, tt.listen, clientTLS, tt.backends[0])
+			var okBefore, failedInFlight, okAfter, failedAfter int
+			servedBy := map[string]int{}
+			for _, r := range results {
+				switch {
+				case r.start.Before(killedAt) && r.err == nil:
+					okBefore++
+					servedBy[r.backend]++
+				case r.start.Before(killedAt.Add(retryWindow)):
+					if r.err != nil {
+						failedInFlight++
+					}
+				case r.err != nil:
+					failedAfter++
+					if failedAfter <= 5 {
+						t.Errorf("connection started %v after the kill failed: %v", r.start.Sub(killedAt).Round(time.Millisecond), r.err)
+					}
+				default:
+					okAfter++
+					if r.backend != tt.backends[1].name {
+						t.Errorf("connection after the kill served by %s", r.backend)
+					}
+				}
+			}
+			t.Logf("before kill: %d ok %v; in retry window: %d failed; after: %d ok, %d failed",
+				okBefore, servedBy, failedInFlight, okAfter, failedAfter)
+			if servedBy[tt.backends[0].name] == 0 || servedBy[tt.backends[1].name] == 0 {
+				t.Errorf("before the kill both backends should serve: %v", servedBy)
+			}
+			if okAfter == 0 {
+				t.Error("no connection succeeded after the kill")
+			}
+			for _, b := range tt.backends {
+				served, headers := b.served.Load(), b.proxyHeaders.Load()
+				if tt.proxyProtocol && headers != served {
+					t.Errorf("%s: %d of %d answered connections carried a PROXY header, want all", b.name, headers, served)
+				}
+				if !tt.proxyProtocol && headers != 0 {
+					t.Errorf("%s: %d answered connections carried a PROXY header, want none", b.name, headers)
+				}
+			}
+		})
+	}
+}
+
+type result struct {
+	start   time.Time
+	backend string
+	err     error
+}
+
+// runClients keeps clients connecting through listen for beforeKill, kills
+// victim, continues for afterKill, and returns every connection's result.
+func runClients(t *testing.T, listen string, clientTLS *tls.Config, victim *backend) ([]result, time.Time) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var (
+		mu      sync.Mutex
+		results []result
+		wg      sync.WaitGroup
+	)
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				start := time.Now()
+				name, err := ping(ctx, listen, clientTLS)
+				if ctx.Err() != nil {
+					return // cut off by the end of the run, not by the proxy
+				}
+				mu.Lock()
+				results = append(results, result{start: start, backend: name, err: err})
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(beforeKill)
+	killedAt := time.Now()
+	victim.kill()
+	time.Sleep(afterKill)
+	cancel()
+	wg.Wait()
+	return results, killedAt
+}
+
+// ping opens one TLS connection through the proxy and returns the name of
+// the backend that answered.
+func ping(ctx context.Context, addr string, clientTLS *tls.Config) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("dial: %w", err)
+	}
+	defer raw.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = raw.SetDeadline(deadline)
+	}
+	conn := tls.Client(raw, clientTLS)
+	if err := conn.HandshakeContext(ctx); err != nil {
+		return "", fmt.Errorf("handshake: %w", err)
+	}
+	if _, err := conn.Write([]byte("ping\n")); err != nil {
+		return "", fmt.Errorf("write: %w", err)
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("read: %w", err)
+	}
+	name, ok := strings.CutPrefix(strings.TrimSpace(line), "pong ")
+	if !ok {
+		return "", fmt.Errorf("unexpected answer %q", line)
+	}
+	return name, nil
+}
+
+// backend is a TLS server on loopback that answers "ping" with "pong <name>",
+// after an optional PROXY protocol v1 header.
+type backend struct {
+	name string
+	ln   net.Listener
+	tls  *tls.Config
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	killed bool
+	wg     sync.WaitGroup
+
+	// served counts answered pings; proxyHeaders those that came with a
+	// PROXY protocol header.
+	served       atomic.Int64
+	proxyHeaders atomic.Int64
+}
+
+func startBackend(t *testing.T, name string, conf *tls.Config) *backend {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &backend{name: name, ln: ln, tls: conf, conns: map[net.Conn]struct{}{}}
+	b.wg.Add(1)
+	go b.serve()
+	t.Cleanup(b.kill)
+	return b
+}
+
+func (b *backend) addr() string { return b.ln.Addr().String() }
+
+func (b *backend) serve() {
+	defer b.wg.Done()
+	for {
+		c, err := b.ln.Accept()
+		if err != nil {
+			return
+		}
+		b.mu.Lock()
+		if b.killed {
+			b.mu.Unlock()
+			c.Close()
+			return
+		}
+		b.conns[c] = struct{}{}
+		b.wg.Add(1)
+		b.mu.Unlock()
+		go func() {
+			defer b.wg.Done()
+			defer func() {
+				b.mu.Lock()
+				delete(b.conns, c)
+				b.mu.Unlock()
+				c.Close()
+			}()
+			if withHeader, err := b.handle(c); err == nil {
+				b.served.Add(1)
+				if withHeader {
+					b.proxyHeaders.Add(1)
+				}
+			}
+		}()
+	}
+}
+
+// handle serves one connection and reports whether it began with a PROXY
+// protocol header.
+func (b *backend) handle(c net.Conn) (withHeader bool, err error) {
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(c)
+	if head, err := r.Peek(6); err == nil && string(head) == "PROXY " {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return false, err
+		}
+		// PROXY TCP4 <client> <proxy> <client port> <proxy port>\r\n
+		if f := strings.Fields(line); len(f) != 6 || f[1] != "TCP4" || f[2] != "127.0.0.1" {
+			return false, fmt.Errorf("bad PROXY header %q", line)
+		}
+		withHeader = true
+	}
+	conn := tls.Server(&bufferedConn{Conn: c, r: r}, b.tls)
+	if err := conn.Handshake(); err != nil {
+		return withHeader, err
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return withHeader, err
+	}
+	if strings.TrimSpace(line) != "ping" {
+		return withHeader, fmt.Errorf("unexpected request %q", line)
+	}
+	_, err = fmt.Fprintf(conn, "pong %s\n", b.name)
+	return withHeader, err
+}
+
+// kill makes the backend vanish like a crashed process: the listener closes
+// (new connections are refused) and open connections are cut.
+func (b *backend) kill() {
+	b.mu.Lock()
+	if b.killed {
+		b.mu.Unlock()
+		return
+	}
+	b.killed = true
+	b.ln.Close()
+	for c := range b.conns {
+		c.Close()
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+}
+
+// bufferedConn reads through the reader that consumed the PROXY header.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func selfSignedCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "edge.test"},
+		DNSNames:              []string{"edge.test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// currentUser names the user and group nginx's workers run as: the test's
+// own, so that nothing needs a system account.
+func currentUser(t *testing.T) string {
+	t.Helper()
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := user.LookupGroupId(u.Gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Username + " " + g.Name
+}
+
+// startNginx runs nginx in the foreground in its own process group with the
+// given configuration, waits until every address accepts connections, and
+// stops the whole group when the test ends.
+func startNginx(t *testing.T, nginx, dir string, conf []byte, errorLog string, addrs ...string) {
+	t.Helper()
+	path := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(path, conf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(nginx, "-p", dir, "-c", path, "-e", errorLog, "-g", "daemon off;")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start nginx: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	pgid := cmd.Process.Pid
+	t.Cleanup(func() { stopGroup(t, pgid, exited) })
+
+	deadline := time.Now().Add(nginxStartup)
+	for _, addr := range addrs {
+		for {
+			c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case err := <-exited:
+				log, _ := os.ReadFile(errorLog)
+				t.Fatalf("nginx exited at start: %v\n%s%s", err, out.String(), log)
+			default:
+			}
+			if time.Now().After(deadline) {
+				log, _ := os.ReadFile(errorLog)
+				t.Fatalf("nginx does not listen on %s after %v\n%s%s", addr, nginxStartup, out.String(), log)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// stopGroup stops nginx (fast shutdown), then makes sure no process of its
+// group is left.
+func stopGroup(t *testing.T, pgid int, exited <-chan error) {
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-exited
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		err := syscall.Kill(-pgid, 0)
+		if errors.Is(err, syscall.ESRCH) {
+			return
+		}
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			t.Errorf("nginx processes of group %d still running after shutdown", pgid)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
