@@ -33,7 +33,8 @@ tools_time=$((SECONDS - t))
 
 t=$SECONDS
 status=0
-"$tools_bin/e2e" -cache "$cache" -repo "$root" -validator "$tools_bin/gitops-validate" "$@" || status=$?
+"$tools_bin/e2e" -cache "$cache" -repo "$root" -validator "$tools_bin/gitops-validate" \
+	-validator-args "--output text --policies $root/policies ." "$@" || status=$?
 run_time=$((SECONDS - t))
 
 if [[ $build_time -gt 60 ]]; then kind=cold; else kind=warm; fi

@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/flux"
@@ -28,7 +29,7 @@ import (
 const (
 	fixtureDir      = "tools/e2e/testdata/fixture"
 	fixtureSyncFile = "clusters/e2e/flux-system/gotk-sync.yaml"
-	fixtureFluxNS   = "e2e-flux"
+	fixtureFluxNS   = "flux-system"
 	fixtureAppNS    = "fitness-e2e"
 	webFile         = "apps/web/web-deployment.yaml"
 	bannerFile      = "apps/web/web-config.yaml"
@@ -36,8 +37,8 @@ const (
 )
 
 var (
-	fixtureSync = client.ObjectKey{Namespace: fixtureFluxNS, Name: "fixture"}
-	fixtureApps = client.ObjectKey{Namespace: fixtureFluxNS, Name: "fixture-apps"}
+	fixtureSync = client.ObjectKey{Namespace: fixtureFluxNS, Name: "flux-system"}
+	fixtureApps = client.ObjectKey{Namespace: fixtureFluxNS, Name: "apps"}
 	webKey      = client.ObjectKey{Namespace: fixtureAppNS, Name: "web"}
 	bannerKey   = client.ObjectKey{Namespace: fixtureAppNS, Name: "web-banner"}
 )
@@ -82,7 +83,7 @@ func (r *fixtureRepo) edit(path, old, new string) error {
 	return os.WriteFile(p, bytes.Replace(data, []byte(old), []byte(new), 1), 0o644)
 }
 
-func (e *env) runFixture(ctx context.Context) error {
+func (e *env) runFixture(ctx context.Context, s *stack) error {
 	t := time.Now()
 	url, err := e.git.CreateRepo(ctx, "fixture", "main")
 	if err != nil {
@@ -119,38 +120,41 @@ func (e *env) runFixture(ctx context.Context) error {
 	if err := r.push(ctx); err != nil {
 		return err
 	}
-	if err := kube.ApplyFile(ctx, e.c, syncPath); err != nil {
+	if err := kube.Apply(ctx, s.c, []*unstructured.Unstructured{kube.Namespace(fixtureFluxNS)}); err != nil {
+		return err
+	}
+	if err := kube.ApplyFile(ctx, s.c, syncPath); err != nil {
 		return fmt.Errorf("apply fixture sync objects: %w", err)
 	}
 
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	_, err = flux.WaitKustomization(wctx, e.c, fixtureSync, flux.AppliedRevision(first))
+	_, err = flux.WaitKustomization(wctx, s.c, fixtureSync, flux.AppliedRevision(first))
 	if err == nil {
-		_, err = flux.WaitKustomization(wctx, e.c, fixtureApps, flux.AppliedRevision(first))
+		_, err = flux.WaitKustomization(wctx, s.c, fixtureApps, flux.AppliedRevision(first))
 	}
 	if err == nil {
-		err = waitDeployment(wctx, e.c, webKey, 2, "info")
+		err = waitDeployment(wctx, s.c, webKey, 2, "info")
 	}
-	e.rep.Check("fixture: first sync", "Kustomizations fixture and fixture-apps Ready at "+short(first)+"; Deployment web 2/2 available on kwok nodes", time.Since(t), err)
+	e.rep.Check("fixture: first sync", "Kustomizations flux-system and apps Ready at "+short(first)+"; Deployment web 2/2 available on kwok nodes", time.Since(t), err)
 	if err != nil {
 		return nil
 	}
 
-	if err := e.pushChange(ctx, r); err != nil {
+	if err := e.pushChange(ctx, s, r); err != nil {
 		return err
 	}
-	if err := e.pushPrune(ctx, r); err != nil {
+	if err := e.pushPrune(ctx, s, r); err != nil {
 		return err
 	}
-	return e.pushBroken(ctx, r)
+	return e.pushBroken(ctx, s, r)
 }
 
 // pushChange changes the web Deployment in Git and measures how long the
 // change takes to reach the API, against the Kustomization's interval.
-func (e *env) pushChange(ctx context.Context, r *fixtureRepo) error {
+func (e *env) pushChange(ctx context.Context, s *stack, r *fixtureRepo) error {
 	var ks kustomizev1.Kustomization
-	if err := e.c.Get(ctx, fixtureApps, &ks); err != nil {
+	if err := s.c.Get(ctx, fixtureApps, &ks); err != nil {
 		return fmt.Errorf("get %s: %w", fixtureApps, err)
 	}
 	interval := ks.Spec.Interval.Duration
@@ -172,7 +176,7 @@ func (e *env) pushChange(ctx context.Context, r *fixtureRepo) error {
 	defer cancel()
 	err = proc.WaitFor(wctx, nil, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
 		var d appsv1.Deployment
-		if err := e.c.Get(ctx, webKey, &d); err != nil {
+		if err := s.c.Get(ctx, webKey, &d); err != nil {
 			return false, err
 		}
 		return deploymentSpecIs(&d, 3, "debug"), nil
@@ -190,19 +194,19 @@ func (e *env) pushChange(ctx context.Context, r *fixtureRepo) error {
 	t := time.Now()
 	wctx2, cancel2 := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel2()
-	err = waitDeployment(wctx2, e.c, webKey, 3, "debug")
+	err = waitDeployment(wctx2, s.c, webKey, 3, "debug")
 	if err == nil {
-		_, err = flux.WaitKustomization(wctx2, e.c, fixtureApps, flux.AppliedRevision(sha))
+		_, err = flux.WaitKustomization(wctx2, s.c, fixtureApps, flux.AppliedRevision(sha))
 	}
-	e.rep.Check("fixture: rollout", "3/3 replicas available, fixture-apps Ready at "+short(sha), time.Since(t), err)
+	e.rep.Check("fixture: rollout", "3/3 replicas available, apps Ready at "+short(sha), time.Since(t), err)
 	return nil
 }
 
 // pushPrune removes the banner ConfigMap from Git and waits for Flux to
 // delete it from the cluster.
-func (e *env) pushPrune(ctx context.Context, r *fixtureRepo) error {
+func (e *env) pushPrune(ctx context.Context, s *stack, r *fixtureRepo) error {
 	var cm corev1.ConfigMap
-	if err := e.c.Get(ctx, bannerKey, &cm); err != nil {
+	if err := s.c.Get(ctx, bannerKey, &cm); err != nil {
 		e.rep.Fail("fixture: prune", fmt.Sprintf("ConfigMap %s is not there to begin with: %v", bannerKey, err))
 		return nil
 	}
@@ -223,14 +227,14 @@ func (e *env) pushPrune(ctx context.Context, r *fixtureRepo) error {
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	err = proc.WaitFor(wctx, nil, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
-		err := e.c.Get(ctx, bannerKey, &corev1.ConfigMap{})
+		err := s.c.Get(ctx, bannerKey, &corev1.ConfigMap{})
 		if apierrors.IsNotFound(err) {
 			return true, nil
 		}
 		return false, err
 	})
 	if err == nil {
-		_, err = flux.WaitKustomization(wctx, e.c, fixtureApps, flux.AppliedRevision(sha))
+		_, err = flux.WaitKustomization(wctx, s.c, fixtureApps, flux.AppliedRevision(sha))
 	}
 	e.rep.Check("fixture: removed object is pruned", "ConfigMap "+bannerKey.String()+" deleted after commit "+short(sha), time.Since(t), err)
 	return nil
@@ -240,7 +244,7 @@ func (e *env) pushPrune(ctx context.Context, r *fixtureRepo) error {
 // validator on that commit (it must fail), pushes it, and checks that the
 // Kustomization turns not Ready with the API server's error while the last
 // good state stays applied. A revert then restores Ready.
-func (e *env) pushBroken(ctx context.Context, r *fixtureRepo) error {
+func (e *env) pushBroken(ctx context.Context, s *stack, r *fixtureRepo) error {
 	const check = "fixture: validator flags the broken commit before the push"
 	var goodOut string
 	var goodCode int
@@ -281,7 +285,7 @@ func (e *env) pushBroken(ctx context.Context, r *fixtureRepo) error {
 	t := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	ks, err := flux.WaitKustomization(wctx, e.c, fixtureApps, flux.FailedAt(sha))
+	ks, err := flux.WaitKustomization(wctx, s.c, fixtureApps, flux.FailedAt(sha))
 	detail := ""
 	if err == nil {
 		msg := flux.Ready(ks.Status.Conditions).Message
@@ -292,7 +296,7 @@ func (e *env) pushBroken(ctx context.Context, r *fixtureRepo) error {
 	}
 	if err == nil {
 		var d appsv1.Deployment
-		if err = e.c.Get(ctx, webKey, &d); err == nil && !deploymentSpecIs(&d, 3, "debug") {
+		if err = s.c.Get(ctx, webKey, &d); err == nil && !deploymentSpecIs(&d, 3, "debug") {
 			err = errors.New("the last good Deployment was not kept")
 		}
 	}
@@ -311,8 +315,8 @@ func (e *env) pushBroken(ctx context.Context, r *fixtureRepo) error {
 	t = time.Now()
 	wctx2, cancel2 := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel2()
-	_, err = flux.WaitKustomization(wctx2, e.c, fixtureApps, flux.AppliedRevision(fixed))
-	e.rep.Check("fixture: revert restores Ready", "fixture-apps Ready at "+short(fixed), time.Since(t), err)
+	_, err = flux.WaitKustomization(wctx2, s.c, fixtureApps, flux.AppliedRevision(fixed))
+	e.rep.Check("fixture: revert restores Ready", "apps Ready at "+short(fixed), time.Since(t), err)
 	return nil
 }
 

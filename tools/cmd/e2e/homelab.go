@@ -45,6 +45,7 @@ var moduleMirrors = map[string]string{
 }
 
 type homelab struct {
+	stack   *stack
 	commit  string
 	started time.Time
 	// mirrored lists the Git sources served from a module mirror.
@@ -55,8 +56,8 @@ type homelab struct {
 // flux-system GitRepository (and the sources that have a module mirror) at
 // the local Git server in one extra commit, and applies the sync objects
 // with the sops-age Secret, as `flux bootstrap` would.
-func (e *env) startHomelab(ctx context.Context) (*homelab, error) {
-	hl := &homelab{started: time.Now()}
+func (e *env) startHomelab(ctx context.Context, s *stack) (*homelab, error) {
+	hl := &homelab{stack: s, started: time.Now()}
 	dir := filepath.Join(e.work, "homelab")
 	if _, err := gitserver.Git(ctx, "", "clone", "--quiet", "--no-hardlinks", e.o.repoDir, dir); err != nil {
 		return nil, fmt.Errorf("clone this repository: %w", err)
@@ -96,20 +97,16 @@ func (e *env) startHomelab(ctx context.Context) (*homelab, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the TEST ONLY age key: %w", err)
 	}
-	ns := &unstructured.Unstructured{}
-	ns.SetAPIVersion("v1")
-	ns.SetKind("Namespace")
-	ns.SetName(fluxNS)
 	secret := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1",
 		"kind":       "Secret",
 		"metadata":   map[string]any{"name": "sops-age", "namespace": fluxNS},
 		"stringData": map[string]any{"age.agekey": string(key)},
 	}}
-	if err := kube.Apply(ctx, e.c, []*unstructured.Unstructured{ns, secret}); err != nil {
+	if err := kube.Apply(ctx, s.c, []*unstructured.Unstructured{kube.Namespace(fluxNS), secret}); err != nil {
 		return nil, err
 	}
-	if err := kube.ApplyFile(ctx, e.c, syncPath); err != nil {
+	if err := kube.ApplyFile(ctx, s.c, syncPath); err != nil {
 		return nil, fmt.Errorf("apply the sync objects: %w", err)
 	}
 	e.log.Info("clusters/homelab syncing from the local Git server", "commit", short(hl.commit), "mirrored", hl.mirrored)
@@ -200,10 +197,11 @@ func (e *env) moduleMirror(ctx context.Context, name, module, tag string) (strin
 // source without a mirror, an operator that would set the status a health
 // check waits for) fails the run.
 func (e *env) checkHomelab(ctx context.Context, hl *homelab) error {
+	c := hl.stack.c
 	key := client.ObjectKey{Namespace: fluxNS, Name: "flux-system"}
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	_, err := flux.WaitKustomization(wctx, e.c, key, flux.AppliedRevision(hl.commit))
+	_, err := flux.WaitKustomization(wctx, c, key, flux.AppliedRevision(hl.commit))
 	e.rep.Check("homelab: flux-system Ready", "clusters/homelab applied at "+short(hl.commit)+" (cluster-secrets decrypted with the TEST ONLY age key)", time.Since(hl.started), err)
 	if err != nil {
 		return nil
@@ -219,7 +217,7 @@ func (e *env) checkHomelab(ctx context.Context, hl *homelab) error {
 	defer cancel2()
 	_ = proc.WaitFor(settle, nil, time.Second, func(ctx context.Context) (bool, error) {
 		var list kustomizev1.KustomizationList
-		if err := e.c.List(ctx, &list, client.InNamespace(fluxNS)); err != nil {
+		if err := c.List(ctx, &list, client.InNamespace(fluxNS)); err != nil {
 			return false, err
 		}
 		for _, ks := range list.Items {
@@ -230,8 +228,8 @@ func (e *env) checkHomelab(ctx context.Context, hl *homelab) error {
 		return len(list.Items) >= len(homelabKustomizations), nil
 	})
 
-	out, err := e.flux(ctx, "get", "kustomizations", "-n", fluxNS)
-	fmt.Printf("\n$ flux get kustomizations -n %s\n%s\n", fluxNS, out)
+	out, err := e.flux(ctx, hl.stack, "get", "kustomizations", "-n", fluxNS)
+	fmt.Printf("\n[homelab] $ flux get kustomizations -n %s\n%s\n", fluxNS, out)
 	if err != nil {
 		return err
 	}
@@ -248,15 +246,15 @@ func (e *env) checkHomelab(ctx context.Context, hl *homelab) error {
 	}
 
 	var list kustomizev1.KustomizationList
-	if err := e.c.List(ctx, &list, client.InNamespace(fluxNS)); err != nil {
+	if err := c.List(ctx, &list, client.InNamespace(fluxNS)); err != nil {
 		return fmt.Errorf("list Kustomizations: %w", err)
 	}
-	why, err := e.offlineReasons(ctx)
+	why, err := offlineReasons(ctx, c)
 	if err != nil {
 		return err
 	}
 	for _, ks := range list.Items {
-		e.explain(ctx, &ks, why)
+		e.explain(ctx, c, &ks, why)
 	}
 	return nil
 }
@@ -268,42 +266,42 @@ type reasons struct {
 	releases map[string]string // "namespace/name" -> message
 }
 
-func (e *env) offlineReasons(ctx context.Context) (*reasons, error) {
+func offlineReasons(ctx context.Context, c client.Client) (*reasons, error) {
 	r := &reasons{sources: map[string]string{}, releases: map[string]string{}}
 	var git sourcev1.GitRepositoryList
-	if err := e.c.List(ctx, &git); err != nil {
+	if err := c.List(ctx, &git); err != nil {
 		return nil, fmt.Errorf("list GitRepositories: %w", err)
 	}
 	for _, s := range git.Items {
-		if c := flux.Ready(s.Status.Conditions); c.Status != metav1.ConditionTrue {
-			r.sources["GitRepository/"+s.Namespace+"/"+s.Name] = c.Message
+		if cond := flux.Ready(s.Status.Conditions); cond.Status != metav1.ConditionTrue {
+			r.sources["GitRepository/"+s.Namespace+"/"+s.Name] = cond.Message
 		}
 	}
 	var helm sourcev1.HelmRepositoryList
-	if err := e.c.List(ctx, &helm); err != nil {
+	if err := c.List(ctx, &helm); err != nil {
 		return nil, fmt.Errorf("list HelmRepositories: %w", err)
 	}
 	for _, s := range helm.Items {
-		if c := flux.Ready(s.Status.Conditions); c.Status != metav1.ConditionTrue {
-			r.sources["HelmRepository/"+s.Namespace+"/"+s.Name] = c.Message
+		if cond := flux.Ready(s.Status.Conditions); cond.Status != metav1.ConditionTrue {
+			r.sources["HelmRepository/"+s.Namespace+"/"+s.Name] = cond.Message
 		}
 	}
 	var oci sourcev1.OCIRepositoryList
-	if err := e.c.List(ctx, &oci); err != nil {
+	if err := c.List(ctx, &oci); err != nil {
 		return nil, fmt.Errorf("list OCIRepositories: %w", err)
 	}
 	for _, s := range oci.Items {
-		if c := flux.Ready(s.Status.Conditions); c.Status != metav1.ConditionTrue {
-			r.sources["OCIRepository/"+s.Namespace+"/"+s.Name] = c.Message
+		if cond := flux.Ready(s.Status.Conditions); cond.Status != metav1.ConditionTrue {
+			r.sources["OCIRepository/"+s.Namespace+"/"+s.Name] = cond.Message
 		}
 	}
 	var hrs helmv2.HelmReleaseList
-	if err := e.c.List(ctx, &hrs); err != nil {
+	if err := c.List(ctx, &hrs); err != nil {
 		return nil, fmt.Errorf("list HelmReleases: %w", err)
 	}
 	for _, hr := range hrs.Items {
-		if c := flux.Ready(hr.Status.Conditions); c.Status != metav1.ConditionTrue {
-			r.releases[hr.Namespace+"/"+hr.Name] = c.Reason + ": " + c.Message
+		if cond := flux.Ready(hr.Status.Conditions); cond.Status != metav1.ConditionTrue {
+			r.releases[hr.Namespace+"/"+hr.Name] = cond.Reason + ": " + cond.Message
 		}
 	}
 	return r, nil
@@ -311,12 +309,12 @@ func (e *env) offlineReasons(ctx context.Context) (*reasons, error) {
 
 // explain reports one Kustomization: a pass when Ready, a note naming the
 // offline cause when it waits on one, a failure otherwise.
-func (e *env) explain(ctx context.Context, ks *kustomizev1.Kustomization, why *reasons) {
+func (e *env) explain(ctx context.Context, c client.Client, ks *kustomizev1.Kustomization, why *reasons) {
 	name := "homelab: Kustomization " + ks.Name
 	r := flux.Ready(ks.Status.Conditions)
 	switch {
 	case r.Status == metav1.ConditionTrue:
-		applied, missing := e.inventoryPresent(ctx, ks)
+		applied, missing := inventoryPresent(ctx, c, ks)
 		if len(missing) > 0 {
 			e.rep.Fail(name, fmt.Sprintf("Ready, but %d inventory objects are not in the API: %s", len(missing), strings.Join(missing, ", ")))
 			return
@@ -334,8 +332,8 @@ func (e *env) explain(ctx context.Context, ks *kustomizev1.Kustomization, why *r
 		// Applied, and waiting on the health of what it applied: fine only
 		// when what it waits on is a HelmRelease whose chart cannot be
 		// fetched here.
-		applied, missing := e.inventoryPresent(ctx, ks)
-		waiting := e.waitingReleases(ks, why)
+		applied, missing := inventoryPresent(ctx, c, ks)
+		waiting := waitingReleases(ks, why)
 		if len(missing) == 0 && applied > 0 && len(waiting) > 0 {
 			e.rep.Pass(name+" applied everything that does not need a chart",
 				fmt.Sprintf("%d objects in the API; not Ready (%s: %s) because of %d HelmReleases", applied, r.Reason, r.Message, len(waiting)), 0)
@@ -362,7 +360,7 @@ func sourceNS(ks *kustomizev1.Kustomization) string {
 
 // waitingReleases lists the HelmReleases in the Kustomization's inventory
 // that are not Ready, with their message.
-func (e *env) waitingReleases(ks *kustomizev1.Kustomization, why *reasons) []string {
+func waitingReleases(ks *kustomizev1.Kustomization, why *reasons) []string {
 	var out []string
 	if ks.Status.Inventory == nil {
 		return nil
@@ -382,7 +380,7 @@ func (e *env) waitingReleases(ks *kustomizev1.Kustomization, why *reasons) []str
 
 // inventoryPresent counts the objects of the Kustomization's inventory that
 // exist in the API and lists those that do not.
-func (e *env) inventoryPresent(ctx context.Context, ks *kustomizev1.Kustomization) (int, []string) {
+func inventoryPresent(ctx context.Context, c client.Client, ks *kustomizev1.Kustomization) (int, []string) {
 	if ks.Status.Inventory == nil {
 		return 0, nil
 	}
@@ -396,7 +394,7 @@ func (e *env) inventoryPresent(ctx context.Context, ks *kustomizev1.Kustomizatio
 		}
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(schema.GroupVersionKind{Group: group, Version: entry.Version, Kind: kind})
-		if err := e.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
 			missing = append(missing, entry.ID)
 			continue
 		}
@@ -424,15 +422,6 @@ func listed(table, name string) bool {
 	return false
 }
 
-// flux runs the flux CLI against the test cluster.
-func (e *env) flux(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, filepath.Join(e.binDir, "flux"), append(args, "--kubeconfig="+e.cluster.Kubeconfig)...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("flux %s: %w", strings.Join(args, " "), err)
-	}
-	return string(out), nil
-}
 
 // settled reports whether a Kustomization's Ready condition is one it
 // keeps offline: Ready, failed, waiting for a dependency, or running health

@@ -27,6 +27,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -64,7 +65,7 @@ func main() {
 	flag.StringVar(&o.cacheDir, "cache", "", "directory made by tools/e2e/build.sh (bin/, crds/, kwok/)")
 	flag.StringVar(&o.repoDir, "repo", ".", "root of this repository")
 	flag.StringVar(&o.validator, "validator", "", "gitops-validate binary, run on the broken commit before it is pushed")
-	flag.StringVar(&o.validatorArgs, "validator-args", "--output github .", "arguments for the validator, which runs in the root of the fixture repository")
+	flag.StringVar(&o.validatorArgs, "validator-args", "--output text .", "arguments for the validator, which runs in the root of the fixture repository")
 	flag.StringVar(&o.ageKey, "age-key", "tools/internal/treetest/testdata/sops/TEST-ONLY-age.agekey", "TEST ONLY age identity for the flux-system/sops-age Secret (relative to -repo)")
 	flag.StringVar(&o.workDir, "work", "", "working directory (default: a new temporary directory)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (logs, kubeconfig) after the run")
@@ -146,62 +147,82 @@ func run(o options) int {
 	return 0
 }
 
-// env is what the scenarios share: the cluster, the Git server, the paths.
+// env is what the scenarios share: the clusters, the Git server, the paths.
 type env struct {
-	o       options
-	work    string
-	binDir  string
+	o      options
+	work   string
+	binDir string
+	g      *proc.Group
+	git    *gitserver.Server
+	rep    *report.Report
+	log    *slog.Logger
+}
+
+// stack is one cluster with Flux running against it. The fixture and
+// clusters/homelab each get their own, since both bootstrap with the
+// conventional flux-system names.
+type stack struct {
+	name    string
 	cluster *cluster.Cluster
 	c       client.Client
-	git     *gitserver.Server
-	rep     *report.Report
-	log     *slog.Logger
+}
+
+// startStack starts a cluster named name with Flux's CRDs and controllers.
+func (e *env) startStack(ctx context.Context, name string) (*stack, error) {
+	t := time.Now()
+	work := filepath.Join(e.work, name)
+	cl, err := cluster.Start(ctx, e.g, cluster.Config{
+		Name:       name,
+		BinDir:     e.binDir,
+		KwokStages: filepath.Join(e.o.cacheDir, "kwok", "stages.yaml"),
+		WorkDir:    work,
+		Nodes:      e.o.nodes,
+	}, e.log)
+	if err != nil {
+		return nil, fmt.Errorf("start cluster %s: %w", name, err)
+	}
+	n, err := kube.ApplyCRDs(ctx, cl.Client, filepath.Join(e.o.cacheDir, "crds"))
+	if err != nil {
+		return nil, fmt.Errorf("install Flux CRDs in %s: %w", name, err)
+	}
+	if err := flux.Start(ctx, e.g, name, e.binDir, work, cl.Kubeconfig, flux.Default, e.log); err != nil {
+		return nil, fmt.Errorf("start Flux in %s: %w", name, err)
+	}
+	e.rep.Pass(name+": cluster and Flux up", fmt.Sprintf("etcd, kube-apiserver %s, controller-manager, scheduler, kwok (%d Ready nodes); %d Flux CRDs; %s",
+		cl.Server, e.o.nodes, n, strings.Join(flux.Default, ", ")), time.Since(t))
+	return &stack{name: name, cluster: cl, c: cl.Client}, nil
 }
 
 // runAll runs the checks within ctx; with -hold it then waits for holdCtx
 // (Ctrl-C) before returning.
 func runAll(ctx, holdCtx context.Context, o options, work string, g *proc.Group, rep *report.Report, log *slog.Logger) error {
-	e := &env{o: o, work: work, binDir: filepath.Join(o.cacheDir, "bin"), rep: rep, log: log}
-
-	t := time.Now()
-	cl, err := cluster.Start(ctx, g, cluster.Config{
-		BinDir:     e.binDir,
-		KwokStages: filepath.Join(o.cacheDir, "kwok", "stages.yaml"),
-		WorkDir:    work,
-		Nodes:      o.nodes,
-	}, log)
-	if err != nil {
-		return fmt.Errorf("start cluster: %w", err)
-	}
-	e.cluster, e.c = cl, cl.Client
-	rep.Pass("cluster up", fmt.Sprintf("etcd, kube-apiserver %s, controller-manager, scheduler, kwok with %d Ready nodes", cl.Server, o.nodes), time.Since(t))
-
-	t = time.Now()
-	n, err := kube.ApplyCRDs(ctx, e.c, filepath.Join(o.cacheDir, "crds"))
-	if err != nil {
-		return fmt.Errorf("install Flux CRDs: %w", err)
-	}
-	if err := flux.Start(ctx, g, e.binDir, work, cl.Kubeconfig, flux.Default, log); err != nil {
-		return fmt.Errorf("start Flux: %w", err)
-	}
-	rep.Pass("flux up", fmt.Sprintf("%d Flux CRDs, %s", n, strings.Join(flux.Default, ", ")), time.Since(t))
-
+	e := &env{o: o, work: work, binDir: filepath.Join(o.cacheDir, "bin"), g: g, rep: rep, log: log}
+	var err error
 	e.git, err = gitserver.Start(ctx, filepath.Join(work, "git"), log)
 	if err != nil {
 		return fmt.Errorf("start git server: %w", err)
 	}
 	defer e.git.Close()
 
-	// The homelab tree reconciles (or waits on what it cannot fetch) while
-	// the fixture flows run; its state is read at the end.
+	// clusters/homelab reconciles (or waits on what it cannot fetch) in
+	// its own cluster while the fixture flows run; its state is read at
+	// the end.
 	var hl *homelab
 	if o.homelab {
-		if hl, err = e.startHomelab(ctx); err != nil {
+		s, err := e.startStack(ctx, "homelab")
+		if err != nil {
+			return err
+		}
+		if hl, err = e.startHomelab(ctx, s); err != nil {
 			return fmt.Errorf("homelab: %w", err)
 		}
 	}
+	var fx *stack
 	if o.fixture {
-		if err := e.runFixture(ctx); err != nil {
+		if fx, err = e.startStack(ctx, "fixture"); err != nil {
+			return err
+		}
+		if err := e.runFixture(ctx, fx); err != nil {
 			return fmt.Errorf("fixture: %w", err)
 		}
 	}
@@ -210,43 +231,66 @@ func runAll(ctx, holdCtx context.Context, o options, work string, g *proc.Group,
 			return fmt.Errorf("homelab: %w", err)
 		}
 	}
-	if err := e.fluxGet(ctx, os.Stdout); err != nil {
-		return err
+	for _, s := range []*stack{fx, stackOf(hl)} {
+		if s == nil {
+			continue
+		}
+		if err := e.fluxGet(ctx, s, os.Stdout); err != nil {
+			return err
+		}
 	}
 	if o.hold {
-		e.holdForUser(holdCtx)
+		e.holdForUser(holdCtx, fx, stackOf(hl))
 	}
 	return nil
 }
 
-// holdForUser prints how to use the running cluster and Git server and
-// waits for Ctrl-C.
-func (e *env) holdForUser(ctx context.Context) {
-	fmt.Printf(`
-The cluster and the Git server keep running until Ctrl-C.
-  export KUBECONFIG=%s
-  %s get kustomizations -A --watch
-Push to deploy: clone what Flux syncs (this repository's HEAD plus one commit
-pointing its sources at the local server), change, commit, push:
-  git clone %s homelab-e2e
-The fixture repository, with a working clone to push from:
-  %s (%s)
-`, e.cluster.Kubeconfig, filepath.Join(e.binDir, "flux"), e.git.RepoURL("homelab"), e.git.RepoURL("fixture"), filepath.Join(e.work, "fixture"))
-	<-ctx.Done()
+func stackOf(hl *homelab) *stack {
+	if hl == nil {
+		return nil
+	}
+	return hl.stack
 }
 
-// fluxGet prints what `flux get` shows for the whole cluster.
-func (e *env) fluxGet(ctx context.Context, w io.Writer) error {
+// fluxGet prints what `flux get` shows for the whole cluster of s.
+func (e *env) fluxGet(ctx context.Context, s *stack, w io.Writer) error {
 	for _, args := range [][]string{
 		{"get", "sources", "git", "-A"},
 		{"get", "kustomizations", "-A"},
 		{"get", "helmreleases", "-A"},
 	} {
-		out, err := e.flux(ctx, args...)
-		fmt.Fprintf(w, "\n$ flux %s\n%s", strings.Join(args, " "), out)
+		out, err := e.flux(ctx, s, args...)
+		fmt.Fprintf(w, "\n[%s] $ flux %s\n%s", s.name, strings.Join(args, " "), out)
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// flux runs the flux CLI against the cluster of s.
+func (e *env) flux(ctx context.Context, s *stack, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(e.binDir, "flux"), append(args, "--kubeconfig="+s.cluster.Kubeconfig)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("flux %s: %w", strings.Join(args, " "), err)
+	}
+	return string(out), nil
+}
+
+// holdForUser prints how to use the running clusters and Git server and
+// waits for Ctrl-C.
+func (e *env) holdForUser(ctx context.Context, stacks ...*stack) {
+	fmt.Println("\nThe clusters and the Git server keep running until Ctrl-C.")
+	for _, s := range stacks {
+		if s == nil {
+			continue
+		}
+		fmt.Printf("  %s: export KUBECONFIG=%s; %s get kustomizations -A --watch\n", s.name, s.cluster.Kubeconfig, filepath.Join(e.binDir, "flux"))
+	}
+	fmt.Printf(`Push to deploy: clone a served repository, change, commit, git push.
+  fixture: git clone %s   (apps/web is the web app)
+  homelab: git clone %s   (this repository's HEAD plus one commit pointing its sources at the local server)
+`, e.git.RepoURL("fixture"), e.git.RepoURL("homelab"))
+	<-ctx.Done()
 }

@@ -32,6 +32,8 @@ import (
 
 // Config tells Start where the binaries are and where to keep state.
 type Config struct {
+	// Name prefixes the names of the cluster's processes (and log files).
+	Name string
 	// BinDir holds etcd, kube-apiserver, kube-controller-manager,
 	// kube-scheduler and kwok.
 	BinDir string
@@ -82,7 +84,7 @@ func Start(ctx context.Context, g *proc.Group, cfg Config, log *slog.Logger) (*C
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdPort)
 	peerURL := "http://127.0.0.1:" + strconv.Itoa(peerPort)
 	etcd, err := g.Start(proc.Spec{
-		Name: "etcd",
+		Name: cfg.Name + "-etcd",
 		Path: bin("etcd"),
 		Args: []string{
 			"--name=e2e",
@@ -102,10 +104,10 @@ func Start(ctx context.Context, g *proc.Group, cfg Config, log *slog.Logger) (*C
 	if err := proc.WaitFor(ctx, etcd, 200*time.Millisecond, httpOK(http.DefaultClient, etcdURL+"/health")); err != nil {
 		return nil, fmt.Errorf("wait for etcd: %w", err)
 	}
-	log.Info("etcd ready", "url", etcdURL)
+	log.Info("etcd ready", "cluster", cfg.Name, "url", etcdURL)
 
 	apiserver, err := g.Start(proc.Spec{
-		Name: "kube-apiserver",
+		Name: cfg.Name + "-kube-apiserver",
 		Path: bin("kube-apiserver"),
 		Args: []string{
 			"--etcd-servers=" + etcdURL,
@@ -136,7 +138,7 @@ func Start(ctx context.Context, g *proc.Group, cfg Config, log *slog.Logger) (*C
 	if err := proc.WaitFor(ctx, apiserver, 500*time.Millisecond, httpOK(tlsClient, server+"/readyz")); err != nil {
 		return nil, fmt.Errorf("wait for kube-apiserver: %w", err)
 	}
-	log.Info("kube-apiserver ready", "server", server)
+	log.Info("kube-apiserver ready", "cluster", cfg.Name, "server", server)
 
 	c, restCfg, err := kube.NewClient(kubeconfig)
 	if err != nil {
@@ -144,7 +146,7 @@ func Start(ctx context.Context, g *proc.Group, cfg Config, log *slog.Logger) (*C
 	}
 
 	kcm, err := g.Start(proc.Spec{
-		Name: "kube-controller-manager",
+		Name: cfg.Name + "-kube-controller-manager",
 		Path: bin("kube-controller-manager"),
 		Args: []string{
 			"--kubeconfig=" + kubeconfig,
@@ -163,7 +165,7 @@ func Start(ctx context.Context, g *proc.Group, cfg Config, log *slog.Logger) (*C
 		return nil, err
 	}
 	scheduler, err := g.Start(proc.Spec{
-		Name: "kube-scheduler",
+		Name: cfg.Name + "-kube-scheduler",
 		Path: bin("kube-scheduler"),
 		Args: []string{
 			"--kubeconfig=" + kubeconfig,
@@ -178,7 +180,7 @@ func Start(ctx context.Context, g *proc.Group, cfg Config, log *slog.Logger) (*C
 		return nil, err
 	}
 	kwok, err := g.Start(proc.Spec{
-		Name: "kwok",
+		Name: cfg.Name + "-kwok",
 		Path: bin("kwok"),
 		Args: []string{
 			"--kubeconfig=" + kubeconfig,
@@ -199,7 +201,7 @@ func Start(ctx context.Context, g *proc.Group, cfg Config, log *slog.Logger) (*C
 	if err := proc.WaitFor(ctx, kwok, 500*time.Millisecond, cl.nodesReady(cfg.Nodes)); err != nil {
 		return nil, fmt.Errorf("wait for the fake nodes: %w", err)
 	}
-	log.Info("fake nodes ready", "nodes", cfg.Nodes)
+	log.Info("fake nodes ready", "cluster", cfg.Name, "nodes", cfg.Nodes)
 	// The controller manager is working once its service-account
 	// controller has made the default namespace's ServiceAccount.
 	if err := proc.WaitFor(ctx, kcm, 500*time.Millisecond, func(ctx context.Context) (bool, error) {

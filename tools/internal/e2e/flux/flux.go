@@ -36,8 +36,9 @@ var OfflineProxyEnv = []string{
 }
 
 // Start runs the controllers in g with the kubeconfig and waits until each
-// reports ready on its health endpoint.
-func Start(ctx context.Context, g *proc.Group, binDir, workDir, kubeconfig string, ctrls Controllers, log *slog.Logger) error {
+// reports ready on its health endpoint. prefix is put before the process
+// names.
+func Start(ctx context.Context, g *proc.Group, prefix, binDir, workDir, kubeconfig string, ctrls Controllers, log *slog.Logger) error {
 	for _, name := range ctrls {
 		ports, err := cluster.FreePorts(3)
 		if err != nil {
@@ -64,7 +65,7 @@ func Start(ctx context.Context, g *proc.Group, binDir, workDir, kubeconfig strin
 			)
 		}
 		p, err := g.Start(proc.Spec{
-			Name: name,
+			Name: prefix + "-" + name,
 			Path: filepath.Join(binDir, name),
 			Args: args,
 			Env: append([]string{
@@ -78,7 +79,7 @@ func Start(ctx context.Context, g *proc.Group, binDir, workDir, kubeconfig strin
 		if err := proc.WaitFor(ctx, p, 300*time.Millisecond, healthy("http://"+health+"/readyz")); err != nil {
 			return fmt.Errorf("wait for %s: %w", name, err)
 		}
-		log.Info("controller ready", "controller", name)
+		log.Info("controller ready", "controller", prefix+"-"+name)
 	}
 	return nil
 }

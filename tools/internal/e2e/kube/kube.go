@@ -104,6 +104,15 @@ func Apply(ctx context.Context, c client.Client, objs []*unstructured.Unstructur
 	return nil
 }
 
+// Namespace returns a Namespace object to apply.
+func Namespace(name string) *unstructured.Unstructured {
+	ns := &unstructured.Unstructured{}
+	ns.SetAPIVersion("v1")
+	ns.SetKind("Namespace")
+	ns.SetName(name)
+	return ns
+}
+
 // ApplyFile server-side applies every object of a YAML file.
 func ApplyFile(ctx context.Context, c client.Client, path string) error {
 	data, err := os.ReadFile(path)
