@@ -422,7 +422,6 @@ func listed(table, name string) bool {
 	return false
 }
 
-
 // settled reports whether a Kustomization's Ready condition is one it
 // keeps offline: Ready, failed, waiting for a dependency, or running health
 // checks on what it applied.
