@@ -159,7 +159,7 @@ func waitStored(t *testing.T, s *stack, ids []string, within time.Duration) {
 	}
 }
 
-func get(t *testing.T, s *stack, path string) (time.Duration, int, bool) {
+func get(t testing.TB, s *stack, path string) (time.Duration, int, bool) {
 	t.Helper()
 	start := time.Now()
 	res, err := s.client.Get(s.srv.URL + path)

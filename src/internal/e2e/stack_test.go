@@ -52,6 +52,9 @@ type stackOptions struct {
 	reader   store.ReaderOptions
 	dbName   string
 	keepDB   bool
+	// auth replaces the development user (the benchmarks spread load over
+	// many users).
+	auth access.Authenticator
 }
 
 func newStack(t testing.TB, o stackOptions) *stack {
@@ -124,10 +127,14 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		})
 	}
 
+	auth := o.auth
+	if auth == nil {
+		auth = access.Dev{User: devUser}
+	}
 	s.app, err = web.New(web.Options{
 		Publisher: s.pub,
 		Reader:    web.StoreReader(s.reader),
-		Auth:      access.Dev{User: devUser},
+		Auth:      auth,
 		Dev:       true,
 		Logger:    logger,
 	})
@@ -138,7 +145,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	t.Cleanup(s.srv.Close)
 	s.client = &http.Client{
 		Timeout:   10 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 512},
+		Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024},
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},

@@ -26,11 +26,10 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	routeKey
-	loggerKey
 )
 
 // requestID takes a well-formed incoming X-Request-Id (from the proxy) or
-// makes one, echoes it, and puts a logger carrying it in the context.
+// makes one, echoes it, and keeps it in the context for the logger.
 func (s *Server) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(RequestIDHeader)
@@ -40,15 +39,15 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set(RequestIDHeader, id)
-		ctx := context.WithValue(r.Context(), requestIDKey, id)
-		ctx = context.WithValue(ctx, loggerKey, s.log.With("request_id", id))
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
 	})
 }
 
+// logger returns the server's logger with the request id of ctx; it is
+// made only when something is logged, which keeps the hot path cheap.
 func (s *Server) logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey).(*slog.Logger); ok {
-		return l
+	if id := requestIDFrom(ctx); id != "" {
+		return s.log.With("request_id", id)
 	}
 	return s.log
 }
@@ -120,6 +119,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		level := slog.LevelInfo
 		if sw.status >= 500 {
 			level = slog.LevelError
+		}
+		if !s.log.Enabled(r.Context(), level) {
+			return
 		}
 		s.logger(r.Context()).Log(r.Context(), level, "http request",
 			"method", r.Method, "route", rt.name, "path", r.URL.Path, "status", sw.status,

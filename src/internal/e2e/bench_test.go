@@ -1,0 +1,351 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/homelab-gitops/homelab/src/internal/access"
+	"github.com/homelab-gitops/homelab/src/internal/demo"
+	"github.com/homelab-gitops/homelab/src/internal/store"
+	"github.com/homelab-gitops/homelab/src/internal/topology"
+	"github.com/homelab-gitops/homelab/src/internal/workout"
+)
+
+// Benchmark sizes. The benchmarks print their figures; they assert nothing
+// about time.
+const (
+	benchGoroutines = 1000
+	benchMessages   = 20000
+	benchRounds     = 3
+	// rawWindow is the raw publisher's asynchronous confirm window, shared
+	// by its goroutines (the web tier's publisher uses the same default).
+	rawWindow = 1000
+)
+
+// benchUsers is how many users the write benchmarks spread over: the web
+// tier keeps each user's just-logged workouts in memory, and a real load
+// comes from many users.
+const benchUsers = 1000
+
+// userHeader names the benchmark user of a request.
+const userHeader = "X-Bench-User"
+
+// headerAuth authenticates the user named in userHeader: benchmarks only.
+type headerAuth struct{}
+
+func (headerAuth) Authenticate(r *http.Request) (access.Identity, error) {
+	u := r.Header.Get(userHeader)
+	if u == "" {
+		return access.Identity{}, access.ErrNoToken
+	}
+	return access.Identity{UserID: u, Email: u}, nil
+}
+
+func benchWorkout(i int) workout.Workout {
+	at := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	return workout.Workout{
+		ID: uuid.NewString(), UserID: fmt.Sprintf("user-%d@example.com", i%benchUsers), Exercise: "back-squat", PerformedAt: at, Unit: workout.Kilograms,
+		Sets:     []workout.Set{{Reps: 5, Weight: 100}, {Reps: 5, Weight: 100}, {Reps: 5 - i%2, Weight: 100}},
+		LoggedAt: at.Add(time.Minute),
+	}
+}
+
+// BenchmarkWebTier compares confirmed POST /api/v1/workouts throughput at
+// the maximum rate with raw amqp091-go publishing of the same persistent
+// messages with confirms (asynchronous window), from the same number of
+// goroutines, and prints "publish ratio: 0.xx" (target at least 0.6).
+func BenchmarkWebTier(b *testing.B) {
+	s := newStack(b, stackOptions{auth: headerAuth{}})
+	bodies := make([][]byte, benchMessages)
+	for i := range bodies {
+		w := benchWorkout(i)
+		w.ID, w.UserID, w.LoggedAt = "", "", time.Time{}
+		data, err := json.Marshal(w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		// The API takes a workout without server-set fields.
+		bodies[i] = []byte(strings.NewReplacer(`"id":"",`, "", `"user_id":"",`, "", `,"logged_at":"0001-01-01T00:00:00Z"`, "").Replace(string(data)))
+	}
+	var raws, webs []float64
+	for round := range benchRounds {
+		purgeQueue(b)
+		raw := rawPublish(b, benchMessages, benchGoroutines)
+		purgeQueue(b)
+		web := webPublish(b, s, bodies, benchGoroutines)
+		purgeQueue(b)
+		fmt.Printf("round %d: raw amqp091-go %.0f msg/s, web POST %.0f req/s\n", round+1, raw, web)
+		raws, webs = append(raws, raw), append(webs, web)
+	}
+	raw, web := median(raws), median(webs)
+	fmt.Printf("web tier: %d goroutines, %d messages per run, medians of %d rounds\n", benchGoroutines, benchMessages, benchRounds)
+	fmt.Printf("raw publish with confirms (window %d): %.0f msg/s\n", rawWindow, raw)
+	fmt.Printf("confirmed POST /api/v1/workouts: %.0f req/s\n", web)
+	fmt.Printf("publish ratio: %.2f\n", web/raw)
+	b.ReportMetric(web, "post/s")
+	b.ReportMetric(raw, "raw-msg/s")
+	b.ReportMetric(web/raw, "ratio")
+}
+
+// rawPublish publishes n persistent, mandatory messages to the workouts
+// exchange from g goroutines sharing one confirm-mode channel and a window
+// of rawWindow unconfirmed messages, and returns messages per second.
+func rawPublish(b *testing.B, n, g int) float64 {
+	b.Helper()
+	conn, err := amqp.Dial(broker.URL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ch.Close()
+	if err := topology.Declare(ch); err != nil {
+		b.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		b.Fatal(err)
+	}
+	msgs := make([]amqp.Publishing, n)
+	for i := range msgs {
+		w := benchWorkout(i)
+		body, err := json.Marshal(w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		msgs[i] = amqp.Publishing{DeliveryMode: amqp.Persistent, ContentType: "application/json", MessageId: w.ID, Body: body}
+	}
+	perG := max(1, rawWindow/g)
+	var next, nacked atomic.Int64
+	var wg sync.WaitGroup
+	ctx := context.Background()
+	start := time.Now()
+	for range g {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var inflight []*amqp.DeferredConfirmation
+			wait := func(dc *amqp.DeferredConfirmation) {
+				if ok, err := dc.WaitContext(ctx); err != nil || !ok {
+					nacked.Add(1)
+				}
+			}
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					break
+				}
+				dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, topology.Exchange, topology.RoutingKey, true, false, msgs[i])
+				if err != nil {
+					nacked.Add(1)
+					continue
+				}
+				inflight = append(inflight, dc)
+				if len(inflight) >= perG {
+					wait(inflight[0])
+					inflight = inflight[1:]
+				}
+			}
+			for _, dc := range inflight {
+				wait(dc)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if nacked.Load() > 0 {
+		b.Fatalf("raw publishing: %d messages not confirmed", nacked.Load())
+	}
+	return float64(n) / elapsed.Seconds()
+}
+
+// webPublish POSTs every body from g goroutines and returns confirmed
+// (202) requests per second.
+func webPublish(b *testing.B, s *stack, bodies [][]byte, g int) float64 {
+	b.Helper()
+	var next, failed atomic.Int64
+	var wg sync.WaitGroup
+	url := s.srv.URL + "/api/v1/workouts"
+	start := time.Now()
+	for range g {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(bodies) {
+					return
+				}
+				if code := post(s, url, bodies[i], fmt.Sprintf("user-%d@example.com", i%benchUsers)); code != http.StatusAccepted {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if failed.Load() > 0 {
+		b.Fatalf("web tier: %d of %d POSTs not accepted", failed.Load(), len(bodies))
+	}
+	return float64(len(bodies)) / elapsed.Seconds()
+}
+
+func post(s *stack, url string, body []byte, user string) int {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(userHeader, user)
+	res, err := s.client.Do(req)
+	if err != nil {
+		return 0
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// BenchmarkPostLatency sends POST /api/v1/workouts at a fixed 500 req/s for
+// 10 s (open loop: latency counts from the scheduled send time) and prints
+// p50 and p99 (target p99 at most 25 ms).
+func BenchmarkPostLatency(b *testing.B) {
+	const rate, seconds = 500, 10
+	s := newStack(b, stackOptions{auth: headerAuth{}})
+	purgeQueue(b)
+	defer purgeQueue(b)
+	url := s.srv.URL + "/api/v1/workouts"
+	body := []byte(fmt.Sprintf(`{"exercise":"deadlift","performed_at":%q,"unit":"kg","sets":[{"reps":5,"weight":140}]}`,
+		time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)))
+	n := rate * seconds
+	lat := make([]time.Duration, n)
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	interval := time.Second / rate
+	start := time.Now()
+	for i := range n {
+		at := start.Add(time.Duration(i) * interval)
+		time.Sleep(time.Until(at))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if code := post(s, url, body, fmt.Sprintf("user-%d@example.com", i%benchUsers)); code != http.StatusAccepted {
+				failed.Add(1)
+			}
+			lat[i] = time.Since(at)
+		}()
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		b.Fatalf("%d of %d POSTs not accepted", failed.Load(), n)
+	}
+	p50, p99 := percentile(lat, 50), percentile(lat, 99)
+	fmt.Printf("POST /api/v1/workouts at %d req/s for %d s: p50 %s, p99 %s, max %s\n",
+		rate, seconds, ms(p50), ms(p99), ms(slices.Max(lat)))
+	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkReadPages measures the plan and history pages for a user with
+// two years of history (about 650 workouts) among 100,000 stored workouts,
+// on the embedded store or MONGODB_URI, and prints p50 and p99 (target p99
+// at most 100 ms).
+func BenchmarkReadPages(b *testing.B) {
+	const total, others = 100000, 400
+	s := newStack(b, stackOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	mine := demo.History(devUser, time.Now(), 104)
+	docs := make([]any, 0, total)
+	for _, w := range mine {
+		docs = append(docs, w)
+	}
+	filler := demo.History("filler@example.com", time.Now(), 104)
+	for i := 0; len(docs) < total; i++ {
+		w := filler[i%len(filler)]
+		w.ID = uuid.NewString()
+		w.UserID = fmt.Sprintf("user-%03d@example.com", i%others)
+		docs = append(docs, w)
+	}
+	loadStart := time.Now()
+	coll := s.db.Collection(store.Collection)
+	for i := 0; i < len(docs); i += 1000 {
+		if _, err := coll.InsertMany(ctx, docs[i:min(i+1000, len(docs))], options.InsertMany().SetOrdered(false)); err != nil {
+			b.Fatalf("load: %v", err)
+		}
+	}
+	if err := store.EnsureIndexes(ctx, s.db); err != nil {
+		b.Fatalf("indexes: %v", err)
+	}
+	kind := "embedded FerretDB"
+	if !mongod.Embedded() {
+		kind = "MONGODB_URI"
+	}
+	fmt.Printf("reads on %s: %d workouts stored in %s, %d of them the user's\n", kind, len(docs), time.Since(loadStart).Round(time.Millisecond), len(mine))
+
+	warmStart := time.Now()
+	if err := s.reader.Warm(ctx, devUser); err != nil {
+		b.Fatalf("warm: %v", err)
+	}
+	fmt.Printf("first load of the user's history (cold cache): %s\n", time.Since(warmStart).Round(time.Millisecond))
+
+	for _, page := range []string{"/", "/history", "/progress", "/api/v1/plan"} {
+		const n = 300
+		lat := make([]time.Duration, 0, n)
+		stale := 0
+		for range n {
+			d, code, isStale := get(b, s, page)
+			if code != http.StatusOK {
+				b.Fatalf("%s: status %d", page, code)
+			}
+			if isStale {
+				stale++
+			}
+			lat = append(lat, d)
+		}
+		fmt.Printf("GET %-13s p50 %s, p99 %s (%d requests, %d stale)\n", page, ms(percentile(lat, 50)), ms(percentile(lat, 99)), n, stale)
+		if page == "/" || page == "/history" {
+			name := strings.Trim(strings.ReplaceAll(page, "/", ""), " ")
+			if name == "" {
+				name = "plan"
+			}
+			b.ReportMetric(float64(percentile(lat, 99).Microseconds())/1000, name+"-p99-ms")
+		}
+	}
+	if os.Getenv("MONGODB_URI") == "" {
+		fmt.Println("(set MONGODB_URI to measure a real MongoDB deployment too)")
+	}
+}
+
+func percentile(d []time.Duration, p int) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := (len(s)*p + 99) / 100
+	return s[min(max(i-1, 0), len(s)-1)]
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
