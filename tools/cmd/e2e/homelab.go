@@ -220,12 +220,7 @@ func (e *env) checkHomelab(ctx context.Context, hl *homelab) error {
 		if err := c.List(ctx, &list, client.InNamespace(fluxNS)); err != nil {
 			return false, err
 		}
-		for _, ks := range list.Items {
-			if !settled(flux.Ready(ks.Status.Conditions)) {
-				return false, nil
-			}
-		}
-		return len(list.Items) >= len(homelabKustomizations), nil
+		return len(list.Items) >= len(homelabKustomizations) && settled(list.Items), nil
 	})
 
 	out, err := e.flux(ctx, hl.stack, "get", "kustomizations", "-n", fluxNS)
@@ -253,8 +248,12 @@ func (e *env) checkHomelab(ctx context.Context, hl *homelab) error {
 	if err != nil {
 		return err
 	}
+	ready := map[string]bool{}
 	for _, ks := range list.Items {
-		e.explain(ctx, c, &ks, why)
+		ready[ks.Namespace+"/"+ks.Name] = flux.Ready(ks.Status.Conditions).Status == metav1.ConditionTrue
+	}
+	for _, ks := range list.Items {
+		e.explain(ctx, c, &ks, ready, why)
 	}
 	return nil
 }
@@ -309,7 +308,7 @@ func offlineReasons(ctx context.Context, c client.Client) (*reasons, error) {
 
 // explain reports one Kustomization: a pass when Ready, a note naming the
 // offline cause when it waits on one, a failure otherwise.
-func (e *env) explain(ctx context.Context, c client.Client, ks *kustomizev1.Kustomization, why *reasons) {
+func (e *env) explain(ctx context.Context, c client.Client, ks *kustomizev1.Kustomization, ready map[string]bool, why *reasons) {
 	name := "homelab: Kustomization " + ks.Name
 	r := flux.Ready(ks.Status.Conditions)
 	switch {
@@ -321,8 +320,9 @@ func (e *env) explain(ctx context.Context, c client.Client, ks *kustomizev1.Kust
 		}
 		e.rep.Pass(name, fmt.Sprintf("Ready at %s, %d objects applied", ks.Status.LastAppliedRevision, applied), 0)
 
-	case r.Reason == "DependencyNotReady":
-		e.rep.Note("%s not Ready, waits for its dependsOn: %s", ks.Name, r.Message)
+	case r.Reason == "DependencyNotReady" && len(unreadyDependencies(ks, ready)) > 0:
+		e.rep.Pass(name+" waits for its dependencies", fmt.Sprintf("not Ready only because %s is not Ready (%s)",
+			strings.Join(unreadyDependencies(ks, ready), ", "), r.Message), 0)
 
 	case ks.Spec.SourceRef.Kind == "GitRepository" && why.sources["GitRepository/"+sourceNS(ks)+"/"+ks.Spec.SourceRef.Name] != "":
 		e.rep.Note("%s not Ready, its GitRepository %s cannot be fetched offline: %s", ks.Name, ks.Spec.SourceRef.Name,
@@ -422,12 +422,42 @@ func listed(table, name string) bool {
 	return false
 }
 
-// settled reports whether a Kustomization's Ready condition is one it
-// keeps offline: Ready, failed, waiting for a dependency, or running health
-// checks on what it applied.
-func settled(r metav1.Condition) bool {
-	return r.Status != metav1.ConditionUnknown || r.Reason == "DependencyNotReady" ||
-		strings.Contains(r.Message, "health checks")
+// settled reports whether every Kustomization is in a state it keeps
+// offline: Ready, failed, running health checks on what it applied, or
+// waiting for a dependency that is itself not Ready.
+func settled(list []kustomizev1.Kustomization) bool {
+	ready := map[string]bool{}
+	for _, ks := range list {
+		ready[ks.Namespace+"/"+ks.Name] = flux.Ready(ks.Status.Conditions).Status == metav1.ConditionTrue
+	}
+	for _, ks := range list {
+		r := flux.Ready(ks.Status.Conditions)
+		switch {
+		case r.Reason == "DependencyNotReady":
+			if len(unreadyDependencies(&ks, ready)) == 0 {
+				return false // about to go ahead
+			}
+		case r.Status != metav1.ConditionUnknown, strings.Contains(r.Message, "health checks"):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// unreadyDependencies lists the dependsOn entries of ks that are not Ready.
+func unreadyDependencies(ks *kustomizev1.Kustomization, ready map[string]bool) []string {
+	var out []string
+	for _, d := range ks.Spec.DependsOn {
+		ns := d.Namespace
+		if ns == "" {
+			ns = ks.Namespace
+		}
+		if !ready[ns+"/"+d.Name] {
+			out = append(out, ns+"/"+d.Name)
+		}
+	}
+	return out
 }
 
 // fieldString returns the string at path in n, or "".

@@ -53,6 +53,10 @@ func Start(ctx context.Context, g *proc.Group, prefix, binDir, workDir, kubeconf
 			"--log-encoding=json",
 			"--log-level=info",
 		}
+		if name == "kustomize-controller" || name == "helm-controller" {
+			// Look at dependsOn again every 5s instead of 30s.
+			args = append(args, "--requeue-dependency=5s")
+		}
 		if name == "source-controller" {
 			storage := filepath.Join(workDir, "source-storage")
 			if err := os.MkdirAll(storage, 0o755); err != nil {
