@@ -100,7 +100,9 @@ func History(userID string, end time.Time, weeks int) []workout.Workout {
 			}
 			st.last = day
 			ex, _ := workout.Lookup(l.key)
-			failP := l.stallPct * (1 + (st.kg-l.startKg)/l.startKg/2)
+			// Stalls get likelier as the load climbs, so progress slows
+			// down and plateaus after a year or so, as it does.
+			failP := min(0.9, l.stallPct*math.Pow(st.kg/l.startKg, 2.5))
 			failed := rng.Float64() < failP
 			w := newWorkout(userID, len(out), l.key, at.Add(time.Duration(i)*15*time.Minute), unit)
 			for s := 0; s < l.sets; s++ {

@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -134,7 +135,7 @@ func lineChart(pts []plan.Point, title, unit string) chart {
 	if span > 0 {
 		c.XLabels = append(c.XLabels, chartXLabel{X: c.X1, Label: last.Format("2 Jan 06"), Anchor: "end"})
 	}
-	c.Caption = fmt.Sprintf("%d sessions from %s to %s", len(pts), first.Format("2 Jan 2006"), last.Format("2 Jan 2006"))
+	c.Caption = fmt.Sprintf("%s from %s to %s", plural(len(pts), "session"), first.Format("2 Jan 2006"), last.Format("2 Jan 2006"))
 	return c
 }
 
@@ -167,7 +168,7 @@ func barChart(weeks []plan.Week, title, unit string) chart {
 	if len(weeks) > 1 {
 		c.XLabels = append(c.XLabels, chartXLabel{X: c.X1, Label: weeks[len(weeks)-1].Start.Format("2 Jan 06"), Anchor: "end"})
 	}
-	c.Caption = fmt.Sprintf("%d weeks", len(weeks))
+	c.Caption = plural(len(weeks), "week")
 	return c
 }
 
@@ -188,11 +189,19 @@ func ticks(lo, hi float64, y func(float64) float64) []chartTick {
 	return out
 }
 
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 func round2(v float64) float64 { return math.Round(v*100) / 100 }
 
+// trimFloat formats v with at most two decimals and no trailing zeros
+// (91.25, 102.5, 100).
 func trimFloat(v float64) string {
-	s := fmt.Sprintf("%.1f", v)
-	return strings.TrimSuffix(s, ".0")
+	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
 }
 
 // setsLabel summarises sets for the history table, e.g. "5, 5, 3 × 100 kg"

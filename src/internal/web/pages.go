@@ -137,6 +137,22 @@ func (s *Server) logForm(w http.ResponseWriter, r *http.Request) {
 	if ex := r.URL.Query().Get("exercise"); ex != "" {
 		if _, ok := workout.Lookup(ex); ok {
 			f.Exercise = ex
+			// Prefill today's prescription for it, so logging as planned
+			// is one tap; the user edits what differed.
+			h := s.history(r.Context(), p.User, HistoryQuery{})
+			p.Stale, p.AsOf = h.Stale, h.AsOf
+			if pr, ok := plan.Next(h.Workouts, ex, s.now()); ok {
+				f.Unit = string(pr.Unit)
+				for i := 0; i < pr.Sets && i < FormRows; i++ {
+					f.Rows[i] = FormRow{Reps: fmt.Sprint(pr.Reps), Weight: trimFloat(pr.Weight)}
+				}
+				if pr.Weight == 0 && pr.Exercise.Bodyweight {
+					for i := 0; i < pr.Sets && i < FormRows; i++ {
+						f.Rows[i].Weight = ""
+					}
+				}
+				p.Flash = "Prefilled with today's prescription: " + pr.Reason
+			}
 		}
 	}
 	if u := workout.Unit(r.URL.Query().Get("unit")); u == workout.Kilograms || u == workout.Pounds {
