@@ -49,13 +49,14 @@ var errBrokerDown = errors.New("publish: broker unavailable")
 type fakeReader struct {
 	mu      sync.Mutex
 	byUser  map[string][]workout.Workout
+	ids     map[string]bool
 	stale   bool
 	asOf    time.Time
 	queries []HistoryQuery
 }
 
 func newFakeReader(ws ...workout.Workout) *fakeReader {
-	r := &fakeReader{byUser: map[string][]workout.Workout{}}
+	r := &fakeReader{byUser: map[string][]workout.Workout{}, ids: map[string]bool{}}
 	for _, w := range ws {
 		r.Remember(w)
 	}
@@ -89,11 +90,10 @@ func (r *fakeReader) History(ctx context.Context, userID string, q HistoryQuery)
 func (r *fakeReader) Remember(w workout.Workout) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, x := range r.byUser[w.UserID] {
-		if x.ID == w.ID {
-			return
-		}
+	if r.ids[w.ID] {
+		return
 	}
+	r.ids[w.ID] = true
 	r.byUser[w.UserID] = append(r.byUser[w.UserID], w)
 }
 

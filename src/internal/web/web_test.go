@@ -28,7 +28,7 @@ type env struct {
 	reg *prometheus.Registry
 }
 
-func newEnv(t *testing.T, auth access.Authenticator, ws ...workout.Workout) *env {
+func newEnv(t testing.TB, auth access.Authenticator, ws ...workout.Workout) *env {
 	t.Helper()
 	e := &env{pub: &fakePublisher{}, rd: newFakeReader(ws...), reg: prometheus.NewRegistry()}
 	if auth == nil {
@@ -45,7 +45,7 @@ func newEnv(t *testing.T, auth access.Authenticator, ws ...workout.Workout) *env
 	return e
 }
 
-func (e *env) do(t *testing.T, req *http.Request) (*http.Response, string) {
+func (e *env) do(t testing.TB, req *http.Request) (*http.Response, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	e.srv.ServeHTTP(rec, req)
@@ -148,6 +148,13 @@ func TestSecurityHeaders(t *testing.T) {
 	req.Header.Set(RequestIDHeader, "edge-1234")
 	if res, _ := e.do(t, req); res.Header.Get(RequestIDHeader) != "edge-1234" {
 		t.Errorf("request id %q, want the proxy's", res.Header.Get(RequestIDHeader))
+	}
+	for _, bad := range []string{"two words", "<script>", strings.Repeat("x", 65)} {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Header.Set(RequestIDHeader, bad)
+		if res, _ := e.do(t, req); res.Header.Get(RequestIDHeader) == bad || len(res.Header.Get(RequestIDHeader)) != 24 {
+			t.Errorf("malformed request id %q kept as %q", bad, res.Header.Get(RequestIDHeader))
+		}
 	}
 	res, body := e.do(t, httptest.NewRequest(http.MethodGet, "/static/app.css", nil))
 	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/css") || !strings.Contains(body, ".chart-svg") {
