@@ -182,7 +182,9 @@ func (c *Consumer) runSession(ctx context.Context) (bool, error) {
 			c.log.Debug("close connection", "error", err)
 		}
 	}()
-	deliveries, err := s.ch.ConsumeWithContext(ctx, topology.Queue, s.tag, false, false, false, false, nil)
+	// Not ConsumeWithContext: a shutdown cancels the consumer itself, after
+	// handing the batch in hand to the writer.
+	deliveries, err := s.ch.Consume(topology.Queue, s.tag, false, false, false, false, nil)
 	if err != nil {
 		return false, fmt.Errorf("consume %s: %w", topology.Queue, err)
 	}
@@ -283,6 +285,9 @@ func (c *Consumer) consume(ctx context.Context, s *session, deliveries <-chan am
 	for {
 		select {
 		case d, ok := <-deliveries:
+			if !ok && ctx.Err() != nil {
+				return c.shutdown(s, cur, wr)
+			}
 			if !ok {
 				// Cancelled by the broker, or the channel closed: write what
 				// is in hand if the channel still lets us ack it.
