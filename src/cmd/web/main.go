@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -36,14 +37,19 @@ func main() {
 	seed := flag.Bool("seed-demo", false, "with -dev: publish two years of demo history for DEV_MODE_USER")
 	flag.Parse()
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	if err := run(logger, *dev, *seed); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Stdout, envconf.Env(os.LookupEnv), *dev, *seed); err != nil {
 		logger.Error("web failed", "error", err.Error())
+		stop()
 		os.Exit(1)
 	}
 }
 
-func run(logger *slog.Logger, dev, seed bool) error {
-	cfg, err := loadConfig(envconf.Env(os.LookupEnv), dev)
+// run serves until ctx ends (SIGINT or SIGTERM), then shuts down in order:
+// HTTP first, then the publisher once its outstanding confirms are in.
+func run(ctx context.Context, out io.Writer, env envconf.Env, dev, seed bool) error {
+	cfg, err := loadConfig(env, dev)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -54,7 +60,7 @@ func run(logger *slog.Logger, dev, seed bool) error {
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return fmt.Errorf("LOG_LEVEL: %w", err)
 	}
-	logger = slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level}))
 
 	var auth access.Authenticator
 	if dev {
@@ -71,7 +77,7 @@ func run(logger *slog.Logger, dev, seed bool) error {
 		auth = v
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 
 	client, err := store.Connect(cfg.Mongo)
