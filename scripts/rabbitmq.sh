@@ -152,7 +152,9 @@ start() {
 	# Our own epmd on our own port: it is ours to stop, and a system epmd on
 	# 4369 (or another project's) is never touched.
 	epmd -port "$ERL_EPMD_PORT" -address 127.0.0.1 -daemon
-	setsid "$RABBIT_BIN/rabbitmq-server" >>"$dir/log/server.out" 2>&1 </dev/null &
+	# Started from its state directory: crash dumps (erl_crash.dump,
+	# MnesiaCore.*) land there, never in the caller's working tree.
+	(cd "$dir" && exec setsid "$RABBIT_BIN/rabbitmq-server" >>"$dir/log/server.out" 2>&1 </dev/null) &
 	echo $! >"$dir/server.pid"
 	watch_owner "$dir"
 	# await_startup gives up at once while the node is not yet reachable, so
