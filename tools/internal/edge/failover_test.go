@@ -32,7 +32,7 @@ import (
 const (
 	clients      = 8
 	beforeKill   = 500 * time.Millisecond
-	afterKill    = 1500 * time.Millisecond
+	afterKill    = 2500 * time.Millisecond
 	retryWindow  = 250 * time.Millisecond
 	nginxStartup = 5 * time.Second
 )
@@ -59,10 +59,10 @@ func TestFailover(t *testing.T) {
 	c.PIDFile = filepath.Join(dir, "nginx.pid")
 	c.ErrorLog = filepath.Join(dir, "error.log")
 	c.AccessLog = filepath.Join(dir, "access.log")
-	// A dead server is tried again after failTimeout: keep it short, so that
-	// the run after the kill spans several such attempts, each of which must
-	// be retried on the survivor without the client noticing.
-	c.FailTimeout = "400ms"
+	// A dead server is tried again after failTimeout (whole seconds): keep it
+	// short, so that the run after the kill spans such attempts, each of which
+	// must be retried on the survivor without the client noticing.
+	c.FailTimeout = "1s"
 	c.Apps.Listen = freeAddr(t)
 	c.Apps.Servers = []string{apps[0].addr(), apps[1].addr()}
 	c.APIServer.Listen = freeAddr(t)
@@ -398,8 +398,13 @@ func startNginx(t *testing.T, nginx, dir string, conf []byte, errorLog string, a
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start nginx: %v", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited is closed when the master process has exited; waitErr is then set.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
 	pgid := cmd.Process.Pid
 	t.Cleanup(func() { stopGroup(t, pgid, exited) })
 
@@ -412,9 +417,9 @@ func startNginx(t *testing.T, nginx, dir string, conf []byte, errorLog string, a
 				break
 			}
 			select {
-			case err := <-exited:
+			case <-exited:
 				log, _ := os.ReadFile(errorLog)
-				t.Fatalf("nginx exited at start: %v\n%s%s", err, out.String(), log)
+				t.Fatalf("nginx exited at start: %v\n%s%s", waitErr, out.String(), log)
 			default:
 			}
 			if time.Now().After(deadline) {
@@ -428,7 +433,7 @@ func startNginx(t *testing.T, nginx, dir string, conf []byte, errorLog string, a
 
 // stopGroup stops nginx (fast shutdown), then makes sure no process of its
 // group is left.
-func stopGroup(t *testing.T, pgid int, exited <-chan error) {
+func stopGroup(t *testing.T, pgid int, exited <-chan struct{}) {
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
 	case <-exited:
