@@ -141,20 +141,11 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.srv = httptest.NewUnstartedServer(s.app)
-	s.srv.Config.Protocols = new(http.Protocols)
-	s.srv.Config.Protocols.SetHTTP1(true)
-	s.srv.Config.Protocols.SetUnencryptedHTTP2(true)
-	s.srv.Start()
+	s.srv = httptest.NewServer(s.app)
 	t.Cleanup(s.srv.Close)
-	tr := &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}
-	if os.Getenv("H2C") != "" {
-		tr.Protocols = new(http.Protocols)
-		tr.Protocols.SetUnencryptedHTTP2(true)
-	}
 	s.client = &http.Client{
 		Timeout:   10 * time.Second,
-		Transport: tr,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024},
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
