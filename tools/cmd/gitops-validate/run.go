@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/homelab-gitops/homelab/tools/internal/diff"
@@ -36,6 +37,7 @@ type options struct {
 	base     string
 	skip     string
 	verbose  bool
+	profile  string
 }
 
 type multiFlag []string
@@ -59,6 +61,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.base, "base", "", "Git revision to compare with: show the diff of rendered objects per Kustomization")
 	fs.StringVar(&o.skip, "skip", "", "comma-separated check classes to skip: parse, render, schema, graph, reference, secret, policy, helm")
 	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr")
+	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile to this file")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: gitops-validate [flags] [repository]\n\nRenders every Flux Kustomization like kustomize-controller and checks it offline.\nExit status: 0 no error finding, 1 error findings, 2 usage or internal error.\n\n")
 		fs.PrintDefaults()
@@ -128,6 +131,17 @@ func execute(ctx context.Context, o options, args []string, stdout, stderr io.Wr
 			return usageError{fmt.Errorf("policies: %w", err)}
 		}
 		o.policies = abs
+	}
+	if o.profile != "" {
+		f, err := os.Create(o.profile)
+		if err != nil {
+			return usageError{fmt.Errorf("cpuprofile: %w", err)}
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	level := slog.LevelWarn
 	if o.verbose {

@@ -120,12 +120,17 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 			a := rs.GetAnnotations()
 			delete(a, originAnnotation)
 			if err := rs.SetAnnotations(a); err != nil {
-				out.Findings = append(out.Findings, r.renderFinding(k, src, err))
+				out.Findings = append(out.Findings, resourceFinding(k, file, rs, err))
 				continue
 			}
 		}
+		data, err := rs.MarshalJSON()
+		if err != nil {
+			out.Findings = append(out.Findings, resourceFinding(k, file, rs, err))
+			continue
+		}
 		if ok {
-			next, missing, err := subst.apply(ctx, rs)
+			next, missing, err := subst.apply(ctx, rs, data)
 			obj := finding.Object{APIVersion: rs.GetApiVersion(), Kind: rs.GetKind(), Namespace: rs.GetNamespace(), Name: rs.GetName()}
 			for _, v := range missing {
 				f := finding.New(finding.RenderVarMissing, file, 0, 0, obj,
@@ -140,14 +145,16 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 				out.Findings = append(out.Findings, f)
 				continue
 			}
-			if next == nil { // substitution disabled by annotation
-				next = rs
+			if next != nil && next != rs { // nil: substitution disabled by annotation
+				if data, err = next.MarshalJSON(); err != nil {
+					out.Findings = append(out.Findings, resourceFinding(k, file, rs, err))
+					continue
+				}
 			}
-			rs = next
 		}
-		m, err := toJSONMap(rs)
+		m, err := toJSONMap(data)
 		if err != nil {
-			out.Findings = append(out.Findings, r.renderFinding(k, src, err))
+			out.Findings = append(out.Findings, resourceFinding(k, file, rs, err))
 			continue
 		}
 		u := &unstructured.Unstructured{Object: m}
@@ -166,8 +173,8 @@ func (k *Kustomization) FindingObject() finding.Object {
 	return finding.Object{APIVersion: KustomizeGroup + "/v1", Kind: KindKustomizaton, Namespace: k.Namespace, Name: k.Name}
 }
 
-// build runs fluxcd/pkg/kustomize's Build (which serialises on its global
-// lock) once per distinct generated kustomization, and hands out copies.
+// build runs the kustomize build once per distinct generated
+// kustomization, and hands out copies.
 func (r *Renderer) build(root, dir, kfile string, manifest []byte) (resmap.ResMap, error) {
 	sum := sha256.Sum256(manifest)
 	key := root + "\x00" + dir + "\x00" + string(sum[:])
@@ -189,7 +196,7 @@ func (r *Renderer) build(root, dir, kfile string, manifest []byte) (resmap.ResMa
 			b.err = fmt.Errorf("write generated kustomization: %w", err)
 			return
 		}
-		b.res, b.err = kustomize.Build(fs, dir)
+		b.res, b.err = kustomizeBuild(fs, dir)
 	})
 	if b.err != nil {
 		return nil, b.err
@@ -351,14 +358,20 @@ func trimRoot(msg, root string) string {
 
 // toJSONMap converts a resource to JSON-typed data (int64, float64), which
 // the apimachinery helpers and CEL expect.
-func toJSONMap(rs *resource.Resource) (map[string]any, error) {
-	data, err := rs.MarshalJSON()
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", rs.CurId(), err)
-	}
+func toJSONMap(data []byte) (map[string]any, error) {
 	var m map[string]any
 	if err := utiljson.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", rs.CurId(), err)
+		return nil, fmt.Errorf("decode rendered object: %w", err)
 	}
 	return m, nil
+}
+
+// resourceFinding reports an error about one rendered resource at the file
+// it came from.
+func resourceFinding(k *Kustomization, file string, rs *resource.Resource, err error) finding.Finding {
+	f := finding.New(finding.RenderFailed, file, 0, 0,
+		finding.Object{APIVersion: rs.GetApiVersion(), Kind: rs.GetKind(), Namespace: rs.GetNamespace(), Name: rs.GetName()},
+		fmt.Sprintf("Kustomization %s: %s: %v", k.Ref, rs.CurId(), err))
+	f.Kustomization = k.Ref.String()
+	return f
 }

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -57,7 +58,12 @@ var missingVarRe = regexp.MustCompile(`variable not set \(strict mode\): "([^"]+
 // apply substitutes variables in rs. Variables without a value or default
 // are returned in missing (Flux, not strict by default, substitutes an
 // empty string for them, which is what the result holds).
-func (s *substituter) apply(ctx context.Context, rs *resource.Resource) (*resource.Resource, []string, error) {
+func (s *substituter) apply(ctx context.Context, rs *resource.Resource, data []byte) (*resource.Resource, []string, error) {
+	if !bytes.ContainsRune(data, '$') {
+		// Nothing to substitute: Flux's envsubst pass would return the
+		// object unchanged.
+		return rs, nil, nil
+	}
 	obj := s.obj
 	var missing []string
 	for range 64 {

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# bench-validate.sh: the shell pipeline people use today (kustomize build for
+# every Flux Kustomization, then kubeconform -strict, then conftest test)
+# against gitops-validate, on this repository and on generated repositories
+# of 10, 100 and 1,000 Kustomizations. Prints wall and CPU time, the speed-up
+# and peak memory of both.
+#
+# Tools are installed with `go install` through the module proxy into
+# .cache/bin/<tool>-<version> (ignored by Git) and reused.
+#
+# Environment: BENCH_SIZES (default "10 100 1000"), GOTOOLCHAIN.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3}
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+# v5.8.2 is built on kustomize api/kyaml v0.21.2, the version the validator
+# uses (v5.8.3 needs a kube-openapi the module proxy refuses).
+KUSTOMIZE_VERSION=v5.8.2
+KUBECONFORM_VERSION=v0.8.0
+CONFTEST_VERSION=v0.71.1
+SIZES=${BENCH_SIZES:-10 100 1000}
+BIN="$ROOT/.cache/bin"
+mkdir -p "$BIN"
+
+TIME=/usr/bin/time
+if [[ ! -x $TIME ]]; then
+	echo "bench-validate: /usr/bin/time is required (Debian package: time)" >&2
+	exit 2
+fi
+
+# install NAME MODULE VERSION: go install into .cache/bin/NAME-VERSION.
+install() {
+	local name=$1 module=$2 version=$3 target="$BIN/$1-$3"
+	if [[ ! -x $target ]]; then
+		echo "installing $name $version ..." >&2
+		local tmp
+		tmp=$(mktemp -d)
+		if ! GOBIN="$tmp" go install "$module@$version" >&2 || [[ ! -x "$tmp/$name" ]]; then
+			echo "bench-validate: cannot install $module@$version" >&2
+			exit 2
+		fi
+		mv "$tmp/$name" "$target"
+		rm -rf "$tmp"
+	fi
+	echo "$target"
+}
+
+KUSTOMIZE=$(install kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION") || exit 2
+KUBECONFORM=$(install kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION") || exit 2
+CONFTEST=$(install conftest github.com/open-policy-agent/conftest "$CONFTEST_VERSION") || exit 2
+
+echo "building gitops-validate ..." >&2
+(cd "$ROOT" && go build -o "$BIN/gitops-validate" ./tools/cmd/gitops-validate && go build -o "$BIN/gitops-synth" ./tools/cmd/gitops-synth)
+VALIDATE="$BIN/gitops-validate"
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+mkdir -p "$WORK/no-schemas"
+
+# pipeline REPO: the shell pipeline, one Kustomization at a time. The paths
+# are the spec.path values of the Flux Kustomizations under the cluster
+# directories (what a CI script greps for). kubeconform runs offline: without
+# network it has no schemas to fetch, so it parses and checks strictly
+# what it can (-ignore-missing-schemas), which only makes the pipeline faster.
+pipeline() {
+	local repo=$1 policies=$2 out="$WORK/pipeline-out.yaml"
+	local paths
+	paths=$(grep -rhoE '^\s+path:\s*\S+' --include='*.yaml' --include='*.yml' "$repo/clusters" 2>/dev/null |
+		awk '{print $2}' | tr -d '"' | sort -u)
+	for p in $paths; do
+		[[ -d "$repo/$p" ]] || continue
+		"$KUSTOMIZE" build "$repo/$p" >"$out" 2>/dev/null || true
+		"$KUBECONFORM" -strict -ignore-missing-schemas -summary=false \
+			-schema-location "$WORK/no-schemas/{{.ResourceKind}}.json" "$out" >/dev/null 2>&1 || true
+		if [[ -n $policies ]]; then
+			"$CONFTEST" test --all-namespaces --no-fail -p "$policies" "$out" >/dev/null 2>&1 || true
+		fi
+	done
+}
+export -f pipeline
+export KUSTOMIZE KUBECONFORM CONFTEST WORK
+
+# measure LABEL CMD...: prints "wall user+sys maxrss_kb".
+measure() {
+	local stats="$WORK/time.txt"
+	"$TIME" -f '%e %U %S %M' -o "$stats" "$@" >/dev/null 2>&1 || true
+	awk '{printf "%.2f %.2f %d\n", $1, $2+$3, $4}' "$stats"
+}
+
+kcount() { # number of Kustomizations gitops-validate rendered
+	"$VALIDATE" -o json --policies - "$1" 2>/dev/null | awk -F: '/"kustomizations"/ {gsub(/[ ,]/,"",$2); print $2; exit}'
+}
+
+row() { # NAME REPO POLICIES
+	local name=$1 repo=$2 pol=$3 ks p v
+	ks=$(kcount "$repo")
+	read -r pw pc pm < <(measure bash -c "pipeline '$repo' '$pol'")
+	if [[ -n $pol ]]; then
+		read -r vw vc vm < <(measure "$VALIDATE" -o json --policies "$pol" "$repo")
+	else
+		read -r vw vc vm < <(measure "$VALIDATE" -o json --policies - "$repo")
+	fi
+	printf '%-14s %6s %10s %10s %10s %10s %8s %9s %9s %10s\n' "$name" "$ks" "$pw" "$pc" "$vw" "$vc" \
+		"$(awk -v a="$pw" -v b="$vw" 'BEGIN{ if (b>0) printf "%.1fx", a/b; else print "-" }')" \
+		"$((pm / 1024))" "$((vm / 1024))" \
+		"$(awk -v w="$vw" -v k="$ks" 'BEGIN{ if (k>0) printf "%.1f", 1000*w/k; else print "-" }')"
+}
+
+echo
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); kustomize $KUSTOMIZE_VERSION, kubeconform $KUBECONFORM_VERSION, conftest $CONFTEST_VERSION"
+printf '%-14s %6s %10s %10s %10s %10s %8s %9s %9s %10s\n' repository ks pipe-wall pipe-cpu val-wall val-cpu speedup pipe-MB val-MB val-ms/ks
+POLICIES=""
+[[ -d "$ROOT/policies" ]] && POLICIES="$ROOT/policies"
+row "this-repo" "$ROOT" "$POLICIES"
+for n in $SIZES; do
+	"$BIN/gitops-synth" -n "$n" -o "$WORK/synth-$n"
+	row "synthetic-$n" "$WORK/synth-$n" "$POLICIES"
+done
+echo
+echo "ks: Kustomizations rendered; times in seconds (wall, and user+sys CPU); speedup = pipeline wall / validator wall;"
+echo "MB: peak resident memory; the validator also checks graph, references and combined policies, which the pipeline cannot."
