@@ -10,7 +10,6 @@ import (
 	"sync"
 	"testing"
 
-	"filippo.io/age"
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/envsubst"
@@ -74,7 +73,7 @@ var (
 func renderCluster(t *testing.T) *rendered {
 	t.Helper()
 	renderOnce.Do(func() {
-		renderResult, renderErr = render(repoRoot(t), loadTestIdentity(t))
+		renderResult, renderErr = render(repoRoot(t), secretOpener(t))
 	})
 	if renderErr != nil {
 		t.Fatalf("render %s: %v", clusterPath, renderErr)
@@ -121,7 +120,7 @@ func build(root, dir string) ([]map[string]any, error) {
 	return out, nil
 }
 
-func render(root string, id age.Identity) (*rendered, error) {
+func render(root string, open func(map[string]any) (map[string]any, error)) (*rendered, error) {
 	top, err := build(root, clusterPath)
 	if err != nil {
 		return nil, err
@@ -132,7 +131,7 @@ func render(root string, id age.Identity) (*rendered, error) {
 		obj := object{Kustomization: "flux-system", Encrypted: doc}
 		obj.Doc = doc
 		if obj.kind() == "Secret" && len(sopsRecipients(doc)) > 0 {
-			if obj.Doc, err = decryptSOPS(doc, id); err != nil {
+			if obj.Doc, err = open(doc); err != nil {
 				return nil, fmt.Errorf("%s: %w", obj, err)
 			}
 		}
@@ -170,7 +169,7 @@ func render(root string, id age.Identity) (*rendered, error) {
 				if ks.Spec.Decryption == nil {
 					return nil, fmt.Errorf("%s is SOPS-encrypted but Kustomization %s has no decryption", obj, ks.Name)
 				}
-				if obj.Doc, err = decryptSOPS(doc, id); err != nil {
+				if obj.Doc, err = open(doc); err != nil {
 					return nil, fmt.Errorf("%s: %w", obj, err)
 				}
 			}

@@ -75,6 +75,48 @@ func checkEncrypted(obj map[string]any) string {
 	return ""
 }
 
+// secretOpener returns how rendering turns an encrypted Secret into what
+// kustomize-controller applies. While .sops.yaml names the TEST ONLY key (the
+// repository's example secrets), every Secret must decrypt with it. A
+// repository that moved to its own key cannot be decrypted here: values
+// become placeholders, as in the validator, and only the encryption itself is
+// checked (checkEncrypted).
+func secretOpener(t *testing.T) func(map[string]any) (map[string]any, error) {
+	t.Helper()
+	id := loadTestIdentity(t)
+	cfg, err := os.ReadFile(filepath.Join(repoRoot(t), ".sops.yaml"))
+	if err != nil {
+		t.Fatalf("read .sops.yaml: %v", err)
+	}
+	if x, ok := id.(*age.X25519Identity); ok && strings.Contains(string(cfg), x.Recipient().String()) {
+		return func(obj map[string]any) (map[string]any, error) { return decryptSOPS(obj, id) }
+	}
+	return placeholders
+}
+
+// placeholders replaces every encrypted value with a fixed placeholder and
+// drops the sops metadata.
+func placeholders(obj map[string]any) (map[string]any, error) {
+	out := make(map[string]any, len(obj))
+	for k, v := range obj {
+		if k != "sops" {
+			out[k] = v
+		}
+	}
+	for _, field := range secretFields {
+		values, _ := obj[field].(map[string]any)
+		if values == nil {
+			continue
+		}
+		plain := make(map[string]any, len(values))
+		for k := range values {
+			plain[k] = "sops-encrypted-" + k
+		}
+		out[field] = plain
+	}
+	return out, nil
+}
+
 // sopsDataKey decrypts the SOPS data key of obj with id.
 func sopsDataKey(obj map[string]any, id age.Identity) ([]byte, error) {
 	var errs []error
@@ -167,21 +209,34 @@ func decryptValue(block cipher.Block, s, aad string) (string, error) {
 	return string(plain), nil
 }
 
-func TestSOPSRecipientMatchesConfig(t *testing.T) {
+func TestSOPSConfig(t *testing.T) {
 	cfg, err := os.ReadFile(filepath.Join(repoRoot(t), ".sops.yaml"))
 	if err != nil {
 		t.Fatalf("read .sops.yaml: %v", err)
 	}
-	id := loadTestIdentity(t)
-	x, ok := id.(*age.X25519Identity)
-	if !ok {
-		t.Fatalf("test identity is %T, want an X25519 identity", id)
-	}
-	if !strings.Contains(string(cfg), x.Recipient().String()) {
-		t.Errorf(".sops.yaml does not name the test key's recipient %s", x.Recipient())
-	}
 	if !strings.Contains(string(cfg), "encrypted_regex: ^(data|stringData)$") {
 		t.Errorf(".sops.yaml must encrypt only data and stringData")
+	}
+	if !regexp.MustCompile(`(?m)^\s+age:\s+age1[0-9a-z]{58}\s*$`).Match(cfg) {
+		t.Errorf(".sops.yaml names no age recipient")
+	}
+}
+
+func TestPlaceholders(t *testing.T) {
+	in := map[string]any{
+		"kind":       "Secret",
+		"stringData": map[string]any{"password": "ENC[AES256_GCM,data:AAAA,iv:AAAA,tag:AAAA,type:str]"},
+		"sops":       map[string]any{"age": []any{}},
+	}
+	out, err := placeholders(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := out["sops"]; ok {
+		t.Error("sops metadata kept")
+	}
+	if got := out["stringData"].(map[string]any)["password"]; got != "sops-encrypted-password" {
+		t.Errorf("password = %v, want the placeholder", got)
 	}
 }
 
