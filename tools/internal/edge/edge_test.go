@@ -162,6 +162,7 @@ func streamModules(t *testing.T, nginx string) []string {
 // modules relative to it.
 func TestNginxAcceptsConfig(t *testing.T) {
 	nginx := nginxBinary(t)
+	modules := streamModules(t, nginx) // fails early, and clearly, without the stream module
 	dir := t.TempDir()
 	c := homelabConfig(t)
 	c.PIDFile = filepath.Join(dir, "nginx.pid")
@@ -170,7 +171,7 @@ func TestNginxAcceptsConfig(t *testing.T) {
 	if _, err := os.Stat("/etc/nginx/modules-enabled"); err != nil {
 		// Not Debian's layout: load the module directly.
 		c.Includes = nil
-		c.LoadModules = streamModules(t, nginx)
+		c.LoadModules = modules
 	}
 	conf, err := Render(readTemplate(t), c)
 	if err != nil {
