@@ -38,7 +38,7 @@ var days = [][]lift{
 		{key: "bench-press", startKg: 50, sets: 3, reps: 5, stallPct: 0.18},
 	},
 	{
-		{key: "deadlift", startKg: 80, sets: 1, reps: 5, stallPct: 0.10},
+		{key: "deadlift", startKg: 80, sets: 3, reps: 5, stallPct: 0.10},
 		{key: "overhead-press", startKg: 30, sets: 3, reps: 5, stallPct: 0.22},
 	},
 	{

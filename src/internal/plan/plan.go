@@ -410,7 +410,7 @@ func prescribe(ex workout.Exercise, ss []session, day time.Time, unit workout.Un
 		} else {
 			pr.Kind = Repeat
 			pr.Weight = roundLoad(last.topKg, unit)
-			pr.Reason = fmt.Sprintf("last session at %s reached %s of %d×%d (%s): repeat the load (stall %d of %d before a deload)",
+			pr.Reason = fmt.Sprintf("last session at %s: reps %s against %d×%d (%s): repeat the load (stall %d of %d before a deload)",
 				lastLoad, repsLabel(last.reps), sc.sets, sc.reps, e1rm, stalls, StallsBeforeDeload)
 		}
 	}
@@ -454,7 +454,7 @@ func prescribeReps(ex workout.Exercise, sc scheme, ss []session, day time.Time, 
 				stalls, sc.sets, target, repsLabel(last.reps), pr.Reps)
 		} else {
 			pr.Kind = Repeat
-			pr.Reason = fmt.Sprintf("last session reached %s of %d×%d: repeat (stall %d of %d before a deload)",
+			pr.Reason = fmt.Sprintf("last session: reps %s against %d×%d: repeat (stall %d of %d before a deload)",
 				repsLabel(last.reps), sc.sets, target, stalls, StallsBeforeDeload)
 		}
 	}
