@@ -4,13 +4,13 @@
 # a few dpkg look-ups.
 #
 #   rabbitmq-server   the real broker behind scripts/rabbitmq.sh
-#   nginx-light       `nginx -t` and the edge failover test
+#   nginx-light, libnginx-mod-stream   `nginx -t` and the edge failover test (stream is a dynamic module)
 #   chromium, chromium-driver   the browser test
 #   git               rendering base revisions, the e2e Git server
 #   ShellCheck        lints scripts/ and the run: steps of the workflows
 set -euo pipefail
 
-packages=(rabbitmq-server nginx-light chromium chromium-driver git shellcheck)
+packages=(rabbitmq-server nginx-light libnginx-mod-stream chromium chromium-driver git shellcheck)
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi
