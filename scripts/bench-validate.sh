@@ -85,7 +85,7 @@ export KUSTOMIZE KUBECONFORM CONFTEST WORK
 measure() {
 	local stats="$WORK/time.txt"
 	"$TIME" -f '%e %U %S %M' -o "$stats" "$@" >/dev/null 2>&1 || true
-	awk '{printf "%.2f %.2f %d\n", $1, $2+$3, $4}' "$stats"
+	tail -n 1 "$stats" | awk '{printf "%.2f %.2f %d\n", $1, $2+$3, $4}'
 }
 
 kcount() { # number of Kustomizations gitops-validate rendered

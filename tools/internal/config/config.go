@@ -27,6 +27,9 @@ const FileName = ".gitops-validate.yaml"
 //	policies: policies
 //	# Extra directories with CustomResourceDefinition YAML for schemas.
 //	crds: [tools/schemas/extra]
+//	# API groups whose CRDs are installed before Flux runs (for example by
+//	# a bootstrap helmfile); the CRD ordering check skips them. "*" = all.
+//	bootstrapCRDs: [cert-manager.io, external-secrets.io]
 //	# Objects that exist only in the cluster (made by hand, by an operator,
 //	# by a chart). References to them are never errors. name and namespace
 //	# accept path.Match patterns; an empty namespace matches any.
@@ -38,6 +41,7 @@ type Config struct {
 	EntryPoints     []string         `json:"entryPoints,omitempty"`
 	Policies        string           `json:"policies,omitempty"`
 	CRDs            []string         `json:"crds,omitempty"`
+	BootstrapCRDs   []string         `json:"bootstrapCRDs,omitempty"`
 	ExternalObjects []ExternalObject `json:"externalObjects,omitempty"`
 }
 

@@ -24,11 +24,13 @@ type Builtins interface {
 
 // Check runs the graph checks for one cluster. builtins may be nil (then
 // groups without a dot are taken as built-in).
-func Check(c *render.Cluster, builtins Builtins) []finding.Finding {
+// preinstalled lists API groups whose CRDs exist before Flux runs ("*" for
+// all).
+func Check(c *render.Cluster, builtins Builtins, preinstalled []string) []finding.Finding {
 	var out []finding.Finding
 	out = append(out, dependsOn(c)...)
 	out = append(out, cycles(c)...)
-	out = append(out, crdOrder(c, builtins)...)
+	out = append(out, crdOrder(c, builtins, preinstalled)...)
 	out = append(out, duplicates(c)...)
 	return out
 }
@@ -152,7 +154,7 @@ func isFluxGroup(g string) bool { return strings.HasSuffix(g, ".toolkit.fluxcd.i
 // crdOrder checks that every custom resource's Kustomization is the one
 // applying the CRD object, or depends (transitively) on the Kustomization
 // that installs it.
-func crdOrder(c *render.Cluster, builtins Builtins) []finding.Finding {
+func crdOrder(c *render.Cluster, builtins Builtins, preinstalled []string) []finding.Finding {
 	known := index(c)
 	byKind := map[string][]producer{}  // group/kind
 	byGroup := map[string][]producer{} // group (charts)
@@ -179,7 +181,7 @@ func crdOrder(c *render.Cluster, builtins Builtins) []finding.Finding {
 	var out []finding.Finding
 	for _, o := range c.Objects {
 		id := o.ID()
-		if isBuiltin(id.Group, builtins) {
+		if isBuiltin(id.Group, builtins) || slices.Contains(preinstalled, id.Group) || slices.Contains(preinstalled, "*") {
 			continue
 		}
 		key := id.Group + "/" + id.Kind
@@ -223,10 +225,25 @@ func crdOrder(c *render.Cluster, builtins Builtins) []finding.Finding {
 		f := finding.New(finding.GraphCRDOrder, o.File, 0, 0, o.FindingObject(),
 			fmt.Sprintf("%s is applied by Kustomization %s, which does not depend on %s that installs its CRD; the first reconcile fails with \"no matches for kind %s\"",
 				id, o.Owner.Ref, strings.Join(names, " or "), id.Kind))
+		if byHelmOnly(prods) {
+			// A chart installs the CRD: Flux converges after retries, and
+			// many clusters install chart CRDs at bootstrap.
+			f.Severity = finding.Warning
+			f.Message += " on a new cluster (Flux retries until the chart has installed it); if the CRDs are installed at bootstrap, list the group under bootstrapCRDs in .gitops-validate.yaml"
+		}
 		f.Kustomization = o.Owner.Ref.String()
 		out = append(out, f)
 	}
 	return out
+}
+
+func byHelmOnly(ps []producer) bool {
+	for _, p := range ps {
+		if p.helm == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // createdBy reports whether k was produced (directly or not) by p's render,

@@ -2,6 +2,7 @@ package render
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	kustomize "github.com/fluxcd/pkg/kustomize"
 	securefs "github.com/fluxcd/pkg/kustomize/filesys"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -102,7 +104,19 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 	}
 
 	subst, ok, err := newSubstituter(ctx, k, vars)
-	if err != nil {
+	switch {
+	case apierrors.IsNotFound(errors.Unwrap(err)) || apierrors.IsNotFound(err):
+		// Flux fails unless the object exists in the cluster; offline it
+		// may be one made there (by hand, an operator), so its values are
+		// unknown and missing variables are not reported.
+		f := finding.New(finding.RefMissing, k.File, k.Line, 0, kobj,
+			fmt.Sprintf("Kustomization %s: postBuild.substituteFrom: %v; it is not in the repository, so Flux fails unless it exists in the cluster", k.Ref, err))
+		f.Severity = finding.Warning
+		f.Hint = "Add the object to the repository, mark the reference optional: true, or list it under externalObjects in .gitops-validate.yaml."
+		f.Field = "spec.postBuild.substituteFrom"
+		out.Findings = append(out.Findings, f)
+		subst.unknown = true
+	case err != nil:
 		out.Findings = append(out.Findings, finding.New(finding.RenderFailed, k.File, k.Line, 0, kobj,
 			fmt.Sprintf("Kustomization %s: postBuild.substituteFrom: %v", k.Ref, trimRoot(err.Error(), src.Root))))
 	}
@@ -191,11 +205,7 @@ func (r *Renderer) build(root, dir, kfile string, manifest []byte) (resmap.ResMa
 			b.err = fmt.Errorf("open source %s: %w", root, err)
 			return
 		}
-		fs := securefs.MakeFsInMemory(disk)
-		if err := fs.WriteFile(kfile, manifest); err != nil {
-			b.err = fmt.Errorf("write generated kustomization: %w", err)
-			return
-		}
+		fs := newOverlayFS(disk, map[string][]byte{kfile: manifest})
 		b.res, b.err = kustomizeBuild(fs, dir)
 	})
 	if b.err != nil {

@@ -19,6 +19,10 @@ import (
 // inline, which SubstituteVariables treats identically.
 type substituter struct {
 	obj unstructured.Unstructured
+	// unknown is set when some variables come from an object that is not
+	// available offline: substitution then runs as Flux's default
+	// (non-strict) and missing variables are not reported.
+	unknown bool
 }
 
 // newSubstituter reports ok=false when the Kustomization has no postBuild
@@ -65,6 +69,10 @@ func (s *substituter) apply(ctx context.Context, rs *resource.Resource, data []b
 		return rs, nil, nil
 	}
 	obj := s.obj
+	if s.unknown {
+		out, err := kustomize.SubstituteVariables(ctx, nil, obj, rs.DeepCopy())
+		return out, nil, err
+	}
 	var missing []string
 	for range 64 {
 		out, err := kustomize.SubstituteVariables(ctx, nil, obj, rs.DeepCopy(), kustomize.SubstituteWithStrict(true))

@@ -69,6 +69,16 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 			return nil, err
 		}
 		validator = v
+		// The API server ignores metadata.namespace on cluster-scoped
+		// objects; kustomize sets it on custom ones it does not know.
+		for _, c := range clusters {
+			for _, o := range c.Objects {
+				id := o.ID()
+				if id.Namespace != "" && v.ClusterScoped(id.Group, id.Kind) {
+					o.U.SetNamespace("")
+				}
+			}
+		}
 		for _, c := range clusters {
 			for _, o := range c.Objects {
 				if o.U.GetKind() == "CustomResourceDefinition" && strings.HasPrefix(o.U.GetAPIVersion(), "apiextensions.k8s.io/") {
@@ -89,6 +99,7 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 		engine = e
 	}
 
+	var noSchema kindTally
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, c := range clusters {
@@ -100,7 +111,13 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 				var fs []finding.Finding
 				for _, o := range objs {
 					if validator != nil {
-						fs = append(fs, schemaFindings(validator, o)...)
+						for _, f := range schemaFindings(validator, o) {
+							if f.Rule == finding.SchemaNoSchema {
+								noSchema.add(c.Name, o, f)
+								continue
+							}
+							fs = append(fs, f)
+						}
 					}
 					if !skip(finding.ClassSecret) {
 						fs = append(fs, secretcheck.Check(o)...)
@@ -124,7 +141,7 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 				if validator != nil {
 					b = validator
 				}
-				fs = append(fs, graph.Check(c, b)...)
+				fs = append(fs, graph.Check(c, b, r.cfg.BootstrapCRDs)...)
 			}
 			if !skip(finding.ClassReference) {
 				fs = append(fs, refs.Check(c, r.cfg)...)
@@ -146,7 +163,44 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return out, nil
+	return append(out, noSchema.findings()...), nil
+}
+
+// kindTally reports objects without a schema once per cluster and kind.
+type kindTally struct {
+	mu    sync.Mutex
+	first map[string]*finding.Finding
+	count map[string]int
+	order []string
+}
+
+func (t *kindTally) add(cluster string, o *render.Object, f finding.Finding) {
+	id := o.ID()
+	key := cluster + "\x00" + id.Group + "/" + id.Kind
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.first == nil {
+		t.first, t.count = map[string]*finding.Finding{}, map[string]int{}
+	}
+	if t.first[key] == nil || f.File < t.first[key].File {
+		if t.first[key] == nil {
+			t.order = append(t.order, key)
+		}
+		t.first[key] = &f
+	}
+	t.count[key]++
+}
+
+func (t *kindTally) findings() []finding.Finding {
+	var out []finding.Finding
+	for _, key := range t.order {
+		f := *t.first[key]
+		if n := t.count[key]; n > 1 {
+			f.Message += fmt.Sprintf(" (and %d more %s object(s) in this cluster)", n-1, f.Object.Kind)
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 func (r *run) policyDir(opts Options) string {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -180,6 +181,11 @@ type clusterRun struct {
 // source or its substituteFrom objects may still be produced by another.
 func (c *clusterRun) render(ctx context.Context) []finding.Finding {
 	c.vars = newVarStore()
+	for _, e := range c.run.cfg.ExternalObjects {
+		if (e.Kind == "Secret" || e.Kind == "ConfigMap") && !strings.ContainsAny(e.Name+e.Namespace, "*?[") {
+			c.vars.addMade(e.Kind, e.Namespace, e.Name)
+		}
+	}
 	c.known = map[render.Ref]*render.Kustomization{}
 	c.sources = map[render.ObjectID]*render.Object{}
 	rootObj := &unstructured.Unstructured{Object: map[string]any{
@@ -250,7 +256,13 @@ func (c *clusterRun) render(ctx context.Context) []finding.Finding {
 		_ = g.Wait()
 		pending = wait
 		for i, res := range results {
-			findings = append(findings, res.Findings...)
+			unknown := c.vars.unknownValues(jobs[i].k)
+			for _, f := range res.Findings {
+				if unknown && f.Rule == finding.RenderVarMissing {
+					continue // the variable may come from a Secret made in the cluster
+				}
+				findings = append(findings, f)
+			}
 			next, fs := c.accept(ctx, jobs[i].k, res.Objects)
 			findings = append(findings, fs...)
 			pending = append(pending, next...)
@@ -267,7 +279,7 @@ func (c *clusterRun) accept(ctx context.Context, parent *render.Kustomization, o
 	for _, o := range objs {
 		c.cluster.Objects = append(c.cluster.Objects, o)
 		id := o.ID()
-		c.vars.add(ctx, o)
+		c.vars.add(o)
 		switch {
 		case id.Group == render.SourceGroup:
 			if _, ok := c.sources[id]; !ok {

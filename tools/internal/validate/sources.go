@@ -106,7 +106,7 @@ func (c *clusterRun) resolveArtifact(ref render.SourceRef) (render.Source, resol
 }
 
 func (c *clusterRun) materialise(gen *render.Object, artifact map[string]any) (render.Source, resolution, string) {
-	key := gen.ID().String() + "/" + fmt.Sprint(artifact["name"])
+	key := c.cluster.Name + "/" + gen.ID().String() + "/" + fmt.Sprint(artifact["name"])
 	c.run.mu.Lock()
 	defer c.run.mu.Unlock()
 	if s, ok := c.run.artifacts[key]; ok {

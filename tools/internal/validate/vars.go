@@ -2,6 +2,7 @@ package validate
 
 import (
 	"context"
+	"fmt"
 	"encoding/base64"
 	"strings"
 	"sync"
@@ -9,9 +10,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/homelab-gitops/homelab/tools/internal/render"
 )
@@ -20,15 +21,61 @@ import (
 // LoadVariables through controller-runtime's fake client. SOPS-encrypted
 // values are replaced by placeholders: nothing is decrypted.
 type varStore struct {
-	mu     sync.Mutex
-	client client.WithWatch
-	have   map[render.Ref]bool
+	mu      sync.Mutex
+	objects map[render.Ref]client.Object // namespace, Kind/name
+	have    map[render.Ref]bool
+	// made are Secrets and ConfigMaps that a controller creates in the
+	// cluster (ExternalSecret targets) or that the config declares
+	// external: their values are unknown offline.
+	made map[render.Ref]bool
+	client  client.Client
 }
 
 func newVarStore() *varStore {
-	s := runtime.NewScheme()
-	_ = corev1.AddToScheme(s)
-	return &varStore{client: fake.NewClientBuilder().WithScheme(s).Build(), have: map[render.Ref]bool{}}
+	v := &varStore{objects: map[render.Ref]client.Object{}, have: map[render.Ref]bool{}, made: map[render.Ref]bool{}}
+	v.client = &varClient{store: v}
+	return v
+}
+
+// varClient is the controller-runtime client Flux's LoadVariables reads
+// ConfigMaps and Secrets through. It answers Get from the repository's
+// rendered objects (NotFound otherwise), like a fake API server holding
+// only those; any other call panics through the nil embedded client, which
+// LoadVariables never makes.
+type varClient struct {
+	client.Client
+	store *varStore
+}
+
+func (c *varClient) Get(_ context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+	var kind string
+	switch obj.(type) {
+	case *corev1.ConfigMap:
+		kind = "ConfigMap"
+	case *corev1.Secret:
+		kind = "Secret"
+	default:
+		return fmt.Errorf("unsupported object type %T", obj)
+	}
+	c.store.mu.Lock()
+	found, ok := c.store.objects[render.Ref{Namespace: key.Namespace, Name: kind + "/" + key.Name}]
+	made := c.store.made[render.Ref{Namespace: key.Namespace, Name: kind + "/" + key.Name}]
+	c.store.mu.Unlock()
+	if !ok && made {
+		obj.SetNamespace(key.Namespace)
+		obj.SetName(key.Name)
+		return nil // exists in the cluster, values unknown
+	}
+	if !ok {
+		return apierrors.NewNotFound(schema.GroupResource{Resource: strings.ToLower(kind) + "s"}, key.Name)
+	}
+	switch dst := obj.(type) {
+	case *corev1.ConfigMap:
+		found.(*corev1.ConfigMap).DeepCopyInto(dst)
+	case *corev1.Secret:
+		found.(*corev1.Secret).DeepCopyInto(dst)
+	}
+	return nil
 }
 
 // Placeholder is the value a SOPS-encrypted variable takes: DNS-label safe,
@@ -40,9 +87,43 @@ func Placeholder(key string) string {
 
 func isEncrypted(v string) bool { return strings.HasPrefix(v, "ENC[") }
 
-// add records a rendered ConfigMap or Secret.
-func (v *varStore) add(ctx context.Context, o *render.Object) {
+// addMade records a ConfigMap or Secret that exists only in the cluster.
+func (v *varStore) addMade(kind, namespace, name string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.made[render.Ref{Namespace: namespace, Name: kind + "/" + name}] = true
+}
+
+// unknownValues reports whether k substitutes from an object whose values
+// are unknown offline.
+func (v *varStore) unknownValues(k *render.Kustomization) bool {
+	refs, _, _ := unstructured.NestedSlice(k.Obj.Object, "spec", "postBuild", "substituteFrom")
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, r := range refs {
+		m, _ := r.(map[string]any)
+		kind, _ := m["kind"].(string)
+		name, _ := m["name"].(string)
+		ref := render.Ref{Namespace: k.Namespace, Name: kind + "/" + name}
+		if v.made[ref] && !v.have[ref] {
+			return true
+		}
+	}
+	return false
+}
+
+// add records a rendered ConfigMap or Secret, or the Secret an
+// ExternalSecret makes.
+func (v *varStore) add(o *render.Object) {
 	kind := o.U.GetKind()
+	if kind == "ExternalSecret" && strings.HasPrefix(o.U.GetAPIVersion(), "external-secrets.io/") {
+		name, _, _ := unstructured.NestedString(o.U.Object, "spec", "target", "name")
+		if name == "" {
+			name = o.U.GetName()
+		}
+		v.addMade("Secret", o.U.GetNamespace(), name)
+		return
+	}
 	if o.U.GetAPIVersion() != "v1" || (kind != "ConfigMap" && kind != "Secret") {
 		return
 	}
@@ -83,9 +164,8 @@ func (v *varStore) add(ctx context.Context, o *render.Object) {
 	if v.have[ref] {
 		return
 	}
-	if err := v.client.Create(ctx, obj); err == nil {
-		v.have[ref] = true
-	}
+	v.objects[ref] = obj
+	v.have[ref] = true
 }
 
 // ready reports whether every required substituteFrom of k is known.
@@ -100,7 +180,8 @@ func (v *varStore) ready(k *render.Kustomization) bool {
 		}
 		kind, _ := m["kind"].(string)
 		name, _ := m["name"].(string)
-		if !v.have[render.Ref{Namespace: k.Namespace, Name: kind + "/" + name}] {
+		ref := render.Ref{Namespace: k.Namespace, Name: kind + "/" + name}
+		if !v.have[ref] && !v.made[ref] {
 			return false
 		}
 	}
