@@ -61,9 +61,9 @@ type memFile struct {
 	size int64
 }
 
-func (f *memFile) Close() error                { return nil }
-func (f *memFile) Write([]byte) (int, error)   { return 0, os.ErrPermission }
-func (f *memFile) Stat() (os.FileInfo, error)  { return fileInfo{name: f.name, size: f.size}, nil }
+func (f *memFile) Close() error               { return nil }
+func (f *memFile) Write([]byte) (int, error)  { return 0, os.ErrPermission }
+func (f *memFile) Stat() (os.FileInfo, error) { return fileInfo{name: f.name, size: f.size}, nil }
 func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
 	if off >= f.size {
 		return 0, io.EOF

@@ -2,15 +2,15 @@ package validate
 
 import (
 	"context"
-	"fmt"
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -27,8 +27,8 @@ type varStore struct {
 	// made are Secrets and ConfigMaps that a controller creates in the
 	// cluster (ExternalSecret targets) or that the config declares
 	// external: their values are unknown offline.
-	made map[render.Ref]bool
-	client  client.Client
+	made   map[render.Ref]bool
+	client client.Client
 }
 
 func newVarStore() *varStore {
