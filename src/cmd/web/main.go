@@ -62,6 +62,10 @@ func run(ctx context.Context, out io.Writer, env envconf.Env, dev, seed bool) er
 	}
 	logger := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level}))
 
+	logger.Info("starting", "http_addr", cfg.HTTPAddr, "metrics_addr", cfg.MetricsAddr, "database", cfg.Database,
+		"access_team_domain", cfg.AccessTeam, "dev", dev, "amqp_tls", cfg.AMQP.CAFile != "" || cfg.AMQP.CertFile != "",
+		"mongodb_tls", cfg.Mongo.TLSCAFile != "" || cfg.Mongo.TLSCertKeyFile != "")
+
 	var auth access.Authenticator
 	if dev {
 		auth = access.Dev{User: cfg.DevUser}

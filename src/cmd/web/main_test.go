@@ -144,7 +144,7 @@ func TestRunDevelopmentMode(t *testing.T) {
 		t.Errorf("post: %d %s", code, out)
 	}
 	code, metrics := fetch(t, http.MethodGet, "http://"+r.metrics+"/metrics", "")
-	for _, want := range []string{`fitness_web_workouts_published_total{result="confirmed"} 1`, "go_goroutines", "process_cpu_seconds_total"} {
+	for _, want := range []string{`fitness_web_workouts_published_total{result="confirmed"} 1`, "fitness_web_publisher_ready 1", "go_goroutines", "process_cpu_seconds_total"} {
 		if code != 200 || !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q", want)
 		}

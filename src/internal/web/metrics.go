@@ -16,7 +16,7 @@ type metrics struct {
 	csrfRejected   prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, pub Publisher) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fitness_web_http_requests_total",
@@ -49,7 +49,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Unsafe cross-origin requests refused.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.published, m.publishSeconds, m.reads, m.authRejected, m.csrfRejected} {
+	ready := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "fitness_web_publisher_ready",
+		Help: "1 while the publisher is connected to the broker with the topology declared (what /readyz reports).",
+	}, func() float64 {
+		if pub.Ready() {
+			return 1
+		}
+		return 0
+	})
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.published, m.publishSeconds, m.reads, m.authRejected, m.csrfRejected, ready} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("web: register metric: %w", err)
 		}

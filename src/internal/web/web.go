@@ -127,7 +127,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: static assets: %w", err)
 	}
-	m, err := newMetrics(opts.Registry)
+	m, err := newMetrics(opts.Registry, opts.Publisher)
 	if err != nil {
 		return nil, err
 	}
