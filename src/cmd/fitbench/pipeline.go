@@ -224,12 +224,15 @@ func latencyStage(ctx context.Context, e *env) error {
 	}
 	rec := bench.NewRecorder(store.NewWriter(db))
 	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	wait, err := runConsumers(cctx, e, rec, 3)
 	if err != nil {
+		cancel()
 		return err
 	}
-	defer wait()
+	defer func() {
+		cancel()
+		wait()
+	}()
 	p, err := newPublisher(ctx, e)
 	if err != nil {
 		return err

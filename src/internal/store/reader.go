@@ -56,24 +56,32 @@ type View struct {
 type ReaderOptions struct {
 	Logger *slog.Logger
 	// RefreshAfter: a view older than this is reloaded in the background
-	// on its next use (default 5 s).
+	// on its next use (default 10 s). When loads are slow (the embedded
+	// store scans the whole collection) the interval stretches to three
+	// times the last load's duration, so that refreshing never occupies
+	// the database more than a third of the time.
 	RefreshAfter time.Duration
-	// StaleAfter: a view older than this is marked stale; History waits
-	// (WaitTimeout at most) for a reload before answering (default 30 s).
+	// StaleAfter: a view older than this is marked stale, and History waits
+	// (WaitTimeout at most) for a reload before answering (default 2 min).
+	// A view is also stale while its last load failed.
 	StaleAfter time.Duration
 	// WaitTimeout bounds how long History waits for a load (default
 	// 400 ms), whatever the caller's deadline.
 	WaitTimeout time.Duration
-	// LoadTimeout is the deadline of one database read of a user's history
-	// (default 20 s: a scan on the embedded store can take seconds).
+	// LoadTimeout is the deadline of one database read (default 20 s: a
+	// scan on the embedded store takes seconds).
 	LoadTimeout time.Duration
 	// RetryAfter spaces reloads after a failed one (default 2 s).
 	RetryAfter time.Duration
 	// MaxUsers bounds the views kept in memory (default 1000); the least
 	// recently used goes first.
 	MaxUsers int
-	// MaxLoads bounds concurrent database reads (default 2).
+	// MaxLoads bounds concurrent database reads (default 1). Users waiting
+	// for a load are read together in the next one (up to MaxBatchUsers),
+	// so one scan serves every user that needs it.
 	MaxLoads int
+	// MaxBatchUsers bounds the users read by one load (default 100).
+	MaxBatchUsers int
 	// Now is the clock (time.Now by default).
 	Now func() time.Time
 }
@@ -83,10 +91,10 @@ func (o *ReaderOptions) defaults() {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.RefreshAfter <= 0 {
-		o.RefreshAfter = 5 * time.Second
+		o.RefreshAfter = 10 * time.Second
 	}
 	if o.StaleAfter <= 0 {
-		o.StaleAfter = 30 * time.Second
+		o.StaleAfter = 2 * time.Minute
 	}
 	if o.WaitTimeout <= 0 {
 		o.WaitTimeout = 400 * time.Millisecond
@@ -101,17 +109,21 @@ func (o *ReaderOptions) defaults() {
 		o.MaxUsers = 1000
 	}
 	if o.MaxLoads <= 0 {
-		o.MaxLoads = 2
+		o.MaxLoads = 1
+	}
+	if o.MaxBatchUsers <= 0 {
+		o.MaxBatchUsers = 100
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 }
 
-// Loader reads every workout of one user, in any order. The database
-// implementation is the default; tests substitute their own.
+// Loader reads every workout of the given users, in any order, grouped by
+// user id. The database implementation is the default; tests substitute
+// their own.
 type Loader interface {
-	LoadUser(ctx context.Context, userID string) ([]workout.Workout, error)
+	LoadUsers(ctx context.Context, userIDs []string) (map[string][]workout.Workout, error)
 }
 
 // Reader answers history queries from per-user views kept fresh in the
@@ -119,10 +131,14 @@ type Loader interface {
 type Reader struct {
 	opts   ReaderOptions
 	loader Loader
-	loads  chan struct{}
 
 	mu    sync.Mutex
 	views map[string]*view
+
+	qmu      sync.Mutex
+	queue    map[string]*view // users waiting for a load
+	workers  int
+	lastTook time.Duration // duration of the last successful load
 }
 
 // pendingTTL is how long a remembered workout that the database does not
@@ -157,27 +173,47 @@ func NewReaderWithLoader(l Loader, opts ReaderOptions) *Reader {
 	return &Reader{
 		opts:   opts,
 		loader: l,
-		loads:  make(chan struct{}, opts.MaxLoads),
 		views:  map[string]*view{},
+		queue:  map[string]*view{},
 	}
 }
 
 type dbLoader struct{ coll *mongo.Collection }
 
-// LoadUser filters by user and leaves the order to the caller: on MongoDB
-// the user_performed index serves the filter; the embedded store scans
-// either way and sorts far slower than Go does.
-func (l dbLoader) LoadUser(ctx context.Context, userID string) ([]workout.Workout, error) {
-	cur, err := l.coll.Find(ctx, bson.D{{Key: "user_id", Value: userID}},
-		options.Find().SetBatchSize(1000))
-	if err != nil {
-		return nil, fmt.Errorf("find workouts of %s: %w", userID, err)
+// LoadUsers filters by user and leaves the order to the caller: on MongoDB
+// the user_performed index serves the filter; the embedded store scans the
+// collection whatever the filter, so one read for many users costs what
+// one read for one user does, and it sorts far slower than Go does.
+func (l dbLoader) LoadUsers(ctx context.Context, userIDs []string) (map[string][]workout.Workout, error) {
+	filter := bson.D{{Key: "user_id", Value: userIDs[0]}}
+	if len(userIDs) > 1 {
+		filter = bson.D{{Key: "user_id", Value: bson.D{{Key: "$in", Value: userIDs}}}}
 	}
-	var out []workout.Workout
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, fmt.Errorf("read workouts of %s: %w", userID, err)
+	cur, err := l.coll.Find(ctx, filter, options.Find().SetBatchSize(1000))
+	if err != nil {
+		return nil, fmt.Errorf("find workouts of %d users: %w", len(userIDs), err)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	out := make(map[string][]workout.Workout, len(userIDs))
+	for cur.Next(ctx) {
+		var w workout.Workout
+		if err := cur.Decode(&w); err != nil {
+			return nil, fmt.Errorf("decode workout %s: %w", cur.Current.Lookup("_id"), err)
+		}
+		out[w.UserID] = append(out[w.UserID], w)
+	}
+	if err := cur.Err(); err != nil {
+		return nil, fmt.Errorf("read workouts of %d users: %w", len(userIDs), err)
 	}
 	return out, nil
+}
+
+// refreshAfter is RefreshAfter stretched to three times the last load.
+func (r *Reader) refreshAfter() time.Duration {
+	r.qmu.Lock()
+	took := r.lastTook
+	r.qmu.Unlock()
+	return max(r.opts.RefreshAfter, 3*took)
 }
 
 // History answers q for userID within the caller's deadline and
@@ -193,11 +229,12 @@ func (r *Reader) History(ctx context.Context, userID string, q Query) (View, err
 	v := r.view(userID)
 	now := r.opts.Now()
 
+	refresh := r.refreshAfter()
 	v.mu.Lock()
 	v.used = now
 	loaded := !v.asOf.IsZero()
 	age := now.Sub(v.asOf)
-	if !loaded || age > r.opts.RefreshAfter {
+	if !loaded || age > refresh {
 		r.startLoadLocked(userID, v, now)
 	}
 	// Wait for the load when the view is missing or too old, unless the
@@ -221,7 +258,7 @@ func (r *Reader) History(ctx context.Context, userID string, q Query) (View, err
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	out := View{AsOf: v.asOf}
-	out.Stale = v.asOf.IsZero() || r.opts.Now().Sub(v.asOf) > r.opts.StaleAfter
+	out.Stale = v.asOf.IsZero() || v.lastErr != nil || r.opts.Now().Sub(v.asOf) > r.opts.StaleAfter
 	out.Workouts = q.apply(v.workouts)
 	return out, nil
 }
@@ -230,10 +267,11 @@ func (r *Reader) History(ctx context.Context, userID string, q Query) (View, err
 // (bounded by ctx).
 func (r *Reader) Warm(ctx context.Context, userID string) error {
 	v := r.view(userID)
+	refresh := r.refreshAfter()
 	v.mu.Lock()
 	now := r.opts.Now()
 	v.used = now
-	if !v.asOf.IsZero() && now.Sub(v.asOf) <= r.opts.RefreshAfter {
+	if !v.asOf.IsZero() && now.Sub(v.asOf) <= refresh {
 		v.mu.Unlock()
 		return nil
 	}
@@ -314,8 +352,8 @@ func (r *Reader) evictLocked() {
 	delete(r.views, oldest)
 }
 
-// startLoadLocked starts a background load of v unless one runs or the last
-// one failed less than RetryAfter ago. v.mu is held.
+// startLoadLocked queues a background load of v unless one is queued or
+// running, or the last one failed less than RetryAfter ago. v.mu is held.
 func (r *Reader) startLoadLocked(userID string, v *view, now time.Time) {
 	if v.loading != nil {
 		return
@@ -323,37 +361,71 @@ func (r *Reader) startLoadLocked(userID string, v *view, now time.Time) {
 	if v.lastErr != nil && now.Sub(v.attempted) < r.opts.RetryAfter {
 		return
 	}
-	done := make(chan struct{})
-	v.loading = done
+	v.loading = make(chan struct{})
 	v.attempted = now
-	go r.load(userID, v, done)
+	r.qmu.Lock()
+	defer r.qmu.Unlock()
+	r.queue[userID] = v
+	if r.workers < r.opts.MaxLoads {
+		r.workers++
+		go r.work()
+	}
 }
 
-func (r *Reader) load(userID string, v *view, done chan struct{}) {
-	defer close(done)
-	ctx, cancel := context.WithTimeout(context.Background(), r.opts.LoadTimeout)
-	defer cancel()
-
-	var ws []workout.Workout
-	var err error
-	select {
-	case r.loads <- struct{}{}:
-		start := time.Now()
-		ws, err = r.loader.LoadUser(ctx, userID)
-		<-r.loads
-		if err == nil {
-			r.opts.Logger.Debug("loaded history", "user", userID, "workouts", len(ws), "took", time.Since(start))
+// work loads queued users, many per database read, until none is left.
+func (r *Reader) work() {
+	for {
+		r.qmu.Lock()
+		if len(r.queue) == 0 {
+			r.workers--
+			r.qmu.Unlock()
+			return
 		}
-	case <-ctx.Done():
-		err = fmt.Errorf("wait for a load slot: %w", ctx.Err())
+		batch := make(map[string]*view, min(len(r.queue), r.opts.MaxBatchUsers))
+		for id, v := range r.queue {
+			if len(batch) == r.opts.MaxBatchUsers {
+				break
+			}
+			batch[id] = v
+			delete(r.queue, id)
+		}
+		r.qmu.Unlock()
+		r.load(batch)
 	}
+}
 
+func (r *Reader) load(batch map[string]*view) {
+	ids := make([]string, 0, len(batch))
+	for id := range batch {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	ctx, cancel := context.WithTimeout(context.Background(), r.opts.LoadTimeout)
+	start := time.Now()
+	found, err := r.loader.LoadUsers(ctx, ids)
+	cancel()
+	took := time.Since(start)
+	if err != nil {
+		r.opts.Logger.Warn("history load failed; serving last known views", "users", len(ids), "error", err)
+	} else {
+		r.qmu.Lock()
+		r.lastTook = took
+		r.qmu.Unlock()
+		r.opts.Logger.Debug("loaded histories", "users", len(ids), "took", took)
+	}
+	for _, id := range ids {
+		r.finish(batch[id], found[id], err)
+	}
+}
+
+// finish installs a load's result in v and wakes its waiters.
+func (r *Reader) finish(v *view, ws []workout.Workout, err error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	defer close(v.loading)
 	v.loading = nil
 	v.lastErr = err
 	if err != nil {
-		r.opts.Logger.Warn("history load failed; serving the last known view", "user", userID, "error", err)
 		return
 	}
 	now := r.opts.Now()

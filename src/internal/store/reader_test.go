@@ -15,18 +15,23 @@ import (
 // fakeLoader serves users' workouts from memory, can fail or block, and
 // counts loads.
 type fakeLoader struct {
-	mu    sync.Mutex
-	data  map[string][]workout.Workout
-	err   error
-	block chan struct{}
-	loads atomic.Int64
+	mu        sync.Mutex
+	data      map[string][]workout.Workout
+	err       error
+	block     chan struct{}
+	loads     atomic.Int64
+	lastBatch int
 }
 
-func (f *fakeLoader) LoadUser(ctx context.Context, user string) ([]workout.Workout, error) {
+func (f *fakeLoader) LoadUsers(ctx context.Context, users []string) (map[string][]workout.Workout, error) {
 	f.loads.Add(1)
 	f.mu.Lock()
 	block, err := f.block, f.err
-	ws := append([]workout.Workout(nil), f.data[user]...)
+	out := map[string][]workout.Workout{}
+	for _, u := range users {
+		out[u] = append([]workout.Workout(nil), f.data[u]...)
+	}
+	f.lastBatch = len(users)
 	f.mu.Unlock()
 	if block != nil {
 		select {
@@ -38,7 +43,7 @@ func (f *fakeLoader) LoadUser(ctx context.Context, user string) ([]workout.Worko
 	if err != nil {
 		return nil, err
 	}
-	return ws, nil
+	return out, nil
 }
 
 func (f *fakeLoader) set(user string, ws []workout.Workout, err error) {
@@ -321,4 +326,56 @@ func keys(m map[string]*view) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+func TestWaitingUsersShareOneLoad(t *testing.T) {
+	l := &fakeLoader{}
+	gate := make(chan struct{})
+	l.block = gate
+	for _, u := range []string{"a", "b", "c", "d"} {
+		l.set(u, history(u, 2), nil)
+	}
+	c := &clock{t: day0}
+	r := newTestReader(l, c, nil)
+	ctx := context.Background()
+	// "a" starts a load that hangs; b, c and d queue behind it.
+	if _, err := r.History(ctx, "a", Query{}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, u := range []string{"b", "c", "d"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.Warm(ctx, u); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r.qmu.Lock()
+		queued := len(r.queue)
+		r.qmu.Unlock()
+		if queued == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d users queued, want 3", queued)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	l.mu.Lock()
+	l.block = nil
+	l.mu.Unlock()
+	close(gate)
+	wg.Wait()
+	if n := l.loads.Load(); n != 2 {
+		t.Errorf("%d loads, want 2 (a, then b, c and d together)", n)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lastBatch != 3 {
+		t.Errorf("last load read %d users, want 3", l.lastBatch)
+	}
 }
