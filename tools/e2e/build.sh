@@ -5,6 +5,7 @@
 # stderr. Interrupted builds resume: every binary is built to a temporary
 # name and moved into place when done.
 set -euo pipefail
+shopt -s inherit_errexit
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -33,7 +34,13 @@ start=$SECONDS
 
 # module_dir prints the extracted directory of module@version in the module cache.
 module_dir() {
-	go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'
+	local dir
+	dir=$(go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	if [[ -z $dir ]]; then
+		log "the module proxy does not serve $1"
+		return 1
+	fi
+	echo "$dir"
 }
 
 # build_into NAME DIR PKG [go build flags...] builds PKG inside DIR into bin/NAME.
@@ -109,19 +116,19 @@ for ctl in source-controller:$SOURCE_CONTROLLER_VERSION kustomize-controller:$KU
 	cp "$(module_dir "github.com/fluxcd/$name@$version")"/config/crd/bases/*.yaml "$out/crds/"
 done
 
-# CRDs of Flux components that clusters/homelab uses but the test does not
-# run: `flux bootstrap` installs them with gotk-components.yaml, which the
-# repository leaves empty. The proxy serves notification-controller's module
-# (with its CRDs); the image controllers only as their api modules, so their
-# CRDs are generated from those types with controller-gen, as their own
-# Makefiles do.
-cp "$(module_dir "github.com/fluxcd/notification-controller@$NOTIFICATION_CONTROLLER_VERSION")"/config/crd/bases/*.yaml "$out/crds/"
+# CRDs of Flux components that clusters/homelab may use but the test does
+# not run: `flux bootstrap` installs them with gotk-components.yaml, which
+# the repository leaves empty. The module proxy serves these controllers only
+# as their api modules, so their CRDs are generated from those types with
+# controller-gen, as the controllers' own Makefiles do.
 if [[ ! -x $out/src/tools/controller-gen ]]; then
 	log "building controller-gen"
 	GOBIN=$out/src/tools go install "sigs.k8s.io/controller-tools/cmd/controller-gen@$CONTROLLER_TOOLS_VERSION"
 fi
-for ctl in image-reflector-controller image-automation-controller; do
-	dir=$(copy_module "$ctl-api" "github.com/fluxcd/$ctl/api@$IMAGE_CONTROLLERS_VERSION")
+for ctl in notification-controller:$NOTIFICATION_CONTROLLER_VERSION image-reflector-controller:$IMAGE_CONTROLLERS_VERSION image-automation-controller:$IMAGE_CONTROLLERS_VERSION; do
+	version=${ctl#*:}
+	ctl=${ctl%%:*}
+	dir=$(copy_module "$ctl-api" "github.com/fluxcd/$ctl/api@$version")
 	log "generating the CRDs of $ctl"
 	(cd "$dir" && GOFLAGS=-mod=mod "$out/src/tools/controller-gen" crd:crdVersions=v1 paths=./... output:crd:dir="$out/crds")
 done
