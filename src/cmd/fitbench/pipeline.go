@@ -202,7 +202,11 @@ func consumerStage(ctx context.Context, e *env) error {
 		return err
 	}
 	got := bench.Rate{N: len(ws), Elapsed: last.Sub(start)}
-	fmt.Printf("consumer (1 replica, batch %d) drained and persisted: %v\n", max(e.batch, consumer.DefaultBatchSize*min(1, e.batch)), got)
+	batch := e.batch
+	if batch == 0 {
+		batch = consumer.DefaultBatchSize
+	}
+	fmt.Printf("consumer (1 replica, batch %d) drained and persisted: %v\n", batch, got)
 	fmt.Printf("persist ratio: %.2f\n", bench.Ratio(got, raw))
 	return nil
 }

@@ -3,6 +3,15 @@
 // with (amqp091-go publishing with an asynchronous confirm window, and
 // InsertMany straight into the store), so that every ratio is taken against
 // physics measured in the same run on the same servers.
+//
+// The program is src/cmd/fitbench (`go run ./src/cmd/fitbench`, stages
+// publisher, consumer, latency, reads). A stage of another package's
+// (the web tier's confirmed POST throughput as `publish ratio`, the pages'
+// read latencies) is one more file in src/cmd/fitbench whose init calls
+// register("web", func(ctx context.Context, e *env) error { ... }), using
+// e.servers for the URLs, RawPublish for the raw limit with the same number
+// of goroutines, Recorder around the consumer's store for POST-to-persisted
+// times, and Percentile.
 package bench
 
 import (
