@@ -89,7 +89,7 @@ func (e *env) runFixture(ctx context.Context, s *stack) error {
 	if err != nil {
 		return err
 	}
-	r := &fixtureRepo{dir: filepath.Join(e.work, "fixture")}
+	r := &fixtureRepo{dir: filepath.Join(e.work, "fixture-repo")}
 	if err := os.CopyFS(r.dir, os.DirFS(filepath.Join(e.o.repoDir, fixtureDir))); err != nil {
 		return fmt.Errorf("copy fixture: %w", err)
 	}

@@ -58,7 +58,7 @@ type homelab struct {
 // with the sops-age Secret, as `flux bootstrap` would.
 func (e *env) startHomelab(ctx context.Context, s *stack) (*homelab, error) {
 	hl := &homelab{stack: s, started: time.Now()}
-	dir := filepath.Join(e.work, "homelab")
+	dir := filepath.Join(e.work, "homelab-repo")
 	if _, err := gitserver.Git(ctx, "", "clone", "--quiet", "--no-hardlinks", e.o.repoDir, dir); err != nil {
 		return nil, fmt.Errorf("clone this repository: %w", err)
 	}
@@ -201,8 +201,12 @@ func (e *env) checkHomelab(ctx context.Context, hl *homelab) error {
 	key := client.ObjectKey{Namespace: fluxNS, Name: "flux-system"}
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	_, err := flux.WaitKustomization(wctx, c, key, flux.AppliedRevision(hl.commit))
-	e.rep.Check("homelab: flux-system Ready", "clusters/homelab applied at "+short(hl.commit)+" (cluster-secrets decrypted with the TEST ONLY age key)", time.Since(hl.started), err)
+	fs, err := flux.WaitKustomization(wctx, c, key, flux.AppliedRevision(hl.commit))
+	took := time.Since(hl.started)
+	if err == nil {
+		took = flux.Ready(fs.Status.Conditions).LastTransitionTime.Sub(hl.started)
+	}
+	e.rep.Check("homelab: flux-system Ready", "clusters/homelab applied at "+short(hl.commit)+" (cluster-secrets decrypted with the TEST ONLY age key)", took, err)
 	if err != nil {
 		return nil
 	}
@@ -281,8 +285,13 @@ func offlineReasons(ctx context.Context, c client.Client) (*reasons, error) {
 		return nil, fmt.Errorf("list HelmRepositories: %w", err)
 	}
 	for _, s := range helm.Items {
-		if cond := flux.Ready(s.Status.Conditions); cond.Status != metav1.ConditionTrue {
-			r.sources["HelmRepository/"+s.Namespace+"/"+s.Name] = cond.Message
+		cond := flux.Ready(s.Status.Conditions)
+		switch {
+		case cond.Status == metav1.ConditionTrue:
+		case s.Spec.Type == sourcev1.HelmRepositoryTypeOCI && cond.Reason == "NoStatus":
+			r.sources["HelmRepository/"+s.Namespace+"/"+s.Name] = s.Spec.URL + ": an OCI registry, contacted only when a HelmChart pulls from it"
+		default:
+			r.sources["HelmRepository/"+s.Namespace+"/"+s.Name] = s.Spec.URL + ": " + cond.Message
 		}
 	}
 	var oci sourcev1.OCIRepositoryList
@@ -291,7 +300,7 @@ func offlineReasons(ctx context.Context, c client.Client) (*reasons, error) {
 	}
 	for _, s := range oci.Items {
 		if cond := flux.Ready(s.Status.Conditions); cond.Status != metav1.ConditionTrue {
-			r.sources["OCIRepository/"+s.Namespace+"/"+s.Name] = cond.Message
+			r.sources["OCIRepository/"+s.Namespace+"/"+s.Name] = s.Spec.URL + ": " + cond.Message
 		}
 	}
 	var hrs helmv2.HelmReleaseList
@@ -342,7 +351,7 @@ func (e *env) explain(ctx context.Context, c client.Client, ks *kustomizev1.Kust
 			}
 			for src, msg := range why.sources {
 				if strings.HasPrefix(src, "HelmRepository/") || strings.HasPrefix(src, "OCIRepository/") {
-					e.rep.Note("chart source %s cannot be fetched offline: %s", src, msg)
+					e.rep.Note("chart source %s not Ready offline: %s", src, msg)
 				}
 			}
 			return
@@ -371,7 +380,7 @@ func waitingReleases(ks *kustomizev1.Kustomization, why *reasons) []string {
 			continue
 		}
 		if msg, notReady := why.releases[ns+"/"+name]; notReady {
-			out = append(out, fmt.Sprintf("HelmRelease %s/%s not Ready (chart not fetchable offline): %s", ns, name, msg))
+			out = append(out, fmt.Sprintf("HelmRelease %s/%s not Ready: %s", ns, name, msg))
 		}
 	}
 	slices.Sort(out)
@@ -437,12 +446,23 @@ func settled(list []kustomizev1.Kustomization) bool {
 			if len(unreadyDependencies(&ks, ready)) == 0 {
 				return false // about to go ahead
 			}
-		case r.Status != metav1.ConditionUnknown, strings.Contains(r.Message, "health checks"):
+		case r.Status != metav1.ConditionUnknown, healthChecking(&ks):
 		default:
 			return false
 		}
 	}
 	return true
+}
+
+// healthChecking reports whether the Kustomization has applied its objects
+// and is waiting for them to become healthy.
+func healthChecking(ks *kustomizev1.Kustomization) bool {
+	for _, c := range ks.Status.Conditions {
+		if strings.Contains(c.Message, "Running health checks") {
+			return true
+		}
+	}
+	return false
 }
 
 // unreadyDependencies lists the dependsOn entries of ks that are not Ready.

@@ -254,11 +254,14 @@ func stackOf(hl *homelab) *stack {
 
 // fluxGet prints what `flux get` shows for the whole cluster of s.
 func (e *env) fluxGet(ctx context.Context, s *stack, w io.Writer) error {
-	for _, args := range [][]string{
+	cmds := [][]string{
 		{"get", "sources", "git", "-A"},
 		{"get", "kustomizations", "-A"},
-		{"get", "helmreleases", "-A"},
-	} {
+	}
+	if s.name == "homelab" {
+		cmds = append(cmds, []string{"get", "sources", "helm", "-A"}, []string{"get", "helmreleases", "-A"})
+	}
+	for _, args := range cmds {
 		out, err := e.flux(ctx, s, args...)
 		fmt.Fprintf(w, "\n[%s] $ flux %s\n%s", s.name, strings.Join(args, " "), out)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -60,7 +61,7 @@ func Start(ctx context.Context, root string, log *slog.Logger) (*Server, error) 
 		Root: root,
 		ln:   ln,
 		srv: &http.Server{
-			Handler:           handler,
+			Handler:           withContentLength(handler, maxBody),
 			ReadHeaderTimeout: 10 * time.Second,
 			BaseContext:       func(net.Listener) context.Context { return ctx },
 		},
@@ -71,6 +72,33 @@ func Start(ctx context.Context, root string, log *slog.Logger) (*Server, error) 
 		}
 	}()
 	return s, nil
+}
+
+// maxBody bounds a request body that is buffered (a push of the test's
+// repositories is a few megabytes).
+const maxBody = 512 << 20
+
+// withContentLength buffers chunked request bodies, which git sends for
+// pushes and fetches larger than its http.postBuffer, because CGI needs a
+// CONTENT_LENGTH (net/http/cgi refuses chunked bodies with 400).
+func withContentLength(next http.Handler, limit int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TransferEncoding) > 0 || r.ContentLength < 0 {
+			body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+			if err != nil {
+				http.Error(w, "read request body: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			if int64(len(body)) > limit {
+				http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = int64(len(body))
+			r.TransferEncoding = nil
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // URL is the base URL of the server, without a trailing slash.

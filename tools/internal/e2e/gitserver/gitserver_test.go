@@ -2,6 +2,7 @@ package gitserver
 
 import (
 	"context"
+	"crypto/rand"
 	"io"
 	"log/slog"
 	"os"
@@ -52,6 +53,19 @@ func TestPushAndCloneOverHTTP(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("a push larger than git's post buffer (chunked) goes through", func(t *testing.T) {
+		big := make([]byte, 3<<20)
+		if _, err := rand.Read(big); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(work, "big.bin"), big, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mustGit(t, ctx, work, "add", "big.bin")
+		mustGit(t, ctx, work, "commit", "--quiet", "-m", "big")
+		mustGit(t, ctx, work, "push", "--quiet", "origin", "HEAD:main")
+	})
 
 	t.Run("a fresh clone has the file", func(t *testing.T) {
 		again := filepath.Join(tmp, "again")
