@@ -123,7 +123,7 @@ func diffObjects(base, head map[string]*render.Object) ([]ObjectDiff, error) {
 		var by, hy string
 		var err error
 		if b != nil {
-			if by, err = toYAML(b, h); err != nil {
+			if by, err = toYAML(b, nil); err != nil {
 				return nil, err
 			}
 		}
@@ -157,9 +157,9 @@ func diffObjects(base, head map[string]*render.Object) ([]ObjectDiff, error) {
 	return out, nil
 }
 
-// toYAML renders o, with Secret values replaced by "<redacted>" (and
-// "<redacted, changed>" where they differ from other's) and SOPS metadata
-// dropped.
+// toYAML renders o, with Secret values replaced by "<redacted>" (and, on
+// the head side, "<redacted, changed>" where they differ from the base
+// object other) and SOPS metadata dropped.
 func toYAML(o, other *render.Object) (string, error) {
 	obj := o.U.Object
 	if o.U.GetKind() == "Secret" || o.Encrypted {

@@ -51,7 +51,7 @@ func Parse(path string, data []byte) *File {
 			line, col := 0, 0
 			var pe *yaml.ParserError
 			if errors.As(err, &pe) {
-				line, col = pe.Line, pe.Column
+				line, col = pe.Line, pe.Column+1 // the parser counts columns from 0
 			}
 			msg := strings.TrimPrefix(err.Error(), "yaml: ")
 			if pe != nil {

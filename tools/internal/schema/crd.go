@@ -31,7 +31,8 @@ type crdKind struct {
 // crdSet holds CRDs by group and kind. Groups from an fs.FS are loaded
 // lazily: the first object of a group parses that group's files only.
 type crdSet struct {
-	loadMu sync.Mutex // serialises lazy loads
+	loadMu sync.Mutex // guards loads
+	loads  map[string]*sync.Once
 	mu     sync.Mutex
 	kinds  map[string]map[string]*crdKind // group -> kind -> versions
 	lazy   map[string][]lazyFile          // group -> files not yet loaded
@@ -44,7 +45,7 @@ type lazyFile struct {
 }
 
 func newCRDSet() *crdSet {
-	return &crdSet{kinds: map[string]map[string]*crdKind{}, lazy: map[string][]lazyFile{}}
+	return &crdSet{kinds: map[string]map[string]*crdKind{}, lazy: map[string][]lazyFile{}, loads: map[string]*sync.Once{}}
 }
 
 // addFS registers every *.yaml file of fsys (recursively); a file's group is
@@ -108,12 +109,11 @@ func (s *crdSet) addCRD(crd *apiextensionsv1.CustomResourceDefinition, source st
 	return nil
 }
 
-// loadGroup parses the lazy files of group (and of unknown group "*").
+// loadGroup parses the lazy files of group.
 func (s *crdSet) loadGroup(group string) {
 	s.mu.Lock()
-	files := append(s.lazy[group], s.lazy["*"]...)
+	files := s.lazy[group]
 	delete(s.lazy, group)
-	delete(s.lazy, "*")
 	s.mu.Unlock()
 	for _, f := range files {
 		data, err := fs.ReadFile(f.fsys, f.name)
@@ -154,16 +154,18 @@ func (s *crdSet) addYAML(data []byte, source string) error {
 	}
 }
 
-// lookup returns the kinds of group, loading it first if needed.
+// lookup returns the kinds of group, loading it first if needed. Groups
+// load in parallel; each group's files are parsed once.
 func (s *crdSet) lookup(group string) map[string]*crdKind {
-	s.loadMu.Lock()
-	defer s.loadMu.Unlock()
-	s.mu.Lock()
-	_, pending := s.lazy[group]
-	_, pendingAny := s.lazy["*"]
-	s.mu.Unlock()
-	if pending || pendingAny {
-		s.loadGroup(group)
+	for _, g := range []string{"*", group} {
+		s.loadMu.Lock()
+		once, ok := s.loads[g]
+		if !ok {
+			once = &sync.Once{}
+			s.loads[g] = once
+		}
+		s.loadMu.Unlock()
+		once.Do(func() { s.loadGroup(g) })
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
@@ -256,3 +257,13 @@ func distance(a, b string) int {
 
 // IsBuiltinGroup reports whether group is served by Kubernetes itself.
 func (v *Validator) IsBuiltinGroup(group string) bool { return v.groups[group] }
+
+// Preload loads the CRDs of groups in parallel, so that validation does
+// not wait on them one at a time.
+func (v *Validator) Preload(groups []string) {
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		wg.Go(func() { v.crds.lookup(g) })
+	}
+	wg.Wait()
+}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -25,7 +27,47 @@ import (
 
 // check runs every check over the rendered clusters. Checks of single
 // objects run in parallel; cross-object checks run per cluster.
-func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []string, opts Options) ([]finding.Finding, error) {
+// checkTools are what the checks need that takes time to build: the schema
+// validator and the compiled Rego pack. They are prepared while rendering.
+type checkTools struct {
+	validator *schema.Validator
+	engine    *policy.Engine
+	err       error
+}
+
+func (r *run) prepare(ctx context.Context, opts Options) <-chan checkTools {
+	ch := make(chan checkTools, 1)
+	go func() {
+		var t checkTools
+		var wg sync.WaitGroup
+		var perr error
+		if dir := r.policyDir(opts); dir != "" && !opts.Skip[finding.ClassPolicy] {
+			wg.Go(func() {
+				e, err := policy.Load(ctx, dir)
+				if err != nil {
+					perr = fmt.Errorf("load policies: %w", err)
+					return
+				}
+				t.engine = e
+			})
+		}
+		if !opts.Skip[finding.ClassSchema] {
+			fsys := []fs.FS{schemas.CRDs}
+			for _, d := range r.cfg.CRDs {
+				fsys = append(fsys, os.DirFS(filepath.Join(r.root, filepath.FromSlash(d))))
+			}
+			t.validator, t.err = schema.New(fsys...)
+		}
+		wg.Wait()
+		if t.err == nil {
+			t.err = perr
+		}
+		ch <- t
+	}()
+	return ch
+}
+
+func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []string, prep <-chan checkTools, opts Options) ([]finding.Finding, error) {
 	var (
 		mu  sync.Mutex
 		out []finding.Finding
@@ -58,17 +100,21 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 		}
 	}
 
-	var validator *schema.Validator
-	if !skip(finding.ClassSchema) {
-		fsys := []fs.FS{schemas.CRDs}
-		for _, d := range r.cfg.CRDs {
-			fsys = append(fsys, os.DirFS(filepath.Join(r.root, filepath.FromSlash(d))))
+	tools := <-prep
+	if tools.err != nil {
+		return nil, tools.err
+	}
+	validator, engine := tools.validator, tools.engine
+	if v := validator; v != nil {
+		groups := map[string]bool{}
+		for _, c := range clusters {
+			for _, o := range c.Objects {
+				if g := o.ID().Group; !v.IsBuiltinGroup(g) {
+					groups[g] = true
+				}
+			}
 		}
-		v, err := schema.New(fsys...)
-		if err != nil {
-			return nil, err
-		}
-		validator = v
+		v.Preload(slices.Collect(maps.Keys(groups)))
 		// The API server ignores metadata.namespace on cluster-scoped
 		// objects; kustomize sets it on custom ones it does not know.
 		for _, c := range clusters {
@@ -88,15 +134,6 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 				}
 			}
 		}
-	}
-
-	var engine *policy.Engine
-	if dir := r.policyDir(opts); dir != "" && !skip(finding.ClassPolicy) {
-		e, err := policy.Load(ctx, dir)
-		if err != nil {
-			return nil, fmt.Errorf("load policies: %w", err)
-		}
-		engine = e
 	}
 
 	var noSchema kindTally

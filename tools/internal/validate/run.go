@@ -108,6 +108,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			return os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
 		}),
 	}
+	prep := r.prepare(ctx, opts)
 	rep := &Report{Root: root}
 	if len(eps) == 0 {
 		rep.Findings = append(rep.Findings, finding.New(finding.GraphPath, "", 0, 0, finding.Object{},
@@ -140,7 +141,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			failed = append(failed, f.File)
 		}
 	}
-	checks, err := r.check(ctx, clusters, failed, opts)
+	checks, err := r.check(ctx, clusters, failed, prep, opts)
 	if err != nil {
 		return nil, err
 	}

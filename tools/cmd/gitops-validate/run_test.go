@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const clean = "../../internal/validate/testdata/repos/clean"
+
+// brokenRepo is the clean fixture with a Secret in plain text.
+func brokenRepo(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	err := filepath.WalkDir(clean, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(clean, p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if rel == filepath.Join("apps", "web", "token.yaml") {
+			data = []byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-token\nstringData:\n  token: hunter2\n")
+		}
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(rel)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestExitCodes(t *testing.T) {
+	broken := brokenRepo(t)
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"clean repository", []string{"--policies", "-", clean}, exitOK, "0 error(s)", ""},
+		{"error finding", []string{"--policies", "-", broken}, exitFindings, "secret-unencrypted", ""},
+		{"json output", []string{"-o", "json", "--policies", "-", broken}, exitFindings, `"rule": "secret-unencrypted"`, ""},
+		{"unknown output format", []string{"-o", "xml", clean}, exitUsage, "", "unknown output format"},
+		{"unknown flag", []string{"--nope", clean}, exitUsage, "", "flag provided but not defined"},
+		{"not a directory", []string{"/nonexistent/repo"}, exitUsage, "", "not a directory"},
+		{"unknown check class", []string{"--skip", "nope", clean}, exitUsage, "", "unknown check class"},
+		{"skip a class", []string{"--policies", "-", "--skip", "secret", broken}, exitOK, "0 error(s)", ""},
+		{"entry point flag", []string{"--policies", "-", "--path", "clusters/home", clean}, exitOK, "4 Kustomization(s)", ""},
+		{"missing entry point", []string{"--path", "clusters/none", clean}, exitUsage, "", "not a directory of the repository"},
+		{"help", []string{"-h"}, exitOK, "", "usage: gitops-validate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, &stdout, &stderr)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, stdout.String(), stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tt.stdout) {
+				t.Errorf("stdout lacks %q:\n%s", tt.stdout, stdout.String())
+			}
+			if !strings.Contains(stderr.String(), tt.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.stderr, stderr.String())
+			}
+		})
+	}
+}
+
+func TestJSONSchema(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	run(context.Background(), []string{"-o", "json", "--policies", "-", brokenRepo(t)}, &stdout, &stderr)
+	var rep struct {
+		Version  int `json:"version"`
+		Findings []struct {
+			Rule, Class, Severity, File, Message, Hint string
+			Line, Column                               int
+			Object                                     struct{ APIVersion, Kind, Namespace, Name string }
+		} `json:"findings"`
+		Stats struct {
+			Kustomizations int                  `json:"kustomizations"`
+			Findings       struct{ Errors int } `json:"findings"`
+		} `json:"stats"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("invalid JSON: %v\n%s", err, stdout.String())
+	}
+	if rep.Version != 1 || rep.Stats.Kustomizations != 4 || rep.Stats.Findings.Errors != 1 {
+		t.Fatalf("unexpected report: %+v", rep)
+	}
+	f := rep.Findings[len(rep.Findings)-1]
+	for _, x := range rep.Findings {
+		if x.Rule == "secret-unencrypted" {
+			f = x
+		}
+	}
+	if f.Class != "secret" || f.Severity != "error" || f.File != "apps/web/token.yaml" || f.Line != 1 || f.Object.Kind != "Secret" || f.Object.Namespace != "web" || f.Hint == "" {
+		t.Errorf("finding lacks fields: %+v", f)
+	}
+	if strings.Contains(stdout.String(), "hunter2") {
+		t.Error("secret value printed")
+	}
+}

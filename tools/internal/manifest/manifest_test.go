@@ -1,0 +1,83 @@
+package manifest
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/homelab-gitops/homelab/tools/internal/finding"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name      string
+		data      string
+		docs      int
+		rule      string
+		line, col int
+		message   string
+	}{
+		{name: "two documents", data: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: b\n", docs: 2},
+		{name: "syntax error has line and column", data: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n   labels: {}\n", rule: finding.ParseSyntax, line: 5, col: 10, message: "mapping values are not allowed"},
+		{name: "duplicate key", data: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  x: \"1\"\n  x: \"2\"\n", docs: 1, rule: finding.ParseDuplicateKey, line: 7, col: 3, message: `duplicate key "x" in .data (first at line 6)`},
+		{name: "merge keys are not duplicates", data: "base: &b {a: 1}\nx:\n  <<: *b\n  c: 2\n", docs: 1},
+		{name: "anchors and custom tags are YAML", data: "a: &x 1\nb: *x\nc: !custom tag\n", docs: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := Parse("f.yaml", []byte(tt.data))
+			if tt.docs != 0 && len(f.Docs) != tt.docs {
+				t.Errorf("got %d documents, want %d", len(f.Docs), tt.docs)
+			}
+			if tt.rule == "" {
+				if len(f.Findings) != 0 {
+					t.Fatalf("unexpected findings: %+v", f.Findings)
+				}
+				return
+			}
+			if len(f.Findings) != 1 {
+				t.Fatalf("got %d findings, want 1: %+v", len(f.Findings), f.Findings)
+			}
+			got := f.Findings[0]
+			if got.Rule != tt.rule || got.Line != tt.line || got.Column != tt.col || !strings.Contains(got.Message, tt.message) {
+				t.Errorf("got %s %d:%d %q, want %s %d:%d containing %q", got.Rule, got.Line, got.Column, got.Message, tt.rule, tt.line, tt.col, tt.message)
+			}
+		})
+	}
+}
+
+func TestLookup(t *testing.T) {
+	f := Parse("d.yaml", []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: nginx
+`))
+	d := f.Find("Deployment", "prefix-web-suffix")
+	if d == nil {
+		t.Fatal("document not found by contained name")
+	}
+	tests := []struct {
+		path      string
+		line, col int
+	}{
+		{"", 1, 1},
+		{"spec.template.spec.containers.0.image", 10, 11},
+		{"spec.template.spec.containers.0.missing", 9, 11},
+		{"metadata.name", 4, 3},
+	}
+	for _, tt := range tests {
+		var p []string
+		if tt.path != "" {
+			p = strings.Split(tt.path, ".")
+		}
+		line, col := d.Lookup(p...)
+		if line != tt.line || col != tt.col {
+			t.Errorf("Lookup(%s) = %d:%d, want %d:%d", tt.path, line, col, tt.line, tt.col)
+		}
+	}
+}

@@ -1,0 +1,86 @@
+package policy
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	conftest "github.com/open-policy-agent/conftest/policy"
+)
+
+var objects = []map[string]any{
+	{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "a", "namespace": "x"},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "c", "image": "nginx:latest"}}}}}},
+	{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "b", "namespace": "x", "labels": map[string]any{"app": "b"}},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "c", "image": "nginx:1.0"}}}}}},
+	{"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": "s", "namespace": "x"}},
+}
+
+// TestSameResultsAsConftest checks that prepared queries give what
+// conftest's engine.Check gives for every object and namespace.
+func TestSameResultsAsConftest(t *testing.T) {
+	dir, _ := filepath.Abs(filepath.Join("..", "validate", "testdata", "policies"))
+	ctx := context.Background()
+	e, err := Load(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Namespaces(); !slices.Equal(got, []string{"homelab.combined.network", "homelab.security"}) {
+		t.Fatalf("namespaces %v", got)
+	}
+	ref, err := conftest.Load([]string{dir}, conftest.CompilerOptions{RegoVersion: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objects {
+		ours, err := e.Evaluate(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range ours {
+			got = append(got, string(r.Severity)+":"+r.Metadata["rule"].(string)+":"+r.Message)
+		}
+		results, err := ref.Check(ctx, map[string]any{"obj.yaml": o}, "homelab.security")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, cr := range results {
+			for _, f := range cr.Failures {
+				want = append(want, "error:"+f.Metadata["rule"].(string)+":"+f.Message)
+			}
+			for _, w := range cr.Warnings {
+				want = append(want, "warning:"+w.Metadata["rule"].(string)+":"+w.Message)
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: ours %v, conftest %v", o["metadata"], got, want)
+		}
+	}
+	if len(objects) == 0 {
+		t.Fatal("no objects")
+	}
+}
+
+func TestCombined(t *testing.T) {
+	dir, _ := filepath.Abs(filepath.Join("..", "validate", "testdata", "policies"))
+	e, err := Load(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var input []any
+	for _, o := range objects {
+		input = append(input, map[string]any{"path": "f.yaml", "contents": o})
+	}
+	rs, err := e.EvaluateCombined(context.Background(), input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 || rs[0].Metadata["rule"] != "network-default-deny" || rs[0].Metadata["path"] != "f.yaml" {
+		t.Fatalf("combined results %+v, want two network-default-deny", rs)
+	}
+}

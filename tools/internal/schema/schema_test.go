@@ -1,0 +1,123 @@
+package schema
+
+import (
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/homelab-gitops/homelab/tools/schemas"
+)
+
+func TestValidate(t *testing.T) {
+	v, err := New(schemas.CRDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		obj   string
+		field string // "" = no issue expected
+		msg   string
+		kind  string // "unknown", "noschema"
+	}{
+		{name: "valid deployment", obj: `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx}]`},
+		{name: "unknown field in built-in", obj: `apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  ports: [{port: 80, targetPortt: 8080}]`, field: "spec.ports.0.targetPortt", msg: "unknown field"},
+		{name: "wrong type in built-in", obj: `apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  ports: [{port: "eighty"}]`, field: "spec.ports.port", msg: "wrong type"},
+		{name: "missing required container image", obj: `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers: [{name: c}]`, field: "spec.containers.0", msg: `"spec.containers.0.image"`},
+		{name: "valid custom resource", obj: `apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: c, namespace: n}
+spec:
+  secretName: c-tls
+  dnsNames: [a.example.org]
+  issuerRef: {name: le, kind: ClusterIssuer}`},
+		{name: "missing required field in custom resource", obj: `apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: c, namespace: n}
+spec:
+  dnsNames: [a.example.org]
+  issuerRef: {name: le}`, field: "spec.secretName", msg: "Required value"},
+		{name: "unknown field in custom resource", obj: `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: n}
+spec:
+  parentRefs: [{name: gw, sectionNam: https}]`, field: "spec.parentRefs.0.sectionNam", msg: "unknown field"},
+		{name: "enum violation in Flux resource", obj: `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: k, namespace: flux-system}
+spec:
+  interval: 10m
+  prune: true
+  sourceRef: {kind: GitRepo, name: flux-system}`, field: "spec.sourceRef.kind", msg: "Unsupported value"},
+		{name: "unknown kind in a known group", obj: `apiVersion: traefik.io/v1alpha1
+kind: Middlewares
+metadata: {name: m}`, field: "kind", msg: "did you mean Middleware", kind: "unknown"},
+		{name: "unknown version", obj: `apiVersion: rabbitmq.com/v2
+kind: RabbitmqCluster
+metadata: {name: r}`, field: "apiVersion", msg: "served versions: rabbitmq.com/v1beta1", kind: "unknown"},
+		{name: "unknown group", obj: `apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w}`, field: "apiVersion", msg: "no schema", kind: "noschema"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var obj map[string]any
+			if err := yaml.Unmarshal([]byte(tt.obj), &obj); err != nil {
+				t.Fatal(err)
+			}
+			issues := v.Validate(obj)
+			if tt.field == "" {
+				if len(issues) != 0 {
+					t.Fatalf("unexpected issues: %+v", issues)
+				}
+				return
+			}
+			for _, is := range issues {
+				if is.Field == tt.field && strings.Contains(is.Message, tt.msg) &&
+					is.UnknownKind == (tt.kind == "unknown") && is.NoSchema == (tt.kind == "noschema") {
+					return
+				}
+			}
+			t.Fatalf("no issue at %s containing %q in %+v", tt.field, tt.msg, issues)
+		})
+	}
+}
+
+func TestClusterScoped(t *testing.T) {
+	v, err := New(schemas.CRDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		group, kind string
+		want        bool
+	}{
+		{"", "Namespace", true}, {"", "Service", false}, {"cert-manager.io", "ClusterIssuer", true},
+		{"cert-manager.io", "Issuer", false}, {"gateway.networking.k8s.io", "GatewayClass", true},
+	} {
+		if got := v.ClusterScoped(tt.group, tt.kind); got != tt.want {
+			t.Errorf("ClusterScoped(%s, %s) = %v, want %v", tt.group, tt.kind, got, tt.want)
+		}
+	}
+}
