@@ -16,7 +16,7 @@ import (
 func main() {
 	// Rendering allocates many short-lived objects; trading memory for
 	// fewer collections makes large repositories about a third faster.
-	debug.SetGCPercent(400)
+	debug.SetGCPercent(200)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -14,12 +14,15 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 
 	"github.com/open-policy-agent/conftest/output"
 	conftest "github.com/open-policy-agent/conftest/policy"
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/render"
@@ -120,8 +123,8 @@ type Result struct {
 	Metadata  map[string]any
 }
 
-func (q *query) eval(ctx context.Context, input any) ([]Result, error) {
-	rs, err := q.prepared.Eval(ctx, rego.EvalInput(input))
+func (q *query) eval(ctx context.Context, input ast.Value) ([]Result, error) {
+	rs, err := q.prepared.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return nil, fmt.Errorf("evaluate data.%s.%s: %w", q.namespace, q.rule, err)
 	}
@@ -148,9 +151,14 @@ func (q *query) eval(ctx context.Context, input any) ([]Result, error) {
 
 // Evaluate runs the per-object rules on one object (as JSON-like data).
 func (e *Engine) Evaluate(ctx context.Context, obj map[string]any) ([]Result, error) {
+	// Convert once: every query would otherwise convert the input again.
+	val, err := ast.InterfaceToValue(obj)
+	if err != nil {
+		return nil, fmt.Errorf("convert input: %w", err)
+	}
 	var out []Result
 	for i := range e.object {
-		rs, err := e.object[i].eval(ctx, obj)
+		rs, err := e.object[i].eval(ctx, val)
 		if err != nil {
 			return nil, err
 		}
@@ -160,13 +168,27 @@ func (e *Engine) Evaluate(ctx context.Context, obj map[string]any) ([]Result, er
 }
 
 // EvaluateCombined runs the combined rules on conftest's --combine input.
+// The queries run in parallel: each one scans the whole cluster.
 func (e *Engine) EvaluateCombined(ctx context.Context, input []any) ([]Result, error) {
-	var out []Result
+	val, err := ast.InterfaceToValue(input)
+	if err != nil {
+		return nil, fmt.Errorf("convert input: %w", err)
+	}
+	results := make([][]Result, len(e.combined))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i := range e.combined {
-		rs, err := e.combined[i].eval(ctx, input)
-		if err != nil {
-			return nil, err
-		}
+		g.Go(func() error {
+			rs, err := e.combined[i].eval(gctx, val)
+			results[i] = rs
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var out []Result
+	for _, rs := range results {
 		out = append(out, rs...)
 	}
 	return out, nil

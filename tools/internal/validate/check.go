@@ -27,6 +27,34 @@ import (
 
 // check runs every check over the rendered clusters. Checks of single
 // objects run in parallel; cross-object checks run per cluster.
+// newValidator builds the schema validator over the embedded CRDs and the
+// config's CRD directories (nil when schema checks are skipped).
+func (r *run) newValidator(opts Options) (*schema.Validator, error) {
+	if opts.Skip[finding.ClassSchema] {
+		return nil, nil
+	}
+	fsys := []fs.FS{schemas.CRDs}
+	for _, d := range r.cfg.CRDs {
+		fsys = append(fsys, os.DirFS(filepath.Join(r.root, filepath.FromSlash(d))))
+	}
+	return schema.New(fsys...)
+}
+
+// preload starts loading the CRDs of o's API group in the background, so
+// that they are compiled while the (serial) builds go on.
+func (r *run) preload(o *render.Object) {
+	if r.validator == nil {
+		return
+	}
+	g := o.ID().Group
+	if r.validator.IsBuiltinGroup(g) {
+		return
+	}
+	if _, loaded := r.preloaded.LoadOrStore(g, true); !loaded {
+		go r.validator.Preload([]string{g})
+	}
+}
+
 // checkTools are what the checks need that takes time to build: the schema
 // validator and the compiled Rego pack. They are prepared while rendering.
 type checkTools struct {
@@ -38,7 +66,7 @@ type checkTools struct {
 func (r *run) prepare(ctx context.Context, opts Options) <-chan checkTools {
 	ch := make(chan checkTools, 1)
 	go func() {
-		var t checkTools
+		t := checkTools{validator: r.validator}
 		var wg sync.WaitGroup
 		var perr error
 		if dir := r.policyDir(opts); dir != "" && !opts.Skip[finding.ClassPolicy] {
@@ -51,17 +79,8 @@ func (r *run) prepare(ctx context.Context, opts Options) <-chan checkTools {
 				t.engine = e
 			})
 		}
-		if !opts.Skip[finding.ClassSchema] {
-			fsys := []fs.FS{schemas.CRDs}
-			for _, d := range r.cfg.CRDs {
-				fsys = append(fsys, os.DirFS(filepath.Join(r.root, filepath.FromSlash(d))))
-			}
-			t.validator, t.err = schema.New(fsys...)
-		}
 		wg.Wait()
-		if t.err == nil {
-			t.err = perr
-		}
+		t.err = perr
 		ch <- t
 	}()
 	return ch

@@ -22,6 +22,7 @@ import (
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/manifest"
 	"github.com/homelab-gitops/homelab/tools/internal/render"
+	"github.com/homelab-gitops/homelab/tools/internal/schema"
 )
 
 // Options configure a run.
@@ -67,6 +68,8 @@ type run struct {
 	log       *slog.Logger
 	mu        sync.Mutex
 	artifacts map[string]render.Source
+	validator *schema.Validator
+	preloaded sync.Map // API groups whose CRDs are loading
 }
 
 // Run validates the repository described by opts.
@@ -107,6 +110,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		files: manifest.NewCache(func(p string) ([]byte, error) {
 			return os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
 		}),
+	}
+	if r.validator, err = r.newValidator(opts); err != nil {
+		return nil, err
 	}
 	prep := r.prepare(ctx, opts)
 	rep := &Report{Root: root}
@@ -279,6 +285,7 @@ func (c *clusterRun) accept(ctx context.Context, parent *render.Kustomization, o
 	var findings []finding.Finding
 	for _, o := range objs {
 		c.cluster.Objects = append(c.cluster.Objects, o)
+		c.run.preload(o)
 		id := o.ID()
 		c.vars.add(o)
 		switch {
