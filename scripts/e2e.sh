@@ -33,8 +33,17 @@ tools_time=$((SECONDS - t))
 
 t=$SECONDS
 status=0
+# The driver stops everything it started on SIGINT/SIGTERM; pass ours on.
 "$tools_bin/e2e" -cache "$cache" -repo "$root" -validator "$tools_bin/gitops-validate" \
-	-validator-args "--output text --policies $root/policies ." "$@" || status=$?
+	-validator-args "--output text --policies $root/policies ." "$@" &
+driver=$!
+trap 'kill -TERM "$driver" 2>/dev/null || true' INT TERM
+wait "$driver" || status=$?
+# A signal interrupts the first wait; wait again for the driver's cleanup.
+if kill -0 "$driver" 2>/dev/null; then
+	wait "$driver" || status=$?
+fi
+trap - INT TERM
 run_time=$((SECONDS - t))
 
 if [[ $build_time -gt 60 ]]; then kind=cold; else kind=warm; fi

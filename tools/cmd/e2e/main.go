@@ -58,6 +58,7 @@ type options struct {
 	homelab       bool
 	verbose       bool
 	hold          bool
+	withoutCharts bool
 }
 
 func main() {
@@ -74,6 +75,7 @@ func main() {
 	flag.BoolVar(&o.fixture, "fixture", true, "run the push, prune and broken-commit flows on the fixture repository")
 	flag.BoolVar(&o.homelab, "homelab", true, "reconcile clusters/homelab from a clone of this repository")
 	flag.BoolVar(&o.verbose, "v", false, "debug logging")
+	flag.BoolVar(&o.withoutCharts, "without-charts", true, "also apply copies of infra-configs and apps without their dependsOn on the chart layer (offline-*), with the charts' CRDs, to check that the API server accepts those layers")
 	flag.BoolVar(&o.hold, "hold", false, "after the checks, keep the cluster and the Git server running until Ctrl-C, to push by hand")
 	flag.Parse()
 	os.Exit(run(o))
