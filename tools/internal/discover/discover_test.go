@@ -1,0 +1,67 @@
+package discover
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func tree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, data := range files {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+const fluxInstance = `apiVersion: fluxcd.controlplane.io/v1
+kind: FluxInstance
+metadata: {name: flux}
+spec:
+  sync:
+    path: deploy/fleet/prod
+`
+
+func TestFind(t *testing.T) {
+	tests := []struct {
+		name     string
+		files    map[string]string
+		explicit []string
+		want     []string // cluster=path
+		wantErr  bool
+	}{
+		{name: "every clusters/<name>", files: map[string]string{"clusters/a/x.yaml": "", "clusters/b/x.yaml": "", "clusters/.hidden/x.yaml": ""}, want: []string{"a=clusters/a", "b=clusters/b"}},
+		{name: "cluster-template layout", files: map[string]string{"kubernetes/flux/cluster/ks.yaml": ""}, want: []string{"kubernetes/flux/cluster=kubernetes/flux/cluster"}},
+		{name: "FluxInstance sync.path", files: map[string]string{"deploy/fleet/prod/ks.yaml": "", "bootstrap/values.yaml": fluxInstance, "bootstrap/other.yaml": "anchors: &a {x: 1}\nuse: *a\n"}, want: []string{"deploy/fleet/prod=deploy/fleet/prod"}},
+		{name: "explicit wins", files: map[string]string{"clusters/a/x.yaml": "", "env/prod/x.yaml": ""}, explicit: []string{"./env/prod/"}, want: []string{"env/prod=env/prod"}},
+		{name: "explicit must exist", files: map[string]string{"clusters/a/x.yaml": ""}, explicit: []string{"nope"}, wantErr: true},
+		{name: "nothing found", files: map[string]string{"README.md": ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			eps, err := Find(tree(t, tt.files), tt.explicit, "flag")
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err %v, wantErr %v", err, tt.wantErr)
+			}
+			var got []string
+			for _, ep := range eps {
+				got = append(got, ep.Cluster+"="+ep.Path)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Errorf("got %v, want %v", got, tt.want)
+				}
+			}
+		})
+	}
+}
