@@ -48,7 +48,7 @@ vet: ## go vet
 
 .PHONY: shellcheck
 shellcheck: ## lint the shell scripts
-	shellcheck scripts/*.sh
+	shellcheck -x $$(git ls-files '*.sh')
 
 .PHONY: test-go
 test-go: ## unit and integration tests (real RabbitMQ, embedded MongoDB, Chromium, nginx)

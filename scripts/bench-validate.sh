@@ -66,7 +66,7 @@ dirs() {
 	local repo=$1
 	{
 		find "$repo" \( -name .git -o -name .cache -o -name testdata -o -name node_modules \) -prune -o \
-			-name kustomization.yaml -print | xargs -r -n1 dirname
+			-name kustomization.yaml -printf '%h\n'
 		grep -rhoE '^\s+path:\s*\S+' --include='*.yaml' --include='*.yml' "$repo/clusters" 2>/dev/null |
 			awk '{print $2}' | tr -d '"' | sed "s|^\./||; s|^|$repo/|"
 	} | while read -r d; do [[ -d $d ]] && realpath "$d"; done | sort -u

@@ -11,7 +11,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-# shellcheck source=../tools/e2e/versions.env
+# shellcheck source=SCRIPTDIR/../tools/e2e/versions.env
 source tools/e2e/versions.env
 export GOTOOLCHAIN=$GO_TOOLCHAIN
 

@@ -9,7 +9,7 @@ shopt -s inherit_errexit
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-# shellcheck source=versions.env
+# shellcheck source=SCRIPTDIR/versions.env
 source "$here/versions.env"
 export GOTOOLCHAIN=$GO_TOOLCHAIN
 export GOFLAGS=-buildvcs=false
