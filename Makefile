@@ -55,8 +55,9 @@ test-go: ## unit and integration tests (real RabbitMQ, embedded MongoDB, Chromiu
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: fuzz
-fuzz: ## run each fuzz target briefly
+fuzz: ## run each fuzz target briefly (the workout decoder, the log form)
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./src/internal/workout
+	$(GO) test -run='^$$' -fuzz='^FuzzParseForm$$' -fuzztime=$(FUZZTIME) ./src/internal/web
 
 .PHONY: lint
 lint: fmt-check vet shellcheck $(STATICCHECK) ## gofmt check, go vet, shellcheck, staticcheck (pinned)
@@ -72,7 +73,8 @@ validate: ## render and check every Flux Kustomization of this repository
 	$(GO) run ./tools/cmd/gitops-validate .
 
 .PHONY: bench
-bench: deps ## service benchmarks against their raw limits (prints figures)
+bench: deps ## service benchmarks against their raw limits (prints ratios and latencies)
+	$(GO) run ./src/cmd/fitbench
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout 60m ./src/...
 
 .PHONY: clean
