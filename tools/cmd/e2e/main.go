@@ -97,6 +97,13 @@ func run(o options) int {
 		return 2
 	}
 	o.repoDir = repo
+	if o.validator != "" {
+		// It runs in the fixture's directory.
+		if o.validator, err = filepath.Abs(o.validator); err != nil {
+			log.Error("resolve -validator", "err", err)
+			return 2
+		}
+	}
 	if !filepath.IsAbs(o.ageKey) {
 		o.ageKey = filepath.Join(repo, o.ageKey)
 	}
@@ -293,9 +300,15 @@ func (e *env) holdForUser(ctx context.Context, stacks ...*stack) {
 		}
 		fmt.Printf("  %s: export KUBECONFIG=%s; %s get kustomizations -A --watch\n", s.name, s.cluster.Kubeconfig, filepath.Join(e.binDir, "flux"))
 	}
-	fmt.Printf(`Push to deploy: clone a served repository, change, commit, git push.
-  fixture: git clone %s   (apps/web is the web app)
-  homelab: git clone %s   (this repository's HEAD plus one commit pointing its sources at the local server)
-`, e.git.RepoURL("fixture"), e.git.RepoURL("homelab"))
+	fmt.Println("Push to deploy: clone a served repository, change, commit, git push.")
+	for _, s := range stacks {
+		switch {
+		case s == nil:
+		case s.name == "fixture":
+			fmt.Printf("  fixture: git clone %s   (apps/web is the web app)\n", e.git.RepoURL("fixture"))
+		case s.name == "homelab":
+			fmt.Printf("  homelab: git clone %s   (this repository's HEAD plus one commit pointing its sources at the local server)\n", e.git.RepoURL("homelab"))
+		}
+	}
 	<-ctx.Done()
 }
