@@ -36,7 +36,8 @@ var skipDirs = map[string]bool{".git": true, "node_modules": true, "vendor": tru
 
 // Find returns the entry points of the repository at root. Explicit paths
 // (from a flag or the config file) win; otherwise every clusters/<name>,
-// kubernetes/flux/cluster and every FluxInstance's spec.sync.path.
+// kubernetes/flux/cluster, and the sync.path of every FluxInstance (or
+// HelmRelease of the flux-instance chart) in the tree.
 func Find(root string, explicit []string, from string) ([]EntryPoint, error) {
 	if len(explicit) > 0 {
 		var eps []EntryPoint
@@ -105,22 +106,21 @@ func fluxInstancePaths(root string) ([]instance, error) {
 			return nil
 		}
 		data, err := os.ReadFile(p)
-		if err != nil || !bytes.Contains(data, []byte("FluxInstance")) {
+		if err != nil || !(bytes.Contains(data, []byte("FluxInstance")) || bytes.Contains(data, []byte("flux-instance"))) {
 			return nil
 		}
 		rel, _ := filepath.Rel(root, p)
 		f := manifest.Parse(filepath.ToSlash(rel), data)
 		for _, d := range f.Docs {
-			if d.Kind != "FluxInstance" {
-				continue
+			var sp string
+			switch d.Kind {
+			case "FluxInstance":
+				sp = lookup(d.Root, "spec", "sync", "path")
+			case "HelmRelease": // the flux-instance chart: values.instance.sync
+				sp = lookup(d.Root, "spec", "values", "instance", "sync", "path")
 			}
-			for i := 0; i+1 < len(d.Root.Content); i += 2 {
-				if d.Root.Content[i].Value != "spec" {
-					continue
-				}
-				if sp := syncPath(d.Root.Content[i+1]); sp != "" && !strings.Contains(sp, "${") {
-					out = append(out, instance{file: f.Path, path: sp})
-				}
+			if sp != "" && !strings.Contains(sp, "${") && !strings.Contains(sp, "{{") {
+				out = append(out, instance{file: f.Path, path: sp})
 			}
 		}
 		return nil
@@ -128,10 +128,11 @@ func fluxInstancePaths(root string) ([]instance, error) {
 	return out, err
 }
 
-func syncPath(n *yaml.Node) string {
-	for _, key := range []string{"sync", "path"} {
+// lookup returns the scalar at path under n, or "".
+func lookup(n *yaml.Node, path ...string) string {
+	for _, key := range path {
 		var next *yaml.Node
-		if n.Kind == yaml.MappingNode {
+		if n != nil && n.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				if n.Content[i].Value == key {
 					next = n.Content[i+1]
@@ -142,6 +143,9 @@ func syncPath(n *yaml.Node) string {
 			return ""
 		}
 		n = next
+	}
+	if n.Kind != yaml.ScalarNode {
+		return ""
 	}
 	return n.Value
 }

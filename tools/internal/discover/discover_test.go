@@ -40,6 +40,7 @@ func TestFind(t *testing.T) {
 		{name: "every clusters/<name>", files: map[string]string{"clusters/a/x.yaml": "", "clusters/b/x.yaml": "", "clusters/.hidden/x.yaml": ""}, want: []string{"a=clusters/a", "b=clusters/b"}},
 		{name: "cluster-template layout", files: map[string]string{"kubernetes/flux/cluster/ks.yaml": ""}, want: []string{"kubernetes/flux/cluster=kubernetes/flux/cluster"}},
 		{name: "FluxInstance sync.path", files: map[string]string{"deploy/fleet/prod/ks.yaml": "", "bootstrap/values.yaml": fluxInstance, "bootstrap/other.yaml": "anchors: &a {x: 1}\nuse: *a\n"}, want: []string{"deploy/fleet/prod=deploy/fleet/prod"}},
+		{name: "flux-instance chart values", files: map[string]string{"kubernetes/clusters/main/apps.yaml": "", "kubernetes/clusters/main/flux-instance/helmrelease.yaml": "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: flux-instance}\nspec:\n  chartRef: {kind: OCIRepository, name: flux-instance}\n  values:\n    instance:\n      sync:\n        path: kubernetes/clusters/main\n"}, want: []string{"kubernetes/clusters/main=kubernetes/clusters/main"}},
 		{name: "explicit wins", files: map[string]string{"clusters/a/x.yaml": "", "env/prod/x.yaml": ""}, explicit: []string{"./env/prod/"}, want: []string{"env/prod=env/prod"}},
 		{name: "explicit must exist", files: map[string]string{"clusters/a/x.yaml": ""}, explicit: []string{"nope"}, wantErr: true},
 		{name: "nothing found", files: map[string]string{"README.md": ""}},
