@@ -11,8 +11,10 @@ import (
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/util/yaml"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
 )
 
 // crdVersion is the compiled schema of one served version of a CRD.
@@ -20,6 +22,19 @@ type crdVersion struct {
 	validator  validation.SchemaValidator
 	structural *structuralschema.Structural
 	source     string
+	// cel validates x-kubernetes-validations rules; compiled on first use.
+	celOnce sync.Once
+	cel     *cel.Validator
+}
+
+// celValidator compiles the version's CEL rules once (nil when it has none).
+func (cv *crdVersion) celValidator() *cel.Validator {
+	cv.celOnce.Do(func() {
+		if cv.structural != nil {
+			cv.cel = cel.NewValidator(cv.structural, true, celconfig.PerCallLimit)
+		}
+	})
+	return cv.cel
 }
 
 // crdKind is a kind declared by a CRD, with its versions.

@@ -7,6 +7,7 @@
 package schema
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -17,6 +18,7 @@ import (
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -25,6 +27,7 @@ import (
 	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	clientscheme "k8s.io/client-go/kubernetes/scheme"
 )
 
@@ -146,6 +149,20 @@ func (cv *crdVersion) validate(obj map[string]any) []Issue {
 	var issues []Issue
 	for _, e := range validation.ValidateCustomResource(nil, norm, cv.validator) {
 		issues = append(issues, fieldIssue(e))
+	}
+	if v := cv.celValidator(); v != nil && len(issues) == 0 {
+		// CEL rules assume a schema-valid object; like the API server, run
+		// them only when the schema passed.
+		// The API server applies schema defaults first; rules rely on them.
+		defaulted := runtime.DeepCopyJSONValue(norm)
+		structuraldefaulting.Default(defaulted, cv.structural)
+		errs, _ := v.Validate(context.Background(), nil, cv.structural, defaulted, nil, celconfig.RuntimeCELCostBudget)
+		for _, e := range errs {
+			if strings.Contains(e.Detail, "no such key") {
+				continue // a field the rule expects that is absent offline: not a verdict
+			}
+			issues = append(issues, fieldIssue(e))
+		}
 	}
 	if cv.structural != nil {
 		cp := runtime.DeepCopyJSONValue(norm)

@@ -70,6 +70,16 @@ spec:
   interval: 10m
   prune: true
   sourceRef: {kind: GitRepo, name: flux-system}`, field: "spec.sourceRef.kind", msg: "Unsupported value"},
+		{name: "CEL rule in custom resource", obj: `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: n}
+spec:
+  rules:
+    - filters:
+        - type: RequestRedirect
+          requestRedirect: {scheme: https}
+        - type: URLRewrite
+          urlRewrite: {hostname: example.org}`, field: "spec.rules.0.filters", msg: "May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite"},
 		{name: "unknown kind in a known group", obj: `apiVersion: traefik.io/v1alpha1
 kind: Middlewares
 metadata: {name: m}`, field: "kind", msg: "did you mean Middleware", kind: "unknown"},
