@@ -1,0 +1,97 @@
+package graph
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/homelab-gitops/homelab/tools/internal/finding"
+	"github.com/homelab-gitops/homelab/tools/internal/render"
+)
+
+func ks(name string, deps ...string) *render.Kustomization {
+	k := &render.Kustomization{Ref: render.Ref{Namespace: "flux-system", Name: name}, File: "clusters/x/" + name + ".yaml"}
+	for _, d := range deps {
+		k.DependsOn = append(k.DependsOn, render.Ref{Namespace: "flux-system", Name: d})
+	}
+	return k
+}
+
+func obj(owner *render.Kustomization, apiVersion, kind, ns, name string, extra map[string]any) *render.Object {
+	m := map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": map[string]any{"name": name, "namespace": ns}}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return &render.Object{U: &unstructured.Unstructured{Object: m}, File: "f.yaml", Owner: owner}
+}
+
+func rules(fs []finding.Finding) map[string][]finding.Finding {
+	out := map[string][]finding.Finding{}
+	for _, f := range fs {
+		out[f.Rule] = append(out[f.Rule], f)
+	}
+	return out
+}
+
+func TestDependsOnAndCycles(t *testing.T) {
+	a, b, c := ks("a", "b"), ks("b", "c"), ks("c", "a")
+	d := ks("d", "missing")
+	got := rules(Check(&render.Cluster{Name: "x", Kustomizations: []*render.Kustomization{a, b, c, d}}, nil, nil))
+	if len(got[finding.GraphCycle]) != 1 || !strings.Contains(got[finding.GraphCycle][0].Message, "flux-system/a -> flux-system/b -> flux-system/c -> flux-system/a") {
+		t.Errorf("cycle findings %+v", got[finding.GraphCycle])
+	}
+	if len(got[finding.GraphDependsOn]) != 1 || got[finding.GraphDependsOn][0].Field != "spec.dependsOn.0" {
+		t.Errorf("dependsOn findings %+v", got[finding.GraphDependsOn])
+	}
+}
+
+func TestCRDOrder(t *testing.T) {
+	controllers := ks("controllers")
+	configs := ks("configs", "controllers")
+	apps := ks("apps")
+	hr := obj(controllers, "helm.toolkit.fluxcd.io/v2", "HelmRelease", "cert-manager", "cert-manager",
+		map[string]any{"spec": map[string]any{"chart": map[string]any{"spec": map[string]any{"chart": "cert-manager"}}}})
+	crd := obj(controllers, "apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "widgets.example.com",
+		map[string]any{"spec": map[string]any{"group": "example.com", "names": map[string]any{"kind": "Widget"}}})
+	tests := []struct {
+		name         string
+		objs         []*render.Object
+		preinstalled []string
+		rule         string
+		severity     finding.Severity
+	}{
+		{"depends on the chart's Kustomization", []*render.Object{hr, obj(configs, "cert-manager.io/v1", "ClusterIssuer", "", "le", nil)}, nil, "", ""},
+		{"no dependsOn on the chart", []*render.Object{hr, obj(apps, "cert-manager.io/v1", "ClusterIssuer", "", "le", nil)}, nil, finding.GraphCRDOrder, finding.Warning},
+		{"CRDs installed at bootstrap", []*render.Object{hr, obj(apps, "cert-manager.io/v1", "ClusterIssuer", "", "le", nil)}, []string{"cert-manager.io"}, "", ""},
+		{"CRD object in another Kustomization", []*render.Object{crd, obj(apps, "example.com/v1", "Widget", "x", "w", nil)}, nil, finding.GraphCRDOrder, finding.Error},
+		{"CRD object in the same Kustomization", []*render.Object{crd, obj(controllers, "example.com/v1", "Widget", "x", "w", nil)}, nil, "", ""},
+		{"nothing installs the CRD", []*render.Object{obj(apps, "other.io/v1", "Thing", "x", "t", nil)}, nil, finding.GraphCRDUnknown, finding.Info},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &render.Cluster{Name: "x", Kustomizations: []*render.Kustomization{controllers, configs, apps}, Objects: tt.objs}
+			fs := Check(c, nil, tt.preinstalled)
+			if tt.rule == "" {
+				if len(fs) != 0 {
+					t.Fatalf("unexpected findings %+v", fs)
+				}
+				return
+			}
+			if len(fs) != 1 || fs[0].Rule != tt.rule || fs[0].Severity != tt.severity {
+				t.Fatalf("findings %+v, want one %s (%s)", fs, tt.rule, tt.severity)
+			}
+		})
+	}
+}
+
+func TestDuplicates(t *testing.T) {
+	a, b := ks("a"), ks("b")
+	c := &render.Cluster{Name: "x", Kustomizations: []*render.Kustomization{a, b}, Objects: []*render.Object{
+		obj(a, "v1", "Namespace", "", "web", nil), obj(b, "v1", "Namespace", "", "web", nil), obj(b, "v1", "Namespace", "", "other", nil),
+	}}
+	fs := Check(c, nil, nil)
+	if len(fs) != 1 || fs[0].Rule != finding.GraphDuplicate || !strings.Contains(fs[0].Message, "flux-system/a") {
+		t.Fatalf("findings %+v", fs)
+	}
+}

@@ -1,0 +1,97 @@
+package refs
+
+import (
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/homelab-gitops/homelab/tools/internal/config"
+	"github.com/homelab-gitops/homelab/tools/internal/finding"
+	"github.com/homelab-gitops/homelab/tools/internal/render"
+)
+
+func cluster(t *testing.T, docs ...string) *render.Cluster {
+	t.Helper()
+	k := &render.Kustomization{Ref: render.Ref{Namespace: "flux-system", Name: "apps"}}
+	c := &render.Cluster{Name: "home", Kustomizations: []*render.Kustomization{k}}
+	for _, d := range docs {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(d), &m); err != nil {
+			t.Fatal(err)
+		}
+		c.Objects = append(c.Objects, &render.Object{U: &unstructured.Unstructured{Object: m}, File: "f.yaml", Owner: k})
+	}
+	return c
+}
+
+const pod = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: web}
+spec:
+  template:
+    spec:
+      serviceAccountName: web
+      containers:
+        - name: web
+          image: nginx
+          envFrom: [{secretRef: {name: web-env}}]
+          env:
+            - name: X
+              valueFrom: {configMapKeyRef: {name: opt, key: x, optional: true}}
+      volumes:
+        - {name: tls, secret: {secretName: web-tls}}
+`
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name  string
+		docs  []string
+		cfg   *config.Config
+		want  map[string]int
+		field string
+	}{
+		{name: "missing pod references", docs: []string{pod}, want: map[string]int{finding.RefMissing: 3}},
+		{name: "made by cert-manager, declared ServiceAccount and external Secret", docs: []string{pod,
+			"apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: web, namespace: web}\nspec: {secretName: web-tls}\n",
+			"apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: web, namespace: web}\n"},
+			cfg:  &config.Config{ExternalObjects: []config.ExternalObject{{Kind: "Secret", Namespace: "web", Name: "web-*"}}},
+			want: map[string]int{}},
+		{name: "chart-made objects are unknown, not missing", docs: []string{pod,
+			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: web}\nspec: {chart: {spec: {chart: web}}}\n"},
+			want: map[string]int{finding.RefUnknown: 3}},
+		{name: "HTTPRoute to a Gateway listener and Service port", docs: []string{
+			"apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: edge}\nspec:\n  listeners: [{name: https, port: 443, protocol: HTTPS}]\n",
+			"apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: web}\nspec: {ports: [{port: 80}]}\n",
+			"apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r, namespace: web}\nspec:\n  parentRefs: [{name: gw, namespace: edge, sectionName: http}]\n  rules:\n    - backendRefs: [{name: web, port: 8080}]\n      filters: [{type: ExtensionRef, extensionRef: {group: traefik.io, kind: Middleware, name: auth}}]\n"},
+			want: map[string]int{finding.RefPort: 2, finding.RefMissing: 1}},
+		{name: "issuer references", docs: []string{
+			"apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c, namespace: web}\nspec: {secretName: c, issuerRef: {name: le, kind: ClusterIssuer}}\n",
+			"apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: le}\nspec: {}\n",
+			"apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i, namespace: web, annotations: {cert-manager.io/issuer: local}}\nspec: {}\n"},
+			want: map[string]int{finding.RefMissing: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			if cfg == nil {
+				cfg = &config.Config{}
+			}
+			got := map[string]int{}
+			for _, f := range Check(cluster(t, tt.docs...), cfg) {
+				got[f.Rule]++
+				if f.Field == "" || f.Message == "" {
+					t.Errorf("finding without field or message: %+v", f)
+				}
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("got %v, want %v", got, tt.want)
+				}
+			}
+		})
+	}
+}
