@@ -56,7 +56,7 @@ func (c *clusterRun) resolveSource(k *render.Kustomization) (render.Source, reso
 	if own := c.ownURL(); own != "" && sameURL(url, own) {
 		return repo, resolved, ""
 	}
-	return render.Source{}, externalSource, fmt.Sprintf("%s %s points at %s, which is not this repository", ref.Kind, id, url)
+	return render.Source{}, externalSource, fmt.Sprintf("%s points at %s, which is not this repository", id, url)
 }
 
 // ownURL is the URL of the bootstrap GitRepository/OCIRepository, when the
