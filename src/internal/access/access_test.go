@@ -217,19 +217,25 @@ func TestVerifyRefreshesOnUnknownKey(t *testing.T) {
 		t.Errorf("keys fetched %d times for a cached key, want %d", got, fetches)
 	}
 
-	rotated := newKey(t, "key-2")
-	token := rotated.sign(t, f.claims())
-	if _, err := f.verifier.Verify(context.Background(), token); err == nil {
-		t.Fatal("a token signed with a key the team does not publish verified")
-	}
 	// The team rotates its keys: the unknown kid triggers a refresh.
+	rotated := newKey(t, "key-2")
 	f.keys.set(f.key.public(), rotated.public())
-	id, err := f.verifier.Verify(context.Background(), token)
+	id, err := f.verifier.Verify(context.Background(), rotated.sign(t, f.claims()))
 	if err != nil {
 		t.Fatalf("rotated key after refresh: %v", err)
 	}
 	if id.UserID != "ana@example.com" {
 		t.Errorf("user = %q", id.UserID)
+	}
+	if got := f.keys.fetches.Load(); got != fetches+1 {
+		t.Errorf("keys fetched %d times after a rotation, want %d", got, fetches+1)
+	}
+
+	// A kid the team never published still fails after the refresh. (This
+	// comes last: go-oidc lets a verification that follows a failed refresh
+	// within microseconds reuse that refresh's result.)
+	if _, err := f.verifier.Verify(context.Background(), newKey(t, "key-3").sign(t, f.claims())); err == nil {
+		t.Fatal("a token signed with a key the team does not publish verified")
 	}
 }
 
