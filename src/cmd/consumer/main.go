@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -25,15 +26,20 @@ import (
 )
 
 func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	if err := run(logger); err != nil {
-		logger.Error("consumer failed", "error", err)
+	// Kubernetes stops a pod with SIGTERM; a terminal with SIGINT.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, envconf.Env(os.LookupEnv), os.Stdout); err != nil {
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("consumer failed", "error", err)
+		stop()
 		os.Exit(1)
 	}
 }
 
-func run(logger *slog.Logger) error {
-	cfg, err := loadConfig(envconf.Env(os.LookupEnv))
+// run consumes until ctx ends, with the settings in env, logging JSON to
+// logs.
+func run(ctx context.Context, env envconf.Env, logs io.Writer) error {
+	cfg, err := loadConfig(env)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -41,9 +47,9 @@ func run(logger *slog.Logger) error {
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return fmt.Errorf("LOG_LEVEL: %w", err)
 	}
-	logger = slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 
 	client, err := store.Connect(cfg.Mongo)
