@@ -589,3 +589,57 @@ func TestServerSideCancelIsSurvived(t *testing.T) {
 	publishAll(t, p, []workout.Workout{newWorkout("fay@example.com")})
 	e.waitFor("second persisted", 30*time.Second, func() bool { return e.storedCount() == 2 })
 }
+
+// TestDeliveryLimitDeadLettersAMessageThatKeepsFailing checks the broker's
+// safety net behind the consumer: a message returned to the queue more than
+// topology.DeliveryLimit times (say, one that crashes every consumer) is
+// dead-lettered with x-death instead of looping forever.
+func TestDeliveryLimitDeadLettersAMessageThatKeepsFailing(t *testing.T) {
+	e := newEnv(t)
+	id := uuid.NewString()
+	e.publishRaw(id, []byte(`{}`))
+	if err := e.admin.Qos(1, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	deliveries, err := e.admin.Consume(topology.Queue, "crashing", false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	returned := 0
+	timeout := time.After(30 * time.Second)
+loop:
+	for {
+		select {
+		case d := <-deliveries:
+			if err := d.Nack(false, true); err != nil {
+				t.Fatal(err)
+			}
+			returned++
+		case <-time.After(500 * time.Millisecond):
+			if e.queueDepth(topology.DeadLetterQueue) == 1 {
+				break loop
+			}
+		case <-timeout:
+			t.Fatalf("not dead-lettered after %d returns", returned)
+		}
+	}
+	if err := e.admin.Cancel("crashing", false); err != nil {
+		t.Fatal(err)
+	}
+	if returned != topology.DeliveryLimit+1 {
+		t.Errorf("delivered %d times, want %d (the limit plus the first)", returned, topology.DeliveryLimit+1)
+	}
+	d, ok, err := e.admin.Get(topology.DeadLetterQueue, false)
+	if err != nil || !ok {
+		t.Fatalf("get dead letter: ok=%v err=%v", ok, err)
+	}
+	deaths, _ := d.Headers["x-death"].([]any)
+	if d.MessageId != id || len(deaths) == 0 {
+		t.Errorf("dead letter %s with x-death %v", d.MessageId, d.Headers["x-death"])
+	} else {
+		t.Logf("x-death: %v", deaths[0])
+	}
+	if err := d.Ack(false); err != nil {
+		t.Fatal(err)
+	}
+}
