@@ -43,6 +43,7 @@ type env struct {
 	goroutines int
 	window     int
 	batch      int
+	replicas   int
 	rate       int
 	duration   time.Duration
 	// end is the day the generated histories end.
@@ -61,6 +62,7 @@ func main() {
 	flag.IntVar(&e.goroutines, "goroutines", 64, "concurrent publishers")
 	flag.IntVar(&e.window, "window", 1000, "confirm window for publishing")
 	flag.IntVar(&e.batch, "batch", 0, "consumer batch size (0: the consumer's default)")
+	flag.IntVar(&e.replicas, "replicas", 1, "consumers draining the queue in the consumer stage")
 	flag.IntVar(&e.rate, "rate", 500, "fixed rate for latency figures, per second")
 	flag.DurationVar(&e.duration, "duration", 10*time.Second, "how long the fixed-rate stages run")
 	flag.Parse()

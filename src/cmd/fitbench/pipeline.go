@@ -190,7 +190,7 @@ func consumerStage(ctx context.Context, e *env) error {
 	rec := bench.NewRecorder(store.NewWriter(db))
 	cctx, cancel := context.WithCancel(ctx)
 	start := time.Now()
-	wait, err := runConsumers(cctx, e, rec, 1)
+	wait, err := runConsumers(cctx, e, rec, e.replicas)
 	if err != nil {
 		cancel()
 		return err
@@ -206,7 +206,7 @@ func consumerStage(ctx context.Context, e *env) error {
 	if batch == 0 {
 		batch = consumer.DefaultBatchSize
 	}
-	fmt.Printf("consumer (1 replica, batch %d) drained and persisted: %v\n", batch, got)
+	fmt.Printf("consumer (%d replica(s), batch %d) drained and persisted: %v\n", e.replicas, batch, got)
 	fmt.Printf("persist ratio: %.2f\n", bench.Ratio(got, raw))
 	return nil
 }
