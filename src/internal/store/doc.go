@@ -38,7 +38,8 @@
 //	})
 //	// v.Workouts newest first; v.Stale true when this is a last-known view
 //	// the database could not refresh; v.AsOf when it was read (zero: never).
-//	// err only for a bad query or a cancelled ctx.
+//	// err only for a bad query (ErrBadQuery): a slow or cancelled read
+//	// still answers, from the last-known view.
 //
 //	r.Remember(w) // after a confirmed publish: the user sees it at once
 //	r.Warm(ctx, userID) // load a user's view ahead of time (e.g. at login)

@@ -311,7 +311,8 @@ func (r *Reader) Remember(w workout.Workout) {
 	sortNewestFirst(v.workouts)
 }
 
-// Ping checks that the database answers within ctx.
+// Ping checks that the database answers within ctx (always nil for a
+// Reader over a custom Loader).
 func (r *Reader) Ping(ctx context.Context) error {
 	l, ok := r.loader.(dbLoader)
 	if !ok {
