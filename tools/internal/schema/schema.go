@@ -275,6 +275,20 @@ func distance(a, b string) int {
 // IsBuiltinGroup reports whether group is served by Kubernetes itself.
 func (v *Validator) IsBuiltinGroup(group string) bool { return v.groups[group] }
 
+// PreloadKind loads the CRDs of apiVersion's group and compiles the CEL
+// rules of kind at that version, so that validation later finds them ready.
+func (v *Validator) PreloadKind(apiVersion, kind string) {
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil || v.groups[gv.Group] {
+		return
+	}
+	if k, ok := v.crds.lookup(gv.Group)[kind]; ok {
+		if ver, ok := k.versions[gv.Version]; ok {
+			ver.celValidator()
+		}
+	}
+}
+
 // Preload loads the CRDs of groups in parallel, so that validation does
 // not wait on them one at a time.
 func (v *Validator) Preload(groups []string) {

@@ -40,18 +40,16 @@ func (r *run) newValidator(opts Options) (*schema.Validator, error) {
 	return schema.New(fsys...)
 }
 
-// preload starts loading the CRDs of o's API group in the background, so
-// that they are compiled while the (serial) builds go on.
+// preload starts loading, in the background, the CRD of o's kind and
+// compiling its CEL rules, so that this happens while the (serial) builds go
+// on rather than when the checks need them.
 func (r *run) preload(o *render.Object) {
 	if r.validator == nil {
 		return
 	}
-	g := o.ID().Group
-	if r.validator.IsBuiltinGroup(g) {
-		return
-	}
-	if _, loaded := r.preloaded.LoadOrStore(g, true); !loaded {
-		go r.validator.Preload([]string{g})
+	av, kind := o.U.GetAPIVersion(), o.U.GetKind()
+	if _, loaded := r.preloaded.LoadOrStore(av+"/"+kind, true); !loaded {
+		go r.validator.PreloadKind(av, kind)
 	}
 }
 

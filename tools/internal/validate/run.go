@@ -69,7 +69,7 @@ type run struct {
 	mu        sync.Mutex
 	artifacts map[string]render.Source
 	validator *schema.Validator
-	preloaded sync.Map // API groups whose CRDs are loading
+	preloaded sync.Map // apiVersion/kind whose CRD is loading
 }
 
 // Run validates the repository described by opts.
