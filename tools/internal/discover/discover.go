@@ -18,6 +18,14 @@ import (
 	"github.com/homelab-gitops/homelab/tools/internal/manifest"
 )
 
+// Result is what discovery found.
+type Result struct {
+	EntryPoints []EntryPoint
+	// FluxOperator is set when the repository installs Flux with the Flux
+	// Operator (a FluxInstance, or the flux-instance chart).
+	FluxOperator bool
+}
+
 // EntryPoint is a directory rendered as a root Kustomization; each one is a
 // cluster.
 type EntryPoint struct {
@@ -38,7 +46,16 @@ var skipDirs = map[string]bool{".git": true, "node_modules": true, "vendor": tru
 // (from a flag or the config file) win; otherwise every clusters/<name>,
 // kubernetes/flux/cluster, and the sync.path of every FluxInstance (or
 // HelmRelease of the flux-instance chart) in the tree.
-func Find(root string, explicit []string, from string) ([]EntryPoint, error) {
+func Find(root string, explicit []string, from string) (Result, error) {
+	instances, operator, err := fluxInstancePaths(root)
+	if err != nil {
+		return Result{}, err
+	}
+	eps, err := find(root, explicit, from, instances)
+	return Result{EntryPoints: eps, FluxOperator: operator}, err
+}
+
+func find(root string, explicit []string, from string, instances []instance) ([]EntryPoint, error) {
 	if len(explicit) > 0 {
 		var eps []EntryPoint
 		for _, p := range explicit {
@@ -75,10 +92,6 @@ func Find(root string, explicit []string, from string) ([]EntryPoint, error) {
 			add(p, "convention")
 		}
 	}
-	instances, err := fluxInstancePaths(root)
-	if err != nil {
-		return nil, err
-	}
 	for _, fi := range instances {
 		add(fi.path, "FluxInstance "+fi.file)
 	}
@@ -90,8 +103,9 @@ type instance struct{ file, path string }
 
 // fluxInstancePaths reads the sync.path of every FluxInstance in the tree.
 // Only files that mention the kind are parsed.
-func fluxInstancePaths(root string) ([]instance, error) {
+func fluxInstancePaths(root string) ([]instance, bool, error) {
 	var out []instance
+	operator := false
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
@@ -115,8 +129,12 @@ func fluxInstancePaths(root string) ([]instance, error) {
 			var sp string
 			switch d.Kind {
 			case "FluxInstance":
+				operator = true
 				sp = lookup(d.Root, "spec", "sync", "path")
 			case "HelmRelease": // the flux-instance chart: values.instance.sync
+				if d.Name == "flux-instance" || lookup(d.Root, "spec", "chart", "spec", "chart") == "flux-instance" {
+					operator = true
+				}
 				sp = lookup(d.Root, "spec", "values", "instance", "sync", "path")
 			}
 			if sp != "" && !strings.Contains(sp, "${") && !strings.Contains(sp, "{{") {
@@ -125,7 +143,7 @@ func fluxInstancePaths(root string) ([]instance, error) {
 		}
 		return nil
 	})
-	return out, err
+	return out, operator, err
 }
 
 // lookup returns the scalar at path under n, or "".

@@ -47,7 +47,8 @@ func TestFind(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			eps, err := Find(tree(t, tt.files), tt.explicit, "flag")
+			res, err := Find(tree(t, tt.files), tt.explicit, "flag")
+			eps := res.EntryPoints
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err %v, wantErr %v", err, tt.wantErr)
 			}
@@ -64,5 +65,16 @@ func TestFind(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestFluxOperator(t *testing.T) {
+	res, err := Find(tree(t, map[string]string{"clusters/a/x.yaml": "", "bootstrap/fi.yaml": fluxInstance}), nil, "")
+	if err != nil || !res.FluxOperator {
+		t.Errorf("FluxOperator = %v, %v; want true", res.FluxOperator, err)
+	}
+	res, err = Find(tree(t, map[string]string{"clusters/a/x.yaml": ""}), nil, "")
+	if err != nil || res.FluxOperator {
+		t.Errorf("FluxOperator = %v, %v; want false", res.FluxOperator, err)
 	}
 }

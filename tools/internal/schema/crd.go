@@ -2,6 +2,7 @@ package schema
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -46,12 +47,15 @@ type crdKind struct {
 // crdSet holds CRDs by group and kind. Groups from an fs.FS are loaded
 // lazily: the first object of a group parses that group's files only.
 type crdSet struct {
-	loadMu sync.Mutex // guards loads
-	loads  map[string]*sync.Once
-	mu     sync.Mutex
-	kinds  map[string]map[string]*crdKind // group -> kind -> versions
-	lazy   map[string][]lazyFile          // group -> files not yet loaded
-	errors []error
+	// enumAdds extends enums when CRDs are loaded: CRD name -> JSON path
+	// (below spec.versions[].schema.openAPIV3Schema) -> values.
+	enumAdds map[string]map[string][]string
+	loadMu   sync.Mutex // guards loads
+	loads    map[string]*sync.Once
+	mu       sync.Mutex
+	kinds    map[string]map[string]*crdKind // group -> kind -> versions
+	lazy     map[string][]lazyFile          // group -> files not yet loaded
+	errors   []error
 }
 
 type lazyFile struct {
@@ -89,10 +93,16 @@ func (s *crdSet) addFS(fsys fs.FS) error {
 // data already decoded) and registers its kinds.
 func (s *crdSet) addCRD(crd *apiextensionsv1.CustomResourceDefinition, source string) error {
 	g := crd.Spec.Group
+	s.mu.Lock()
+	adds := s.enumAdds[crd.Name]
+	s.mu.Unlock()
 	kind := &crdKind{versions: map[string]*crdVersion{}, scope: string(crd.Spec.Scope)}
 	for _, v := range crd.Spec.Versions {
 		if !v.Served || v.Schema == nil || v.Schema.OpenAPIV3Schema == nil {
 			continue
+		}
+		for path, values := range adds {
+			extendEnum(v.Schema.OpenAPIV3Schema, strings.Split(path, "."), values)
 		}
 		var internal apiextensions.JSONSchemaProps
 		if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(v.Schema.OpenAPIV3Schema, &internal, nil); err != nil {
@@ -185,4 +195,49 @@ func (s *crdSet) lookup(group string) map[string]*crdKind {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.kinds[group]
+}
+
+// extendEnum appends values to the enum at path ("items" steps into array
+// items, anything else into properties). A field without an enum is left
+// alone.
+func extendEnum(p *apiextensionsv1.JSONSchemaProps, path []string, values []string) {
+	if p == nil {
+		return
+	}
+	if len(path) == 0 {
+		if len(p.Enum) == 0 {
+			return
+		}
+		for _, v := range values {
+			raw, _ := json.Marshal(v)
+			p.Enum = append(p.Enum, apiextensionsv1.JSON{Raw: raw})
+		}
+		return
+	}
+	if path[0] == "items" {
+		if p.Items != nil {
+			extendEnum(p.Items.Schema, path[1:], values)
+		}
+		return
+	}
+	child, ok := p.Properties[path[0]]
+	if !ok {
+		return
+	}
+	extendEnum(&child, path[1:], values)
+	p.Properties[path[0]] = child
+}
+
+// FluxOperatorKinds makes the notification CRDs accept the Flux Operator's
+// kinds as event sources and receiver resources, as the operator patches
+// them when it installs Flux (flux-operator internal/builder/templates.go).
+// Call it before validating.
+func (v *Validator) FluxOperatorKinds() {
+	kinds := []string{"FluxInstance", "ResourceSet", "ResourceSetInputProvider"}
+	v.crds.mu.Lock()
+	defer v.crds.mu.Unlock()
+	v.crds.enumAdds = map[string]map[string][]string{
+		"alerts.notification.toolkit.fluxcd.io":    {"spec.eventSources.items.kind": kinds},
+		"receivers.notification.toolkit.fluxcd.io": {"spec.resources.items.kind": kinds},
+	}
 }

@@ -131,3 +131,24 @@ func TestClusterScoped(t *testing.T) {
 		}
 	}
 }
+
+func TestFluxOperatorKinds(t *testing.T) {
+	alert := map[string]any{"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Alert",
+		"metadata": map[string]any{"name": "a", "namespace": "flux-system"},
+		"spec":     map[string]any{"providerRef": map[string]any{"name": "p"}, "eventSources": []any{map[string]any{"kind": "FluxInstance", "name": "flux"}}}}
+	plain, err := New(schemas.CRDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if issues := plain.Validate(alert); len(issues) == 0 {
+		t.Error("plain Flux: FluxInstance event source accepted")
+	}
+	op, err := New(schemas.CRDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.FluxOperatorKinds()
+	if issues := op.Validate(alert); len(issues) != 0 {
+		t.Errorf("Flux Operator: %+v", issues)
+	}
+}

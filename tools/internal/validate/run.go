@@ -94,10 +94,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if len(explicit) == 0 && len(cfg.EntryPoints) > 0 {
 		explicit, from = cfg.EntryPoints, "config"
 	}
-	eps, err := discover.Find(root, explicit, from)
+	found, err := discover.Find(root, explicit, from)
 	if err != nil {
 		return nil, err
 	}
+	eps := found.EntryPoints
 	tmp, err := os.MkdirTemp("", "gitops-validate-")
 	if err != nil {
 		return nil, fmt.Errorf("temporary directory: %w", err)
@@ -113,6 +114,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	if r.validator, err = r.newValidator(opts); err != nil {
 		return nil, err
+	}
+	if r.validator != nil && found.FluxOperator {
+		r.validator.FluxOperatorKinds()
 	}
 	prep := r.prepare(ctx, opts)
 	rep := &Report{Root: root}
