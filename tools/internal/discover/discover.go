@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -24,6 +25,10 @@ type Result struct {
 	// FluxOperator is set when the repository installs Flux with the Flux
 	// Operator (a FluxInstance, or the flux-instance chart).
 	FluxOperator bool
+	// BootstrapCharts are the charts (release and chart names) that a
+	// helmfile in the repository installs before Flux runs: their CRDs exist
+	// before any Kustomization is applied.
+	BootstrapCharts []string
 }
 
 // EntryPoint is a directory rendered as a root Kustomization; each one is a
@@ -52,7 +57,57 @@ func Find(root string, explicit []string, from string) (Result, error) {
 		return Result{}, err
 	}
 	eps, err := find(root, explicit, from, instances)
-	return Result{EntryPoints: eps, FluxOperator: operator}, err
+	if err != nil {
+		return Result{}, err
+	}
+	charts, err := helmfileCharts(root)
+	return Result{EntryPoints: eps, FluxOperator: operator, BootstrapCharts: charts}, err
+}
+
+var (
+	releaseNameRe = regexp.MustCompile(`^\s*-\s*name:\s*["']?([A-Za-z0-9._-]+)["']?\s*$`)
+	chartRe       = regexp.MustCompile(`^\s*chart:\s*["']?([^"'\s{}]+)["']?\s*$`)
+)
+
+// helmfileCharts reads the releases of the repository's helmfiles (files
+// named helmfile*.yaml, or YAML under a helmfile*/ directory, with a
+// releases: list). Helmfiles are Go templates, so they are read line by
+// line rather than parsed.
+func helmfileCharts(root string) ([]string, error) {
+	var charts []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() {
+			if p != root && (skipDirs[d.Name()] || strings.HasPrefix(d.Name(), ".")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		if !strings.Contains(strings.ToLower(filepath.ToSlash(rel)), "helmfile") {
+			return nil
+		}
+		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" && ext != ".gotmpl" {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(data, []byte("releases:")) {
+			return nil
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if m := releaseNameRe.FindStringSubmatch(line); m != nil {
+				charts = append(charts, m[1])
+			}
+			if m := chartRe.FindStringSubmatch(line); m != nil {
+				charts = append(charts, path.Base(m[1]))
+			}
+		}
+		return nil
+	})
+	slices.Sort(charts)
+	return slices.Compact(charts), err
 }
 
 func find(root string, explicit []string, from string, instances []instance) ([]EntryPoint, error) {

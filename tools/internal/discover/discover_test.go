@@ -78,3 +78,23 @@ func TestFluxOperator(t *testing.T) {
 		t.Errorf("FluxOperator = %v, %v; want false", res.FluxOperator, err)
 	}
 }
+
+func TestBootstrapCharts(t *testing.T) {
+	res, err := Find(tree(t, map[string]string{
+		"clusters/a/x.yaml":                 "",
+		"bootstrap/helmfile.d/00-crds.yaml": "releases:\n  - name: cert-manager\n    namespace: cert-manager\n  - name: prom\n    chart: oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack\n    version: '{{ .Values.v }}'\n",
+		"apps/helm/values.yaml":             "releases:\n  - name: not-a-helmfile\n",
+	}), nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"cert-manager", "kube-prometheus-stack", "prom"}
+	if len(res.BootstrapCharts) != len(want) {
+		t.Fatalf("charts %v, want %v", res.BootstrapCharts, want)
+	}
+	for i := range want {
+		if res.BootstrapCharts[i] != want[i] {
+			t.Fatalf("charts %v, want %v", res.BootstrapCharts, want)
+		}
+	}
+}

@@ -195,7 +195,7 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 				if validator != nil {
 					b = validator
 				}
-				fs = append(fs, graph.Check(c, b, r.cfg.BootstrapCRDs)...)
+				fs = append(fs, graph.Check(c, b, r.preinstalled)...)
 			}
 			if !skip(finding.ClassReference) {
 				fs = append(fs, refs.Check(c, r.cfg)...)

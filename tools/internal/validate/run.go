@@ -20,6 +20,7 @@ import (
 	"github.com/homelab-gitops/homelab/tools/internal/config"
 	"github.com/homelab-gitops/homelab/tools/internal/discover"
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
+	"github.com/homelab-gitops/homelab/tools/internal/helmcheck"
 	"github.com/homelab-gitops/homelab/tools/internal/manifest"
 	"github.com/homelab-gitops/homelab/tools/internal/render"
 	"github.com/homelab-gitops/homelab/tools/internal/schema"
@@ -69,7 +70,10 @@ type run struct {
 	mu        sync.Mutex
 	artifacts map[string]render.Source
 	validator *schema.Validator
-	preloaded sync.Map // apiVersion/kind whose CRD is loading
+	// preinstalled are API groups whose CRDs exist before Flux runs (from
+	// bootstrapCRDs and the charts of bootstrap helmfiles).
+	preinstalled []string
+	preloaded    sync.Map // apiVersion/kind whose CRD is loading
 }
 
 // Run validates the repository described by opts.
@@ -117,6 +121,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	if r.validator != nil && found.FluxOperator {
 		r.validator.FluxOperatorKinds()
+	}
+	r.preinstalled = append(r.preinstalled, cfg.BootstrapCRDs...)
+	for _, chart := range found.BootstrapCharts {
+		groups, _ := helmcheck.CRDGroups(chart)
+		r.preinstalled = append(r.preinstalled, groups...)
 	}
 	prep := r.prepare(ctx, opts)
 	rep := &Report{Root: root}
