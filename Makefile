@@ -77,6 +77,10 @@ bench: deps ## service benchmarks against their raw limits (prints ratios and la
 	$(GO) run ./src/cmd/fitbench
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout 60m ./src/...
 
+.PHONY: e2e
+e2e: deps ## end to end on a real kube-apiserver + Flux controllers, offline (binaries cached by version; ~15 min cold)
+	scripts/e2e.sh $(E2E_FLAGS)
+
 .PHONY: clean
 clean: ## remove build outputs and local state (keeps the tool cache)
 	rm -rf $(BIN) .run
