@@ -77,6 +77,10 @@ bench: deps ## service benchmarks against their raw limits (prints ratios and la
 	$(GO) run ./src/cmd/fitbench
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout 60m ./src/...
 
+.PHONY: bench-validate
+bench-validate: deps ## the validator vs the kustomize build + kubeconform + conftest pipeline (prints times and ratios)
+	scripts/bench-validate.sh
+
 .PHONY: e2e
 e2e: deps ## end to end on a real kube-apiserver + Flux controllers, offline (binaries cached by version; ~15 min cold)
 	scripts/e2e.sh $(E2E_FLAGS)

@@ -8,9 +8,10 @@
 #   chromium, chromium-driver   the browser test
 #   git               rendering base revisions, the e2e Git server
 #   ShellCheck        lints scripts/ and the run: steps of the workflows
+#   time              peak memory figures in make bench-validate
 set -euo pipefail
 
-packages=(rabbitmq-server nginx-light libnginx-mod-stream chromium chromium-driver git shellcheck)
+packages=(rabbitmq-server nginx-light libnginx-mod-stream chromium chromium-driver git shellcheck time)
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi
