@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -44,18 +46,22 @@ type crdKind struct {
 	scope    string
 }
 
-// crdSet holds CRDs by group and kind. Groups from an fs.FS are loaded
-// lazily: the first object of a group parses that group's files only.
+// crdSet holds CRDs by group and kind. CRD files from an fs.FS are only
+// indexed at first (a text scan for each document's group and kind); a
+// document is decoded and compiled when an object of its kind is first
+// validated.
 type crdSet struct {
-	// enumAdds extends enums when CRDs are loaded: CRD name -> JSON path
-	// (below spec.versions[].schema.openAPIV3Schema) -> values.
+	// enumAdds extends enums when CRDs are loaded: CRD name -> path below
+	// openAPIV3Schema -> values.
 	enumAdds map[string]map[string][]string
-	loadMu   sync.Mutex // guards loads
-	loads    map[string]*sync.Once
-	mu       sync.Mutex
-	kinds    map[string]map[string]*crdKind // group -> kind -> versions
-	lazy     map[string][]lazyFile          // group -> files not yet loaded
-	errors   []error
+
+	mu      sync.Mutex
+	files   map[string][]lazyFile           // group (from the file name) -> files not indexed yet
+	indexed map[string]*sync.Once           // group -> index its files once
+	kinds   map[string]map[string]*crdKind  // group -> kind -> versions
+	pending map[string]map[string][]lazyDoc // group -> kind -> documents
+	loads   map[string]*sync.Once           // group/kind -> decode once
+	errors  []error
 }
 
 type lazyFile struct {
@@ -63,12 +69,31 @@ type lazyFile struct {
 	name string
 }
 
-func newCRDSet() *crdSet {
-	return &crdSet{kinds: map[string]map[string]*crdKind{}, lazy: map[string][]lazyFile{}, loads: map[string]*sync.Once{}}
+// lazyDoc is one CRD document not decoded yet.
+type lazyDoc struct {
+	source string
+	data   []byte
 }
 
-// addFS registers every *.yaml file of fsys (recursively); a file's group is
-// the part of its name before the first "_".
+func newCRDSet() *crdSet {
+	return &crdSet{
+		files:   map[string][]lazyFile{},
+		indexed: map[string]*sync.Once{},
+		kinds:   map[string]map[string]*crdKind{},
+		pending: map[string]map[string][]lazyDoc{},
+		loads:   map[string]*sync.Once{},
+	}
+}
+
+var (
+	docSepRe = regexp.MustCompile(`(?m)^---[ \t]*$`)
+	groupRe  = regexp.MustCompile(`(?m)^  group: ["']?([^"'\s]+)`)
+	kindRe   = regexp.MustCompile(`(?m)^    kind: ["']?([^"'\s]+)`)
+)
+
+// addFS registers every *.yaml file of fsys (recursively) under the group
+// its name starts with ("<group>_<plural>.yaml"; other names under "*",
+// which every lookup indexes).
 func (s *crdSet) addFS(fsys fs.FS) error {
 	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -77,16 +102,68 @@ func (s *crdSet) addFS(fsys fs.FS) error {
 		if d.IsDir() || !(strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
 			return nil
 		}
-		base := p[strings.LastIndex(p, "/")+1:]
-		group, _, ok := strings.Cut(base, "_")
+		group, _, ok := strings.Cut(path.Base(p), "_")
 		if !ok {
 			group = "*"
 		}
 		s.mu.Lock()
-		s.lazy[group] = append(s.lazy[group], lazyFile{fsys, p})
+		s.files[group] = append(s.files[group], lazyFile{fsys, p})
 		s.mu.Unlock()
 		return nil
 	})
+}
+
+// index scans the files of group once, and those of "*", recording each
+// CustomResourceDefinition document under its group and kind (a text scan;
+// documents are decoded when their kind is needed).
+func (s *crdSet) index(group string) {
+	for _, g := range []string{"*", group} {
+		s.mu.Lock()
+		once, ok := s.indexed[g]
+		if !ok {
+			once = &sync.Once{}
+			s.indexed[g] = once
+		}
+		s.mu.Unlock()
+		once.Do(func() {
+			s.mu.Lock()
+			files := s.files[g]
+			delete(s.files, g)
+			s.mu.Unlock()
+			for _, f := range files {
+				if err := s.indexFile(f); err != nil {
+					s.fail(err)
+				}
+			}
+		})
+	}
+}
+
+func (s *crdSet) indexFile(f lazyFile) error {
+	data, err := fs.ReadFile(f.fsys, f.name)
+	if err != nil {
+		return fmt.Errorf("read crd file %s: %w", f.name, err)
+	}
+	for _, doc := range docSepRe.Split(string(data), -1) {
+		if !strings.Contains(doc, "CustomResourceDefinition") {
+			continue
+		}
+		g, k := groupRe.FindStringSubmatch(doc), kindRe.FindStringSubmatch(doc)
+		if g == nil || k == nil {
+			// Not in the usual layout: decode it now.
+			if err := s.addYAML([]byte(doc), f.name); err != nil {
+				return err
+			}
+			continue
+		}
+		s.mu.Lock()
+		if s.pending[g[1]] == nil {
+			s.pending[g[1]] = map[string][]lazyDoc{}
+		}
+		s.pending[g[1]][k[1]] = append(s.pending[g[1]][k[1]], lazyDoc{source: f.name, data: []byte(doc)})
+		s.mu.Unlock()
+	}
+	return nil
 }
 
 // addCRD compiles a CRD (an apiextensions.k8s.io/v1 object as JSON-like map
@@ -123,6 +200,7 @@ func (s *crdSet) addCRD(crd *apiextensionsv1.CustomResourceDefinition, source st
 	if s.kinds[g] == nil {
 		s.kinds[g] = map[string]*crdKind{}
 	}
+	delete(s.pending[g], crd.Spec.Names.Kind) // the repository's CRD wins
 	if prev, ok := s.kinds[g][crd.Spec.Names.Kind]; ok {
 		// The repository's own CRD wins over the embedded one, version by version.
 		for name, v := range kind.versions {
@@ -132,24 +210,6 @@ func (s *crdSet) addCRD(crd *apiextensionsv1.CustomResourceDefinition, source st
 	}
 	s.kinds[g][crd.Spec.Names.Kind] = kind
 	return nil
-}
-
-// loadGroup parses the lazy files of group.
-func (s *crdSet) loadGroup(group string) {
-	s.mu.Lock()
-	files := s.lazy[group]
-	delete(s.lazy, group)
-	s.mu.Unlock()
-	for _, f := range files {
-		data, err := fs.ReadFile(f.fsys, f.name)
-		if err != nil {
-			s.fail(fmt.Errorf("read crd file %s: %w", f.name, err))
-			continue
-		}
-		if err := s.addYAML(data, f.name); err != nil {
-			s.fail(err)
-		}
-	}
 }
 
 func (s *crdSet) fail(err error) {
@@ -179,22 +239,52 @@ func (s *crdSet) addYAML(data []byte, source string) error {
 	}
 }
 
-// lookup returns the kinds of group, loading it first if needed. Groups
-// load in parallel; each group's files are parsed once.
-func (s *crdSet) lookup(group string) map[string]*crdKind {
-	for _, g := range []string{"*", group} {
-		s.loadMu.Lock()
-		once, ok := s.loads[g]
-		if !ok {
-			once = &sync.Once{}
-			s.loads[g] = once
-		}
-		s.loadMu.Unlock()
-		once.Do(func() { s.loadGroup(g) })
+// load decodes and compiles the pending documents of group/kind, once.
+func (s *crdSet) load(group, kind string) {
+	s.index(group)
+	key := group + "/" + kind
+	s.mu.Lock()
+	once, ok := s.loads[key]
+	if !ok {
+		once = &sync.Once{}
+		s.loads[key] = once
 	}
+	s.mu.Unlock()
+	once.Do(func() {
+		s.mu.Lock()
+		docs := s.pending[group][kind]
+		delete(s.pending[group], kind)
+		s.mu.Unlock()
+		for _, d := range docs {
+			if err := s.addYAML(d.data, d.source); err != nil {
+				s.fail(err)
+			}
+		}
+	})
+}
+
+// kind returns the compiled kind, decoding it first if needed.
+func (s *crdSet) kind(group, kind string) (*crdKind, bool) {
+	s.load(group, kind)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.kinds[group]
+	k, ok := s.kinds[group][kind]
+	return k, ok
+}
+
+// kindNames lists the kinds known for group, decoded or not.
+func (s *crdSet) kindNames(group string) []string {
+	s.index(group)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for k := range s.kinds[group] {
+		out = append(out, k)
+	}
+	for k := range s.pending[group] {
+		out = append(out, k)
+	}
+	return out
 }
 
 // extendEnum appends values to the enum at path ("items" steps into array

@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
@@ -97,7 +96,7 @@ func (v *Validator) HasKind(group, kind string) bool {
 			}
 		}
 	}
-	_, ok := v.crds.lookup(group)[kind]
+	_, ok := v.crds.kind(group, kind)
 	return ok
 }
 
@@ -108,8 +107,7 @@ func (v *Validator) Validate(obj map[string]any) []Issue {
 	if v.scheme.Recognizes(gvk) {
 		return v.validateBuiltin(gvk, obj)
 	}
-	kinds := v.crds.lookup(gvk.Group)
-	if k, ok := kinds[gvk.Kind]; ok {
+	if k, ok := v.crds.kind(gvk.Group, gvk.Kind); ok {
 		if ver, ok := k.versions[gvk.Version]; ok {
 			return ver.validate(obj)
 		}
@@ -120,11 +118,9 @@ func (v *Validator) Validate(obj map[string]any) []Issue {
 		slices.Sort(served)
 		return []Issue{{Field: "apiVersion", UnknownKind: true, Message: fmt.Sprintf("%s has no version %s; served versions: %s", gvk.Kind, gvk.Version, strings.Join(served, ", "))}}
 	}
-	if v.groups[gvk.Group] || len(kinds) > 0 {
-		var known []string
-		for name := range kinds {
-			known = append(known, name)
-		}
+	crdKinds := v.crds.kindNames(gvk.Group)
+	if v.groups[gvk.Group] || len(crdKinds) > 0 {
+		known := crdKinds
 		for g := range v.scheme.AllKnownTypes() {
 			if g.Group == gvk.Group && g.Version == gvk.Version && !strings.HasSuffix(g.Kind, "List") && !strings.HasSuffix(g.Kind, "Options") {
 				known = append(known, g.Kind)
@@ -282,19 +278,9 @@ func (v *Validator) PreloadKind(apiVersion, kind string) {
 	if err != nil || v.groups[gv.Group] {
 		return
 	}
-	if k, ok := v.crds.lookup(gv.Group)[kind]; ok {
+	if k, ok := v.crds.kind(gv.Group, kind); ok {
 		if ver, ok := k.versions[gv.Version]; ok {
 			ver.celValidator()
 		}
 	}
-}
-
-// Preload loads the CRDs of groups in parallel, so that validation does
-// not wait on them one at a time.
-func (v *Validator) Preload(groups []string) {
-	var wg sync.WaitGroup
-	for _, g := range groups {
-		wg.Go(func() { v.crds.lookup(g) })
-	}
-	wg.Wait()
 }

@@ -30,7 +30,7 @@ func (v *Validator) ClusterScoped(group, kind string) bool {
 	if v.groups[group] {
 		return false
 	}
-	if k, ok := v.crds.lookup(group)[kind]; ok {
+	if k, ok := v.crds.kind(group, kind); ok {
 		return k.scope == "Cluster"
 	}
 	return false

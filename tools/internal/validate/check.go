@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 
@@ -123,15 +121,6 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 	}
 	validator, engine := tools.validator, tools.engine
 	if v := validator; v != nil {
-		groups := map[string]bool{}
-		for _, c := range clusters {
-			for _, o := range c.Objects {
-				if g := o.ID().Group; !v.IsBuiltinGroup(g) {
-					groups[g] = true
-				}
-			}
-		}
-		v.Preload(slices.Collect(maps.Keys(groups)))
 		// The API server ignores metadata.namespace on cluster-scoped
 		// objects; kustomize sets it on custom ones it does not know.
 		for _, c := range clusters {
