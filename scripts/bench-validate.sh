@@ -8,7 +8,9 @@
 # Tools are installed with `go install` through the module proxy into
 # .cache/bin/<tool>-<version> (ignored by Git) and reused.
 #
-# Environment: BENCH_SIZES (default "10 100 1000"), GOTOOLCHAIN.
+# Environment: BENCH_SIZES (default "10 100 1000"); BENCH_REPOS, extra
+# repository directories to measure too (for example checkouts of public
+# homelab repositories); GOTOOLCHAIN.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -124,6 +126,9 @@ printf '%-14s %6s %6s %10s %10s %10s %10s %8s %8s %9s %9s %10s\n' repository ks 
 POLICIES=""
 [[ -d "$ROOT/policies" ]] && POLICIES="$ROOT/policies"
 row "this-repo" "$ROOT" "$POLICIES"
+for repo in ${BENCH_REPOS:-}; do
+	row "$(basename "$repo" | cut -c1-14)" "$(realpath "$repo")" ""
+done
 for n in $SIZES; do
 	"$BIN/gitops-synth" -n "$n" -o "$WORK/synth-$n"
 	row "synthetic-$n" "$WORK/synth-$n" "$POLICIES"
