@@ -8,10 +8,18 @@
 #   scripts/rabbitmq.sh start DIR        start (or restart) the broker kept in DIR; prints its AMQP URL
 #   scripts/rabbitmq.sh stop DIR         stop it (data kept: start DIR again resumes on the same ports)
 #   scripts/rabbitmq.sh status DIR       exit 0 when it answers
-#   scripts/rabbitmq.sh url DIR          print its AMQP URL
+#   scripts/rabbitmq.sh url DIR          print its AMQP URL (and its AMQPS URL on a second line)
+#   scripts/rabbitmq.sh tls-url DIR      print its AMQPS URL only (fails without TLS)
 #
-# Ports may be fixed with RABBITMQ_AMQP_PORT, RABBITMQ_DIST_PORT and
-# RABBITMQ_EPMD_PORT on the first start; otherwise free loopback ports are picked.
+# Ports may be fixed with RABBITMQ_AMQP_PORT, RABBITMQ_DIST_PORT,
+# RABBITMQ_EPMD_PORT and RABBITMQ_TLS_PORT on the first start; otherwise free
+# loopback ports are picked.
+#
+# TLS: when RABBITMQ_TLS_DIR names a directory holding ca.pem, server.pem and
+# server-key.pem (PEM) on the first start, the broker also listens for AMQPS on
+# a loopback port, with TLS 1.2 and 1.3, and requires a client certificate
+# signed by ca.pem, as the cluster's RabbitmqCluster (tls.caSecretName) does.
+# The files are copied into DIR/tls, so later starts do not need the variable.
 set -euo pipefail
 
 RABBIT_BIN=/usr/lib/rabbitmq/bin
@@ -79,6 +87,17 @@ init_dir() {
 	local amqp=${RABBITMQ_AMQP_PORT:-$(free_port)}
 	local dist=${RABBITMQ_DIST_PORT:-$(free_port)}
 	local epmd=${RABBITMQ_EPMD_PORT:-$(free_port)}
+	local tls_port=
+	if [ -n "${RABBITMQ_TLS_DIR:-}" ]; then
+		local f
+		for f in ca.pem server.pem server-key.pem; do
+			[ -r "$RABBITMQ_TLS_DIR/$f" ] || die "RABBITMQ_TLS_DIR=$RABBITMQ_TLS_DIR holds no readable $f"
+		done
+		mkdir -p "$dir/tls"
+		chmod 700 "$dir/tls"
+		cp "$RABBITMQ_TLS_DIR/ca.pem" "$RABBITMQ_TLS_DIR/server.pem" "$RABBITMQ_TLS_DIR/server-key.pem" "$dir/tls/"
+		tls_port=${RABBITMQ_TLS_PORT:-$(free_port)}
+	fi
 	local node
 	node="homelab-$(basename "$dir" | tr -c 'a-zA-Z0-9_\n-' '_')-$RANDOM@localhost"
 	cat >"$dir/rabbitmq.conf" <<EOF
@@ -89,6 +108,20 @@ vm_memory_high_watermark.relative = 0.2
 log.console = false
 log.file.level = warning
 EOF
+	if [ -n "$tls_port" ]; then
+		# Mutual TLS, as the RabbitmqCluster with tls.caSecretName configures
+		# it: the peer must present a certificate signed by the CA.
+		cat >>"$dir/rabbitmq.conf" <<EOF
+listeners.ssl.1 = 127.0.0.1:$tls_port
+ssl_options.cacertfile = $dir/tls/ca.pem
+ssl_options.certfile = $dir/tls/server.pem
+ssl_options.keyfile = $dir/tls/server-key.pem
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = true
+ssl_options.versions.1 = tlsv1.3
+ssl_options.versions.2 = tlsv1.2
+EOF
+	fi
 	echo '[].' >"$dir/enabled_plugins"
 	echo '[].' >"$dir/advanced.config"
 	: >"$dir/rabbitmq-env.conf"
@@ -96,6 +129,7 @@ EOF
 RABBITMQ_NODENAME=$node
 RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
 RABBITMQ_NODE_PORT=$amqp
+RABBITMQ_TLS_PORT=$tls_port
 RABBITMQ_DIST_PORT=$dist
 ERL_EPMD_PORT=$epmd
 ERL_EPMD_ADDRESS=127.0.0.1
@@ -114,6 +148,15 @@ EOF
 url() {
 	load_env "$1"
 	echo "amqp://guest:guest@127.0.0.1:$RABBITMQ_NODE_PORT/"
+	if [ -n "${RABBITMQ_TLS_PORT:-}" ]; then
+		echo "amqps://guest:guest@127.0.0.1:$RABBITMQ_TLS_PORT/"
+	fi
+}
+
+tls_url() {
+	load_env "$1"
+	[ -n "${RABBITMQ_TLS_PORT:-}" ] || die "the broker in $1 was started without RABBITMQ_TLS_DIR"
+	echo "amqps://guest:guest@127.0.0.1:$RABBITMQ_TLS_PORT/"
 }
 
 ctl() { "$RABBIT_BIN/rabbitmqctl" -q -n "$RABBITMQ_NODENAME" "$@"; }
@@ -206,5 +249,9 @@ start | stop | status | url)
 	[ $# -eq 2 ] || die "usage: $0 $cmd DIR"
 	"$cmd" "$2"
 	;;
-*) die "usage: $0 install | start DIR | stop DIR | status DIR | url DIR" ;;
+tls-url)
+	[ $# -eq 2 ] || die "usage: $0 $cmd DIR"
+	tls_url "$2"
+	;;
+*) die "usage: $0 install | start DIR | stop DIR | status DIR | url DIR | tls-url DIR" ;;
 esac

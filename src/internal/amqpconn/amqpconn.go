@@ -8,8 +8,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/url"
 	"os"
+	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -71,10 +74,21 @@ func (c Config) TLSConfig() (*tls.Config, error) {
 }
 
 // Dial opens a connection, giving up when ctx ends.
+//
+// For amqps the TLS session is set up here rather than by amqp091, so that a
+// broker refusing the client certificate after the handshake (TLS 1.3 checks
+// it then: expired, unknown CA) is reported with the broker's TLS alert, not
+// as a bare "connection is not open".
 func Dial(ctx context.Context, c Config) (*amqp.Connection, error) {
 	tlsCfg, err := c.TLSConfig()
 	if err != nil {
 		return nil, err
+	}
+	dialURL := c.URL
+	if tlsCfg != nil {
+		if dialURL, err = overTLS(c.URL); err != nil {
+			return nil, err
+		}
 	}
 	heartbeat := c.Heartbeat
 	if heartbeat == 0 {
@@ -84,29 +98,107 @@ func Dial(ctx context.Context, c Config) (*amqp.Connection, error) {
 	if c.ConnectionName != "" {
 		props.SetClientConnectionName(c.ConnectionName)
 	}
+	var session *tlsSession
 	cfg := amqp.Config{
-		Heartbeat:       heartbeat,
-		Locale:          "en_US",
-		TLSClientConfig: tlsCfg,
-		Properties:      props,
+		Heartbeat:  heartbeat,
+		Locale:     "en_US",
+		Properties: props,
 		Dial: func(network, addr string) (net.Conn, error) {
 			d := net.Dialer{Timeout: 5 * time.Second}
 			conn, err := d.DialContext(ctx, network, addr)
 			if err != nil {
 				return nil, err
 			}
-			// The handshake must finish within the same bound; amqp091
+			// The handshakes must finish within the same bound; amqp091
 			// clears the deadline once the connection is open.
 			if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
 				conn.Close()
 				return nil, err
 			}
-			return conn, nil
+			if tlsCfg == nil {
+				return conn, nil
+			}
+			tc := tls.Client(conn, tlsCfg)
+			if err := tc.HandshakeContext(ctx); err != nil {
+				conn.Close()
+				return nil, err
+			}
+			session = &tlsSession{Conn: tc}
+			return session, nil
 		},
 	}
-	conn, err := amqp.DialConfig(c.URL, cfg)
+	conn, err := amqp.DialConfig(dialURL, cfg)
 	if err != nil {
+		if session != nil {
+			if readErr := session.refusal(); readErr != nil {
+				// The alert is the cause; amqp091's error only says the
+				// connection closed during the AMQP handshake.
+				return nil, fmt.Errorf("dial rabbitmq: broker ended the tls session: %w", readErr)
+			}
+		}
 		return nil, fmt.Errorf("dial rabbitmq: %w", err)
 	}
 	return conn, nil
+}
+
+// overTLS turns an amqps URL into the amqp URL amqp091 dials over the TLS
+// session Dial makes itself, keeping amqps's default port 5671.
+func overTLS(rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", fmt.Errorf("parse amqp url: %w", err)
+	}
+	u.Scheme = "amqp"
+	if u.Port() == "" {
+		u.Host = net.JoinHostPort(u.Hostname(), "5671")
+	}
+	return u.String(), nil
+}
+
+// tlsSession is the client's TLS connection; it keeps the first read error,
+// which carries the broker's alert when it refuses the client.
+type tlsSession struct {
+	*tls.Conn
+
+	mu  sync.Mutex
+	err error
+}
+
+func (s *tlsSession) Read(p []byte) (int, error) {
+	n, err := s.Conn.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		s.mu.Lock()
+		if s.err == nil {
+			s.err = err
+		}
+		s.mu.Unlock()
+	}
+	return n, err
+}
+
+// refusal returns the first read error. When none was read yet (the
+// AMQP header write may fail first, on a socket the broker already reset),
+// it reads once more, briefly, for the alert the broker sent.
+func (s *tlsSession) refusal() error {
+	s.mu.Lock()
+	err := s.err
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if s.Conn.SetReadDeadline(time.Now().Add(time.Second)) != nil {
+		return nil
+	}
+	var buf [64]byte
+	for {
+		if _, err := s.Read(buf[:]); err != nil {
+			break
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if errors.Is(s.err, os.ErrDeadlineExceeded) {
+		return nil
+	}
+	return s.err
 }

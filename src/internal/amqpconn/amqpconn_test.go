@@ -92,3 +92,22 @@ func TestTLSConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestOverTLS(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{in: "amqps://u:p@rabbitmq:5671/", want: "amqp://u:p@rabbitmq:5671/"},
+		{in: "amqps://u:p@rabbitmq/vh?heartbeat=5", want: "amqp://u:p@rabbitmq:5671/vh?heartbeat=5"},
+		{in: "amqps://u:p@[::1]/", want: "amqp://u:p@[::1]:5671/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := overTLS(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Fatalf("overTLS(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}

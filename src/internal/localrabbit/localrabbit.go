@@ -23,7 +23,16 @@ const ScriptPath = "scripts/rabbitmq.sh"
 type Broker struct {
 	script string
 	dir    string
+	tlsDir string
 	url    string
+	tlsURL string
+}
+
+// TLS asks for an AMQPS listener beside the plain one.
+type TLS struct {
+	// Dir holds ca.pem, server.pem and server-key.pem (PEM). The broker
+	// requires clients to present a certificate signed by ca.pem.
+	Dir string
 }
 
 // FindScript walks up from dir to the repository root and returns the path of
@@ -57,6 +66,24 @@ func Start(ctx context.Context, script, dir string) (*Broker, error) {
 	return b, nil
 }
 
+// StartTLS is Start for a broker that also listens for AMQPS with the
+// certificates in tls.Dir (read on the first start of dir only).
+func StartTLS(ctx context.Context, script, dir string, tls TLS) (*Broker, error) {
+	if tls.Dir == "" {
+		return nil, fmt.Errorf("start rabbitmq in %s: tls directory is empty", dir)
+	}
+	b := &Broker{script: script, dir: dir, tlsDir: tls.Dir}
+	if err := b.Start(ctx); err != nil {
+		return nil, err
+	}
+	if b.tlsURL == "" {
+		return nil, errors.Join(
+			fmt.Errorf("start rabbitmq in %s: no amqps url; was the directory first started without TLS?", dir),
+			b.Stop(ctx))
+	}
+	return b, nil
+}
+
 // Start starts the broker again after Stop, on the same ports and with the
 // same data, as a restarted RabbitMQ node would come back.
 func (b *Broker) Start(ctx context.Context) error {
@@ -64,9 +91,16 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start rabbitmq in %s: %w", b.dir, err)
 	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	b.url = lines[len(lines)-1]
-	if !strings.HasPrefix(b.url, "amqp://") {
+	b.url, b.tlsURL = "", ""
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		switch {
+		case strings.HasPrefix(line, "amqp://"):
+			b.url = line
+		case strings.HasPrefix(line, "amqps://"):
+			b.tlsURL = line
+		}
+	}
+	if b.url == "" {
 		return fmt.Errorf("start rabbitmq in %s: unexpected output %q", b.dir, out)
 	}
 	return nil
@@ -84,6 +118,10 @@ func (b *Broker) Stop(ctx context.Context) error {
 // URL is the broker's AMQP URL (guest on loopback).
 func (b *Broker) URL() string { return b.url }
 
+// TLSURL is the broker's AMQPS URL (guest on 127.0.0.1), or "" when it was
+// started without TLS.
+func (b *Broker) TLSURL() string { return b.tlsURL }
+
 // Dir is the broker's state directory (logs are under log/).
 func (b *Broker) Dir() string { return b.dir }
 
@@ -97,6 +135,9 @@ func (b *Broker) Port() int {
 func (b *Broker) run(ctx context.Context, verb string) (string, error) {
 	cmd := exec.CommandContext(ctx, "bash", b.script, verb, b.dir)
 	cmd.Env = append(os.Environ(), "RABBITMQ_OWNER_PID="+strconv.Itoa(os.Getpid()))
+	if b.tlsDir != "" {
+		cmd.Env = append(cmd.Env, "RABBITMQ_TLS_DIR="+b.tlsDir)
+	}
 	// A process group of its own: Ctrl-C on the terminal must reach the
 	// owner, which then stops the broker in order, not this script midway.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

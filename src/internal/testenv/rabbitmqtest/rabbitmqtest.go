@@ -7,6 +7,9 @@
 //	func TestMain(m *testing.M) { os.Exit(rabbitmqtest.Main(m, &broker)) }
 //
 // Tests then dial broker.URL(). Fault tests may Stop and Start it.
+//
+// StartTLS starts a broker that also listens for AMQPS (broker.TLSURL()) and
+// requires client certificates, with certificates made by tlstest.
 package rabbitmqtest
 
 import (
@@ -27,6 +30,21 @@ const startTimeout = 10 * time.Minute
 
 // Start starts a broker in a fresh temporary directory.
 func Start(ctx context.Context) (*Broker, func(), error) {
+	return start(ctx, "")
+}
+
+// StartTLS starts a broker in a fresh temporary directory that also listens
+// for AMQPS with the CA and server certificate in tlsDir (ca.pem, server.pem,
+// server-key.pem, as tlstest.CA.WriteFiles writes them) and requires a client
+// certificate signed by that CA.
+func StartTLS(ctx context.Context, tlsDir string) (*Broker, func(), error) {
+	if tlsDir == "" {
+		return nil, nil, fmt.Errorf("rabbitmqtest: tls directory is empty")
+	}
+	return start(ctx, tlsDir)
+}
+
+func start(ctx context.Context, tlsDir string) (*Broker, func(), error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return nil, nil, err
@@ -39,7 +57,12 @@ func Start(ctx context.Context) (*Broker, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("rabbitmqtest: %w", err)
 	}
-	b, err := localrabbit.Start(ctx, script, dir)
+	var b *Broker
+	if tlsDir == "" {
+		b, err = localrabbit.Start(ctx, script, dir)
+	} else {
+		b, err = localrabbit.StartTLS(ctx, script, dir, localrabbit.TLS{Dir: tlsDir})
+	}
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, nil, err

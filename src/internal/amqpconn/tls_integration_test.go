@@ -1,0 +1,205 @@
+package amqpconn
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/homelab-gitops/homelab/src/internal/testenv/rabbitmqtest"
+	"github.com/homelab-gitops/homelab/src/internal/testenv/tlstest"
+)
+
+// The package's broker listens for AMQPS with a private CA and requires
+// client certificates; certs are the files it was started with.
+var (
+	broker *rabbitmqtest.Broker
+	ca     *tlstest.CA
+	certs  tlstest.Files
+)
+
+func TestMain(m *testing.M) { os.Exit(runMain(m)) }
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "amqpconn-tls-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if ca, err = tlstest.NewCA("amqpconn test CA"); err == nil {
+		certs, err = ca.WriteFiles(dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	b, stop, err := rabbitmqtest.StartTLS(ctx, certs.Dir)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer stop()
+	broker = b
+	return m.Run()
+}
+
+func dialCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestDialTLS(t *testing.T) {
+	if !strings.HasPrefix(broker.TLSURL(), "amqps://127.0.0.1") && !strings.HasPrefix(broker.TLSURL(), "amqps://guest:guest@127.0.0.1:") {
+		t.Fatalf("tls url %q", broker.TLSURL())
+	}
+	conn, err := Dial(dialCtx(t), Config{
+		URL: broker.TLSURL(), CAFile: certs.CA, CertFile: certs.ClientCert, KeyFile: certs.ClientKey,
+		ConnectionName: t.Name(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	state := conn.ConnectionState()
+	if !state.HandshakeComplete || len(state.PeerCertificates) == 0 || state.PeerCertificates[0].Subject.CommonName != "localhost" {
+		t.Fatalf("tls state: complete=%v peers=%d", state.HandshakeComplete, len(state.PeerCertificates))
+	}
+	t.Logf("negotiated %s", tls.VersionName(state.Version))
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := ch.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.PublishWithContext(dialCtx(t), "", q.Name, false, false, amqp.Publishing{Body: []byte("over tls")}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		d, ok, err := ch.Get(q.Name, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			if string(d.Body) != "over tls" {
+				t.Fatalf("body %q", d.Body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("message published over tls never arrived")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestTLSVersions records which versions Debian's RabbitMQ 3.10 on Erlang 25
+// accepts with the script's configuration: 1.2 and 1.3, nothing older.
+func TestTLSVersions(t *testing.T) {
+	tests := []struct {
+		version uint16
+		wantErr bool
+	}{
+		{version: tls.VersionTLS13},
+		{version: tls.VersionTLS12},
+		{version: tls.VersionTLS11, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tls.VersionName(tt.version), func(t *testing.T) {
+			cfg, err := Config{URL: broker.TLSURL(), CAFile: certs.CA, CertFile: certs.ClientCert, KeyFile: certs.ClientKey}.TLSConfig()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.MinVersion, cfg.MaxVersion = tt.version, tt.version
+			conn, err := amqp.DialTLS(broker.TLSURL(), cfg)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("dial: err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if err != nil {
+				t.Logf("refused: %v", err)
+				return
+			}
+			defer conn.Close()
+			if got := conn.ConnectionState().Version; got != tt.version {
+				t.Fatalf("negotiated %s", tls.VersionName(got))
+			}
+		})
+	}
+}
+
+func TestDialTLSFailures(t *testing.T) {
+	dir := t.TempDir()
+	otherCA, err := tlstest.NewCA("another CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := otherCA.WriteFiles(filepath.Join(dir, "other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, err := ca.Issue(tlstest.LeafOptions{CommonName: "expired", Usage: tlstest.Client, NotAfter: time.Now().Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiredCert, expiredKey, err := tlstest.WriteLeaf(dir, "expired", expired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{
+			name: "server not trusted",
+			cfg:  Config{URL: broker.TLSURL(), CAFile: other.CA, CertFile: certs.ClientCert, KeyFile: certs.ClientKey},
+			want: "certificate signed by unknown authority",
+		},
+		{
+			name: "no client certificate",
+			cfg:  Config{URL: broker.TLSURL(), CAFile: certs.CA},
+			want: "certificate required",
+		},
+		{
+			name: "client certificate from another CA",
+			cfg:  Config{URL: broker.TLSURL(), CAFile: certs.CA, CertFile: other.ClientCert, KeyFile: other.ClientKey},
+			want: "certificate required",
+		},
+		{
+			name: "expired client certificate",
+			cfg:  Config{URL: broker.TLSURL(), CAFile: certs.CA, CertFile: expiredCert, KeyFile: expiredKey},
+			want: "expired certificate",
+		},
+		{
+			name: "plain amqp port",
+			cfg:  Config{URL: strings.Replace(broker.URL(), "amqp://", "amqps://", 1), CAFile: certs.CA, CertFile: certs.ClientCert, KeyFile: certs.ClientKey},
+			want: "tls",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := Dial(dialCtx(t), tt.cfg)
+			if err == nil {
+				conn.Close()
+				t.Fatal("dial succeeded")
+			}
+			t.Logf("error: %v", err)
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %q does not say %q", err, tt.want)
+			}
+		})
+	}
+}
