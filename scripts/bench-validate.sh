@@ -69,8 +69,10 @@ dirs() {
 	{
 		find "$repo" \( -name .git -o -name .cache -o -name testdata -o -name node_modules \) -prune -o \
 			-name kustomization.yaml -printf '%h\n'
-		grep -rhoE '^\s+path:\s*\S+' --include='*.yaml' --include='*.yml' "$repo/clusters" 2>/dev/null |
-			awk '{print $2}' | tr -d '"' | sed "s|^\./||; s|^|$repo/|"
+		if [[ -d "$repo/clusters" ]]; then
+			grep -rhoE '^\s+path:\s*\S+' --include='*.yaml' --include='*.yml' "$repo/clusters" |
+				awk '{print $2}' | tr -d '"' | sed "s|^\./||; s|^|$repo/|" || true
+		fi
 	} | while read -r d; do [[ -d $d ]] && realpath "$d"; done | sort -u
 }
 
