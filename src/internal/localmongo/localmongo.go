@@ -23,6 +23,7 @@ import (
 type Server struct {
 	dir  string
 	addr string
+	tls  *TLS
 	log  *slog.Logger
 
 	mu     sync.Mutex
@@ -43,6 +44,31 @@ func Start(ctx context.Context, dir string, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
+// TLS makes the server listen with TLS only.
+type TLS struct {
+	// CertFile and KeyFile are the server's certificate and key (PEM).
+	CertFile string
+	KeyFile  string
+	// CAFile, when set, verifies client certificates, and FerretDB then
+	// requires one from every client (mutual TLS).
+	CAFile string
+}
+
+// StartTLS is Start for a server that accepts TLS connections only.
+func StartTLS(ctx context.Context, dir string, log *slog.Logger, tls TLS) (*Server, error) {
+	if tls.CertFile == "" || tls.KeyFile == "" {
+		return nil, errors.New("start ferretdb: tls needs a certificate and a key file")
+	}
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	}
+	s := &Server{dir: dir, addr: "127.0.0.1:0", tls: &tls, log: log}
+	if err := s.Start(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // Start starts the server again after Stop, on the same port and with the
 // same data, as a database coming back after an outage would.
 func (s *Server) Start(ctx context.Context) error {
@@ -56,8 +82,17 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	// The SQLite URL must name a directory and end with a slash.
 	dirURL := "file:" + filepath.Clean(s.dir) + "/"
+	listener := ferretdb.ListenerConfig{TCP: s.addr}
+	if s.tls != nil {
+		listener = ferretdb.ListenerConfig{
+			TLS:         s.addr,
+			TLSCertFile: s.tls.CertFile,
+			TLSKeyFile:  s.tls.KeyFile,
+			TLSCAFile:   s.tls.CAFile,
+		}
+	}
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: s.addr},
+		Listener:  listener,
 		Handler:   "sqlite",
 		SQLiteURL: dirURL,
 		Logger:    s.log,
@@ -96,8 +131,14 @@ func (s *Server) Stop() error {
 	return nil
 }
 
-// URI is the server's connection string.
-func (s *Server) URI() string { return "mongodb://" + s.addr + "/" }
+// URI is the server's connection string; it asks for TLS (tls=true) when
+// the server listens with TLS.
+func (s *Server) URI() string {
+	if s.tls != nil {
+		return "mongodb://" + s.addr + "/?tls=true"
+	}
+	return "mongodb://" + s.addr + "/"
+}
 
 // Addr is the server's host:port.
 func (s *Server) Addr() string { return s.addr }

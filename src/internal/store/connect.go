@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -83,6 +85,70 @@ func (c Config) TLSConfig() (*tls.Config, error) {
 	return cfg, nil
 }
 
+// tlsDialer dials a server and makes the TLS session to it, verifying the
+// server's certificate for the host it dialled.
+type tlsDialer struct {
+	config      *tls.Config
+	caFile      string
+	certKeyFile string
+	net         net.Dialer
+}
+
+func (d *tlsDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("mongodb tls: %w", err)
+	}
+	raw, err := d.net.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	cfg := d.config.Clone()
+	cfg.ServerName = host
+	conn := tls.Client(raw, cfg)
+	if err := conn.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		return nil, d.explain(err)
+	}
+	return &refusalConn{Conn: conn, certKeyFile: d.certKeyFile}, nil
+}
+
+// explain names the setting behind a failed handshake.
+func (d *tlsDialer) explain(err error) error {
+	var verr *tls.CertificateVerificationError
+	if !errors.As(err, &verr) {
+		return fmt.Errorf("mongodb tls handshake: %w", err)
+	}
+	var herr x509.HostnameError
+	if errors.As(verr.Err, &herr) {
+		return fmt.Errorf("mongodb server certificate is not for the host in MONGODB_URI: %w", err)
+	}
+	if d.caFile == "" {
+		return fmt.Errorf("mongodb server certificate is not trusted by the system roots (set MONGODB_TLS_CA_FILE): %w", err)
+	}
+	return fmt.Errorf("mongodb server certificate is not trusted by the ca file %s (MONGODB_TLS_CA_FILE): %w", d.caFile, err)
+}
+
+// refusalConn names the client certificate setting when the server ends the
+// session with a TLS alert after the handshake, as a TLS 1.3 server does when
+// it refuses the client's certificate (missing, expired, unknown CA).
+type refusalConn struct {
+	*tls.Conn
+	certKeyFile string
+}
+
+func (c *refusalConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	var op *net.OpError
+	if err != nil && errors.As(err, &op) && op.Op == "remote error" {
+		if c.certKeyFile == "" {
+			return n, fmt.Errorf("mongodb server refused the connection; it may require a client certificate (MONGODB_TLS_CERT_KEY_FILE): %w", err)
+		}
+		return n, fmt.Errorf("mongodb server refused the client certificate %s (MONGODB_TLS_CERT_KEY_FILE): %w", c.certKeyFile, err)
+	}
+	return n, err
+}
+
 // Connect creates a client with the project's read preference and write
 // concern. It does not wait for a server: the first operation does, so a
 // service starts while the database is down.
@@ -108,7 +174,11 @@ func Connect(c Config) (*mongo.Client, error) {
 		opts.SetAppName(c.AppName)
 	}
 	if tlsCfg != nil {
-		opts.SetTLSConfig(tlsCfg)
+		// The TLS session is made by this package's dialer, not the
+		// driver, so that a refused certificate is reported naming the
+		// file (the driver keeps only the error's text).
+		opts.TLSConfig = nil
+		opts.SetDialer(&tlsDialer{config: tlsCfg, caFile: c.TLSCAFile, certKeyFile: c.TLSCertKeyFile})
 	}
 	client, err := mongo.Connect(opts)
 	if err != nil {

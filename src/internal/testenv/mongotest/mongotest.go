@@ -7,6 +7,9 @@
 //	func TestMain(m *testing.M) { os.Exit(mongotest.Main(m, &db)) }
 //
 // Tests use db.URI() and a database name of their own (db.Database(t)).
+//
+// StartTLS always starts an embedded server, listening with TLS only and, with
+// a CA file, requiring client certificates (certificates from tlstest).
 package mongotest
 
 import (
@@ -46,13 +49,34 @@ func Start(ctx context.Context) (*Server, func(), error) {
 		os.RemoveAll(dir)
 		return nil, nil, err
 	}
-	stop := func() {
+	return &Server{uri: s.URI(), embedded: s}, stopFunc(s, dir), nil
+}
+
+// TLS names the server's certificate files; see localmongo.TLS.
+type TLS = localmongo.TLS
+
+// StartTLS starts an embedded server that accepts TLS connections only, even
+// when MONGODB_URI is set: its URI carries tls=true.
+func StartTLS(ctx context.Context, tls TLS) (*Server, func(), error) {
+	dir, err := os.MkdirTemp("", "mongotest-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("mongotest: %w", err)
+	}
+	s, err := localmongo.StartTLS(ctx, dir, nil, tls)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return &Server{uri: s.URI(), embedded: s}, stopFunc(s, dir), nil
+}
+
+func stopFunc(s *localmongo.Server, dir string) func() {
+	return func() {
 		if err := s.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "mongotest:", err)
 		}
 		os.RemoveAll(dir)
 	}
-	return &Server{uri: s.URI(), embedded: s}, stop, nil
 }
 
 // Run starts the server, stores it in *s, runs next (the package's tests, or another helper's Run) and stops it.

@@ -58,6 +58,10 @@ type LeafOptions struct {
 	// NotAfter overrides the end of validity; a time in the past makes an
 	// expired certificate. Zero means a day from now.
 	NotAfter time.Time
+	// Hosts overrides the names and addresses a server certificate is valid
+	// for (IP addresses or DNS names); empty means 127.0.0.1, ::1 and
+	// localhost.
+	Hosts []string
 }
 
 // NewCA makes a self-signed CA.
@@ -124,8 +128,17 @@ func (ca *CA) Issue(opts LeafOptions) (Leaf, error) {
 	switch opts.Usage {
 	case Server:
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.DNSNames = []string{"localhost"}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+		hosts := opts.Hosts
+		if len(hosts) == 0 {
+			hosts = []string{"127.0.0.1", "::1", "localhost"}
+		}
+		for _, h := range hosts {
+			if ip := net.ParseIP(h); ip != nil {
+				tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+			} else {
+				tmpl.DNSNames = append(tmpl.DNSNames, h)
+			}
+		}
 	case Client:
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	default:

@@ -109,3 +109,24 @@ func TestWriteLeaf(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestIssueHosts(t *testing.T) {
+	ca, err := NewCA("test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Issue(LeafOptions{CommonName: "db", Usage: Server, Hosts: []string{"db.example", "10.0.0.7"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(leaf.CertPEM)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]bool{"db.example": true, "10.0.0.7": true, "127.0.0.1": false, "localhost": false} {
+		if got := cert.VerifyHostname(host) == nil; got != want {
+			t.Errorf("valid for %s = %v, want %v", host, got, want)
+		}
+	}
+}
