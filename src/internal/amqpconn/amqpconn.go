@@ -121,7 +121,7 @@ func Dial(ctx context.Context, c Config) (*amqp.Connection, error) {
 			tc := tls.Client(conn, tlsCfg)
 			if err := tc.HandshakeContext(ctx); err != nil {
 				conn.Close()
-				return nil, err
+				return nil, c.explainHandshake(err)
 			}
 			session = &tlsSession{Conn: tc}
 			return session, nil
@@ -133,12 +133,32 @@ func Dial(ctx context.Context, c Config) (*amqp.Connection, error) {
 			if readErr := session.refusal(); readErr != nil {
 				// The alert is the cause; amqp091's error only says the
 				// connection closed during the AMQP handshake.
-				return nil, fmt.Errorf("dial rabbitmq: broker ended the tls session: %w", readErr)
+				if c.CertFile == "" {
+					return nil, fmt.Errorf("dial rabbitmq: broker ended the tls session; it may require a client certificate (AMQP_CERT_FILE, AMQP_KEY_FILE): %w", readErr)
+				}
+				return nil, fmt.Errorf("dial rabbitmq: broker refused the client certificate %s (AMQP_CERT_FILE): %w", c.CertFile, readErr)
 			}
 		}
 		return nil, fmt.Errorf("dial rabbitmq: %w", err)
 	}
 	return conn, nil
+}
+
+// explainHandshake names the setting behind a server certificate that did
+// not verify.
+func (c Config) explainHandshake(err error) error {
+	var verr *tls.CertificateVerificationError
+	if !errors.As(err, &verr) {
+		return fmt.Errorf("tls handshake: %w", err)
+	}
+	var herr x509.HostnameError
+	switch {
+	case errors.As(verr.Err, &herr):
+		return fmt.Errorf("broker certificate is not for the host in AMQP_URL: %w", err)
+	case c.CAFile == "":
+		return fmt.Errorf("broker certificate is not trusted by the system roots (set AMQP_CA_FILE): %w", err)
+	}
+	return fmt.Errorf("broker certificate is not trusted by the ca file %s (AMQP_CA_FILE): %w", c.CAFile, err)
 }
 
 // overTLS turns an amqps URL into the amqp URL amqp091 dials over the TLS

@@ -4,12 +4,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -107,6 +110,29 @@ func TestOverTLS(t *testing.T) {
 			}
 			if got != tt.want {
 				t.Fatalf("overTLS(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExplainHandshake(t *testing.T) {
+	cert := &x509.Certificate{DNSNames: []string{"rabbitmq"}}
+	tests := []struct {
+		name string
+		cfg  Config
+		err  error
+		want string
+	}{
+		{name: "unknown authority with ca file", cfg: Config{CAFile: "/etc/amqp/ca.pem"}, err: &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, want: "not trusted by the ca file /etc/amqp/ca.pem (AMQP_CA_FILE)"},
+		{name: "unknown authority with system roots", err: &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, want: "system roots (set AMQP_CA_FILE)"},
+		{name: "wrong host", cfg: Config{CAFile: "/etc/amqp/ca.pem"}, err: &tls.CertificateVerificationError{Err: x509.HostnameError{Certificate: cert, Host: "broker"}}, want: "not for the host in AMQP_URL"},
+		{name: "other", err: errors.New("boom"), want: "tls handshake: boom"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.cfg.explainHandshake(tt.err)
+			if !strings.Contains(got.Error(), tt.want) || !errors.Is(got, tt.err) {
+				t.Fatalf("explainHandshake = %q, want it to say %q and wrap the cause", got, tt.want)
 			}
 		})
 	}

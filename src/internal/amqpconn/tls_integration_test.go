@@ -166,12 +166,12 @@ func TestDialTLSFailures(t *testing.T) {
 		{
 			name: "server not trusted",
 			cfg:  Config{URL: broker.TLSURL(), CAFile: other.CA, CertFile: certs.ClientCert, KeyFile: certs.ClientKey},
-			want: "certificate signed by unknown authority",
+			want: "not trusted by the ca file " + other.CA + " (AMQP_CA_FILE): tls: failed to verify certificate: x509: certificate signed by unknown authority",
 		},
 		{
 			name: "no client certificate",
 			cfg:  Config{URL: broker.TLSURL(), CAFile: certs.CA},
-			want: "certificate required",
+			want: "may require a client certificate (AMQP_CERT_FILE, AMQP_KEY_FILE): remote error: tls: certificate required",
 		},
 		{
 			name: "client certificate from another CA",
@@ -181,12 +181,12 @@ func TestDialTLSFailures(t *testing.T) {
 		{
 			name: "expired client certificate",
 			cfg:  Config{URL: broker.TLSURL(), CAFile: certs.CA, CertFile: expiredCert, KeyFile: expiredKey},
-			want: "expired certificate",
+			want: "refused the client certificate " + expiredCert + " (AMQP_CERT_FILE): remote error: tls: expired certificate",
 		},
 		{
 			name: "plain amqp port",
 			cfg:  Config{URL: strings.Replace(broker.URL(), "amqp://", "amqps://", 1), CAFile: certs.CA, CertFile: certs.ClientCert, KeyFile: certs.ClientKey},
-			want: "tls",
+			want: "tls handshake: tls: first record does not look like a TLS handshake",
 		},
 	}
 	for _, tt := range tests {
