@@ -102,7 +102,8 @@ measure() {
 }
 
 kcount() { # number of Kustomizations gitops-validate rendered
-	"$VALIDATE" -o json --policies - "$1" 2>/dev/null | awk -F: '/"kustomizations"/ {gsub(/[ ,]/,"",$2); print $2; exit}'
+	"$VALIDATE" -o json --policies - "$1" >"$WORK/count.json" 2>/dev/null || true
+	awk -F: '/"kustomizations"/ && !done {gsub(/[ ,]/,"",$2); print $2; done=1}' "$WORK/count.json"
 }
 
 row() { # NAME REPO POLICIES
