@@ -14,7 +14,6 @@ import (
 
 	"github.com/homelab-gitops/homelab/src/internal/amqpconn"
 	"github.com/homelab-gitops/homelab/src/internal/backoff"
-	"github.com/homelab-gitops/homelab/src/internal/topology"
 	"github.com/homelab-gitops/homelab/src/internal/workout"
 )
 
@@ -35,12 +34,18 @@ var errClosed = fmt.Errorf("%w: publisher closed", ErrUnavailable)
 // DefaultWindow is the default number of unconfirmed messages in flight.
 const DefaultWindow = 1000
 
+// DefaultChannels is the default number of publishing channels.
+const DefaultChannels = 1
+
 // Config configures a Publisher.
 type Config struct {
 	Dial amqpconn.Config
 	// Window bounds the messages published and not yet confirmed, shared by
 	// every caller (DefaultWindow when 0).
 	Window int
+	// Channels is the number of confirm-mode channels on the connection,
+	// each with its own writer goroutine (DefaultChannels when 0).
+	Channels int
 	// Backoff spaces reconnection attempts (100 ms to 10 s by default).
 	Backoff backoff.Policy
 	Logger  *slog.Logger
@@ -68,6 +73,9 @@ type Publisher struct {
 func New(cfg Config) *Publisher {
 	if cfg.Window <= 0 {
 		cfg.Window = DefaultWindow
+	}
+	if cfg.Channels <= 0 {
+		cfg.Channels = DefaultChannels
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -120,7 +128,7 @@ func (p *Publisher) Publish(ctx context.Context, w workout.Workout) error {
 	if s.blocked.Load() {
 		return fmt.Errorf("%w: broker is blocking publishers", ErrUnavailable)
 	}
-	msg := amqp.Publishing{
+	return s.lane().publish(ctx, amqp.Publishing{
 		ContentType:  "application/json",
 		DeliveryMode: amqp.Persistent,
 		MessageId:    w.ID,
@@ -128,31 +136,7 @@ func (p *Publisher) Publish(ctx context.Context, w workout.Workout) error {
 		Type:         "workout.logged",
 		AppId:        "fitness-web",
 		Body:         body,
-	}
-	dc, err := s.ch.PublishWithDeferredConfirmWithContext(ctx, topology.Exchange, topology.RoutingKey, true, false, msg)
-	if err != nil {
-		return fmt.Errorf("%w: publish workout %s: %w", ErrUnavailable, w.ID, err)
-	}
-	if dc == nil {
-		// Cannot happen on a channel in confirm mode; never report an
-		// unconfirmed message as a success.
-		return fmt.Errorf("%w: channel not in confirm mode", ErrUnavailable)
-	}
-	select {
-	case <-dc.Done():
-	case <-ctx.Done():
-		return fmt.Errorf("%w: waiting for the confirm of workout %s: %w", ErrUnavailable, w.ID, ctx.Err())
-	}
-	if !dc.Acked() {
-		if s.isClosed() {
-			return fmt.Errorf("%w: connection lost before the confirm of workout %s", ErrUnavailable, w.ID)
-		}
-		return fmt.Errorf("%w: workout %s", ErrNacked, w.ID)
-	}
-	if s.returns.take(w.ID) {
-		return fmt.Errorf("%w: workout %s", ErrReturned, w.ID)
-	}
-	return nil
+	})
 }
 
 // Close stops accepting messages, waits until every message in flight got
@@ -230,11 +214,11 @@ func (p *Publisher) run(ctx context.Context) {
 }
 
 func (p *Publisher) connect(ctx context.Context) (*session, error) {
-	conn, err := amqpconn.Dial(ctx, p.cfg.Dial)
+	conn, err := dial(ctx, p.cfg.Dial)
 	if err != nil {
 		return nil, err
 	}
-	s, err := newSession(conn)
+	s, err := newSession(conn, p.cfg.Channels, p.cfg.Window)
 	if err != nil {
 		return nil, errors.Join(err, conn.Close())
 	}

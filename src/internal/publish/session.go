@@ -11,55 +11,77 @@ import (
 	"github.com/homelab-gitops/homelab/src/internal/topology"
 )
 
-// session is one connection with one confirm-mode channel.
+// session is one connection with one or more confirm-mode channels, each
+// with its writer (a lane).
 type session struct {
 	conn    *amqp.Connection
-	ch      *amqp.Channel
-	returns *returnTracker
+	lanes   []*lane
+	next    atomic.Uint32
 	blocked atomic.Bool
-	// lost receives once when the connection or the channel closes.
+	// lost receives once when the connection or a channel closes.
 	lost      chan error
 	closeOnce sync.Once
 }
 
-func newSession(conn *amqp.Connection) (*session, error) {
-	ch, err := conn.Channel()
-	if err != nil {
-		return nil, fmt.Errorf("open channel: %w", err)
-	}
-	if err := topology.Declare(ch); err != nil {
-		return nil, err
-	}
-	if err := ch.Confirm(false); err != nil {
-		return nil, fmt.Errorf("enable publisher confirms: %w", err)
-	}
-	s := &session{
-		conn: conn,
-		ch:   ch,
+// newSession declares the topology and opens `channels` confirm-mode
+// channels on conn, each serving at most queue waiting requests.
+func newSession(conn *amqp.Connection, channels, queue int) (*session, error) {
+	s := &session{conn: conn, lost: make(chan error, 1)}
+	closed := make(chan error, channels+1)
+	for i := range channels {
+		ch, err := conn.Channel()
+		if err != nil {
+			s.closeLanes()
+			return nil, fmt.Errorf("open channel: %w", err)
+		}
+		if i == 0 {
+			if err := topology.Declare(ch); err != nil {
+				s.closeLanes()
+				return nil, err
+			}
+		}
+		if err := ch.Confirm(false); err != nil {
+			s.closeLanes()
+			return nil, fmt.Errorf("enable publisher confirms: %w", err)
+		}
 		// Unbuffered on purpose: the library hands a return over before it
 		// processes the ack that follows it; see returnTracker.
-		returns: newReturnTracker(ch.NotifyReturn(make(chan amqp.Return))),
-		lost:    make(chan error, 1),
+		returns := newReturnTracker(ch.NotifyReturn(make(chan amqp.Return)))
+		chClosed := ch.NotifyClose(make(chan *amqp.Error, 1))
+		go func() {
+			e, ok := <-chClosed
+			closed <- closeReason("channel", e, ok)
+		}()
+		isClosed := func() bool { return ch.IsClosed() || conn.IsClosed() }
+		s.lanes = append(s.lanes, newLane(channelSender(ch, topology.Exchange, topology.RoutingKey), isClosed, returns, queue))
 	}
 	connClosed := conn.NotifyClose(make(chan *amqp.Error, 1))
-	chClosed := ch.NotifyClose(make(chan *amqp.Error, 1))
 	blocked := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
 	go func() {
-		var err error
-		select {
-		case e, ok := <-connClosed:
-			err = closeReason("connection", e, ok)
-		case e, ok := <-chClosed:
-			err = closeReason("channel", e, ok)
-		}
-		s.lost <- err
+		e, ok := <-connClosed
+		closed <- closeReason("connection", e, ok)
 	}()
+	go func() { s.lost <- <-closed }()
 	go func() {
 		for b := range blocked {
 			s.blocked.Store(b.Active)
 		}
 	}()
 	return s, nil
+}
+
+// lane picks the channel for the next message, round robin.
+func (s *session) lane() *lane {
+	if len(s.lanes) == 1 {
+		return s.lanes[0]
+	}
+	return s.lanes[int(s.next.Add(1))%len(s.lanes)]
+}
+
+func (s *session) closeLanes() {
+	for _, l := range s.lanes {
+		l.close()
+	}
 }
 
 func closeReason(what string, e *amqp.Error, ok bool) error {
@@ -69,13 +91,25 @@ func closeReason(what string, e *amqp.Error, ok bool) error {
 	return fmt.Errorf("%s closed: %w", what, e)
 }
 
-func (s *session) isClosed() bool { return s.ch.IsClosed() || s.conn.IsClosed() }
+func (s *session) isClosed() bool {
+	for _, l := range s.lanes {
+		if l.closed() {
+			return true
+		}
+	}
+	return false
+}
 
-// close closes the connection; closing one that the broker already closed
-// is not an error.
+// close stops the writers (queued messages fail: they were never sent) and
+// closes the connection; closing one that the broker already closed is not
+// an error.
 func (s *session) close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		s.closeLanes()
+		if s.conn == nil {
+			return
+		}
 		if e := s.conn.Close(); e != nil && !errors.Is(e, amqp.ErrClosed) {
 			err = fmt.Errorf("close rabbitmq connection: %w", e)
 		}
