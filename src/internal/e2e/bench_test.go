@@ -21,6 +21,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/homelab-gitops/homelab/src/internal/access"
+	"github.com/homelab-gitops/homelab/src/internal/bench"
 	"github.com/homelab-gitops/homelab/src/internal/demo"
 	"github.com/homelab-gitops/homelab/src/internal/store"
 	"github.com/homelab-gitops/homelab/src/internal/topology"
@@ -94,20 +95,37 @@ func BenchmarkWebTier(b *testing.B) {
 	}))
 	defer null.Close()
 
+	meter := bench.CPUMeter{BrokerMatch: broker.Dir()}
+	measure := func(cpu *bench.CPUUse, f func() float64) float64 {
+		before := meter.Sample()
+		rate := f()
+		u := meter.Since(before)
+		cpu.Wall += u.Wall
+		cpu.Self += u.Self
+		cpu.Broker += u.Broker
+		cpu.Busy += u.Busy * u.Wall.Seconds()
+		cpu.Cores = u.Cores
+		return rate
+	}
 	var raws, syncs, webs, ceilings []float64
+	var rawCPU, webCPU, ceilingCPU, syncCPU bench.CPUUse
 	for round := range benchRounds {
 		purgeQueue(b)
-		raw := rawPublish(b, benchMessages, benchGoroutines, rawWindow)
+		raw := measure(&rawCPU, func() float64 { return rawPublish(b, benchMessages, benchGoroutines, rawWindow) })
 		purgeQueue(b)
-		sync1 := rawPublish(b, benchMessages, benchGoroutines, benchGoroutines)
+		sync1 := measure(&syncCPU, func() float64 { return rawPublish(b, benchMessages, benchGoroutines, benchGoroutines) })
 		purgeQueue(b)
-		web := webPublish(b, s, s.srv.URL, bodies, benchGoroutines)
+		web := measure(&webCPU, func() float64 { return webPublish(b, s, s.srv.URL, bodies, benchGoroutines) })
 		purgeQueue(b)
-		ceiling := webPublish(b, s, null.URL, bodies, benchGoroutines)
+		ceiling := measure(&ceilingCPU, func() float64 { return webPublish(b, s, null.URL, bodies, benchGoroutines) })
 		fmt.Printf("round %d: raw amqp091-go %.0f msg/s (one in flight per goroutine: %.0f), web POST %.0f req/s, HTTP alone %.0f req/s\n",
 			round+1, raw, sync1, web, ceiling)
 		raws, syncs = append(raws, raw), append(syncs, sync1)
 		webs, ceilings = append(webs, web), append(ceilings, ceiling)
+	}
+	perOp := func(u bench.CPUUse) string {
+		u.Busy /= u.Wall.Seconds()
+		return u.PerOp(benchMessages * benchRounds)
 	}
 	raw, sync1, web, ceiling := median(raws), median(syncs), median(webs), median(ceilings)
 	fmt.Printf("web tier: %d goroutines, %d messages per run, medians of %d rounds\n", benchGoroutines, benchMessages, benchRounds)
@@ -115,6 +133,10 @@ func BenchmarkWebTier(b *testing.B) {
 	fmt.Printf("raw publish, one confirm in flight per goroutine (window %d): %.0f msg/s\n", benchGoroutines, sync1)
 	fmt.Printf("HTTP alone (same client, a handler answering 202 at once): %.0f req/s\n", ceiling)
 	fmt.Printf("confirmed POST /api/v1/workouts: %.0f req/s (%.2f of HTTP alone)\n", web, web/ceiling)
+	fmt.Printf("  raw, window %d: %s\n", rawWindow, perOp(rawCPU))
+	fmt.Printf("  raw, one in flight per goroutine: %s\n", perOp(syncCPU))
+	fmt.Printf("  confirmed POST: %s\n", perOp(webCPU))
+	fmt.Printf("  HTTP alone: %s\n", perOp(ceilingCPU))
 	fmt.Printf("publish ratio: %.2f\n", web/raw)
 	fmt.Printf("(against one confirm in flight per goroutine, as each HTTP request waits for its own: %.2f)\n", web/sync1)
 	b.ReportMetric(web, "post/s")
@@ -150,7 +172,7 @@ func rawPublish(b *testing.B, n, g, window int) float64 {
 		if err != nil {
 			b.Fatal(err)
 		}
-		msgs[i] = amqp.Publishing{DeliveryMode: amqp.Persistent, ContentType: "application/json", MessageId: w.ID, Body: body}
+		msgs[i] = rawMessage(w.ID, body)
 	}
 	perG := max(1, window/g)
 	var next, nacked atomic.Int64
@@ -194,6 +216,15 @@ func rawPublish(b *testing.B, n, g, window int) float64 {
 		b.Fatalf("raw publishing: %d messages not confirmed", nacked.Load())
 	}
 	return float64(n) / elapsed.Seconds()
+}
+
+// rawMessage is what package publish sends for a workout: the same
+// properties, so both sides put the same bytes on the wire.
+func rawMessage(id string, body []byte) amqp.Publishing {
+	return amqp.Publishing{
+		ContentType: "application/json", DeliveryMode: amqp.Persistent, MessageId: id,
+		Timestamp: time.Now().UTC(), Type: "workout.logged", AppId: "fitness-web", Body: body,
+	}
 }
 
 // webPublish POSTs every body from g goroutines and returns confirmed
@@ -394,7 +425,7 @@ func rawLatency(b *testing.B, rate, n int) []time.Duration {
 		go func() {
 			defer wg.Done()
 			dc, err := ch.PublishWithDeferredConfirmWithContext(context.Background(), topology.Exchange, topology.RoutingKey, true, false,
-				amqp.Publishing{DeliveryMode: amqp.Persistent, ContentType: "application/json", MessageId: w.ID, Body: body})
+				rawMessage(w.ID, body))
 			if err != nil {
 				failed.Add(1)
 				return
