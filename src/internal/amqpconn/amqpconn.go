@@ -33,6 +33,11 @@ type Config struct {
 	ConnectionName string
 	// Heartbeat defaults to 10 s.
 	Heartbeat time.Duration
+	// WrapConn, when set, wraps the connection AMQP frames are read from
+	// and written to, above TLS (the publisher batches its writes there).
+	// The wrapper should forward ConnectionState for amqp091's
+	// Connection.ConnectionState to report TLS details.
+	WrapConn func(net.Conn) net.Conn
 }
 
 // TLSConfig builds the client TLS configuration from the files, or returns
@@ -116,7 +121,7 @@ func Dial(ctx context.Context, c Config) (*amqp.Connection, error) {
 				return nil, err
 			}
 			if tlsCfg == nil {
-				return conn, nil
+				return c.wrap(conn), nil
 			}
 			tc := tls.Client(conn, tlsCfg)
 			if err := tc.HandshakeContext(ctx); err != nil {
@@ -124,7 +129,7 @@ func Dial(ctx context.Context, c Config) (*amqp.Connection, error) {
 				return nil, c.explainHandshake(err)
 			}
 			session = &tlsSession{Conn: tc}
-			return session, nil
+			return c.wrap(session), nil
 		},
 	}
 	conn, err := amqp.DialConfig(dialURL, cfg)
@@ -142,6 +147,13 @@ func Dial(ctx context.Context, c Config) (*amqp.Connection, error) {
 		return nil, fmt.Errorf("dial rabbitmq: %w", err)
 	}
 	return conn, nil
+}
+
+func (c Config) wrap(conn net.Conn) net.Conn {
+	if c.WrapConn == nil {
+		return conn
+	}
+	return c.WrapConn(conn)
 }
 
 // explainHandshake names the setting behind a server certificate that did

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -199,6 +201,43 @@ func TestDialTLSFailures(t *testing.T) {
 			t.Logf("error: %v", err)
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %q does not say %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// countingConn counts the writes that reach it.
+type countingConn struct {
+	net.Conn
+	writes atomic.Int64
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+func TestDialWrapConn(t *testing.T) {
+	for name, url := range map[string]string{"amqp": broker.URL(), "amqps": broker.TLSURL()} {
+		t.Run(name, func(t *testing.T) {
+			var wrapped *countingConn
+			cfg := Config{URL: url, WrapConn: func(c net.Conn) net.Conn {
+				wrapped = &countingConn{Conn: c}
+				return wrapped
+			}}
+			if name == "amqps" {
+				cfg.CAFile, cfg.CertFile, cfg.KeyFile = certs.CA, certs.ClientCert, certs.ClientKey
+			}
+			conn, err := Dial(dialCtx(t), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if wrapped == nil || wrapped.writes.Load() == 0 {
+				t.Fatal("amqp frames did not go through the wrapper")
+			}
+			if _, isTLS := wrapped.Conn.(*tlsSession); isTLS != (name == "amqps") {
+				t.Fatalf("wrapper sits on %T", wrapped.Conn)
 			}
 		})
 	}
