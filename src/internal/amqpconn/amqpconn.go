@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -187,8 +186,8 @@ func overTLS(rawURL string) (string, error) {
 	return u.String(), nil
 }
 
-// tlsSession is the client's TLS connection; it keeps the first read error,
-// which carries the broker's alert when it refuses the client.
+// tlsSession is the client's TLS connection; it keeps the first TLS alert
+// the broker sent, which says why it refused the client.
 type tlsSession struct {
 	*tls.Conn
 
@@ -198,7 +197,8 @@ type tlsSession struct {
 
 func (s *tlsSession) Read(p []byte) (int, error) {
 	n, err := s.Conn.Read(p)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+	var op *net.OpError
+	if err != nil && errors.As(err, &op) && op.Op == "remote error" {
 		s.mu.Lock()
 		if s.err == nil {
 			s.err = err
@@ -208,7 +208,7 @@ func (s *tlsSession) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// refusal returns the first read error. When none was read yet (the
+// refusal returns the broker's alert. When none was read yet (the
 // AMQP header write may fail first, on a socket the broker already reset),
 // it reads once more, briefly, for the alert the broker sent.
 func (s *tlsSession) refusal() error {
@@ -229,8 +229,5 @@ func (s *tlsSession) refusal() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if errors.Is(s.err, os.ErrDeadlineExceeded) {
-		return nil
-	}
 	return s.err
 }

@@ -186,6 +186,11 @@ func TestDialTLSFailures(t *testing.T) {
 			want: "refused the client certificate " + expiredCert + " (AMQP_CERT_FILE): remote error: tls: expired certificate",
 		},
 		{
+			name: "wrong password over tls",
+			cfg:  Config{URL: strings.Replace(broker.TLSURL(), "guest:guest@", "guest:wrong@", 1), CAFile: certs.CA, CertFile: certs.ClientCert, KeyFile: certs.ClientKey},
+			want: "dial rabbitmq: Exception (403) Reason: \"username or password not allowed\"",
+		},
+		{
 			name: "plain amqp port",
 			cfg:  Config{URL: strings.Replace(broker.URL(), "amqp://", "amqps://", 1), CAFile: certs.CA, CertFile: certs.ClientCert, KeyFile: certs.ClientKey},
 			want: "tls handshake: tls: first record does not look like a TLS handshake",
