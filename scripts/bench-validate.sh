@@ -73,7 +73,7 @@ dirs() {
 			grep -rhoE '^\s+path:\s*\S+' --include='*.yaml' --include='*.yml' "$repo/clusters" |
 				awk '{print $2}' | tr -d '"' | sed "s|^\./||; s|^|$repo/|" || true
 		fi
-	} | while read -r d; do [[ -d $d ]] && realpath "$d"; done | sort -u
+	} | while read -r d; do if [[ -d $d ]]; then realpath "$d"; fi; done | sort -u
 }
 
 # pipeline REPO POLICIES: kustomize build, kubeconform -strict and conftest
