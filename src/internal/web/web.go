@@ -182,7 +182,7 @@ func (s *Server) routes() http.Handler {
 	probes.HandleFunc("GET /readyz", s.readyz)
 	probes.Handle("/", authed)
 
-	return s.requestID(s.observe(securityHeaders(recoverPanics(s.log, probes))))
+	return s.observe(securityHeaders(recoverPanics(s.log, probes)))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
