@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"crypto/tls"
 	"net"
 	"sync"
 )
@@ -105,6 +106,15 @@ func (b *batchConn) loop() {
 			}
 		}
 	}
+}
+
+// ConnectionState reports the TLS session underneath, if any, for
+// amqp091's Connection.ConnectionState.
+func (b *batchConn) ConnectionState() tls.ConnectionState {
+	if c, ok := b.Conn.(interface{ ConnectionState() tls.ConnectionState }); ok {
+		return c.ConnectionState()
+	}
+	return tls.ConnectionState{}
 }
 
 // Close stops the writer and closes the socket.

@@ -2,6 +2,7 @@ package publish
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -181,5 +182,24 @@ func TestBatchConnBackpressureAndClose(t *testing.T) {
 	}
 	if _, err := c.Write([]byte("late")); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("write after Close = %v, want net.ErrClosed", err)
+	}
+}
+
+type tlsConn struct{ slowConn }
+
+func (*tlsConn) ConnectionState() tls.ConnectionState {
+	return tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true}
+}
+
+func TestBatchConnForwardsTLSState(t *testing.T) {
+	c := newBatchConn(&tlsConn{})
+	defer c.Close()
+	if s := c.ConnectionState(); s.Version != tls.VersionTLS13 || !s.HandshakeComplete {
+		t.Errorf("ConnectionState = %+v, want the TLS session's", s)
+	}
+	plain := newBatchConn(&slowConn{})
+	defer plain.Close()
+	if s := plain.ConnectionState(); s.HandshakeComplete {
+		t.Errorf("ConnectionState over plain TCP = %+v, want empty", s)
 	}
 }

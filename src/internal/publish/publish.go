@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -214,7 +215,15 @@ func (p *Publisher) run(ctx context.Context) {
 }
 
 func (p *Publisher) connect(ctx context.Context) (*session, error) {
-	conn, err := dial(ctx, p.cfg.Dial)
+	cfg := p.cfg.Dial
+	wrap := cfg.WrapConn
+	cfg.WrapConn = func(c net.Conn) net.Conn {
+		if wrap != nil {
+			c = wrap(c)
+		}
+		return newBatchConn(c)
+	}
+	conn, err := amqpconn.Dial(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

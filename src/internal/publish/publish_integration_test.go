@@ -3,6 +3,7 @@ package publish_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -23,11 +24,16 @@ var broker *rabbitmqtest.Broker
 
 func TestMain(m *testing.M) { os.Exit(rabbitmqtest.Main(m, &broker)) }
 
-func newPublisher(t *testing.T) *publish.Publisher {
+func newPublisher(t *testing.T) *publish.Publisher { return newPublisherWith(t, 0) }
+
+// newPublisherWith opens a publisher with that many channels (0: the
+// default).
+func newPublisherWith(t *testing.T, channels int) *publish.Publisher {
 	t.Helper()
 	p := publish.New(publish.Config{
-		Dial:    amqpconn.Config{URL: broker.URL()},
-		Backoff: backoff.Policy{Min: 50 * time.Millisecond, Max: 500 * time.Millisecond},
+		Dial:     amqpconn.Config{URL: broker.URL()},
+		Channels: channels,
+		Backoff:  backoff.Policy{Min: 50 * time.Millisecond, Max: 500 * time.Millisecond},
 	})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -120,36 +126,40 @@ func TestPublishIsConfirmedAndQueued(t *testing.T) {
 }
 
 func TestConcurrentPublishersShareTheConfirmWindow(t *testing.T) {
-	ch := admin(t)
-	p := newPublisher(t)
-	const n, workers = 3000, 64
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	jobs := make(chan workout.Workout)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for w := range jobs {
-				errs <- p.Publish(ctx, w)
+	for _, channels := range []int{1, 3} {
+		t.Run(fmt.Sprintf("%d channels", channels), func(t *testing.T) {
+			ch := admin(t)
+			p := newPublisherWith(t, channels)
+			const n, workers = 3000, 64
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			jobs := make(chan workout.Workout)
+			for range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for w := range jobs {
+						errs <- p.Publish(ctx, w)
+					}
+				}()
 			}
-		}()
-	}
-	for range n {
-		jobs <- sample()
-	}
-	close(jobs)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := queued(t, ch); got != n {
-		t.Errorf("queue holds %d messages, want %d", got, n)
+			for range n {
+				jobs <- sample()
+			}
+			close(jobs)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := queued(t, ch); got != n {
+				t.Errorf("queue holds %d messages, want %d", got, n)
+			}
+		})
 	}
 }
 
