@@ -218,7 +218,10 @@ func RawPublish(ctx context.Context, url string, bodies [][]byte, goroutines, wi
 			}
 			for i := range jobs {
 				dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, topology.Exchange, topology.RoutingKey, true, false, amqp.Publishing{
-					ContentType: "application/json", DeliveryMode: amqp.Persistent, Body: bodies[i],
+					// The properties package publish sets, so that both
+					// sides put the same bytes on the wire (a UUID-sized id).
+					ContentType: "application/json", DeliveryMode: amqp.Persistent, MessageId: fmt.Sprintf("%036d", i),
+					Timestamp: time.Now().UTC(), Type: "workout.logged", AppId: "fitness-web", Body: bodies[i],
 				})
 				if err != nil {
 					errs <- err
