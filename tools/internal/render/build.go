@@ -1,9 +1,9 @@
 package render
 
 import (
-	"bytes"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"sync"
 
 	"sigs.k8s.io/kustomize/api/konfig"
@@ -54,6 +54,10 @@ func kustomizeBuild(fs filesys.FileSystem, dir string) (res resmap.ResMap, err e
 	return res, err
 }
 
+// schemaFieldRe matches the top-level kustomization fields that change the
+// global schema (patches may mention "crds:" deeper down).
+var schemaFieldRe = regexp.MustCompile(`(?m)^(openapi|crds):`)
+
 // schemaWatch notes when a kustomization read during a build can change
 // the global schema.
 type schemaWatch struct {
@@ -64,7 +68,7 @@ type schemaWatch struct {
 func (w *schemaWatch) ReadFile(path string) ([]byte, error) {
 	data, err := w.FileSystem.ReadFile(path)
 	if err == nil && !w.dirty && isKustomizationName(filepath.Base(path)) {
-		if bytes.Contains(data, []byte("openapi:")) || bytes.Contains(data, []byte("crds:")) {
+		if schemaFieldRe.Match(data) {
 			w.dirty = true
 		}
 	}

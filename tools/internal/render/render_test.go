@@ -232,3 +232,18 @@ func TestRenderErrors(t *testing.T) {
 		t.Fatalf("want graph-path-missing, got %v", rules)
 	}
 }
+
+func TestSchemaFieldDetection(t *testing.T) {
+	for _, tt := range []struct {
+		data string
+		want bool
+	}{
+		{"resources: [a.yaml]\nopenapi:\n  path: schema.json\n", true},
+		{"crds:\n  - crd.yaml\n", true},
+		{"patches:\n  - patch: |\n      spec:\n        install:\n          crds: CreateReplace\n", false},
+	} {
+		if got := schemaFieldRe.MatchString(tt.data); got != tt.want {
+			t.Errorf("%q: %v, want %v", tt.data, got, tt.want)
+		}
+	}
+}

@@ -263,6 +263,22 @@ func (s *crdSet) load(group, kind string) {
 	})
 }
 
+// replace makes doc the only pending document of group/kind, unless that
+// kind is already being compiled (then it reports false).
+func (s *crdSet) replace(group, kind string, doc lazyDoc) bool {
+	s.index(group)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, started := s.loads[group+"/"+kind]; started {
+		return false
+	}
+	if s.pending[group] == nil {
+		s.pending[group] = map[string][]lazyDoc{}
+	}
+	s.pending[group][kind] = []lazyDoc{doc}
+	return true
+}
+
 // kind returns the compiled kind, decoding it first if needed.
 func (s *crdSet) kind(group, kind string) (*crdKind, bool) {
 	s.load(group, kind)

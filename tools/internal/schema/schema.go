@@ -78,8 +78,24 @@ func New(crdFS ...fs.FS) (*Validator, error) {
 	return v, nil
 }
 
-// AddCRD registers a CustomResourceDefinition found in the repository.
+// AddCRD registers a CustomResourceDefinition found in the repository; it
+// replaces the embedded one of the same kind. It is compiled when an object
+// of its kind is first validated.
 func (v *Validator) AddCRD(u *unstructured.Unstructured, source string) error {
+	group, _, _ := unstructured.NestedString(u.Object, "spec", "group")
+	kind, _, _ := unstructured.NestedString(u.Object, "spec", "names", "kind")
+	data, err := json.Marshal(u.Object)
+	if err != nil {
+		return fmt.Errorf("crd %s: %w", u.GetName(), err)
+	}
+	if group == "" || kind == "" {
+		return fmt.Errorf("crd %s: spec.group and spec.names.kind are required", u.GetName())
+	}
+	if v.crds.replace(group, kind, lazyDoc{source: source, data: data}) {
+		return nil
+	}
+	// The embedded CRD of that kind is already compiled: compile this one
+	// now, its versions replace the embedded ones.
 	var crd apiextensionsv1.CustomResourceDefinition
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &crd); err != nil {
 		return fmt.Errorf("crd %s: %w", u.GetName(), err)
@@ -283,4 +299,11 @@ func (v *Validator) PreloadKind(apiVersion, kind string) {
 			ver.celValidator()
 		}
 	}
+}
+
+// LoadErrors returns the CRDs that could not be decoded or compiled.
+func (v *Validator) LoadErrors() []error {
+	v.crds.mu.Lock()
+	defer v.crds.mu.Unlock()
+	return slices.Clone(v.crds.errors)
 }

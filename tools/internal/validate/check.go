@@ -206,6 +206,12 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	if validator != nil {
+		for _, err := range validator.LoadErrors() {
+			out = append(out, finding.New(finding.SchemaInvalid, "", 0, 0, finding.Object{Kind: "CustomResourceDefinition"},
+				fmt.Sprintf("CustomResourceDefinition cannot be used for validation: %v", err)))
+		}
+	}
 	return append(out, noSchema.findings()...), nil
 }
 
