@@ -1,12 +1,17 @@
 // Package publish sends logged workouts to RabbitMQ and reports success only
 // after the broker confirmed them.
 //
-// A Publisher owns one connection and one channel in confirm mode. It
-// connects in the background (with backoff and jitter), declares the
-// messaging topology (package topology) on every (re)connection, and keeps a
-// window of unconfirmed messages that concurrent callers share, so that many
-// requests in flight are confirmed together (amqp091-go deferred
-// confirmations) instead of one round trip each.
+// A Publisher owns one connection and Config.Channels channels in confirm
+// mode (one by default). It connects in the background (with backoff and
+// jitter), declares the messaging topology (package topology) on every
+// (re)connection, and keeps a window of unconfirmed messages that
+// concurrent callers share, so that many requests in flight are confirmed
+// together (amqp091-go deferred confirmations) instead of one round trip
+// each. Each channel has one writer goroutine that publishes the queued
+// messages back to back (callers never contend for the channel), and the
+// socket batches writes: what is published during one write(2) leaves in
+// the next, so the broker reads and confirms many messages at once. A
+// message is a success only when its own ack arrives.
 //
 // The API the web app codes against:
 //
