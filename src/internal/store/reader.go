@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -307,8 +308,10 @@ func (r *Reader) Remember(w workout.Workout) {
 	if slices.ContainsFunc(v.workouts, func(x workout.Workout) bool { return x.ID == w.ID }) {
 		return
 	}
-	v.workouts = append(v.workouts, w)
-	sortNewestFirst(v.workouts)
+	// The view is already sorted: insert in place rather than re-sort a
+	// long history on every logged workout.
+	i, _ := slices.BinarySearchFunc(v.workouts, w, newestFirst)
+	v.workouts = slices.Insert(v.workouts, i, w)
 }
 
 // Ping checks that the database answers within ctx (always nil for a
@@ -449,22 +452,18 @@ func (r *Reader) finish(v *view, ws []workout.Workout, err error) {
 	v.workouts = ws
 }
 
-func sortNewestFirst(ws []workout.Workout) {
-	slices.SortStableFunc(ws, func(a, b workout.Workout) int {
-		if c := b.PerformedAt.Compare(a.PerformedAt); c != 0 {
-			return c
-		}
-		if c := b.LoggedAt.Compare(a.LoggedAt); c != 0 {
-			return c
-		}
-		if a.ID < b.ID {
-			return -1
-		}
-		if a.ID > b.ID {
-			return 1
-		}
-		return 0
-	})
+func sortNewestFirst(ws []workout.Workout) { slices.SortStableFunc(ws, newestFirst) }
+
+// newestFirst orders by performed date, then logged time, newest first; the
+// id breaks ties so the order is total.
+func newestFirst(a, b workout.Workout) int {
+	if c := b.PerformedAt.Compare(a.PerformedAt); c != 0 {
+		return c
+	}
+	if c := b.LoggedAt.Compare(a.LoggedAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
 }
 
 func (q Query) check() error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -298,6 +299,40 @@ func TestRememberShowsPublishedWorkoutsUntilStored(t *testing.T) {
 	v, _ = r.History(ctx, "dee", Query{})
 	if len(v.Workouts) != 4 {
 		t.Fatalf("after it was stored: %d workouts, want 4", len(v.Workouts))
+	}
+}
+
+func TestRememberKeepsTheViewNewestFirst(t *testing.T) {
+	l := &fakeLoader{}
+	l.set("eve", history("eve", 5), nil)
+	c := &clock{t: day0.AddDate(0, 1, 0)}
+	r := newTestReader(l, c, nil)
+	ctx := context.Background()
+	if err := r.Warm(ctx, "eve"); err != nil {
+		t.Fatal(err)
+	}
+	// Logged out of order, including one back-dated between stored ones and
+	// two on the same day told apart by their logged time.
+	for i, back := range []int{0, 40, 3, 0} {
+		r.Remember(workout.Workout{
+			ID: fmt.Sprintf("eeeeeeee-0000-4000-8000-%012d", i), UserID: "eve", Exercise: "bench-press",
+			PerformedAt: c.Now().AddDate(0, 0, -back), LoggedAt: c.Now().Add(time.Duration(i) * time.Second),
+			Unit: workout.Kilograms, Sets: []workout.Set{{Reps: 5, Weight: 60}},
+		})
+	}
+	v, _ := r.History(ctx, "eve", Query{})
+	if len(v.Workouts) != 9 {
+		t.Fatalf("got %d workouts, want 9", len(v.Workouts))
+	}
+	want := slices.Clone(v.Workouts)
+	sortNewestFirst(want)
+	for i := range want {
+		if v.Workouts[i].ID != want[i].ID {
+			t.Fatalf("position %d: %s, want %s (view not newest first)", i, v.Workouts[i].ID, want[i].ID)
+		}
+	}
+	if v.Workouts[0].ID != "eeeeeeee-0000-4000-8000-000000000003" {
+		t.Errorf("newest is %s, want the last one logged today", v.Workouts[0].ID)
 	}
 }
 
