@@ -35,7 +35,7 @@ run: deps ## run the local stack: RabbitMQ, embedded MongoDB (or MONGODB_URI), 3
 	$(BIN)/devstack -bin $(BIN) $(RUN_FLAGS)
 
 .PHONY: test
-test: deps fmt-check vet shellcheck test-go fuzz validate ## everything CI checks
+test: deps lint test-go fuzz validate ## everything CI checks
 
 .PHONY: fmt-check
 fmt-check: ## fail on files gofmt would change

@@ -327,14 +327,6 @@ func (r *Renderer) renderFinding(k *Kustomization, src Source, err error) findin
 	return f
 }
 
-func isKustomizationFile(p string) bool {
-	switch filepath.Base(p) {
-	case "kustomization.yaml", "kustomization.yml", "Kustomization":
-		return true
-	}
-	return false
-}
-
 func fileExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && !st.IsDir()

@@ -97,7 +97,7 @@ func Apply(ctx context.Context, c client.Client, objs []*unstructured.Unstructur
 	for _, obj := range objs {
 		obj = obj.DeepCopy()
 		obj.SetResourceVersion("")
-		if err := c.Patch(ctx, obj, client.Apply, FieldOwner, client.ForceOwnership); err != nil {
+		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), FieldOwner, client.ForceOwnership); err != nil {
 			return fmt.Errorf("apply %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
 		}
 	}
