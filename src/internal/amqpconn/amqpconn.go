@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/homelab-gitops/homelab/src/internal/envconf"
 	"net"
 	"net/url"
 	"os"
@@ -230,4 +231,17 @@ func (s *tlsSession) refusal() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
+}
+
+// ConfigFromEnv reads the broker settings both services share: AMQP_URL
+// (the broker is found by the service name rabbitmq by default),
+// AMQP_CA_FILE, AMQP_CERT_FILE and AMQP_KEY_FILE.
+func ConfigFromEnv(s *envconf.Settings, connectionName string) Config {
+	return Config{
+		URL:            s.String("AMQP_URL", "amqp://guest:guest@rabbitmq:5672/"),
+		CAFile:         s.String("AMQP_CA_FILE", ""),
+		CertFile:       s.String("AMQP_CERT_FILE", ""),
+		KeyFile:        s.String("AMQP_KEY_FILE", ""),
+		ConnectionName: connectionName,
+	}
 }

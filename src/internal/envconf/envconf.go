@@ -5,6 +5,7 @@
 package envconf
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -68,3 +69,44 @@ func (e Env) Duration(name string, def time.Duration) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// Settings reads several settings and keeps every error, so that a service
+// that is misconfigured says everything that is wrong at once.
+type Settings struct {
+	env  Env
+	errs []error
+}
+
+// Settings starts reading settings from e.
+func (e Env) Settings() *Settings { return &Settings{env: e} }
+
+// String is Env.String, its error kept.
+func (s *Settings) String(name, def string) string {
+	v, err := s.env.String(name, def)
+	s.Fail(err)
+	return v
+}
+
+// Int is Env.Int, its error kept.
+func (s *Settings) Int(name string, def int) int {
+	v, err := s.env.Int(name, def)
+	s.Fail(err)
+	return v
+}
+
+// Duration is Env.Duration, its error kept.
+func (s *Settings) Duration(name string, def time.Duration) time.Duration {
+	v, err := s.env.Duration(name, def)
+	s.Fail(err)
+	return v
+}
+
+// Fail records a problem found by the caller (nil is ignored).
+func (s *Settings) Fail(err error) {
+	if err != nil {
+		s.errs = append(s.errs, err)
+	}
+}
+
+// Err is every problem recorded, joined, or nil.
+func (s *Settings) Err() error { return errors.Join(s.errs...) }

@@ -1,6 +1,7 @@
 package envconf
 
 import (
+	"strings"
 	"os"
 	"path/filepath"
 	"testing"
@@ -55,5 +56,31 @@ func TestIntAndDuration(t *testing.T) {
 	}
 	if _, err := env.Duration("NOTDUR", time.Second); err == nil {
 		t.Error("Duration(NOTDUR) accepted garbage")
+	}
+}
+
+func TestSettingsReportsEveryProblem(t *testing.T) {
+	s := Map(map[string]string{
+		"PREFETCH":   "-1",
+		"BATCH_WAIT": "soon",
+		"NAME":       "web",
+	}).Settings()
+	if got := s.String("NAME", "x"); got != "web" {
+		t.Errorf("NAME = %q", got)
+	}
+	s.Int("PREFETCH", 5)
+	s.Duration("BATCH_WAIT", 0)
+	s.Fail(nil)
+	err := s.Err()
+	if err == nil {
+		t.Fatal("no error for two bad settings")
+	}
+	for _, want := range []string{"PREFETCH", "BATCH_WAIT"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	if Map(nil).Settings().Err() != nil {
+		t.Error("error without any problem")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/homelab-gitops/homelab/src/internal/envconf"
 	"net"
 	"os"
 	"time"
@@ -204,4 +205,19 @@ func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
 		return fmt.Errorf("create indexes on %s: %w", Collection, err)
 	}
 	return nil
+}
+
+// ConfigFromEnv reads the database settings both services share:
+// MONGODB_URI (required), MONGODB_TLS_CA_FILE and MONGODB_TLS_CERT_KEY_FILE.
+func ConfigFromEnv(s *envconf.Settings, appName string) Config {
+	c := Config{
+		URI:            s.String("MONGODB_URI", ""),
+		TLSCAFile:      s.String("MONGODB_TLS_CA_FILE", ""),
+		TLSCertKeyFile: s.String("MONGODB_TLS_CERT_KEY_FILE", ""),
+		AppName:        appName,
+	}
+	if c.URI == "" {
+		s.Fail(errors.New("MONGODB_URI (or MONGODB_URI_FILE) is required"))
+	}
+	return c
 }
