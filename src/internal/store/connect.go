@@ -188,20 +188,37 @@ func Connect(c Config) (*mongo.Client, error) {
 	return client, nil
 }
 
-// EnsureIndexes creates the indexes the history queries use; creating an
-// existing index is a no-op.
+// EnsureIndexes creates the indexes the history queries use, those that do
+// not exist yet. Asking only for the missing ones keeps it idempotent on
+// every server: the embedded FerretDB drops the connection when
+// createIndexes names an index that already exists.
 func EnsureIndexes(ctx context.Context, db *mongo.Database) error {
-	models := []mongo.IndexModel{
-		{
-			Keys:    bson.D{{Key: "user_id", Value: 1}, {Key: "performed_at", Value: -1}},
-			Options: options.Index().SetName("user_performed"),
-		},
-		{
-			Keys:    bson.D{{Key: "user_id", Value: 1}, {Key: "exercise", Value: 1}, {Key: "performed_at", Value: -1}},
-			Options: options.Index().SetName("user_exercise_performed"),
-		},
+	wanted := []struct {
+		name string
+		keys bson.D
+	}{
+		{"user_performed", bson.D{{Key: "user_id", Value: 1}, {Key: "performed_at", Value: -1}}},
+		{"user_exercise_performed", bson.D{{Key: "user_id", Value: 1}, {Key: "exercise", Value: 1}, {Key: "performed_at", Value: -1}}},
 	}
-	if _, err := db.Collection(Collection).Indexes().CreateMany(ctx, models); err != nil {
+	indexes := db.Collection(Collection).Indexes()
+	specs, err := indexes.ListSpecifications(ctx)
+	if err != nil {
+		return fmt.Errorf("list indexes on %s: %w", Collection, err)
+	}
+	have := make(map[string]bool, len(specs))
+	for _, s := range specs {
+		have[s.Name] = true
+	}
+	var missing []mongo.IndexModel
+	for _, w := range wanted {
+		if !have[w.name] {
+			missing = append(missing, mongo.IndexModel{Keys: w.keys, Options: options.Index().SetName(w.name)})
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if _, err := indexes.CreateMany(ctx, missing); err != nil {
 		return fmt.Errorf("create indexes on %s: %w", Collection, err)
 	}
 	return nil

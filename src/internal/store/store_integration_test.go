@@ -61,6 +61,32 @@ func count(t *testing.T, db *mongo.Database, filter any) int64 {
 	return n
 }
 
+// Every consumer replica ensures the indexes at start, so the call must be
+// idempotent on the embedded server too (FerretDB drops the connection when
+// createIndexes names an existing index).
+func TestEnsureIndexesTwice(t *testing.T) {
+	ctx := context.Background()
+	db := database(t)
+	for i := range 2 {
+		if err := store.EnsureIndexes(ctx, db); err != nil {
+			t.Fatalf("call %d: %v", i+1, err)
+		}
+	}
+	specs, err := db.Collection(store.Collection).Indexes().ListSpecifications(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, s := range specs {
+		names[s.Name] = true
+	}
+	for _, want := range []string{"user_performed", "user_exercise_performed"} {
+		if !names[want] {
+			t.Errorf("index %s missing; have %v", want, names)
+		}
+	}
+}
+
 func TestInsertBatchIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	db := database(t)
