@@ -224,18 +224,28 @@ func (e *Engine) CheckCluster(ctx context.Context, c *render.Cluster) ([]finding
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
 	}
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	// Findings name their object by kind, namespace and name; the first
+	// rendered object with that identity gives the apiVersion and the file.
+	type identity struct{ kind, namespace, name string }
+	first := make(map[identity]*render.Object, len(c.Objects))
+	for _, o := range c.Objects {
+		id := identity{o.U.GetKind(), o.U.GetNamespace(), o.U.GetName()}
+		if _, ok := first[id]; !ok {
+			first[id] = o
+		}
+	}
 	var out []finding.Finding
 	for _, r := range rs {
 		str := func(k string) string { s, _ := r.Metadata[k].(string); return s }
 		obj := finding.Object{Kind: str("kind"), Namespace: str("namespace"), Name: str("name")}
 		file := str("path")
-		for _, o := range c.Objects {
-			if o.U.GetKind() == obj.Kind && o.U.GetName() == obj.Name && o.U.GetNamespace() == obj.Namespace {
-				obj.APIVersion = o.U.GetAPIVersion()
-				if file == "" {
-					file = o.File
-				}
-				break
+		if o, ok := first[identity{obj.Kind, obj.Namespace, obj.Name}]; ok {
+			obj.APIVersion = o.U.GetAPIVersion()
+			if file == "" {
+				file = o.File
 			}
 		}
 		out = append(out, toFinding(r, file, obj))
