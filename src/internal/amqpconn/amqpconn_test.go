@@ -1,55 +1,34 @@
 package amqpconn
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
+	"github.com/homelab-gitops/homelab/src/internal/testenv/tlstest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
-// writeCert writes a self-signed certificate and its key as PEM files.
-func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
+// writeCerts writes a test CA and a client certificate it issued.
+func writeCerts(t *testing.T, dir string) tlstest.Files {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := tlstest.NewCA("amqpconn-test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	files, err := ca.WriteFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
+	return files
 }
 
 func TestTLSConfig(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := writeCert(t, dir)
+	files := writeCerts(t, dir)
+	ca, cert, key := files.CA, files.ClientCert, files.ClientKey
 	notPEM := filepath.Join(dir, "garbage")
 	if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
 		t.Fatal(err)
@@ -64,8 +43,8 @@ func TestTLSConfig(t *testing.T) {
 	}{
 		{name: "plain amqp", cfg: Config{URL: "amqp://guest:guest@rabbitmq:5672/"}, wantNil: true},
 		{name: "amqps with system roots", cfg: Config{URL: "amqps://u:p@rabbitmq:5671/"}},
-		{name: "amqps with CA and client cert", cfg: Config{URL: "amqps://u:p@rabbitmq:5671/", CAFile: cert, CertFile: cert, KeyFile: key}, wantCert: true, wantCA: true},
-		{name: "files on plain amqp", cfg: Config{URL: "amqp://rabbitmq/", CAFile: cert}, wantErr: true},
+		{name: "amqps with CA and client cert", cfg: Config{URL: "amqps://u:p@rabbitmq:5671/", CAFile: ca, CertFile: cert, KeyFile: key}, wantCert: true, wantCA: true},
+		{name: "files on plain amqp", cfg: Config{URL: "amqp://rabbitmq/", CAFile: ca}, wantErr: true},
 		{name: "cert without key", cfg: Config{URL: "amqps://rabbitmq/", CertFile: cert}, wantErr: true},
 		{name: "CA not PEM", cfg: Config{URL: "amqps://rabbitmq/", CAFile: notPEM}, wantErr: true},
 		{name: "CA missing", cfg: Config{URL: "amqps://rabbitmq/", CAFile: filepath.Join(dir, "nope")}, wantErr: true},

@@ -1,51 +1,27 @@
 package store
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
+	"github.com/homelab-gitops/homelab/src/internal/testenv/tlstest"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 )
 
-// writeCertKey writes a self-signed certificate followed by its key in one
-// PEM file, as MongoDB's tlsCertificateKeyFile holds them, and the
-// certificate alone as a CA file.
+// writeCertKey writes a test CA, and a client certificate it issued
+// followed by its key in one PEM file, as MongoDB's tlsCertificateKeyFile
+// holds them.
 func writeCertKey(t *testing.T, dir string) (caFile, certKeyFile string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := tlstest.NewCA("store-test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "fitness-consumer"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	files, err := ca.WriteFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	caFile, certKeyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "client.pem")
-	if err := os.WriteFile(caFile, certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(certKeyFile, append(certPEM, keyPEM...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return caFile, certKeyFile
+	return files.CA, files.ClientCertKey
 }
 
 func TestConfigTLS(t *testing.T) {
