@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -31,26 +30,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(withServers(m))
-}
-
-func withServers(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	b, stopBroker, err := rabbitmqtest.Start(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer stopBroker()
-	s, stopMongo, err := mongotest.Start(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer stopMongo()
-	broker, mongod = b, s
-	return m.Run()
+	os.Exit(rabbitmqtest.Run(&broker, func() int { return mongotest.Main(m, &mongod) }))
 }
 
 // syncBuffer collects the logs written by the consumer's goroutines.

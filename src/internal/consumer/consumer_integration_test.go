@@ -39,26 +39,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(runCrashingChild())
 	}
-	os.Exit(withServers(m))
-}
-
-func withServers(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	b, stopBroker, err := rabbitmqtest.Start(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer stopBroker()
-	s, stopMongo, err := mongotest.Start(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer stopMongo()
-	broker, mongod = b, s
-	return m.Run()
+	os.Exit(rabbitmqtest.Run(&broker, func() int { return mongotest.Main(m, &mongod) }))
 }
 
 // runCrashingChild consumes with the settings in its environment and exits
