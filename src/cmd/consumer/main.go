@@ -19,6 +19,9 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	// Public CA roots, used only when the system has none (docs/delivery.md).
+	_ "golang.org/x/crypto/x509roots/fallback"
+
 	"github.com/homelab-gitops/homelab/src/internal/backoff"
 	"github.com/homelab-gitops/homelab/src/internal/consumer"
 	"github.com/homelab-gitops/homelab/src/internal/envconf"

@@ -24,6 +24,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	// Public CA roots, used only when the system has none (docs/delivery.md).
+	_ "golang.org/x/crypto/x509roots/fallback"
+
 	"github.com/homelab-gitops/homelab/src/internal/access"
 	"github.com/homelab-gitops/homelab/src/internal/demo"
 	"github.com/homelab-gitops/homelab/src/internal/envconf"
