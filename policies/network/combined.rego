@@ -15,6 +15,16 @@ runs_pods(obj) if obj.kind in pod_custom_resources
 
 objects := [item | some item in input; is_object(item.contents)]
 
+# Each kind's items, filtered once per evaluation: functions are not
+# memoised, so a filter inside one would scan every object per call.
+network_policies := lib.objects_of(objects, "NetworkPolicy")
+
+middlewares := lib.objects_of(objects, "Middleware")
+
+http_routes := lib.objects_of(objects, "HTTPRoute")
+
+gateways := lib.objects_of(objects, "Gateway")
+
 workload_namespaces contains ns if {
 	some item in objects
 	runs_pods(item.contents)
@@ -30,14 +40,15 @@ policy_types(np) := {"Ingress"} | {"Egress" | _ = np.spec.egress} if not np.spec
 
 selects_all_pods(np) if count(object.get(np.spec, ["podSelector", "matchLabels"], {})) + count(object.get(np.spec, ["podSelector", "matchExpressions"], [])) == 0
 
-# default_denied(ns, type) is true when a NetworkPolicy in ns selects every
-# pod, has the policy type and allows nothing of it.
-default_denied(ns, type) if {
-	some item in lib.objects_of(objects, "NetworkPolicy")
+# default_denied holds [namespace, type] for each policy type a
+# NetworkPolicy denies for every pod of its namespace: it selects every pod,
+# has the policy type and allows nothing of it. One pass over the policies,
+# cached for the whole evaluation, instead of a scan per namespace.
+default_denied contains [lib.namespace(np), type] if {
+	some item in network_policies
 	np := item.contents
-	lib.namespace(np) == ns
 	selects_all_pods(np)
-	type in policy_types(np)
+	some type in policy_types(np)
 	count(object.get(np.spec, lower(type), [])) == 0
 }
 
@@ -60,7 +71,7 @@ anchor(ns) := item if {
 #   remediation: Add a NetworkPolicy with podSelector {} and policyTypes [Ingress, Egress] and no rules to the namespace, then allow each flow (DNS, the Gateway, the broker, the database) with its own policy.
 deny contains result if {
 	some ns in workload_namespaces
-	missing := [type | some type in ["Ingress", "Egress"]; not default_denied(ns, type)]
+	missing := [type | some type in ["Ingress", "Egress"]; not [ns, type] in default_denied]
 	count(missing) > 0
 	msg := sprintf("namespace %q runs workloads but has no default-deny NetworkPolicy for %s; add one with podSelector: {} and policyTypes %v and no rules", [ns, concat(" and ", missing), missing])
 	result := lib.combined_result(rego.metadata.rule(), anchor(ns), msg)
@@ -83,7 +94,7 @@ admin_route(route) if {
 
 # middleware(ns, name) is the spec of a rendered Traefik Middleware.
 middleware(ns, name) := item.contents.spec if {
-	some item in lib.objects_of(objects, "Middleware")
+	some item in middlewares
 	lib.namespace(item.contents) == ns
 	lib.name(item.contents) == name
 }
@@ -132,7 +143,7 @@ admin_rule_problems(ns, rule) := ({sprintf("Middleware %q, which is not among th
 #   rationale: The RabbitMQ management UI and the Traefik dashboard control the platform; they must never be reachable without authentication, and only from the admin networks.
 #   remediation: Add ExtensionRef filters (group traefik.io, kind Middleware) to every rule of the admin HTTPRoute, one naming a Middleware with basicAuth or forwardAuth and one with ipAllowList, both in the route's namespace.
 deny contains result if {
-	some item in lib.objects_of(objects, "HTTPRoute")
+	some item in http_routes
 	route := item.contents
 	admin_route(route)
 	some i, rule in route.spec.rules
@@ -145,7 +156,7 @@ deny contains result if {
 attached_listeners(route, ref) := [l |
 	object.get(ref, "kind", "Gateway") == "Gateway"
 	gw_ns := object.get(ref, "namespace", lib.namespace(route))
-	some item in lib.objects_of(objects, "Gateway")
+	some item in gateways
 	lib.name(item.contents) == ref.name
 	lib.namespace(item.contents) == gw_ns
 	some l in item.contents.spec.listeners
@@ -174,7 +185,7 @@ redirects_to_https(rule) if {
 #   rationale: A route served on an HTTP listener sends cookies, tokens and workout data in clear text; HTTP exists only to send browsers to HTTPS.
 #   remediation: Attach content routes to the HTTPS listener with parentRefs[].sectionName; on the HTTP listener keep one route whose rules have a RequestRedirect filter with scheme https and no backendRefs.
 deny contains result if {
-	some item in lib.objects_of(objects, "HTTPRoute")
+	some item in http_routes
 	route := item.contents
 	some ref in route.spec.parentRefs
 	some l in attached_listeners(route, ref)

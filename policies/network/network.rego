@@ -8,6 +8,10 @@ package homelab.network
 
 import data.homelab.lib
 
+# The input's derived values, computed once per evaluation and shared by
+# every rule (function results are not memoised).
+traefik if lib.traefik_release(input)
+
 # ingress_controller(obj) recognises the ingress controller's own Service.
 ingress_controller(obj) if lib.labels(obj)["app.kubernetes.io/name"] == "traefik"
 
@@ -39,7 +43,7 @@ loadbalancer_findings contains msg if {
 # type: service.spec.type (current charts; default LoadBalancer), else the older
 # service.type, and service.additionalServices.<name>.
 traefik_service_types[where] := type if {
-	lib.traefik_release(input)
+	traefik
 	values := lib.helm_values(input)
 	not object.get(values, ["service", "enabled"], true) == false
 	where := "service"
@@ -47,7 +51,7 @@ traefik_service_types[where] := type if {
 }
 
 traefik_service_types[where] := type if {
-	lib.traefik_release(input)
+	traefik
 	some name, svc in object.get(lib.helm_values(input), ["service", "additionalServices"], {})
 	where := sprintf("service.additionalServices.%s", [name])
 	type := object.get(svc, ["spec", "type"], object.get(svc, "type", "ClusterIP"))
@@ -85,7 +89,7 @@ deny contains result if {
 }
 
 trusted_ip_findings contains msg if {
-	lib.traefik_release(input)
+	traefik
 	some entrypoint, port in object.get(lib.helm_values(input), "ports", {})
 	some setting in ["forwardedHeaders", "proxyProtocol"]
 	some cidr in lib.to_list(object.get(port, [setting, "trustedIPs"], []))
@@ -94,7 +98,7 @@ trusted_ip_findings contains msg if {
 }
 
 trusted_ip_findings contains msg if {
-	lib.traefik_release(input)
+	traefik
 	some entrypoint, port in object.get(lib.helm_values(input), "ports", {})
 	some setting in ["forwardedHeaders", "proxyProtocol"]
 	object.get(port, [setting, "insecure"], false) == true
@@ -102,7 +106,7 @@ trusted_ip_findings contains msg if {
 }
 
 trusted_ip_findings contains msg if {
-	lib.traefik_release(input)
+	traefik
 	some arg in object.get(lib.helm_values(input), "additionalArguments", [])
 	some match in regex.find_all_string_submatch_n(trusted_ip_argument, arg, 1)
 	some cidr in split(match[2], ",")
@@ -111,7 +115,7 @@ trusted_ip_findings contains msg if {
 }
 
 trusted_ip_findings contains msg if {
-	lib.traefik_release(input)
+	traefik
 	some arg in object.get(lib.helm_values(input), "additionalArguments", [])
 	regex.match(insecure_argument, arg)
 	msg := sprintf("%s: additionalArguments %q trusts every client; remove it and set trustedIPs", [lib.describe(input), arg])
@@ -136,26 +140,26 @@ deny contains result if {
 }
 
 dashboard_findings contains msg if {
-	lib.traefik_release(input)
+	traefik
 	object.get(lib.helm_values(input), ["ingressRoute", "dashboard", "enabled"], false) == true
 	msg := sprintf("%s: ingressRoute.dashboard.enabled publishes the dashboard without the admin filters; set it to false and use the admin HTTPRoute", [lib.describe(input)])
 }
 
 dashboard_findings contains msg if {
-	lib.traefik_release(input)
+	traefik
 	object.get(lib.helm_values(input), ["api", "insecure"], false) == true
 	msg := sprintf("%s: api.insecure serves the dashboard to anyone who reaches the pod; remove it", [lib.describe(input)])
 }
 
 dashboard_findings contains msg if {
-	lib.traefik_release(input)
+	traefik
 	some arg in object.get(lib.helm_values(input), "additionalArguments", [])
 	regex.match(`(?i)^--api\.insecure(=true)?$`, arg)
 	msg := sprintf("%s: additionalArguments %q serves the dashboard to anyone who reaches the pod; remove it", [lib.describe(input), arg])
 }
 
 dashboard_findings contains msg if {
-	lib.traefik_release(input)
+	traefik
 	exposed(lib.helm_values(input).ports.traefik)
 	msg := sprintf("%s: ports.traefik.expose puts the dashboard/API port on the Service; keep it unexposed", [lib.describe(input)])
 }
@@ -181,7 +185,7 @@ metrics_findings contains msg if {
 }
 
 metrics_findings contains msg if {
-	lib.traefik_release(input)
+	traefik
 	exposed(lib.helm_values(input).ports.metrics)
 	msg := sprintf("%s: ports.metrics.expose puts /metrics on the Traefik Service; keep it unexposed", [lib.describe(input)])
 }

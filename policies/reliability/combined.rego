@@ -7,10 +7,17 @@ import data.homelab.lib
 
 objects := [item | some item in input; is_object(item.contents)]
 
-covered(obj) if {
+# pdb_selectors[ns] are the selectors of the PodDisruptionBudgets in ns,
+# collected once per evaluation rather than scanned for every workload.
+pdb_selectors[lib.namespace(item.contents)] contains object.get(item.contents.spec, "selector", {}) if {
 	some item in lib.objects_of(objects, "PodDisruptionBudget")
-	lib.namespace(item.contents) == lib.namespace(obj)
-	lib.selects(object.get(item.contents.spec, "selector", {}), lib.pod_labels(obj))
+}
+
+covered(obj) if {
+	# Taking the whole set evaluates it once; pdb_selectors[ns] would run the
+	# rule body again for each namespace.
+	some selector in object.get(pdb_selectors, lib.namespace(obj), set())
+	lib.selects(selector, lib.pod_labels(obj))
 }
 
 # METADATA

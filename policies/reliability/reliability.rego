@@ -9,6 +9,12 @@ package homelab.reliability
 
 import data.homelab.lib
 
+# The input's derived values, computed once per evaluation and shared by
+# every rule (function results are not memoised).
+pod_spec := lib.pod_spec(input)
+
+app_containers := lib.app_containers(input)
+
 replicated_kinds := {"Deployment", "StatefulSet"}
 
 resource_problems(c) := {sprintf("resources.requests.%s", [r]) |
@@ -24,7 +30,7 @@ resource_problems(c) := {sprintf("resources.requests.%s", [r]) |
 #   rationale: Requests let the scheduler place pods where they fit and protect them under pressure; a memory limit stops one leaking pod from getting the node's other pods OOM-killed. CPU limits are optional (they throttle).
 #   remediation: Set resources.requests.cpu, resources.requests.memory and resources.limits.memory on every container.
 deny contains result if {
-	some c in lib.app_containers(input)
+	some c in app_containers
 	missing := [p | some p in resource_problems(c)]
 	count(missing) > 0
 	msg := sprintf("%s: container %q has no %s; set them from measured usage", [lib.describe(input), c.name, concat(", ", sort(missing))])
@@ -40,7 +46,7 @@ deny contains result if {
 #   remediation: Add readinessProbe and livenessProbe (httpGet on the service's health endpoints, or tcpSocket/exec) to every container of long-running workloads.
 deny contains result if {
 	input.kind in lib.long_running_kinds
-	some c in lib.app_containers(input)
+	some c in app_containers
 	some probe in ["readinessProbe", "livenessProbe"]
 	not c[probe]
 	msg := sprintf("%s: container %q has no %s; add one", [lib.describe(input), c.name, probe])
@@ -80,7 +86,7 @@ deny contains result if {
 	input.kind in replicated_kinds
 	not lib.upstream_flux(input)
 	lib.replicas(input) > 1
-	not spread(lib.pod_spec(input))
+	not spread(pod_spec)
 	msg := sprintf("%s: %d replicas may land on one node; add topologySpreadConstraints on kubernetes.io/hostname or a podAntiAffinity", [lib.describe(input), lib.replicas(input)])
 	result := lib.result(rego.metadata.rule(), input, msg)
 }

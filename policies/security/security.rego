@@ -9,6 +9,14 @@ package homelab.security
 
 import data.homelab.lib
 
+# The input's derived values, computed once per evaluation and shared by
+# every rule (function results are not memoised).
+containers := lib.containers(input)
+
+pod_spec := lib.pod_spec(input)
+
+traefik if lib.traefik_release(input)
+
 # effective(c, spec, field) is a container's securityContext field, falling
 # back to the pod's securityContext, as the kubelet resolves it.
 effective(c, _, field) := c.securityContext[field]
@@ -29,7 +37,7 @@ seccomp_confined(c, spec) if effective(c, spec, "seccompProfile").type in {"Runt
 #   rationale: A privileged container has every capability and all host devices; escaping it is owning the node.
 #   remediation: Remove securityContext.privileged or set it to false; grant the one capability that is needed instead.
 deny contains result if {
-	some c in lib.containers(input)
+	some c in containers
 	c.securityContext.privileged == true
 	msg := sprintf("%s: container %q is privileged; set securityContext.privileged: false", [lib.describe(input), c.name])
 	result := lib.result(rego.metadata.rule(), input, msg)
@@ -43,7 +51,7 @@ deny contains result if {
 #   rationale: Unless allowPrivilegeEscalation is false, a process can gain more privileges than its parent through setuid binaries or file capabilities.
 #   remediation: Set securityContext.allowPrivilegeEscalation to false on every container.
 deny contains result if {
-	some c in lib.containers(input)
+	some c in containers
 	not c.securityContext.allowPrivilegeEscalation == false
 	msg := sprintf("%s: container %q may escalate privileges; set securityContext.allowPrivilegeEscalation: false", [lib.describe(input), c.name])
 	result := lib.result(rego.metadata.rule(), input, msg)
@@ -62,14 +70,14 @@ deny contains result if {
 }
 
 host_namespace_findings contains msg if {
-	spec := lib.pod_spec(input)
+	spec := pod_spec
 	some field in ["hostNetwork", "hostPID", "hostIPC"]
 	spec[field] == true
 	msg := sprintf("%s: pod spec sets %s: true; remove it and expose the pod through a Service", [lib.describe(input), field])
 }
 
 host_namespace_findings contains msg if {
-	lib.traefik_release(input)
+	traefik
 	lib.helm_values(input).hostNetwork == true
 	msg := sprintf("%s: Traefik values set hostNetwork: true; expose Traefik by NodePort instead", [lib.describe(input)])
 }
@@ -82,7 +90,7 @@ host_namespace_findings contains msg if {
 #   rationale: A hostPath volume reads or writes the node's filesystem, from which a container can take over the node.
 #   remediation: Use an emptyDir, a ConfigMap, a Secret or a PersistentVolumeClaim instead of hostPath.
 deny contains result if {
-	some v in lib.pod_spec(input).volumes
+	some v in pod_spec.volumes
 	v.hostPath
 	msg := sprintf("%s: volume %q is a hostPath (%s); use emptyDir, a ConfigMap/Secret or a PVC", [lib.describe(input), v.name, v.hostPath.path])
 	result := lib.result(rego.metadata.rule(), input, msg)
@@ -96,7 +104,7 @@ deny contains result if {
 #   rationale: A hostPort opens an inbound port on the node, which the zero-trust design forbids; traffic enters only through the edge proxies and the ingress controller's NodePorts.
 #   remediation: Remove ports[].hostPort and reach the pod through a ClusterIP Service or the Gateway.
 deny contains result if {
-	some c in lib.containers(input)
+	some c in containers
 	some p in c.ports
 	p.hostPort
 	msg := sprintf("%s: container %q binds hostPort %v; remove it and use a Service", [lib.describe(input), c.name, p.hostPort])
@@ -116,15 +124,15 @@ deny contains result if {
 }
 
 root_findings contains msg if {
-	spec := lib.pod_spec(input)
-	some c in lib.containers(input)
+	spec := pod_spec
+	some c in containers
 	not non_root(c, spec)
 	msg := sprintf("%s: container %q may run as root; set securityContext.runAsNonRoot: true", [lib.describe(input), c.name])
 }
 
 root_findings contains msg if {
-	spec := lib.pod_spec(input)
-	some c in lib.containers(input)
+	spec := pod_spec
+	some c in containers
 	effective(c, spec, "runAsUser") == 0
 	msg := sprintf("%s: container %q sets runAsUser: 0 (root); use a non-zero UID such as 65532", [lib.describe(input), c.name])
 }
@@ -137,7 +145,7 @@ root_findings contains msg if {
 #   rationale: A writable root filesystem lets an attacker drop tools and persist changes inside the container.
 #   remediation: Set securityContext.readOnlyRootFilesystem true on every container; mount an emptyDir where the program must write (e.g. /tmp).
 deny contains result if {
-	some c in lib.containers(input)
+	some c in containers
 	not c.securityContext.readOnlyRootFilesystem == true
 	msg := sprintf("%s: container %q has a writable root filesystem; set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where it writes", [lib.describe(input), c.name])
 	result := lib.result(rego.metadata.rule(), input, msg)
@@ -153,7 +161,7 @@ allowed_capabilities := {"NET_BIND_SERVICE", "CAP_NET_BIND_SERVICE"}
 #   rationale: Linux capabilities are root's powers in pieces; a service needs none of them except, when it binds a port below 1024, NET_BIND_SERVICE.
 #   remediation: Set securityContext.capabilities.drop to [ALL]; add back NET_BIND_SERVICE only if the process binds a port below 1024.
 deny contains result if {
-	some c in lib.containers(input)
+	some c in containers
 	some problem in capability_problems(object.get(c, ["securityContext", "capabilities"], {}))
 	msg := sprintf("%s: container %q: %s", [lib.describe(input), c.name, problem])
 	result := lib.result(rego.metadata.rule(), input, msg)
@@ -174,8 +182,8 @@ capability_problems(caps) := {"capabilities.drop does not contain ALL; set secur
 #   rationale: Without a seccomp profile every system call is open to the container, including the ones kernel exploits use.
 #   remediation: Set securityContext.seccompProfile.type RuntimeDefault on the pod (or Localhost with a reviewed profile).
 deny contains result if {
-	spec := lib.pod_spec(input)
-	some c in lib.containers(input)
+	spec := pod_spec
+	some c in containers
 	not seccomp_confined(c, spec)
 	msg := sprintf("%s: container %q has no RuntimeDefault seccomp profile; set spec.securityContext.seccompProfile.type: RuntimeDefault", [lib.describe(input), c.name])
 	result := lib.result(rego.metadata.rule(), input, msg)
@@ -196,13 +204,13 @@ deny contains result if {
 digest_pattern := `^sha256:[a-f0-9]{64}$`
 
 digest_findings contains msg if {
-	some c in lib.containers(input)
+	some c in containers
 	not regex.match(`@sha256:[a-f0-9]{64}$`, c.image)
 	msg := sprintf("%s: container %q uses image %q without a digest; pin it as name:tag@sha256:<digest>", [lib.describe(input), c.name, c.image])
 }
 
 digest_findings contains msg if {
-	lib.traefik_release(input)
+	traefik
 	not regex.match(digest_pattern, object.get(lib.helm_values(input), ["image", "digest"], ""))
 	msg := sprintf("%s: the Traefik image is not pinned; set spec.values.image.digest: sha256:<digest> (with image.tag and versionOverride)", [lib.describe(input)])
 }
@@ -223,7 +231,7 @@ image_tag(image) := tag if {
 #   rationale: The latest tag says nothing about the version; with a digest it misleads reviewers, without one it changes under your feet.
 #   remediation: Use the image's release tag together with its digest (name:1.2.3@sha256:...).
 deny contains result if {
-	some c in lib.containers(input)
+	some c in containers
 	image_tag(c.image) == "latest"
 	msg := sprintf("%s: container %q uses the latest tag (%q); use a release tag with its digest", [lib.describe(input), c.name, c.image])
 	result := lib.result(rego.metadata.rule(), input, msg)
@@ -237,7 +245,7 @@ deny contains result if {
 #   rationale: A mounted service account token lets anyone who gets code execution in the pod call the Kubernetes API as that account. Flux's own controllers (label app.kubernetes.io/part-of=flux in flux-system) are API clients by nature and exempt.
 #   remediation: Set spec.automountServiceAccountToken false in the pod template; a workload that calls the API needs an exception saying why.
 deny contains result if {
-	spec := lib.pod_spec(input)
+	spec := pod_spec
 	not spec.automountServiceAccountToken == false
 	not lib.upstream_flux(input)
 	msg := sprintf("%s: the pod mounts a service account token; set spec.automountServiceAccountToken: false (or add an exception if it calls the API)", [lib.describe(input)])
@@ -257,14 +265,14 @@ deny contains result if {
 }
 
 secret_env_findings contains msg if {
-	some c in lib.containers(input)
+	some c in containers
 	some e in c.env
 	e.valueFrom.secretKeyRef
 	msg := sprintf("%s: container %q reads Secret %q into env %s; mount it as a file and use %s_FILE", [lib.describe(input), c.name, e.valueFrom.secretKeyRef.name, e.name, e.name])
 }
 
 secret_env_findings contains msg if {
-	some c in lib.containers(input)
+	some c in containers
 	some e in c.envFrom
 	e.secretRef
 	msg := sprintf("%s: container %q loads Secret %q with envFrom; mount it as a volume instead", [lib.describe(input), c.name, e.secretRef.name])
@@ -293,14 +301,14 @@ deny contains result if {
 }
 
 traefik_values_findings contains msg if {
-	lib.traefik_release(input)
+	traefik
 	some path, bad in weak_security_context
 	object.get(lib.helm_values(input), split(path, "."), null) == bad
 	msg := sprintf("%s: Traefik values set %s: %v; keep the chart's hardened default", [lib.describe(input), path, bad])
 }
 
 traefik_values_findings contains msg if {
-	lib.traefik_release(input)
+	traefik
 	caps := lib.helm_values(input).securityContext.capabilities
 	_ = caps.drop
 	some problem in capability_problems(caps)
@@ -308,7 +316,7 @@ traefik_values_findings contains msg if {
 }
 
 traefik_values_findings contains msg if {
-	lib.traefik_release(input)
+	traefik
 	caps := lib.helm_values(input).securityContext.capabilities
 	not caps.drop
 	some cap in caps.add
