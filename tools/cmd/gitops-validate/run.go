@@ -36,6 +36,7 @@ type options struct {
 	policies string
 	base     string
 	skip     string
+	charts   multiFlag
 	verbose  bool
 	profile  string
 }
@@ -60,6 +61,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.policies, "policies", "", "Rego policy directory (default: policies/ when present; \"-\" for none)")
 	fs.StringVar(&o.base, "base", "", "Git revision to compare with: show the diff of rendered objects per Kustomization")
 	fs.StringVar(&o.skip, "skip", "", "comma-separated check classes to skip: parse, render, schema, graph, reference, secret, policy, helm")
+	fs.Var(&o.charts, "chart-cache", "directory of pulled Helm charts (<name>-<version>.tgz or unpacked), repeatable; added to chartCache in .gitops-validate.yaml")
 	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile to this file")
 	fs.Usage = func() {
@@ -148,7 +150,7 @@ func execute(ctx context.Context, o options, args []string, stdout, stderr io.Wr
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	opts := validate.Options{Root: root, ConfigFile: o.config, EntryPoints: o.paths, Policies: o.policies, Skip: skip, Logger: logger}
+	opts := validate.Options{Root: root, ConfigFile: o.config, EntryPoints: o.paths, Policies: o.policies, ChartCache: o.charts, Skip: skip, Logger: logger}
 	rep, err := validate.Run(ctx, opts)
 	if err != nil {
 		return err

@@ -37,12 +37,19 @@ const FileName = ".gitops-validate.yaml"
 //	  - kind: Secret
 //	    namespace: flux-system
 //	    name: sops-age
+//	# Directories of Helm charts pulled beforehand (helm pull output
+//	# <name>-<version>.tgz, or unpacked <name>/ or <name>-<version>/),
+//	# relative to the repository. HelmReleases of HelmRepository and
+//	# OCIRepository charts are rendered from here, by chart name and pinned
+//	# version; nothing is downloaded.
+//	chartCache: [.cache/charts]
 type Config struct {
 	EntryPoints     []string         `json:"entryPoints,omitempty"`
 	Policies        string           `json:"policies,omitempty"`
 	CRDs            []string         `json:"crds,omitempty"`
 	BootstrapCRDs   []string         `json:"bootstrapCRDs,omitempty"`
 	ExternalObjects []ExternalObject `json:"externalObjects,omitempty"`
+	ChartCache      []string         `json:"chartCache,omitempty"`
 }
 
 // ExternalObject names an object made outside Git.

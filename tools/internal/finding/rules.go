@@ -35,6 +35,7 @@ const (
 	HelmSourceMissing  = "helm-source-missing"
 	HelmVersion        = "helm-version-unpinned"
 	HelmNotRendered    = "helm-chart-not-rendered"
+	HelmRenderFailed   = "helm-render-failed"
 	PolicyError        = "policy-evaluation-failed"
 )
 
@@ -63,7 +64,8 @@ var Rules = map[string]Rule{
 	SecretPlain:        {SecretPlain, ClassSecret, Error, "Secret not encrypted", "Encrypt the file with sops (age) before committing, e.g. sops --encrypt --in-place FILE."},
 	HelmSourceMissing:  {HelmSourceMissing, ClassHelm, Error, "HelmRelease chart source missing", "Fix the HelmRelease's chart sourceRef/chartRef or add the HelmRepository/OCIRepository."},
 	HelmVersion:        {HelmVersion, ClassHelm, Warning, "Chart version not pinned", "Pin spec.chart.spec.version to an exact version (or the OCIRepository to a tag/digest)."},
-	HelmNotRendered:    {HelmNotRendered, ClassHelm, Info, "Helm chart not rendered", "The chart is not available offline; its output is not validated."},
+	HelmNotRendered:    {HelmNotRendered, ClassHelm, Info, "Helm chart not rendered", "The chart is not available offline; its output is not validated. Commit the chart, or pull it into a chart cache (chartCache in .gitops-validate.yaml or --chart-cache) to have it rendered and checked."},
+	HelmRenderFailed:   {HelmRenderFailed, ClassHelm, Error, "Helm chart does not render", "helm-controller fails the release with the same error; fix the values (or the chart template named in the message)."},
 	PolicyError:        {PolicyError, ClassPolicy, Error, "Policy evaluation failed", "Fix the Rego pack; the policies could not be evaluated."},
 }
 

@@ -147,6 +147,8 @@ func cycles(c *render.Cluster) []finding.Finding {
 type producer struct {
 	k    *render.Kustomization
 	helm string // chart name when installed by a HelmRelease
+	// release is the HelmRelease whose rendered chart has the CRD.
+	release *render.Object
 }
 
 func isFluxGroup(g string) bool { return strings.HasSuffix(g, ".toolkit.fluxcd.io") }
@@ -164,7 +166,11 @@ func crdOrder(c *render.Cluster, builtins Builtins, preinstalled []string) []fin
 		case o.U.GetKind() == "CustomResourceDefinition":
 			g, _, _ := unstructured.NestedString(o.U.Object, "spec", "group")
 			kind, _, _ := unstructured.NestedString(o.U.Object, "spec", "names", "kind")
-			byKind[g+"/"+kind] = append(byKind[g+"/"+kind], producer{k: o.Owner})
+			p := producer{k: o.Owner}
+			if o.Chart != nil {
+				p.helm, p.release = o.Chart.Chart, o.Chart.Release
+			}
+			byKind[g+"/"+kind] = append(byKind[g+"/"+kind], p)
 			if isFluxGroup(g) {
 				fluxInstalled = true
 			}
@@ -203,6 +209,8 @@ func crdOrder(c *render.Cluster, builtins Builtins, preinstalled []string) []fin
 		ok := false
 		for _, p := range prods {
 			switch {
+			case p.release != nil && o.Chart != nil && o.Chart.Release == p.release:
+				ok = true // Helm installs a chart's CRDs before its templates
 			case p.k == o.Owner && p.helm == "":
 				ok = true // kustomize-controller applies CRDs before custom resources
 			case p.k != o.Owner && (deps[o.Owner.Ref][p.k.Ref] || createdBy(o.Owner, p.k) && p.helm == ""):

@@ -1,6 +1,7 @@
 // Package helmcheck checks Flux HelmReleases offline: the chart source
 // exists, the version is pinned, and charts that cannot be rendered offline
-// are reported as such rather than passed silently.
+// (see package helmrender) are reported as such rather than passed
+// silently.
 package helmcheck
 
 import (
@@ -59,8 +60,10 @@ func Check(c *render.Cluster) []finding.Finding {
 				emit(finding.HelmVersion, "spec.chart.spec.version",
 					fmt.Sprintf("HelmRelease %s/%s: chart %s version %s is not pinned; an upstream release changes the cluster without a commit", ns, hr.U.GetName(), chart, v))
 			}
-			emit(finding.HelmNotRendered, "spec.chart",
-				fmt.Sprintf("HelmRelease %s/%s: chart %s %s from %s/%s is not available offline; its templates and values are not validated", ns, hr.U.GetName(), chart, version, ref["kind"], ref["name"]))
+			if _, ok := c.Charts[hr]; !ok {
+				emit(finding.HelmNotRendered, "spec.chart",
+					fmt.Sprintf("HelmRelease %s/%s: chart %s %s from %s/%s is not available offline%s; its templates and values are not validated", ns, hr.U.GetName(), chart, version, ref["kind"], ref["name"], missing(c, hr)))
+			}
 			continue
 		}
 		if ref, ok, _ := unstructured.NestedStringMap(hr.U.Object, "spec", "chartRef"); ok {
@@ -83,12 +86,22 @@ func Check(c *render.Cluster) []finding.Finding {
 					out = append(out, f)
 				}
 			}
-			emit(finding.HelmNotRendered, "spec.chartRef",
-				fmt.Sprintf("HelmRelease %s/%s: chart %s from %s %s is not available offline; its templates and values are not validated", ns, hr.U.GetName(), chart, ref["kind"], ref["name"]))
+			if _, ok := c.Charts[hr]; !ok {
+				emit(finding.HelmNotRendered, "spec.chartRef",
+					fmt.Sprintf("HelmRelease %s/%s: chart %s from %s %s is not available offline%s; its templates and values are not validated", ns, hr.U.GetName(), chart, ref["kind"], ref["name"], missing(c, hr)))
+			}
 			continue
 		}
 		emit(finding.HelmSourceMissing, "spec",
 			fmt.Sprintf("HelmRelease %s/%s has neither spec.chart nor spec.chartRef", ns, hr.U.GetName()))
 	}
 	return out
+}
+
+// missing says what was looked for when the chart was not found offline.
+func missing(c *render.Cluster, hr *render.Object) string {
+	if why := c.ChartsMissing[hr]; why != "" {
+		return " (" + why + ")"
+	}
+	return ""
 }

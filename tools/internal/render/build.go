@@ -83,3 +83,17 @@ func isKustomizationName(name string) bool {
 	}
 	return false
 }
+
+// BuildFiles runs a kustomize build of the kustomization.yaml in files
+// (an in-memory tree, paths relative to its root), under the same lock as
+// every other build. helm-controller's Kustomize post-renderer builds the
+// same way.
+func BuildFiles(files map[string][]byte) (resmap.ResMap, error) {
+	fs := filesys.MakeFsInMemory()
+	for p, data := range files {
+		if err := fs.WriteFile(p, data); err != nil {
+			return nil, fmt.Errorf("write %s: %w", p, err)
+		}
+	}
+	return kustomizeBuild(fs, ".")
+}

@@ -70,6 +70,20 @@ type Object struct {
 	Owner *Kustomization
 	// Encrypted is true for objects with SOPS metadata.
 	Encrypted bool
+	// Chart is set for objects rendered from a HelmRelease's chart; File
+	// is then the HelmRelease's file.
+	Chart *ChartOrigin
+}
+
+// ChartOrigin names the HelmRelease and the chart template an object was
+// rendered from.
+type ChartOrigin struct {
+	// Release is the HelmRelease.
+	Release *Object
+	// Chart is the chart's name and version.
+	Chart string
+	// Template is the chart path of the template (or crds/ file).
+	Template string
 }
 
 // ID identifies an object within a cluster.
@@ -170,4 +184,9 @@ type Cluster struct {
 	Objects        []*Object
 	// Unrendered are Kustomizations whose source is not available offline.
 	Unrendered []*Kustomization
+	// Charts maps the HelmReleases whose chart was rendered to where the
+	// chart was found; ChartsMissing those whose chart is not available
+	// offline to what was looked for.
+	Charts        map[*Object]string
+	ChartsMissing map[*Object]string
 }

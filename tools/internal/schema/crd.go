@@ -347,3 +347,42 @@ func (v *Validator) FluxOperatorKinds() {
 		"receivers.notification.toolkit.fluxcd.io": {"spec.resources.items.kind": kinds},
 	}
 }
+
+// versionNameRe matches a CRD version's name in the usual layout (the
+// versions list items; the names block has no name key).
+var versionNameRe = regexp.MustCompile(`(?m)^(?:  - |    )name: ["']?(v[0-9][a-z0-9]*)["']?\s*$`)
+
+// apiVersions lists group/version and group/version/Kind for every CRD
+// known, indexing every group (a text scan; nothing is compiled).
+func (s *crdSet) apiVersions() []string {
+	s.mu.Lock()
+	var groups []string
+	for g := range s.files {
+		groups = append(groups, g)
+	}
+	s.mu.Unlock()
+	for _, g := range groups {
+		s.index(g)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for g, kinds := range s.kinds {
+		for k, ck := range kinds {
+			for v := range ck.versions {
+				out = append(out, g+"/"+v, g+"/"+v+"/"+k)
+			}
+		}
+	}
+	for g, kinds := range s.pending {
+		for k, docs := range kinds {
+			for _, d := range docs {
+				for _, m := range versionNameRe.FindAllSubmatch(d.data, -1) {
+					v := string(m[1])
+					out = append(out, g+"/"+v, g+"/"+v+"/"+k)
+				}
+			}
+		}
+	}
+	return out
+}

@@ -307,3 +307,31 @@ func (v *Validator) LoadErrors() []error {
 	defer v.crds.mu.Unlock()
 	return slices.Clone(v.crds.errors)
 }
+
+// APIVersions lists the API versions the validator knows, as Helm's
+// .Capabilities.APIVersions spells them: group/version (v1 for the core
+// group) and group/version/Kind, for the built-in kinds and every CRD
+// (embedded, configured or added from the repository).
+func (v *Validator) APIVersions() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for gvk := range v.scheme.AllKnownTypes() {
+		if gvk.Version == runtime.APIVersionInternal {
+			continue
+		}
+		gv := gvk.GroupVersion().String()
+		add(gv)
+		add(gv + "/" + gvk.Kind)
+	}
+	for _, s := range v.crds.apiVersions() {
+		add(s)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -152,6 +153,16 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 			objs := c.Objects[i:min(i+chunk, len(c.Objects))]
 			g.Go(func() error {
 				var fs []finding.Finding
+				policyObjs := objs
+				for _, o := range objs {
+					if fromChart(o) {
+						// Helm writes it in the cluster: no file in Git to
+						// encrypt, so neither the Secret check nor the
+						// policies about Secrets in Git apply.
+						policyObjs = slices.DeleteFunc(slices.Clone(objs), fromChart)
+						break
+					}
+				}
 				for _, o := range objs {
 					if validator != nil {
 						for _, f := range schemaFindings(validator, o) {
@@ -162,12 +173,12 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 							fs = append(fs, f)
 						}
 					}
-					if !skip(finding.ClassSecret) {
+					if !skip(finding.ClassSecret) && o.Chart == nil {
 						fs = append(fs, secretcheck.Check(o)...)
 					}
 				}
 				if engine != nil {
-					pf, err := engine.CheckObjects(gctx, objs)
+					pf, err := engine.CheckObjects(gctx, policyObjs)
 					if err != nil {
 						return err
 					}
@@ -213,6 +224,11 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 		}
 	}
 	return append(out, noSchema.findings()...), nil
+}
+
+// fromChart reports a Secret rendered from a Helm chart.
+func fromChart(o *render.Object) bool {
+	return o.Chart != nil && o.U.GetKind() == "Secret" && o.U.GetAPIVersion() == "v1"
 }
 
 // kindTally reports objects without a schema once per cluster and kind.
@@ -320,10 +336,32 @@ func withoutSOPS(obj map[string]any) map[string]any {
 
 // position fills in line and column for findings that name a file and an
 // object but no line, from the object's document (and the field, if any).
-func (r *run) position(fs []finding.Finding) {
+func (r *run) position(fs []finding.Finding, clusters []*render.Cluster) {
+	charts := map[chartKey]*render.Object{}
+	for _, c := range clusters {
+		for _, o := range c.Objects {
+			if o.Chart != nil {
+				charts[chartKey{o.File, o.FindingObject()}] = o
+			}
+		}
+	}
 	for i := range fs {
 		f := &fs[i]
 		if f.File == "" || f.Line != 0 || f.Object.IsZero() {
+			continue
+		}
+		if o := charts[chartKey{f.File, f.Object}]; o != nil {
+			// An object rendered from a chart: point at its HelmRelease.
+			hr := o.Chart.Release
+			if pf, err := r.files.Get(hr.File); err == nil {
+				if d := pf.Find(hr.U.GetKind(), hr.U.GetName()); d != nil {
+					f.Line, f.Column = d.Lookup("spec", "chart")
+					if f.Line == 0 {
+						f.Line, f.Column = d.Line(), 0
+					}
+				}
+			}
+			f.Message += fmt.Sprintf(" (rendered by HelmRelease %s/%s from chart %s, template %s)", hr.U.GetNamespace(), hr.U.GetName(), o.Chart.Chart, o.Chart.Template)
 			continue
 		}
 		pf, err := r.files.Get(f.File)
@@ -345,6 +383,12 @@ func (r *run) position(fs []finding.Finding) {
 			}
 		}
 	}
+}
+
+// chartKey finds the chart object a finding is about.
+type chartKey struct {
+	file string
+	obj  finding.Object
 }
 
 // varLine finds the line holding the ${VAR} named in msg, from line start.

@@ -21,6 +21,7 @@ import (
 	"github.com/homelab-gitops/homelab/tools/internal/discover"
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/helmcheck"
+	"github.com/homelab-gitops/homelab/tools/internal/helmrender"
 	"github.com/homelab-gitops/homelab/tools/internal/manifest"
 	"github.com/homelab-gitops/homelab/tools/internal/render"
 	"github.com/homelab-gitops/homelab/tools/internal/schema"
@@ -37,6 +38,9 @@ type Options struct {
 	// Policies is the Rego pack directory ("" = config or policies/ when
 	// present; "-" = none).
 	Policies string
+	// ChartCache are directories of pulled Helm charts (relative to the
+	// working directory), besides chartCache in the config.
+	ChartCache []string
 	// Checks turns off checks by class when false; nil runs everything.
 	Skip   map[finding.Class]bool
 	Logger *slog.Logger
@@ -74,6 +78,8 @@ type run struct {
 	// bootstrapCRDs and the charts of bootstrap helmfiles).
 	preinstalled []string
 	preloaded    sync.Map // apiVersion/kind whose CRD is loading
+	charts       *helmrender.Renderer
+	skip         map[finding.Class]bool
 }
 
 // Run validates the repository described by opts.
@@ -119,6 +125,16 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if r.validator, err = r.newValidator(opts); err != nil {
 		return nil, err
 	}
+	cacheDirs, err := chartCacheDirs(root, opts.ChartCache, cfg.ChartCache)
+	if err != nil {
+		return nil, err
+	}
+	var apis []string
+	if r.validator != nil {
+		apis = r.validator.APIVersions()
+	}
+	r.charts = helmrender.New(cacheDirs, apis)
+	r.skip = opts.Skip
 	if r.validator != nil && found.FluxOperator {
 		r.validator.FluxOperatorKinds()
 	}
@@ -165,7 +181,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	rep.Findings = append(rep.Findings, checks...)
-	r.position(rep.Findings)
+	r.position(rep.Findings, clusters)
 	rep.Findings = finding.Dedupe(rep.Findings)
 	finding.Sort(rep.Findings)
 
@@ -286,6 +302,11 @@ func (c *clusterRun) render(ctx context.Context) []finding.Finding {
 			next, fs := c.accept(ctx, jobs[i].k, res.Objects)
 			findings = append(findings, fs...)
 			pending = append(pending, next...)
+		}
+	}
+	for _, f := range c.renderCharts(ctx) {
+		if !c.run.skip[f.Class] {
+			findings = append(findings, f)
 		}
 	}
 	return findings
