@@ -45,7 +45,7 @@ const KubeVersion = "v1.37.0"
 // chart is loaded once.
 type Renderer struct {
 	cacheDirs []string
-	apis      []string
+	apis      func() []string
 	mu        sync.Mutex
 	charts    map[string]*loaded
 }
@@ -57,10 +57,14 @@ type loaded struct {
 }
 
 // New returns a Renderer looking charts up in cacheDirs (absolute
-// directories) and announcing apiVersions (group/version and
-// group/version/Kind) besides Helm's built-in set in .Capabilities.
-func New(cacheDirs, apiVersions []string) *Renderer {
-	return &Renderer{cacheDirs: cacheDirs, apis: apiVersions, charts: map[string]*loaded{}}
+// directories) and announcing the API versions (group/version and
+// group/version/Kind) apiVersions returns besides Helm's built-in set in
+// .Capabilities; it is called once, when the first chart is rendered.
+func New(cacheDirs []string, apiVersions func() []string) *Renderer {
+	if apiVersions == nil {
+		apiVersions = func() []string { return nil }
+	}
+	return &Renderer{cacheDirs: cacheDirs, apis: sync.OnceValue(apiVersions), charts: map[string]*loaded{}}
 }
 
 // Result is the output of rendering one HelmRelease.
@@ -226,7 +230,7 @@ func (r *Renderer) capabilities(extra []string) *chartutil.Capabilities {
 	caps := chartutil.DefaultCapabilities.Copy()
 	kv, _ := chartutil.ParseKubeVersion(KubeVersion)
 	caps.KubeVersion = *kv
-	caps.APIVersions = slices.Concat(caps.APIVersions, r.apis, extra)
+	caps.APIVersions = slices.Concat(caps.APIVersions, r.apis(), extra)
 	return caps
 }
 

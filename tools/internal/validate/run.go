@@ -129,9 +129,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	var apis []string
+	var apis func() []string
 	if r.validator != nil {
-		apis = r.validator.APIVersions()
+		apis = r.validator.APIVersions
 	}
 	r.charts = helmrender.New(cacheDirs, apis)
 	r.skip = opts.Skip
