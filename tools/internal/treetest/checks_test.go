@@ -24,6 +24,21 @@ var checks = []check{
 
 var digestRef = regexp.MustCompile(`@sha256:[0-9a-f]{64}$`)
 
+// zeroDigest is the all-zero sha256 digest: a placeholder that no registry
+// serves, never the digest of a real image.
+var zeroDigest = "sha256:" + strings.Repeat("0", 64)
+
+// checkDigest returns what is wrong with the image reference img.
+func checkDigest(img string) string {
+	switch {
+	case !digestRef.MatchString(img):
+		return fmt.Sprintf("image %q is not pinned by digest (name:tag@sha256:...)", img)
+	case strings.HasSuffix(img, "@"+zeroDigest):
+		return fmt.Sprintf("image %q has the all-zero placeholder digest: pin the digest of a real build (scripts/pin-images.sh for the fitness images)", img)
+	}
+	return ""
+}
+
 func checkSecret(o object) []string {
 	if o.kind() != "Secret" {
 		return nil
@@ -83,15 +98,15 @@ func checkImages(o object) []string {
 	if spec := podSpec(o); spec != nil {
 		for _, c := range containers(spec) {
 			img, _ := c["image"].(string)
-			if !digestRef.MatchString(img) {
-				problems = append(problems, fmt.Sprintf("container %v: image %q is not pinned by digest (name:tag@sha256:...)", c["name"], img))
+			if msg := checkDigest(img); msg != "" {
+				problems = append(problems, fmt.Sprintf("container %v: %s", c["name"], msg))
 			}
 		}
 	}
 	if o.kind() == "RabbitmqCluster" {
 		img, _ := dig(o.Doc, "spec")["image"].(string)
-		if !digestRef.MatchString(img) {
-			problems = append(problems, fmt.Sprintf("spec.image %q is not pinned by digest", img))
+		if msg := checkDigest(img); msg != "" {
+			problems = append(problems, "spec."+msg)
 		}
 	}
 	if o.kind() == "HelmRelease" {
@@ -102,6 +117,10 @@ func checkImages(o object) []string {
 				return
 			}
 			digest, _ := m["digest"].(string)
+			if digest == zeroDigest || strings.HasSuffix(tag, "@"+zeroDigest) {
+				problems = append(problems, fmt.Sprintf("%s pins an image (%v) to the all-zero placeholder digest", path, m["repository"]))
+				return
+			}
 			if strings.HasPrefix(digest, "sha256:") || strings.Contains(tag, "@sha256:") {
 				return
 			}

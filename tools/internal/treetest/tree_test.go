@@ -206,6 +206,8 @@ func TestChecksCatchViolations(t *testing.T) {
 		{"secret-encrypted", "plain-secret.yaml"},
 		{"image-digest", "tag-only-image.yaml"},
 		{"image-digest", "helmrelease-image-without-digest.yaml"},
+		{"image-digest", "zero-digest-image.yaml"},
+		{"image-digest", "helmrelease-zero-digest.yaml"},
 		{"no-loadbalancer", "loadbalancer-service.yaml"},
 		{"no-http01", "http01-issuer.yaml"},
 		{"not-privileged", "privileged-pod.yaml"},
@@ -251,6 +253,36 @@ func TestNoHTTP01Anywhere(t *testing.T) {
 			if strings.Contains(string(raw), "http01:") {
 				rel, _ := filepath.Rel(root, path)
 				t.Errorf("%s: HTTP-01 solver", rel)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestNoZeroDigestAnywhere scans the manifest directories as text for the
+// all-zero sha256 digest, so that a placeholder digest cannot hide in a file
+// kustomize does not include, nor in a kustomization's images: list whose
+// entry no object uses. Test fixtures live under testdata/, outside these
+// directories.
+func TestNoZeroDigestAnywhere(t *testing.T) {
+	root := repoRoot(t)
+	for _, dir := range []string{"clusters", "infrastructure", "apps"} {
+		err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for i, line := range strings.Split(string(raw), "\n") {
+				if strings.Contains(line, zeroDigest) {
+					rel, _ := filepath.Rel(root, path)
+					t.Errorf("%s:%d: all-zero placeholder digest: pin the digest of a real build (scripts/pin-images.sh for the fitness images)", rel, i+1)
+				}
 			}
 			return nil
 		})
