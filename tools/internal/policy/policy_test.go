@@ -2,8 +2,10 @@ package policy
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	conftest "github.com/open-policy-agent/conftest/policy"
@@ -82,5 +84,35 @@ func TestCombined(t *testing.T) {
 	}
 	if len(rs) != 2 || rs[0].Metadata["rule"] != "network-default-deny" || rs[0].Metadata["path"] != "f.yaml" {
 		t.Fatalf("combined results %+v, want two network-default-deny", rs)
+	}
+}
+
+// TestLoadSkipsRegoTests: a validation run compiles the policy modules
+// only; a Rego test that would not even compile is not loaded, and a
+// directory holding nothing but tests is an error.
+func TestLoadSkipsRegoTests(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("x/x_test.rego", "package homelab.x_test\n\ntest_broken if data.homelab.x.deny[\n")
+	write(".hidden/h.rego", "package homelab.hidden\n\ndeny contains \"hidden\"\n")
+	if _, err := Load(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "no Rego policy files") {
+		t.Fatalf("Load of tests only: err %v, want no Rego policy files", err)
+	}
+	write("x/x.rego", "package homelab.x\n\ndeny contains {\"msg\": \"always\", \"rule\": \"x-always\"}\n")
+	e, err := Load(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Namespaces(); !slices.Equal(got, []string{"homelab.x"}) {
+		t.Fatalf("namespaces %v, want only homelab.x", got)
 	}
 }
