@@ -65,10 +65,11 @@ type usageError struct{ error }
 
 // options are the command line's settings.
 type options struct {
-	out    string
-	push   string
-	sbom   bool
-	images []image
+	out     string
+	push    string
+	pushTag name.Tag // parsed from push
+	sbom    bool
+	images  []image
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -102,9 +103,11 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		if len(o.images) != 1 {
 			return o, usageError{fmt.Errorf("-push takes exactly one image, got %d", len(o.images))}
 		}
-		if _, err := name.NewTag(o.push, name.StrictValidation); err != nil {
+		tag, err := name.NewTag(o.push, name.StrictValidation)
+		if err != nil {
 			return o, usageError{fmt.Errorf("-push %s: want repository:tag: %w", o.push, err)}
 		}
+		o.pushTag = tag
 	}
 	return o, nil
 }
@@ -146,8 +149,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		start := time.Now()
 		repository := im.repository
 		if o.push != "" {
-			tag, _ := name.NewTag(o.push, name.StrictValidation)
-			repository = tag.Context().Name()
+			repository = o.pushTag.Context().Name()
 		}
 		b := builder{image: im, toolchain: have, roots: roots, work: work}
 		idx, programs, err := b.build(ctx)
@@ -169,7 +171,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		log.Info("built", "image", im.name, "digest", digest.String(), "layout", dir, "toolchain", have, "seconds", time.Since(start).Round(100*time.Millisecond).Seconds())
 		if o.push != "" {
-			if err := push(ctx, dir, o.push, digest); err != nil {
+			if err := push(ctx, dir, o.pushTag, digest); err != nil {
 				return err
 			}
 			log.Info("pushed", "image", im.name, "reference", o.push+"@"+digest.String())
@@ -245,13 +247,10 @@ func writeSBOM(file string, spec ociimage.Spec, repository string, digest v1.Has
 	return nil
 }
 
-// push uploads the index stored in the layout dir to ref, and checks that
-// the registry has it under the digest built.
-func push(ctx context.Context, dir, ref string, want v1.Hash) error {
-	tag, err := name.NewTag(ref, name.StrictValidation)
-	if err != nil {
-		return fmt.Errorf("-push %s: %w", ref, err)
-	}
+// push uploads the index stored in the layout dir to tag, after checking
+// that the layout holds the index just built.
+func push(ctx context.Context, dir string, tag name.Tag, want v1.Hash) error {
+	ref := tag.String()
 	idx, err := ociimage.ReadLayout(dir)
 	if err != nil {
 		return err

@@ -40,8 +40,6 @@ type Spec struct {
 	CreatedBy string
 	// CACerts, if set, is a PEM bundle written to /etc/ssl/certs.
 	CACerts []byte
-	// Env holds extra KEY=value settings of the image.
-	Env []string
 }
 
 // Entrypoint returns the absolute path of the program in the image.
@@ -119,7 +117,7 @@ func (s Spec) Image(platform v1.Platform, program []byte) (v1.Image, error) {
 		User:       fmt.Sprintf("%d:%d", NonRootUID, NonRootGID),
 		Entrypoint: []string{s.Entrypoint()},
 		WorkingDir: "/" + HomeDir,
-		Env:        append([]string{"PATH=/" + BinDir}, s.Env...),
+		Env:        []string{"PATH=/" + BinDir},
 		Labels:     maps.Clone(s.Labels),
 	}
 	img, err = mutate.ConfigFile(img, cf)
