@@ -21,9 +21,11 @@ import (
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/resource"
 	kustypes "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
+	"github.com/homelab-gitops/homelab/tools/internal/ignore"
 )
 
 const originAnnotation = "config.kubernetes.io/origin"
@@ -36,6 +38,9 @@ type Source struct {
 	// RepoPath maps a path relative to Root to a repository-relative path.
 	// Nil means the source is the repository itself.
 	RepoPath func(rel string) string
+	// Ignore are the files source-controller leaves out of the source's
+	// artifact (.sourceignore, spec.ignore); nil keeps every file.
+	Ignore *ignore.Rules
 }
 
 func (s Source) repoPath(abs string) string {
@@ -85,11 +90,25 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 		return out
 	}
 
+	if rule, ok := src.Ignore.Ignored(k.Path, true); ok {
+		out.Findings = append(out.Findings, finding.New(finding.GraphPath, k.File, k.Line, 0, kobj,
+			fmt.Sprintf("Kustomization %s: spec.path %q is not in the artifact of source %s: source-controller leaves it out by the ignore rule %s", k.Ref, "./"+k.Path, k.SourceRef, rule)))
+		return out
+	}
+
 	gen := kustomize.NewGenerator(src.Root, *k.Obj)
-	manifest, kfile, _, err := gen.GenerateManifest(dir)
+	manifest, kfile, action, err := gen.GenerateManifest(dir)
 	if err != nil {
 		out.Findings = append(out.Findings, r.renderFinding(k, src, err))
 		return out
+	}
+	if action == kustomize.CreatedAction && src.Ignore != nil {
+		// Flux generates the kustomization from the artifact, which does
+		// not have the ignored files.
+		if manifest, err = withoutIgnored(manifest, src, k.Path); err != nil {
+			out.Findings = append(out.Findings, r.renderFinding(k, src, err))
+			return out
+		}
 	}
 	manifest, addedOrigin, err := withOriginAnnotations(manifest)
 	if err != nil {
@@ -97,7 +116,7 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 		return out
 	}
 
-	res, err := r.build(src.Root, dir, kfile, manifest)
+	res, err := r.build(src, dir, kfile, manifest)
 	if err != nil {
 		out.Findings = append(out.Findings, r.renderFinding(k, src, err))
 		return out
@@ -189,9 +208,11 @@ func (k *Kustomization) FindingObject() finding.Object {
 
 // build runs the kustomize build once per distinct generated
 // kustomization, and hands out copies.
-func (r *Renderer) build(root, dir, kfile string, manifest []byte) (resmap.ResMap, error) {
+func (r *Renderer) build(src Source, dir, kfile string, manifest []byte) (resmap.ResMap, error) {
+	root := src.Root
 	sum := sha256.Sum256(manifest)
-	key := root + "\x00" + dir + "\x00" + string(sum[:])
+	ign := sha256.Sum256([]byte(src.Ignore.Key()))
+	key := root + "\x00" + dir + "\x00" + string(sum[:]) + string(ign[:])
 	r.mu.Lock()
 	b, ok := r.builds[key]
 	if !ok {
@@ -205,8 +226,19 @@ func (r *Renderer) build(root, dir, kfile string, manifest []byte) (resmap.ResMa
 			b.err = fmt.Errorf("open source %s: %w", root, err)
 			return
 		}
-		fs := newOverlayFS(disk, map[string][]byte{kfile: manifest})
+		var base filesys.FileSystem = disk
+		var hidden *ignoreFS
+		if src.Ignore != nil {
+			hidden = newIgnoreFS(disk, root, src.Ignore)
+			base = hidden
+		}
+		fs := newOverlayFS(base, map[string][]byte{kfile: manifest})
 		b.res, b.err = kustomizeBuild(fs, dir)
+		if b.err != nil && hidden != nil {
+			if why := hidden.explain(); why != "" {
+				b.err = &ignoredError{err: b.err, why: why}
+			}
+		}
 	})
 	if b.err != nil {
 		return nil, b.err
@@ -278,6 +310,12 @@ var quotedPathRe = regexp.MustCompile(`'([^'\s]+)'|File: ([^\s']+)|(/[^\s'":]+)`
 // resource. kustomize names paths relative to the directory being
 // accumulated, so the walk follows the directories as the message does.
 func (r *Renderer) renderFinding(k *Kustomization, src Source, err error) finding.Finding {
+	prefix := "kustomize build failed"
+	var ie *ignoredError
+	if errors.As(err, &ie) {
+		prefix = ie.why + "; so kustomize build fails"
+		err = ie.err
+	}
 	msg := err.Error()
 	file, line := k.File, k.Line
 	cur := filepath.Join(src.Root, filepath.FromSlash(k.Path))
@@ -300,8 +338,8 @@ func (r *Renderer) renderFinding(k *Kustomization, src Source, err error) findin
 				continue
 			}
 			st, err := os.Stat(c)
-			if err != nil {
-				continue
+			if err != nil || !st.IsDir() && isIgnored(src, c) {
+				continue // not in the artifact
 			}
 			found = true
 			if st.IsDir() {
@@ -322,7 +360,7 @@ func (r *Renderer) renderFinding(k *Kustomization, src Source, err error) findin
 		file, line = src.repoPath(best), bestLine
 	}
 	f := finding.New(finding.RenderFailed, file, line, 0, k.FindingObject(),
-		fmt.Sprintf("Kustomization %s: kustomize build failed: %s", k.Ref, trimRoot(msg, src.Root)))
+		fmt.Sprintf("Kustomization %s: %s: %s", k.Ref, prefix, trimRoot(msg, src.Root)))
 	f.Kustomization = k.Ref.String()
 	return f
 }
@@ -376,4 +414,53 @@ func resourceFinding(k *Kustomization, file string, rs *resource.Resource, err e
 		fmt.Sprintf("Kustomization %s: %s: %v", k.Ref, rs.CurId(), err))
 	f.Kustomization = k.Ref.String()
 	return f
+}
+
+// withoutIgnored drops from a generated kustomization the resources the
+// source's artifact does not have.
+func withoutIgnored(manifest []byte, src Source, dir string) ([]byte, error) {
+	var kus kustypes.Kustomization
+	if err := yaml.Unmarshal(manifest, &kus); err != nil {
+		return nil, fmt.Errorf("read generated kustomization: %w", err)
+	}
+	kept := kus.Resources[:0]
+	for _, res := range kus.Resources {
+		rel := filepath.ToSlash(filepath.Join(dir, res))
+		if filepath.IsAbs(res) {
+			if r, err := filepath.Rel(src.Root, res); err == nil {
+				rel = filepath.ToSlash(r)
+			}
+		}
+		st, err := os.Stat(filepath.Join(src.Root, filepath.FromSlash(rel)))
+		if _, ignored := src.Ignore.Ignored(rel, err == nil && st.IsDir()); !ignored {
+			kept = append(kept, res)
+		}
+	}
+	kus.Resources = kept
+	out, err := yaml.Marshal(kus)
+	if err != nil {
+		return nil, fmt.Errorf("write generated kustomization: %w", err)
+	}
+	return out, nil
+}
+
+// ignoredError is a build error of a source whose artifact lacks files the
+// build asked for.
+type ignoredError struct {
+	err error
+	why string
+}
+
+func (e *ignoredError) Error() string { return e.err.Error() + "; " + e.why }
+func (e *ignoredError) Unwrap() error { return e.err }
+
+// isIgnored reports whether the absolute file p is left out of src's
+// artifact.
+func isIgnored(src Source, p string) bool {
+	rel, err := filepath.Rel(src.Root, p)
+	if err != nil {
+		return false
+	}
+	_, ignored := src.Ignore.Ignored(filepath.ToSlash(rel), false)
+	return ignored
 }

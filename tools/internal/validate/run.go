@@ -22,6 +22,7 @@ import (
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/helmcheck"
 	"github.com/homelab-gitops/homelab/tools/internal/helmrender"
+	"github.com/homelab-gitops/homelab/tools/internal/ignore"
 	"github.com/homelab-gitops/homelab/tools/internal/manifest"
 	"github.com/homelab-gitops/homelab/tools/internal/render"
 	"github.com/homelab-gitops/homelab/tools/internal/schema"
@@ -79,6 +80,8 @@ type run struct {
 	preinstalled []string
 	preloaded    sync.Map // apiVersion/kind whose CRD is loading
 	charts       *helmrender.Renderer
+	ignoreMu     sync.Mutex
+	ignores      map[string]*ignore.Rules // by source kind and spec.ignore
 	skip         map[finding.Class]bool
 }
 
@@ -117,7 +120,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 
 	r := &run{
 		root: root, tmp: tmp, cfg: cfg, renderer: render.New(), log: log,
-		artifacts: map[string]render.Source{},
+		artifacts: map[string]render.Source{}, ignores: map[string]*ignore.Rules{},
 		files: manifest.NewCache(func(p string) ([]byte, error) {
 			return os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
 		}),

@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/homelab-gitops/homelab/tools/internal/ignore"
 	"github.com/homelab-gitops/homelab/tools/internal/render"
 )
 
@@ -45,18 +46,52 @@ func (c *clusterRun) resolveSource(k *render.Kustomization) (render.Source, reso
 	if ref.Kind == "ExternalArtifact" {
 		return c.resolveArtifact(ref)
 	}
-	if ref.Name == render.FluxSystemName && ref.Namespace == render.FluxNamespace {
-		return repo, resolved, ""
-	}
 	obj, ok := c.sources[id]
+	if ref.Name == render.FluxSystemName && ref.Namespace == render.FluxNamespace {
+		return c.withIgnore(repo, ref.Kind, obj), resolved, ""
+	}
 	if !ok {
 		return render.Source{}, pendingSource, ""
 	}
 	url, _, _ := unstructured.NestedString(obj.U.Object, "spec", "url")
 	if own := c.ownURL(); own != "" && sameURL(url, own) {
-		return repo, resolved, ""
+		return c.withIgnore(repo, ref.Kind, obj), resolved, ""
 	}
 	return render.Source{}, externalSource, fmt.Sprintf("%s points at %s, which is not this repository", id, url)
+}
+
+// withIgnore adds the files source-controller leaves out of the source's
+// artifact: .sourceignore files and spec.ignore for a GitRepository or a
+// Bucket (obj may be nil for the bootstrap source not defined in the
+// repository). An OCIRepository's artifact is whatever was pushed; it is
+// taken whole.
+func (c *clusterRun) withIgnore(src render.Source, kind string, obj *render.Object) render.Source {
+	if kind != "GitRepository" && kind != "Bucket" {
+		return src
+	}
+	spec, where := "", ""
+	if obj != nil {
+		spec, _, _ = unstructured.NestedString(obj.U.Object, "spec", "ignore")
+		where = fmt.Sprintf("spec.ignore of %s %s/%s in %s", kind, obj.U.GetNamespace(), obj.U.GetName(), obj.File)
+	}
+	key := kind + "\x00" + spec + "\x00" + where
+	c.run.ignoreMu.Lock()
+	defer c.run.ignoreMu.Unlock()
+	rules, ok := c.run.ignores[key]
+	if !ok {
+		var err error
+		if kind == "Bucket" {
+			rules, err = ignore.Bucket(c.run.root, spec, where)
+		} else {
+			rules, err = ignore.GitRepository(c.run.root, spec, where)
+		}
+		if err != nil {
+			c.run.log.Warn("source ignore rules", "source", key, "error", err)
+		}
+		c.run.ignores[key] = rules
+	}
+	src.Ignore = rules
+	return src
 }
 
 // ownURL is the URL of the bootstrap GitRepository/OCIRepository, when the
