@@ -84,7 +84,7 @@ func (f fakeSources) Made(kind, namespace, name string) bool {
 	return f.made[kind+"/"+namespace+"/"+name]
 }
 
-func repoObject(t *testing.T, y string) *render.Object {
+func repoObject(t testing.TB, y string) *render.Object {
 	t.Helper()
 	var m map[string]any
 	if err := yaml.Unmarshal([]byte(y), &m); err != nil {

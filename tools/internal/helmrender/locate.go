@@ -103,6 +103,9 @@ func (r *Renderer) locateSpec(spec map[string]any, ns string, srcs Sources) (Loc
 // repository.
 func (r *Renderer) localChart(src render.Source, dir, from string) (Location, string, bool) {
 	clean := render.CleanPath(dir)
+	if rule, ok := src.Ignore.Ignored(path.Join(clean, "Chart.yaml"), false); ok {
+		return Location{}, fmt.Sprintf("%s leaves ./%s/Chart.yaml out of its artifact by the ignore rule %s", from, clean, rule), false
+	}
 	abs := filepath.Join(src.Root, filepath.FromSlash(clean))
 	if _, err := os.Stat(filepath.Join(abs, "Chart.yaml")); err != nil {
 		return Location{}, fmt.Sprintf("%s has no chart at ./%s (no Chart.yaml)", from, clean), false
