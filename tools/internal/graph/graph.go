@@ -309,14 +309,30 @@ func duplicates(c *render.Cluster) []finding.Finding {
 			first[id] = o
 			continue
 		}
-		if prev.Owner == o.Owner {
-			continue // kustomize itself rejects duplicates within one build
+		if prev.Owner == o.Owner && release(prev) == release(o) {
+			continue // kustomize (or Helm) itself rejects duplicates within one build
 		}
 		f := finding.New(finding.GraphDuplicate, o.File, 0, 0, o.FindingObject(),
-			fmt.Sprintf("%s is produced by Kustomization %s (%s) and by %s (%s); both apply it and pruning one deletes the other's object",
-				id, prev.Owner.Ref, prev.File, o.Owner.Ref, o.File))
+			fmt.Sprintf("%s is produced by %s (%s) and by %s (%s); both apply it and pruning one deletes the other's object",
+				id, producerName(prev), prev.File, producerName(o), o.File))
 		f.Kustomization = o.Owner.Ref.String()
 		out = append(out, f)
 	}
 	return out
+}
+
+// release is the HelmRelease whose chart rendered o (nil for objects of a
+// kustomize build).
+func release(o *render.Object) *render.Object {
+	if o.Chart == nil {
+		return nil
+	}
+	return o.Chart.Release
+}
+
+func producerName(o *render.Object) string {
+	if hr := release(o); hr != nil {
+		return fmt.Sprintf("the chart of HelmRelease %s/%s (Kustomization %s)", hr.U.GetNamespace(), hr.U.GetName(), o.Owner.Ref)
+	}
+	return "Kustomization " + o.Owner.Ref.String()
 }

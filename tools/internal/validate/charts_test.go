@@ -57,6 +57,16 @@ spec:
     replicas: 2
 `
 
+// helloRelease is the overlay's HelmRelease, for tests that add to it.
+func helloRelease(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "cases", "helm-chart", "apps", "web", "hello.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
 // chartObject finds an object rendered from a chart.
 func chartObject(rep *Report, kind, name string) *render.Object {
 	for _, c := range rep.Clusters {
@@ -171,6 +181,22 @@ data:
 			[]string{":latest", "hello/templates/deployment.yaml"}},
 		{"enum in the chart's own CRD", values("    widget: {size: huge}\n"), finding.SchemaInvalid, "apps/web/hello.yaml",
 			[]string{"huge", "Widget"}},
+		{"two releases render the same objects", map[string]string{"apps/web/hello.yaml": helloRelease(t) + `---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: hello2
+spec:
+  interval: 30m
+  releaseName: hello
+  chart:
+    spec:
+      chart: ./charts/hello
+      sourceRef:
+        kind: GitRepository
+        name: flux-system
+        namespace: flux-system
+`}, finding.GraphDuplicate, "apps/web/hello.yaml", []string{"Deployment/web/hello-hello", "the chart of HelmRelease web/hello2"}},
 		{"missing valuesFrom key", map[string]string{"apps/web/hello-values.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello-values\ndata:\n  values.yaml: \"{}\"\n"},
 			finding.RefMissing, "apps/web/hello.yaml", []string{`key "replicas"`}},
 	}
