@@ -81,6 +81,10 @@ bench: deps ## service benchmarks against their raw limits (prints ratios and la
 bench-validate: deps ## the validator vs the kustomize build + kubeconform + conftest pipeline (prints times and ratios)
 	scripts/bench-validate.sh
 
+.PHONY: images
+images: ## build both service images reproducibly (OCI layouts in .cache/images) and re-pin their digests in apps/homelab
+	scripts/pin-images.sh
+
 .PHONY: e2e
 e2e: deps ## end to end on a real kube-apiserver + Flux controllers, offline (binaries cached by version; ~15 min cold)
 	scripts/e2e.sh $(E2E_FLAGS)
