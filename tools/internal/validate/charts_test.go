@@ -338,3 +338,51 @@ spec:
 		t.Error("install.crds: Skip still installed the chart's CRD")
 	}
 }
+
+func TestChartRef(t *testing.T) {
+	release := `apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmChart
+metadata:
+  name: hello
+spec:
+  interval: 10m
+  chart: ./charts/hello
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: hello
+spec:
+  interval: 30m
+  chartRef:
+    kind: HelmChart
+    name: hello
+`
+	// The HelmChart's sourceRef has no namespace: it is the HelmChart's
+	// own (web), where no GitRepository flux-system exists.
+	tests := []struct {
+		name     string
+		patch    func(string) string
+		rendered bool
+	}{
+		{"source in another namespace", func(s string) string {
+			return strings.Replace(s, "    name: flux-system\n", "    name: flux-system\n    namespace: flux-system\n", 1)
+		}, true},
+		{"source missing", func(s string) string { return s }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, err := Run(context.Background(), Options{Root: chartFixture(t, map[string]string{"apps/web/hello.yaml": tt.patch(release)}), Policies: policies(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := chartObject(rep, "Deployment", "hello-hello") != nil; got != tt.rendered {
+				logFindings(t, rep)
+				t.Fatalf("chart rendered: %v, want %v", got, tt.rendered)
+			}
+		})
+	}
+}
