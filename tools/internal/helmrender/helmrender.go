@@ -130,6 +130,13 @@ func (r *Renderer) Render(ctx context.Context, rel Release) Result {
 		return fail("spec.chart", fmt.Sprintf("%s: chart from %s cannot be loaded: %v", name, rel.Location.Describe, trimPath(err, rel.Location.Path)))
 	}
 	chartID := chrt.Metadata.Name + "-" + chrt.Metadata.Version
+	if len(rel.Location.ValuesFiles) > 0 {
+		defaults, err := valuesFiles(chrt, rel.Location)
+		if err != nil {
+			return fail("spec.chart.spec.valuesFiles", fmt.Sprintf("%s: chart %s: valuesFiles: %v", name, chartID, err))
+		}
+		chrt.Values = defaults
+	}
 
 	vals, fs := valuesFrom(ctx, hr, &obj, rel.Sources)
 	out.Findings = append(out.Findings, fs...)

@@ -34,6 +34,12 @@ type Location struct {
 	Path string
 	// Describe says where it was found, for messages.
 	Describe string
+	// ValuesFiles replace the chart's values.yaml, merged in order
+	// (spec.chart.spec.valuesFiles): relative to ValuesRoot for a chart of
+	// this repository, to the chart for a cached one (ValuesRoot empty).
+	ValuesFiles   []string
+	ValuesRoot    string
+	IgnoreMissing bool
 }
 
 // Locate finds the chart of hr: a chart directory in this repository
@@ -83,6 +89,8 @@ func (r *Renderer) locateSpec(spec map[string]any, ns string, srcs Sources) (Loc
 	chart, _, _ := unstructured.NestedString(spec, "chart")
 	version, _, _ := unstructured.NestedString(spec, "version")
 	ref, _, _ := unstructured.NestedStringMap(spec, "sourceRef")
+	files, _, _ := unstructured.NestedStringSlice(spec, "valuesFiles")
+	ignoreMissing, _, _ := unstructured.NestedBool(spec, "ignoreMissingValuesFiles")
 	rns := ref["namespace"]
 	if rns == "" {
 		rns = ns
@@ -90,13 +98,17 @@ func (r *Renderer) locateSpec(spec map[string]any, ns string, srcs Sources) (Loc
 	switch ref["kind"] {
 	case "GitRepository", "Bucket", "OCIRepository":
 		if src, ok := srcs.Repository(ref["kind"], rns, ref["name"]); ok {
-			return r.localChart(src, chart, fmt.Sprintf("%s %s/%s", ref["kind"], rns, ref["name"]))
+			loc, why, ok := r.localChart(src, chart, fmt.Sprintf("%s %s/%s", ref["kind"], rns, ref["name"]))
+			loc.ValuesFiles, loc.ValuesRoot, loc.IgnoreMissing = files, src.Root, ignoreMissing
+			return loc, why, ok
 		}
 		if ref["kind"] != "OCIRepository" {
 			return Location{}, fmt.Sprintf("%s %s/%s is not this repository", ref["kind"], rns, ref["name"]), false
 		}
 	}
-	return r.cached(path.Base(chart), version)
+	loc, why, ok := r.cached(path.Base(chart), version)
+	loc.ValuesFiles, loc.IgnoreMissing = files, ignoreMissing
+	return loc, why, ok
 }
 
 // localChart is the chart directory dir of a source that is this

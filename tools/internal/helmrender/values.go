@@ -4,7 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"os"
+	"path"
+	"path/filepath"
 	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"helm.sh/helm/v3/pkg/chart"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -129,4 +135,47 @@ func placeholder(key string) string {
 
 func resID(group, version, kind, name, namespace string) resid.ResId {
 	return resid.ResId{Gvk: resid.Gvk{Group: group, Version: version, Kind: kind}, Name: name, Namespace: namespace}
+}
+
+// valuesFiles merges the chart's valuesFiles in order, as source-controller
+// does when it builds the chart: the result replaces values.yaml. For a
+// chart of this repository the paths are relative to the source root; for
+// a cached chart they name files in the chart ("values.yaml" is its
+// default values).
+func valuesFiles(c *chart.Chart, loc Location) (map[string]any, error) {
+	merged := map[string]any{}
+	for _, p := range loc.ValuesFiles {
+		var data []byte
+		switch clean := path.Clean(filepath.ToSlash(p)); {
+		case loc.ValuesRoot != "":
+			abs, err := securejoin.SecureJoin(loc.ValuesRoot, p)
+			if err != nil {
+				return nil, err
+			}
+			if data, err = os.ReadFile(abs); err != nil && !os.IsNotExist(err) {
+				return nil, fmt.Errorf("read %s: %w", p, err)
+			}
+		case clean == chartutil.ValuesfileName:
+			merged = chartutil.MergeTables(deepCopy(c.Values), merged)
+			continue
+		default:
+			for _, f := range c.Files {
+				if f.Name == clean {
+					data = f.Data
+				}
+			}
+		}
+		if data == nil {
+			if loc.IgnoreMissing {
+				continue
+			}
+			return nil, fmt.Errorf("no values file found at path %q", p)
+		}
+		vals, err := chartutil.ReadValues(data)
+		if err != nil {
+			return nil, fmt.Errorf("values from %q: %w", p, err)
+		}
+		merged = chartutil.MergeTables(vals, merged)
+	}
+	return merged, nil
 }

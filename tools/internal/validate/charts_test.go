@@ -386,3 +386,59 @@ spec:
 		})
 	}
 }
+
+func TestChartValuesFiles(t *testing.T) {
+	release := `apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: hello
+spec:
+  interval: 30m
+  chart:
+    spec:
+      chart: ./charts/hello
+      valuesFiles:
+        - charts/hello/values.yaml
+        - apps/web/hello-prod.values.yaml
+        - apps/web/missing.values.yaml
+      ignoreMissingValuesFiles: true
+      sourceRef:
+        kind: GitRepository
+        name: flux-system
+        namespace: flux-system
+`
+	rep, err := Run(context.Background(), Options{Root: chartFixture(t, map[string]string{
+		"apps/web/hello.yaml":             release,
+		"apps/web/hello-prod.values.yaml": "replicas: 5\nimage:\n  tag: \"1.0.2\"\n",
+	}), Policies: policies(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep := chartObject(rep, "Deployment", "hello-hello")
+	if dep == nil {
+		logFindings(t, rep)
+		t.Fatal("chart not rendered")
+	}
+	replicas, _, _ := unstructured.NestedInt64(dep.U.Object, "spec", "replicas")
+	containers, _, _ := unstructured.NestedSlice(dep.U.Object, "spec", "template", "spec", "containers")
+	if img := containers[0].(map[string]any)["image"]; replicas != 5 || img != "ghcr.io/example/hello:1.0.2" {
+		t.Errorf("replicas %d, image %v; want 5 and ghcr.io/example/hello:1.0.2 from the second values file over the chart's", replicas, img)
+	}
+
+	// Without ignoreMissingValuesFiles the missing file fails the release.
+	rep, err = Run(context.Background(), Options{Root: chartFixture(t, map[string]string{
+		"apps/web/hello.yaml":             strings.Replace(release, "      ignoreMissingValuesFiles: true\n", "", 1),
+		"apps/web/hello-prod.values.yaml": "replicas: 5\n",
+	}), Policies: policies(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range rep.Findings {
+		found = found || f.Rule == finding.HelmRenderFailed && strings.Contains(f.Message, "apps/web/missing.values.yaml")
+	}
+	if !found {
+		logFindings(t, rep)
+		t.Error("no helm-render-failed finding for the missing values file")
+	}
+}
