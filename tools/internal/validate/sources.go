@@ -147,7 +147,7 @@ func (c *clusterRun) materialise(gen *render.Object, artifact map[string]any) (r
 	if s, ok := c.run.artifacts[key]; ok {
 		return s, resolved, ""
 	}
-	aliases := map[string]bool{}
+	aliases := map[string]*ignore.Rules{} // alias -> the source's ignore rules
 	srcs, _, _ := unstructured.NestedSlice(gen.U.Object, "spec", "sources")
 	for _, s := range srcs {
 		sm, _ := s.(map[string]any)
@@ -162,8 +162,8 @@ func (c *clusterRun) materialise(gen *render.Object, artifact map[string]any) (r
 			continue
 		}
 		k := &render.Kustomization{SourceRef: render.SourceRef{Kind: kind, Name: name, Namespace: ns}}
-		if _, res, _ := c.resolveSource(k); res == resolved {
-			aliases[alias] = true
+		if src, res, _ := c.resolveSource(k); res == resolved {
+			aliases[alias] = src.Ignore
 		}
 	}
 	dir, err := os.MkdirTemp(c.run.tmp, "artifact-")
@@ -177,11 +177,12 @@ func (c *clusterRun) materialise(gen *render.Object, artifact map[string]any) (r
 		from, _ := cm["from"].(string)
 		to, _ := cm["to"].(string)
 		alias, rest, ok := strings.Cut(strings.TrimPrefix(from, "@"), "/")
-		if !ok || !aliases[alias] {
+		rules, known := aliases[alias]
+		if !ok || !known {
 			return render.Source{}, externalSource, fmt.Sprintf("ArtifactGenerator %s copies from %q, which is not this repository", gen.ID(), from)
 		}
 		dest := strings.TrimPrefix(strings.TrimPrefix(to, "@artifact"), "/")
-		if err := copyInto(c.run.root, rest, dir, dest, back); err != nil {
+		if err := copyInto(c.run.root, rest, dir, dest, back, rules); err != nil {
 			return render.Source{}, externalSource, fmt.Sprintf("ArtifactGenerator %s: %v", gen.ID(), err)
 		}
 	}
@@ -197,9 +198,13 @@ func (c *clusterRun) materialise(gen *render.Object, artifact map[string]any) (r
 
 // copyInto copies the repository files matched by pattern ("dir/**",
 // "dir/*.yaml", "file.yaml") into dest under dir, recording the origin of
-// each copied file in back.
-func copyInto(root, pattern, dir, dest string, back map[string]string) error {
+// each copied file in back. Files the source's artifact leaves out
+// (rules) are not there to copy.
+func copyInto(root, pattern, dir, dest string, back map[string]string, rules *ignore.Rules) error {
 	put := func(srcRel, dstRel string) error {
+		if _, ignored := rules.Ignored(srcRel, false); ignored {
+			return nil
+		}
 		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(srcRel)))
 		if err != nil {
 			return err
