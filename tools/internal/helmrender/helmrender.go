@@ -172,7 +172,8 @@ func (r *Renderer) Render(ctx context.Context, rel Release) Result {
 	}
 	relNS := obj.GetReleaseNamespace()
 	opts := chartutil.ReleaseOptions{Name: shortenName(obj.GetReleaseName()), Namespace: relNS, Revision: 1, IsInstall: true}
-	values, err := chartutil.ToRenderValues(chrt, vals, opts, caps)
+	install := obj.GetInstall()
+	values, err := chartutil.ToRenderValuesWithSchemaValidation(chrt, vals, opts, caps, install.DisableSchemaValidation)
 	if err != nil {
 		return fail("spec.values", fmt.Sprintf("%s: chart %s: values do not match the chart's values.schema.json: %v", name, chartID, err))
 	}
@@ -198,7 +199,7 @@ func (r *Renderer) Render(ctx context.Context, rel Release) Result {
 		docs = append(docs, doc{m.Name, m.Content})
 	}
 	for _, h := range hooks {
-		if !slices.Contains(h.Events, release.HookTest) {
+		if !install.DisableHooks && !slices.Contains(h.Events, release.HookTest) {
 			docs = append(docs, doc{h.Path, h.Manifest})
 		}
 	}

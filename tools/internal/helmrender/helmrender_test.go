@@ -212,3 +212,57 @@ func TestLoadOncePerRun(t *testing.T) {
 		}
 	}
 }
+
+func TestInstallOptions(t *testing.T) {
+	dir := t.TempDir()
+	for p, data := range map[string]string{
+		"Chart.yaml":          "apiVersion: v2\nname: hooks\nversion: 1.0.0\n",
+		"values.yaml":         "count: 1\n",
+		"values.schema.json":  `{"type": "object", "properties": {"count": {"type": "integer"}}}`,
+		"templates/cm.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  count: {{ .Values.count | quote }}\n",
+		"templates/job.yaml":  "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations:\n    helm.sh/hook: pre-install\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: busybox}]\n",
+		"templates/test.yaml": "apiVersion: v1\nkind: Pod\nmetadata:\n  name: smoke\n  annotations:\n    helm.sh/hook: test\nspec:\n  containers: [{name: t, image: busybox}]\n",
+	} {
+		p = filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name    string
+		spec    string
+		kinds   []string // rendered, in order
+		failure string   // substring of a helm-render-failed message
+	}{
+		{"hooks but not test hooks", `{}`, []string{"ConfigMap", "Job"}, ""},
+		{"disableHooks", `{install: {disableHooks: true}}`, []string{"ConfigMap"}, ""},
+		{"values.schema.json enforced", `{values: {count: many}}`, nil, "values.schema.json"},
+		{"disableSchemaValidation", `{install: {disableSchemaValidation: true}, values: {count: many}}`, []string{"ConfigMap", "Job"}, ""},
+	}
+	r := New(nil, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hr := repoObject(t, `{apiVersion: helm.toolkit.fluxcd.io/v2, kind: HelmRelease, metadata: {name: r, namespace: apps}, spec: `+tt.spec+`}`)
+			res := r.Render(context.Background(), Release{HR: hr, Location: Location{Path: dir, Describe: "test"}, Sources: fakeSources{}})
+			var kinds []string
+			for _, o := range res.Objects {
+				kinds = append(kinds, o.U.GetKind())
+			}
+			if diff := cmp.Diff(tt.kinds, kinds); diff != "" {
+				t.Errorf("rendered kinds (-want +got):\n%s", diff)
+			}
+			failed := ""
+			for _, f := range res.Findings {
+				if f.Rule == finding.HelmRenderFailed {
+					failed = f.Message
+				}
+			}
+			if tt.failure == "" && failed != "" || tt.failure != "" && !strings.Contains(failed, tt.failure) {
+				t.Errorf("helm-render-failed %q, want one mentioning %q", failed, tt.failure)
+			}
+		})
+	}
+}
