@@ -2,6 +2,7 @@ package schema
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -69,10 +70,38 @@ type lazyFile struct {
 	name string
 }
 
-// lazyDoc is one CRD document not decoded yet.
+// lazyDoc is one CRD document not decoded yet: data, or when that is nil
+// a compiled file (one CRD as gzipped JSON) read when it is needed.
 type lazyDoc struct {
 	source string
 	data   []byte
+	file   *lazyFile
+}
+
+// read returns the document and its source; a compiled file names its
+// source (the upstream YAML file) in its gzip header.
+func (d lazyDoc) read() ([]byte, string, error) {
+	if d.file == nil {
+		return d.data, d.source, nil
+	}
+	f, err := d.file.fsys.Open(d.file.name)
+	if err != nil {
+		return nil, d.source, fmt.Errorf("read crd file %s: %w", d.file.name, err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, d.source, fmt.Errorf("read crd file %s: %w", d.file.name, err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, d.source, fmt.Errorf("read crd file %s: %w", d.file.name, err)
+	}
+	source := d.source
+	if zr.Name != "" {
+		source = zr.Name
+	}
+	return data, source, nil
 }
 
 func newCRDSet() *crdSet {
@@ -85,18 +114,38 @@ func newCRDSet() *crdSet {
 	}
 }
 
-// addFS registers every *.yaml file of fsys (recursively) under the group
-// its name starts with ("<group>_<plural>.yaml"; other names under "*",
-// which every lookup indexes).
+// addFS registers the CRD files of fsys (recursively). A *.yaml file is
+// registered under the group its name starts with ("<group>_<plural>.yaml";
+// other names under "*", which every lookup indexes) and indexed when that
+// group is first needed. A compiled file, "<group>_<Kind>.json.gz", is
+// registered under its group and kind at once and read when that kind is
+// first validated.
 func (s *crdSet) addFS(fsys fs.FS) error {
 	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() || !(strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+		if d.IsDir() {
 			return nil
 		}
-		group, _, ok := strings.Cut(path.Base(p), "_")
+		base := path.Base(p)
+		if name, ok := strings.CutSuffix(base, ".json.gz"); ok {
+			group, kind, ok := strings.Cut(name, "_")
+			if !ok || group == "" || kind == "" {
+				return fmt.Errorf("crd file %s: the name is not <group>_<Kind>.json.gz", p)
+			}
+			s.mu.Lock()
+			if s.pending[group] == nil {
+				s.pending[group] = map[string][]lazyDoc{}
+			}
+			s.pending[group][kind] = append(s.pending[group][kind], lazyDoc{source: p, file: &lazyFile{fsys, p}})
+			s.mu.Unlock()
+			return nil
+		}
+		if !(strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+			return nil
+		}
+		group, _, ok := strings.Cut(base, "_")
 		if !ok {
 			group = "*"
 		}
@@ -293,7 +342,11 @@ func (s *crdSet) load(group, kind string) {
 		delete(s.pending[group], kind)
 		s.mu.Unlock()
 		for _, d := range docs {
-			if err := s.addYAML(d.data, d.source); err != nil {
+			data, source, err := d.read()
+			if err == nil {
+				err = s.addYAML(data, source)
+			}
+			if err != nil {
 				s.fail(err)
 			}
 		}

@@ -10,7 +10,7 @@ import (
 )
 
 func TestValidate(t *testing.T) {
-	v, err := New(schemas.CRDs)
+	v, err := New(schemas.Compiled)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ metadata: {name: w}`, field: "apiVersion", msg: "no schema", kind: "noschema"},
 }
 
 func TestClusterScoped(t *testing.T) {
-	v, err := New(schemas.CRDs)
+	v, err := New(schemas.Compiled)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,14 +136,14 @@ func TestFluxOperatorKinds(t *testing.T) {
 	alert := map[string]any{"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Alert",
 		"metadata": map[string]any{"name": "a", "namespace": "flux-system"},
 		"spec":     map[string]any{"providerRef": map[string]any{"name": "p"}, "eventSources": []any{map[string]any{"kind": "FluxInstance", "name": "flux"}}}}
-	plain, err := New(schemas.CRDs)
+	plain, err := New(schemas.Compiled)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if issues := plain.Validate(alert); len(issues) == 0 {
 		t.Error("plain Flux: FluxInstance event source accepted")
 	}
-	op, err := New(schemas.CRDs)
+	op, err := New(schemas.Compiled)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func (r *run) newValidator(opts Options) (*schema.Validator, error) {
 	if opts.Skip[finding.ClassSchema] {
 		return nil, nil
 	}
-	fsys := []fs.FS{schemas.CRDs}
+	fsys := []fs.FS{schemas.Compiled}
 	for _, d := range r.cfg.CRDs {
 		fsys = append(fsys, os.DirFS(filepath.Join(r.root, filepath.FromSlash(d))))
 	}
