@@ -35,14 +35,16 @@ func (f *ignoreFS) ignored(p string) bool {
 		return false
 	}
 	rel = filepath.ToSlash(rel)
-	isDir := f.FileSystem.IsDir(p)
-	rule, ok := f.rules.Ignored(rel, isDir)
-	if ok && !isDir {
-		f.mu.Lock()
-		f.hits[rel] = rule
-		f.mu.Unlock()
+	// Only files are hidden (a directory holding only ignored files is
+	// simply empty), so the common case needs no stat.
+	rule, ok := f.rules.Ignored(rel, false)
+	if !ok || f.FileSystem.IsDir(p) {
+		return false
 	}
-	return ok && !isDir
+	f.mu.Lock()
+	f.hits[rel] = rule
+	f.mu.Unlock()
+	return true
 }
 
 func notExist(p string) error {
