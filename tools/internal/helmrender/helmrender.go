@@ -11,7 +11,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -30,6 +32,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	kustypes "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/resid"
 	"sigs.k8s.io/yaml"
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
@@ -109,6 +112,9 @@ func (r *Renderer) load(p string) (*chart.Chart, error) {
 func (r *Renderer) Render(ctx context.Context, rel Release) Result {
 	hr := rel.HR
 	var out Result
+	if ctx.Err() != nil {
+		return out // the run is cancelled
+	}
 	fail := func(field, msg string) Result {
 		f := finding.New(finding.HelmRenderFailed, hr.File, 0, 0, hr.FindingObject(), msg)
 		f.Field = field
@@ -138,7 +144,7 @@ func (r *Renderer) Render(ctx context.Context, rel Release) Result {
 		chrt.Values = defaults
 	}
 
-	vals, fs := valuesFrom(ctx, hr, &obj, rel.Sources)
+	vals, fs := valuesFrom(hr, &obj, rel.Sources)
 	out.Findings = append(out.Findings, fs...)
 	for _, f := range fs {
 		if f.Severity == finding.Error {
@@ -148,10 +154,11 @@ func (r *Renderer) Render(ctx context.Context, rel Release) Result {
 	if err := chartutil.ProcessDependenciesWithMerge(chrt, vals); err != nil {
 		return fail("spec.values", fmt.Sprintf("%s: chart %s: dependencies: %v", name, chartID, err))
 	}
+	install := obj.GetInstall()
 	// Helm installs the chart's crds/ first and then asks the cluster
 	// for its API versions: they count for .Capabilities.
 	var crdDocs []doc
-	if obj.GetInstall().CRDs != helmv2.Skip {
+	if install.CRDs != helmv2.Skip {
 		for _, crd := range chrt.CRDObjects() {
 			crdDocs = append(crdDocs, splitDocs(crd.Filename, string(crd.File.Data))...)
 		}
@@ -172,7 +179,6 @@ func (r *Renderer) Render(ctx context.Context, rel Release) Result {
 	}
 	relNS := obj.GetReleaseNamespace()
 	opts := chartutil.ReleaseOptions{Name: shortenName(obj.GetReleaseName()), Namespace: relNS, Revision: 1, IsInstall: true}
-	install := obj.GetInstall()
 	values, err := chartutil.ToRenderValuesWithSchemaValidation(chrt, vals, opts, caps, install.DisableSchemaValidation)
 	if err != nil {
 		return fail("spec.values", fmt.Sprintf("%s: chart %s: values do not match the chart's values.schema.json: %v", name, chartID, err))
@@ -194,36 +200,40 @@ func (r *Renderer) Render(ctx context.Context, rel Release) Result {
 	if err != nil {
 		return fail("spec.values", fmt.Sprintf("%s: chart %s renders invalid YAML: %v", name, chartID, err))
 	}
-	var docs []doc
+	var docs, hookDocs []doc
 	for _, m := range manifests {
 		docs = append(docs, doc{m.Name, m.Content})
 	}
 	for _, h := range hooks {
 		if !install.DisableHooks && !slices.Contains(h.Events, release.HookTest) {
-			docs = append(docs, doc{h.Path, h.Manifest})
+			hookDocs = append(hookDocs, doc{h.Path, h.Manifest})
 		}
 	}
-
 	objs, err := decode(docs)
-	if err != nil {
+	if err == nil {
+		// As in Helm 3, post-renderers see the manifests, not the hooks
+		// or crds/.
+		if objs, err = postRender(objs, obj.Spec.PostRenderers); err != nil {
+			return fail("spec.postRenderers", fmt.Sprintf("%s: chart %s: post-renderer failed: %v", name, chartID, err))
+		}
+	}
+	hookObjs, herr := decode(hookDocs)
+	if err = errors.Join(err, herr); err != nil {
 		return fail("spec.values", fmt.Sprintf("%s: chart %s: %v", name, chartID, err))
 	}
-	objs = append(crds, objs...)
-	if objs, err = postRender(objs, obj.Spec.PostRenderers); err != nil {
-		return fail("spec.postRenderers", fmt.Sprintf("%s: chart %s: post-renderer failed: %v", name, chartID, err))
-	}
+	objs = slices.Concat(crds, objs, hookObjs)
 	for _, o := range objs {
 		u := o.u
 		if u.GetNamespace() == "" {
 			u.SetNamespace(relNS) // cluster-scoped kinds drop it again before the checks
 		}
 		if cm := obj.Spec.CommonMetadata; cm != nil {
-			setMeta(u, cm.Labels, cm.Annotations, false)
+			setMeta(u, cm.Labels, cm.Annotations)
 		}
 		setMeta(u, map[string]string{
 			helmv2.GroupVersion.Group + "/name":      hr.U.GetName(),
 			helmv2.GroupVersion.Group + "/namespace": hr.U.GetNamespace(),
-		}, nil, true)
+		}, nil)
 		out.Objects = append(out.Objects, &render.Object{
 			U: u, File: hr.File, Owner: hr.Owner,
 			Chart: &render.ChartOrigin{Release: hr, Chart: chartID, Template: o.template},
@@ -319,7 +329,10 @@ func postRender(objs []object, prs []helmv2.PostRenderer) ([]object, error) {
 			kp := kustypes.Patch{Patch: p.Patch}
 			if t := p.Target; t != nil {
 				kp.Target = &kustypes.Selector{
-					ResId:              resID(t.Group, t.Version, t.Kind, t.Name, t.Namespace),
+					ResId: resid.ResId{
+						Gvk:  resid.Gvk{Group: t.Group, Version: t.Version, Kind: t.Kind},
+						Name: t.Name, Namespace: t.Namespace,
+					},
 					LabelSelector:      t.LabelSelector,
 					AnnotationSelector: t.AnnotationSelector,
 				}
@@ -359,8 +372,9 @@ func objectKey(u *unstructured.Unstructured) string {
 	return u.GetAPIVersion() + "/" + u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()
 }
 
-// setMeta adds labels and annotations; existing keys win unless override.
-func setMeta(u *unstructured.Unstructured, labels, annotations map[string]string, override bool) {
+// setMeta sets labels and annotations, as helm-controller's common
+// metadata and origin label post-renderers do.
+func setMeta(u *unstructured.Unstructured, labels, annotations map[string]string) {
 	merge := func(cur, add map[string]string) map[string]string {
 		if len(add) == 0 {
 			return cur
@@ -368,11 +382,7 @@ func setMeta(u *unstructured.Unstructured, labels, annotations map[string]string
 		if cur == nil {
 			cur = map[string]string{}
 		}
-		for k, v := range add {
-			if _, ok := cur[k]; !ok || override {
-				cur[k] = v
-			}
-		}
+		maps.Copy(cur, add)
 		return cur
 	}
 	if l := merge(u.GetLabels(), labels); l != nil {

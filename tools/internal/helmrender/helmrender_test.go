@@ -141,7 +141,7 @@ values: {a: {b: 10}}`,
 			if err := json.Unmarshal(data, &obj); err != nil {
 				t.Fatal(err)
 			}
-			got, fs := valuesFrom(context.Background(), hr, &obj, srcs)
+			got, fs := valuesFrom(hr, &obj, srcs)
 			if diff := cmp.Diff(tt.want, normalise(got)); diff != "" {
 				t.Errorf("values (-want +got):\n%s", diff)
 			}

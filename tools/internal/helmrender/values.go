@@ -1,7 +1,6 @@
 package helmrender
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
 	"os"
@@ -16,7 +15,6 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/strvals"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/kustomize/kyaml/resid"
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/render"
@@ -27,7 +25,7 @@ import (
 // reference in order, merged or set at targetPath, then spec.values on
 // top. ConfigMaps and Secrets come from the repository's rendered objects;
 // SOPS-encrypted values become placeholders, nothing is decrypted.
-func valuesFrom(_ context.Context, hr *render.Object, obj *helmv2.HelmRelease, srcs Sources) (map[string]any, []finding.Finding) {
+func valuesFrom(hr *render.Object, obj *helmv2.HelmRelease, srcs Sources) (map[string]any, []finding.Finding) {
 	specValues := obj.GetValues()
 	result := map[string]any{}
 	var out []finding.Finding
@@ -131,10 +129,6 @@ func dataValue(o *render.Object, key string) (value string, encrypted, ok bool) 
 func placeholder(key string) string {
 	k := strings.ToLower(strings.NewReplacer("_", "-", ".", "-").Replace(key))
 	return "sops-" + strings.Trim(k, "-")
-}
-
-func resID(group, version, kind, name, namespace string) resid.ResId {
-	return resid.ResId{Gvk: resid.Gvk{Group: group, Version: version, Kind: kind}, Name: name, Namespace: namespace}
 }
 
 // valuesFiles merges the chart's valuesFiles in order, as source-controller
