@@ -438,12 +438,17 @@ func (v *Validator) FluxOperatorKinds() {
 	}
 }
 
-// versionNameRe matches a CRD version's name in the usual layout (the
-// versions list items; the names block has no name key).
-var versionNameRe = regexp.MustCompile(`(?m)^(?:  - |    )name: ["']?(v[0-9][a-z0-9]*)["']?\s*$`)
+// versionNameRe matches a CRD version's name in the usual YAML layout (the
+// versions list items; the names block has no name key), and
+// jsonVersionRe in a compiled (JSON) CRD.
+var (
+	versionNameRe = regexp.MustCompile(`(?m)^(?:  - |    )name: ["']?(v[0-9][a-z0-9]*)["']?\s*$`)
+	jsonVersionRe = regexp.MustCompile(`"name":"(v[0-9][a-z0-9]*)"`)
+)
 
 // apiVersions lists group/version and group/version/Kind for every CRD
-// known, indexing every group (a text scan; nothing is compiled).
+// known, indexing every group (a text scan of each document; nothing is
+// compiled).
 func (s *crdSet) apiVersions() []string {
 	s.mu.Lock()
 	var groups []string
@@ -454,9 +459,13 @@ func (s *crdSet) apiVersions() []string {
 	for _, g := range groups {
 		s.index(g)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	type pendingDoc struct {
+		group, kind string
+		doc         lazyDoc
+	}
 	var out []string
+	var docs []pendingDoc
+	s.mu.Lock()
 	for g, kinds := range s.kinds {
 		for k, ck := range kinds {
 			for v := range ck.versions {
@@ -465,13 +474,26 @@ func (s *crdSet) apiVersions() []string {
 		}
 	}
 	for g, kinds := range s.pending {
-		for k, docs := range kinds {
-			for _, d := range docs {
-				for _, m := range versionNameRe.FindAllSubmatch(d.data, -1) {
-					v := string(m[1])
-					out = append(out, g+"/"+v, g+"/"+v+"/"+k)
-				}
+		for k, ds := range kinds {
+			for _, d := range ds {
+				docs = append(docs, pendingDoc{g, k, d})
 			}
+		}
+	}
+	s.mu.Unlock()
+	for _, d := range docs {
+		data, _, err := d.doc.read()
+		if err != nil {
+			s.fail(err)
+			continue
+		}
+		re := versionNameRe
+		if d.doc.file != nil {
+			re = jsonVersionRe
+		}
+		for _, m := range re.FindAllSubmatch(data, -1) {
+			v := string(m[1])
+			out = append(out, d.group+"/"+v, d.group+"/"+v+"/"+d.kind)
 		}
 	}
 	return out

@@ -152,3 +152,22 @@ func TestFluxOperatorKinds(t *testing.T) {
 		t.Errorf("Flux Operator: %+v", issues)
 	}
 }
+
+func TestAPIVersions(t *testing.T) {
+	v, err := New(schemas.Compiled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, s := range v.APIVersions() {
+		got[s] = true
+	}
+	for _, want := range []string{"v1", "v1/ConfigMap", "apps/v1/Deployment", "gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1/HTTPRoute", "cert-manager.io/v1/Certificate", "helm.toolkit.fluxcd.io/v2/HelmRelease"} {
+		if !got[want] {
+			t.Errorf("APIVersions lacks %s", want)
+		}
+	}
+	if got["apps/__internal"] {
+		t.Error("APIVersions lists an internal version")
+	}
+}
