@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -83,14 +85,14 @@ loop:
 func publisherStage(ctx context.Context, e *env) error {
 	n := min(e.n, 30_000)
 	ws := bench.Workouts(n, e.end)
-	bodies, err := bench.Bodies(ws)
+	msgs, err := bench.Messages(ws)
 	if err != nil {
 		return err
 	}
 	if err := bench.Purge(e.servers.AMQPURL); err != nil {
 		return err
 	}
-	raw, err := bench.RawPublish(ctx, e.servers.AMQPURL, bodies, e.goroutines, e.window)
+	raw, err := bench.RawPublish(ctx, e.servers.AMQPURL, msgs, e.goroutines, e.window)
 	if err != nil {
 		return err
 	}
@@ -100,7 +102,7 @@ func publisherStage(ctx context.Context, e *env) error {
 	}
 	// A caller that must answer only after its own confirm (a POST) keeps
 	// one message in flight: this is the limit for that shape of load.
-	sync1, err := bench.RawPublish(ctx, e.servers.AMQPURL, bodies, e.goroutines, e.goroutines)
+	sync1, err := bench.RawPublish(ctx, e.servers.AMQPURL, msgs, e.goroutines, e.goroutines)
 	if err != nil {
 		return err
 	}
@@ -126,7 +128,9 @@ func publisherStage(ctx context.Context, e *env) error {
 func runConsumers(ctx context.Context, e *env, rec *bench.Recorder, replicas int) (wait func(), err error) {
 	var wg sync.WaitGroup
 	for range replicas {
-		c, err := consumer.New(consumer.Config{Dial: amqpconn.Config{URL: e.servers.AMQPURL}, Store: rec, BatchSize: e.batch})
+		// Warnings (reconnects, held batches) explain a stalled figure.
+		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		c, err := consumer.New(consumer.Config{Dial: amqpconn.Config{URL: e.servers.AMQPURL}, Store: rec, BatchSize: e.batch, Logger: log})
 		if err != nil {
 			return nil, err
 		}
@@ -145,7 +149,7 @@ func runConsumers(ctx context.Context, e *env, rec *bench.Recorder, replicas int
 // persisted throughput with InsertMany of the same documents.
 func consumerStage(ctx context.Context, e *env) error {
 	ws := bench.Workouts(e.n, e.end)
-	bodies, err := bench.Bodies(ws)
+	msgs, err := bench.Messages(ws)
 	if err != nil {
 		return err
 	}
@@ -173,11 +177,11 @@ func consumerStage(ctx context.Context, e *env) error {
 	if err := bench.Purge(e.servers.AMQPURL); err != nil {
 		return err
 	}
-	fill, err := bench.RawPublish(ctx, e.servers.AMQPURL, bodies, e.goroutines, e.window)
+	fill, err := bench.RawPublish(ctx, e.servers.AMQPURL, msgs, e.goroutines, e.window)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("queue pre-filled with %d workouts: %v\n", len(bodies), fill)
+	fmt.Printf("queue pre-filled with %d workouts: %v\n", len(msgs), fill)
 
 	e.readDB = "fitbench_consumer"
 	db := client.Database(e.readDB)
@@ -195,7 +199,7 @@ func consumerStage(ctx context.Context, e *env) error {
 		cancel()
 		return err
 	}
-	last, err := rec.WaitCount(ctx, len(ws))
+	last, err := rec.WaitCount(ctx, len(ws), time.Minute)
 	cancel()
 	wait()
 	if err != nil {
@@ -272,7 +276,7 @@ func latencyStage(ctx context.Context, e *env) error {
 	}
 	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
 	defer wcancel()
-	if _, err := rec.WaitCount(wctx, len(ws)); err != nil {
+	if _, err := rec.WaitCount(wctx, len(ws), time.Minute); err != nil {
 		return fmt.Errorf("wait for persistence: %w", err)
 	}
 	persisted := make([]time.Duration, len(ws))

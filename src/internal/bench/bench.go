@@ -133,15 +133,22 @@ func Workouts(n int, end time.Time) []workout.Workout {
 	return out
 }
 
-// Bodies encodes ws as message bodies.
-func Bodies(ws []workout.Workout) ([][]byte, error) {
-	out := make([][]byte, len(ws))
+// Message is a workout as package publish sends it: its id is the
+// message id, which the consumer checks against the body.
+type Message struct {
+	ID   string
+	Body []byte
+}
+
+// Messages encodes ws as messages.
+func Messages(ws []workout.Workout) ([]Message, error) {
+	out := make([]Message, len(ws))
 	for i, w := range ws {
 		b, err := json.Marshal(w)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = b
+		out[i] = Message{ID: w.ID, Body: b}
 	}
 	return out, nil
 }
@@ -177,7 +184,7 @@ func Ratio(a, b Rate) float64 {
 // keeping up to window/goroutines persistent messages unconfirmed, to the
 // workouts exchange (so into the quorum queue). Every message is confirmed
 // before it returns; a nack is an error.
-func RawPublish(ctx context.Context, url string, bodies [][]byte, goroutines, window int) (Rate, error) {
+func RawPublish(ctx context.Context, url string, msgs []Message, goroutines, window int) (Rate, error) {
 	conn, err := amqp.Dial(url)
 	if err != nil {
 		return Rate{}, fmt.Errorf("raw publish: %w", err)
@@ -219,9 +226,10 @@ func RawPublish(ctx context.Context, url string, bodies [][]byte, goroutines, wi
 			for i := range jobs {
 				dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, topology.Exchange, topology.RoutingKey, true, false, amqp.Publishing{
 					// The properties package publish sets, so that both
-					// sides put the same bytes on the wire (a UUID-sized id).
-					ContentType: "application/json", DeliveryMode: amqp.Persistent, MessageId: fmt.Sprintf("%036d", i),
-					Timestamp: time.Now().UTC(), Type: "workout.logged", AppId: "fitness-web", Body: bodies[i],
+					// sides put the same bytes on the wire and the consumer
+					// accepts the message.
+					ContentType: "application/json", DeliveryMode: amqp.Persistent, MessageId: msgs[i].ID,
+					Timestamp: time.Now().UTC(), Type: "workout.logged", AppId: "fitness-web", Body: msgs[i].Body,
 				})
 				if err != nil {
 					errs <- err
@@ -238,7 +246,7 @@ func RawPublish(ctx context.Context, url string, bodies [][]byte, goroutines, wi
 			}
 		}()
 	}
-	for i := range bodies {
+	for i := range msgs {
 		select {
 		case jobs <- i:
 		case err := <-errs:
@@ -255,7 +263,7 @@ func RawPublish(ctx context.Context, url string, bodies [][]byte, goroutines, wi
 		return Rate{}, err
 	default:
 	}
-	return Rate{N: len(bodies), Elapsed: elapsed}, nil
+	return Rate{N: len(msgs), Elapsed: elapsed}, nil
 }
 
 // RawInsert is the database's limit for persisting workouts: InsertMany of

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -69,20 +70,44 @@ func (r *Recorder) Count() int {
 	return len(r.at)
 }
 
-// WaitCount blocks until n workouts are persisted or ctx ends, and returns
-// the time the n-th was.
-func (r *Recorder) WaitCount(ctx context.Context, n int) (time.Time, error) {
+// WaitCount blocks until n workouts are persisted and returns the time the
+// n-th was. It gives up when ctx ends or when no workout was persisted for
+// stall (messages dead-lettered or lost would otherwise keep it waiting).
+func (r *Recorder) WaitCount(ctx context.Context, n int, stall time.Duration) (time.Time, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	stop := context.AfterFunc(ctx, func() {
 		r.mu.Lock()
 		r.cond.Broadcast()
 		r.mu.Unlock()
 	})
 	defer stop()
+	// A watchdog wakes the waiter each stall period to check progress.
+	go func() {
+		t := time.NewTicker(stall)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				r.mu.Lock()
+				r.cond.Broadcast()
+				r.mu.Unlock()
+			}
+		}
+	}()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	seen, since := len(r.at), time.Now()
 	for len(r.at) < n {
 		if err := ctx.Err(); err != nil {
 			return time.Time{}, err
+		}
+		if len(r.at) != seen {
+			seen, since = len(r.at), time.Now()
+		} else if time.Since(since) >= stall {
+			return time.Time{}, fmt.Errorf("%d of %d workouts persisted, none in the last %v (dead-lettered or not delivered?)", seen, n, stall)
 		}
 		r.cond.Wait()
 	}
