@@ -36,6 +36,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
+	"github.com/homelab-gitops/homelab/tools/internal/memo"
 	"github.com/homelab-gitops/homelab/tools/internal/render"
 )
 
@@ -49,14 +50,7 @@ const KubeVersion = "v1.37.0"
 type Renderer struct {
 	cacheDirs []string
 	apis      func() []string
-	mu        sync.Mutex
-	charts    map[string]*loaded
-}
-
-type loaded struct {
-	once  sync.Once
-	chart *chart.Chart
-	err   error
+	charts    memo.Map[string, *chart.Chart]
 }
 
 // New returns a Renderer looking charts up in cacheDirs (absolute
@@ -67,7 +61,7 @@ func New(cacheDirs []string, apiVersions func() []string) *Renderer {
 	if apiVersions == nil {
 		apiVersions = func() []string { return nil }
 	}
-	return &Renderer{cacheDirs: cacheDirs, apis: sync.OnceValue(apiVersions), charts: map[string]*loaded{}}
+	return &Renderer{cacheDirs: cacheDirs, apis: sync.OnceValue(apiVersions)}
 }
 
 // Result is the output of rendering one HelmRelease.
@@ -88,23 +82,17 @@ type Release struct {
 
 // load returns the chart at p, loading it once per run.
 func (r *Renderer) load(p string) (*chart.Chart, error) {
-	r.mu.Lock()
-	l, ok := r.charts[p]
-	if !ok {
-		l = &loaded{}
-		r.charts[p] = l
-	}
-	r.mu.Unlock()
-	l.once.Do(func() {
-		l.chart, l.err = loader.Load(p)
-		if l.err == nil {
-			l.err = checkDependencies(l.chart)
+	c, err := r.charts.Do(p, func() (*chart.Chart, error) {
+		c, err := loader.Load(p)
+		if err == nil {
+			err = checkDependencies(c)
 		}
+		return c, err
 	})
-	if l.err != nil {
-		return nil, l.err
+	if err != nil {
+		return nil, err
 	}
-	return cloneChart(l.chart), nil
+	return cloneChart(c), nil
 }
 
 // Render renders rel's chart and returns its objects, attributed to the

@@ -10,11 +10,11 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 
 	"go.yaml.in/yaml/v4"
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
+	"github.com/homelab-gitops/homelab/tools/internal/memo"
 )
 
 // Doc is one YAML document of a file.
@@ -188,40 +188,24 @@ func fieldPath(trail []string) string {
 
 // Cache parses each file once and shares the result between goroutines.
 type Cache struct {
-	mu    sync.Mutex
-	files map[string]*cacheEntry
+	files memo.Map[string, *File]
 	read  func(string) ([]byte, error)
-}
-
-type cacheEntry struct {
-	once sync.Once
-	file *File
-	err  error
 }
 
 // NewCache returns a cache that reads files with read.
 func NewCache(read func(string) ([]byte, error)) *Cache {
-	return &Cache{files: map[string]*cacheEntry{}, read: read}
+	return &Cache{read: read}
 }
 
 // Get returns the parsed file at path (a repository-relative path).
 func (c *Cache) Get(path string) (*File, error) {
-	c.mu.Lock()
-	e, ok := c.files[path]
-	if !ok {
-		e = &cacheEntry{}
-		c.files[path] = e
-	}
-	c.mu.Unlock()
-	e.once.Do(func() {
+	return c.files.Do(path, func() (*File, error) {
 		data, err := c.read(path)
 		if err != nil {
-			e.err = fmt.Errorf("read %s: %w", path, err)
-			return
+			return nil, fmt.Errorf("read %s: %w", path, err)
 		}
-		e.file = Parse(path, data)
+		return Parse(path, data), nil
 	})
-	return e.file, e.err
 }
 
 // Find returns the document of the file that best matches kind and name:

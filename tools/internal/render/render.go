@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 
 	kustomize "github.com/fluxcd/pkg/kustomize"
 	securefs "github.com/fluxcd/pkg/kustomize/filesys"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/ignore"
+	"github.com/homelab-gitops/homelab/tools/internal/memo"
 )
 
 const originAnnotation = "config.kubernetes.io/origin"
@@ -64,18 +64,11 @@ type Result struct {
 // Renderer renders Kustomizations. It is safe for concurrent use; builds of
 // the same generated kustomization over the same directory are done once.
 type Renderer struct {
-	mu     sync.Mutex
-	builds map[string]*build
-}
-
-type build struct {
-	once sync.Once
-	res  resmap.ResMap
-	err  error
+	builds memo.Map[string, resmap.ResMap]
 }
 
 // New returns a Renderer.
-func New() *Renderer { return &Renderer{builds: map[string]*build{}} }
+func New() *Renderer { return &Renderer{} }
 
 // Render builds k from src. vars serves the ConfigMaps and Secrets that
 // spec.postBuild.substituteFrom names (a fake client over the repository's
@@ -213,18 +206,10 @@ func (r *Renderer) build(src Source, dir, kfile string, manifest []byte) (resmap
 	sum := sha256.Sum256(manifest)
 	ign := sha256.Sum256([]byte(src.Ignore.Key()))
 	key := root + "\x00" + dir + "\x00" + string(sum[:]) + string(ign[:])
-	r.mu.Lock()
-	b, ok := r.builds[key]
-	if !ok {
-		b = &build{}
-		r.builds[key] = b
-	}
-	r.mu.Unlock()
-	b.once.Do(func() {
+	res, err := r.builds.Do(key, func() (resmap.ResMap, error) {
 		disk, err := securefs.MakeFsOnDiskSecure(root)
 		if err != nil {
-			b.err = fmt.Errorf("open source %s: %w", root, err)
-			return
+			return nil, fmt.Errorf("open source %s: %w", root, err)
 		}
 		var base filesys.FileSystem = disk
 		var hidden *ignoreFS
@@ -233,17 +218,18 @@ func (r *Renderer) build(src Source, dir, kfile string, manifest []byte) (resmap
 			base = hidden
 		}
 		fs := newOverlayFS(base, map[string][]byte{kfile: manifest})
-		b.res, b.err = kustomizeBuild(fs, dir)
-		if b.err != nil && hidden != nil {
+		res, err := kustomizeBuild(fs, dir)
+		if err != nil && hidden != nil {
 			if why := hidden.explain(); why != "" {
-				b.err = &ignoredError{err: b.err, why: why}
+				err = &ignoredError{err: err, why: why}
 			}
 		}
+		return res, err
 	})
-	if b.err != nil {
-		return nil, b.err
+	if err != nil {
+		return nil, err
 	}
-	return b.res.DeepCopy(), nil
+	return res.DeepCopy(), nil
 }
 
 // withOriginAnnotations asks kustomize to record each resource's origin
