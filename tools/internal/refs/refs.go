@@ -36,7 +36,12 @@ type index struct {
 	made map[key]string
 	// charts are namespaces where a HelmRelease installs a chart.
 	charts map[string]string
-	cfg    *config.Config
+	// valueNames are the strings in HelmReleases' values, with the
+	// release that holds them: a chart often creates an object named in
+	// its values, in any namespace or cluster-wide (a ClusterIssuer from
+	// a DNS webhook chart's issuers list, for example).
+	valueNames map[string]string
+	cfg        *config.Config
 }
 
 type state int
@@ -50,7 +55,7 @@ const (
 )
 
 func newIndex(c *render.Cluster, cfg *config.Config) *index {
-	ix := &index{objects: map[key]*render.Object{}, made: map[key]string{}, charts: map[string]string{}, cfg: cfg}
+	ix := &index{objects: map[key]*render.Object{}, made: map[key]string{}, charts: map[string]string{}, valueNames: map[string]string{}, cfg: cfg}
 	for _, o := range c.Objects {
 		id := o.ID()
 		ix.objects[key{id.Group, id.Kind, id.Namespace, id.Name}] = o
@@ -130,6 +135,14 @@ func newIndex(c *render.Cluster, cfg *config.Config) *index {
 			secret(ns, id.Name+"-agent-password", by)
 		case helmcheck.IsHelmRelease(o):
 			ix.charts[helmcheck.TargetNamespace(o)] = helmcheck.ChartName(c, o)
+			release := fmt.Sprintf("the Helm chart %s of HelmRelease %s/%s", helmcheck.ChartName(c, o), o.U.GetNamespace(), o.U.GetName())
+			if values, ok, _ := unstructured.NestedFieldNoCopy(o.U.Object, "spec", "values"); ok {
+				collectStrings(values, func(v string) {
+					if _, seen := ix.valueNames[v]; !seen {
+						ix.valueNames[v] = release
+					}
+				})
+			}
 		}
 	}
 	return ix
@@ -166,7 +179,26 @@ func (ix *index) lookup(group, kind, ns, name string) (state, string, *render.Ob
 	if chart, ok := ix.charts[ns]; ok && chartKinds[kind] {
 		return unknown, fmt.Sprintf("it may be created by the Helm chart %s installed in namespace %s", chart, ns), nil
 	}
+	if release, ok := ix.valueNames[name]; ok {
+		return unknown, fmt.Sprintf("it may be created by %s, whose values name it", release), nil
+	}
 	return missing, "", nil
+}
+
+// collectStrings calls f with every string in a decoded YAML value.
+func collectStrings(v any, f func(string)) {
+	switch v := v.(type) {
+	case string:
+		f(v)
+	case map[string]any:
+		for _, e := range v {
+			collectStrings(e, f)
+		}
+	case []any:
+		for _, e := range v {
+			collectStrings(e, f)
+		}
+	}
 }
 
 // Check runs the reference checks for one cluster.

@@ -60,6 +60,14 @@ func TestCheck(t *testing.T) {
 		{name: "chart-made objects are unknown, not missing", docs: []string{pod,
 			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: web}\nspec: {chart: {spec: {chart: web}}}\n"},
 			want: map[string]int{finding.RefUnknown: 3}},
+		{name: "an issuer a chart's values name is unknown, another is missing", docs: []string{
+			"apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c, namespace: web}\nspec: {secretName: c, issuerRef: {name: letsencrypt-production, kind: ClusterIssuer}}\n",
+			"apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: d, namespace: web}\nspec: {secretName: d, issuerRef: {name: letsencrypt-other, kind: ClusterIssuer}}\n",
+			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: webhook-ovh, namespace: cert-manager}\nspec:\n  chart: {spec: {chart: cert-manager-webhook-ovh}}\n  values:\n    issuers: [{name: letsencrypt-production, kind: ClusterIssuer, create: true}]\n"},
+			want: map[string]int{finding.RefUnknown: 1, finding.RefMissing: 1}},
+		{name: "a HelmRelease without spec", docs: []string{
+			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: broken, namespace: web}\n"},
+			want: map[string]int{}},
 		{name: "HTTPRoute to a Gateway listener and Service port", docs: []string{
 			"apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: edge}\nspec:\n  listeners: [{name: https, port: 443, protocol: HTTPS}]\n",
 			"apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: web}\nspec: {ports: [{port: 80}]}\n",
