@@ -206,21 +206,29 @@ spec:
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got *finding.Finding
-			for i, f := range rep.Findings {
-				if f.Rule == tt.rule && f.File == tt.file && containsAll(f.Message, tt.message) {
-					got = &rep.Findings[i]
-				}
-			}
-			if got == nil {
-				logFindings(t, rep)
-				t.Fatalf("no %s finding in %s mentioning %q", tt.rule, tt.file, tt.message)
-			}
+			got := mustFind(t, rep, tt.rule, tt.file, tt.message)
 			if got.Line == 0 || got.Severity != finding.Error {
 				t.Errorf("finding %s at line %d with severity %s, want the HelmRelease's line and an error", got.Rule, got.Line, got.Severity)
 			}
 		})
 	}
+}
+
+// mustFind returns the last finding of rule in file whose message holds
+// every one of message, and fails the test when there is none.
+func mustFind(t *testing.T, rep *Report, rule, file string, message []string) *finding.Finding {
+	t.Helper()
+	var got *finding.Finding
+	for i, f := range rep.Findings {
+		if f.Rule == rule && f.File == file && containsAll(f.Message, message) {
+			got = &rep.Findings[i]
+		}
+	}
+	if got == nil {
+		logFindings(t, rep)
+		t.Fatalf("no %s finding in %s mentioning %q", rule, file, message)
+	}
+	return got
 }
 
 func containsAll(s string, subs []string) bool {

@@ -45,16 +45,7 @@ func TestSourceIgnore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got *finding.Finding
-			for i, f := range rep.Findings {
-				if f.Rule == finding.RenderFailed && f.File == tt.file && containsAll(f.Message, tt.message) {
-					got = &rep.Findings[i]
-				}
-			}
-			if got == nil {
-				logFindings(t, rep)
-				t.Fatalf("no %s finding in %s mentioning %q", finding.RenderFailed, tt.file, tt.message)
-			}
+			mustFind(t, rep, finding.RenderFailed, tt.file, tt.message)
 			for _, c := range rep.Clusters {
 				for _, o := range c.Objects {
 					if o.U.GetName() == "scratch-notes" {
