@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -17,6 +18,10 @@ func main() {
 	// Rendering allocates many short-lived objects; trading memory for
 	// fewer collections makes large repositories about a third faster.
 	debug.SetGCPercent(200)
+	if err := goOffline(); err != nil {
+		fmt.Fprintln(os.Stderr, "gitops-validate:", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -95,6 +95,15 @@ func newIndex(c *render.Cluster, cfg *config.Config) *index {
 				name = id.Name
 			}
 			secret(ns, name, "external-secrets (ExternalSecret "+id.Name+")")
+		case id.Group == "triggers.tekton.dev" && id.Kind == "EventListener":
+			service(ns, "el-"+id.Name, "Tekton Triggers (EventListener "+id.Name+")")
+		case id.Group == "operator.tekton.dev" && (id.Kind == "TektonDashboard" ||
+			id.Kind == "TektonConfig" && (s("spec", "profile") == "all" || hasField(o.U.Object, "spec", "dashboard"))):
+			target := s("spec", "targetNamespace")
+			if target == "" {
+				target = "tekton-pipelines"
+			}
+			service(target, "tekton-dashboard", "Tekton operator ("+id.Kind+" "+id.Name+")")
 		case id.Group == "bitnami.com" && id.Kind == "SealedSecret":
 			secret(ns, id.Name, "sealed-secrets")
 		case id.Group == "rabbitmq.com" && id.Kind == "RabbitmqCluster":
@@ -146,6 +155,11 @@ func newIndex(c *render.Cluster, cfg *config.Config) *index {
 		}
 	}
 	return ix
+}
+
+func hasField(obj map[string]any, path ...string) bool {
+	_, ok, _ := unstructured.NestedFieldNoCopy(obj, path...)
+	return ok
 }
 
 func hasIssuerAnnotation(o *render.Object) bool {

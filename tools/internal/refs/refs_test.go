@@ -65,6 +65,12 @@ func TestCheck(t *testing.T) {
 			"apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: d, namespace: web}\nspec: {secretName: d, issuerRef: {name: letsencrypt-other, kind: ClusterIssuer}}\n",
 			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: webhook-ovh, namespace: cert-manager}\nspec:\n  chart: {spec: {chart: cert-manager-webhook-ovh}}\n  values:\n    issuers: [{name: letsencrypt-production, kind: ClusterIssuer, create: true}]\n"},
 			want: map[string]int{finding.RefUnknown: 1, finding.RefMissing: 1}},
+		{name: "Services made by Tekton's EventListener and operator", docs: []string{
+			"apiVersion: triggers.tekton.dev/v1beta1\nkind: EventListener\nmetadata: {name: build, namespace: cicd}\nspec: {}\n",
+			"apiVersion: operator.tekton.dev/v1alpha1\nkind: TektonConfig\nmetadata: {name: config}\nspec: {dashboard: {readonly: false}}\n",
+			"apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: hook, namespace: cicd}\nspec:\n  rules: [{backendRefs: [{name: el-build, port: 8080}, {name: el-other, port: 8080}]}]\n",
+			"apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: dash, namespace: tekton-pipelines}\nspec:\n  rules: [{backendRefs: [{name: tekton-dashboard, port: 9097}]}]\n"},
+			want: map[string]int{finding.RefMissing: 1}},
 		{name: "a HelmRelease without spec", docs: []string{
 			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: broken, namespace: web}\n"},
 			want: map[string]int{}},

@@ -289,6 +289,32 @@ func applyCommonMetadata(u *unstructured.Unstructured, labels, annotations map[s
 	}
 }
 
+// accumulatingRe finds the resources kustomize was accumulating when a
+// build failed, innermost last.
+var accumulatingRe = regexp.MustCompile(`accumulating resources from '([^']+)'`)
+
+// remoteHostRe matches kustomize's remote base forms without a scheme,
+// such as github.com/org/repo//path?ref=v1; a local path can look the
+// same (app.yaml/nested), so such a form also needs a known Git host, a
+// "//" subdirectory or a ref.
+var (
+	remoteHostRe   = regexp.MustCompile(`^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}/[^/]`)
+	knownGitHostRe = regexp.MustCompile(`^(github\.com|gitlab\.com|bitbucket\.org|codeberg\.org|dev\.azure\.com)/`)
+)
+
+// remoteResource returns the remote URL a failed build was loading, or "".
+func remoteResource(msg string) string {
+	for _, m := range accumulatingRe.FindAllStringSubmatch(msg, -1) {
+		p := m[1]
+		hostForm := remoteHostRe.MatchString(p) &&
+			(knownGitHostRe.MatchString(p) || strings.Contains(p, "//") || strings.Contains(p, "?ref="))
+		if strings.Contains(p, "://") || strings.HasPrefix(p, "git@") || strings.HasPrefix(p, "git::") || hostForm {
+			return p
+		}
+	}
+	return ""
+}
+
 var quotedPathRe = regexp.MustCompile(`'([^'\s]+)'|File: ([^\s']+)|(/[^\s'":]+)`)
 
 // renderFinding maps a kustomize error to the file that caused it: the file
@@ -296,6 +322,13 @@ var quotedPathRe = regexp.MustCompile(`'([^'\s]+)'|File: ([^\s']+)|(/[^\s'":]+)`
 // resource. kustomize names paths relative to the directory being
 // accumulated, so the walk follows the directories as the message does.
 func (r *Renderer) renderFinding(k *Kustomization, src Source, err error) finding.Finding {
+	if url := remoteResource(err.Error()); url != "" {
+		f := finding.New(finding.RenderSource, k.File, k.Line, 0, k.FindingObject(),
+			fmt.Sprintf("Kustomization %s is not rendered: it includes the remote resource %s, which is not fetched offline; its objects are not checked", k.Ref, url))
+		f.Hint = "Vendor the remote manifests into the repository (kustomize-controller fetches them on every reconciliation, so a moved or changed URL changes the cluster without a commit)."
+		f.Kustomization = k.Ref.String()
+		return f
+	}
 	prefix := "kustomize build failed"
 	var ie *ignoredError
 	if errors.As(err, &ie) {
