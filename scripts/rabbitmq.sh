@@ -125,10 +125,6 @@ EOF
 	echo '[].' >"$dir/enabled_plugins"
 	echo '[].' >"$dir/advanced.config"
 	: >"$dir/rabbitmq-env.conf"
-	# +sbwt none...: Erlang schedulers spin while idle by default; on a
-	# small machine shared with the tests that spin takes the CPU the
-	# tests' own processes need (RabbitMQ's runtime guide suggests the same
-	# for shared hosts).
 	cat >"$dir/instance.env" <<EOF
 RABBITMQ_NODENAME=$node
 RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
@@ -145,7 +141,7 @@ RABBITMQ_ENABLED_PLUGINS_FILE=$dir/enabled_plugins
 RABBITMQ_PID_FILE=$dir/rabbitmq.pid
 RABBITMQ_CONF_ENV_FILE=$dir/rabbitmq-env.conf
 HOME=$dir/home
-RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} +sbwt none +sbwtdcpu none +sbwtdio none"
+RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 EOF
 }
 
