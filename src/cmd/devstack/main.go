@@ -18,6 +18,7 @@ import (
 
 	"github.com/homelab-gitops/homelab/src/internal/localmongo"
 	"github.com/homelab-gitops/homelab/src/internal/localrabbit"
+	"github.com/homelab-gitops/homelab/src/internal/store"
 )
 
 type options struct {
@@ -86,6 +87,12 @@ func run(ctx context.Context, log *slog.Logger, o options) (err error) {
 		}()
 		mongoURI = db.URI()
 		log.Info("embedded MongoDB-compatible server (FerretDB, SQLite) up", "uri", mongoURI)
+		// Created once here: three consumers creating the indexes of a new
+		// database at the same moment make FerretDB's SQLite backend drop
+		// connections (they retry, but the log shows an error each time).
+		if err := ensureIndexes(ctx, mongoURI); err != nil {
+			return err
+		}
 	} else {
 		log.Info("using MONGODB_URI")
 	}
@@ -143,4 +150,24 @@ func run(ctx context.Context, log *slog.Logger, o options) (err error) {
 	case p := <-exited(procs):
 		return fmt.Errorf("%s exited unexpectedly (%v); see %s", p.name, p.err, p.logPath)
 	}
+}
+
+// ensureIndexes creates the services' indexes in their default database
+// (MONGODB_DATABASE, as the services read it).
+func ensureIndexes(ctx context.Context, uri string) error {
+	client, err := store.Connect(store.Config{URI: uri, AppName: "devstack"})
+	if err != nil {
+		return err
+	}
+	defer client.Disconnect(context.Background())
+	name := os.Getenv("MONGODB_DATABASE")
+	if name == "" {
+		name = "fitness"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := store.EnsureIndexes(ctx, client.Database(name)); err != nil {
+		return fmt.Errorf("create indexes in %s: %w", name, err)
+	}
+	return nil
 }
