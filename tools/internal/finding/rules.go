@@ -49,7 +49,7 @@ var Rules = map[string]Rule{
 	RenderSubstitution: {RenderSubstitution, ClassRender, Error, "postBuild substitution failed", "Check the ${...} expressions in the object and the variable names."},
 	RenderSource:       {RenderSource, ClassRender, Info, "Source not available offline", "The Kustomization reads from a source outside this repository; it is not rendered or checked."},
 	SchemaInvalid:      {SchemaInvalid, ClassSchema, Error, "Object does not match its schema", "Fix the field named in the message; the API server would reject the object."},
-	SchemaUnknownKind:  {SchemaUnknownKind, ClassSchema, Error, "Unknown kind or version in a known API group", "Fix apiVersion/kind: the API group exists but has no such kind or version."},
+	SchemaUnknownKind:  {SchemaUnknownKind, ClassSchema, Error, "Unknown kind or version in a known API group", "Fix apiVersion/kind: the API group exists but has no such kind or version in the embedded CRDs. If the cluster runs another release of that CRD, add it to the repository or to crds in .gitops-validate.yaml."},
 	SchemaNoSchema:     {SchemaNoSchema, ClassSchema, Warning, "No schema for the kind", "Add the CRD to the repository, to tools/schemas/crds or to crds in .gitops-validate.yaml so the object is validated."},
 	GraphDependsOn:     {GraphDependsOn, ClassGraph, Error, "dependsOn names a missing Kustomization", "Fix the name/namespace in spec.dependsOn or add the Kustomization."},
 	GraphCycle:         {GraphCycle, ClassGraph, Error, "dependsOn cycle", "Break the cycle: Flux never reconciles Kustomizations that wait on each other."},
