@@ -49,8 +49,9 @@ var skipDirs = map[string]bool{".git": true, "node_modules": true, "vendor": tru
 
 // Find returns the entry points of the repository at root. Explicit paths
 // (from a flag or the config file) win; otherwise every clusters/<name>,
-// kubernetes/flux/cluster, and the sync.path of every FluxInstance (or
-// HelmRelease of the flux-instance chart) in the tree.
+// kubernetes/flux/cluster, or failing those every <dir>/clusters/<name>,
+// and the sync.path of every FluxInstance (or HelmRelease of the
+// flux-instance chart) in the tree.
 func Find(root string, explicit []string, from string) (Result, error) {
 	instances, operator, err := fluxInstancePaths(root)
 	if err != nil {
@@ -145,6 +146,26 @@ func find(root string, explicit []string, from string, instances []instance) ([]
 	for _, p := range []string{"kubernetes/flux/cluster", "kubernetes/flux", "flux/cluster"} {
 		if len(eps) == 0 {
 			add(p, "convention")
+		}
+	}
+	if len(eps) == 0 {
+		// One level down, as in kubernetes/clusters/<name>: a repository
+		// that keeps everything Flux reads under one directory (often the
+		// directory CI pushes as an OCI artifact).
+		tops, _ := os.ReadDir(root)
+		for _, top := range tops {
+			if !top.IsDir() || strings.HasPrefix(top.Name(), ".") || skipDirs[top.Name()] {
+				continue
+			}
+			ents, err := os.ReadDir(filepath.Join(root, top.Name(), "clusters"))
+			if err != nil {
+				continue
+			}
+			for _, e := range ents {
+				if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+					add(top.Name()+"/clusters/"+e.Name(), "clusters")
+				}
+			}
 		}
 	}
 	for _, fi := range instances {

@@ -204,3 +204,47 @@ func TestExternalObjectsConfig(t *testing.T) {
 		}
 	}
 }
+
+// An OCI artifact pushed from a subdirectory (flux push artifact
+// --path=./kubernetes): entry point kubernetes/clusters/home, Kustomization
+// paths relative to kubernetes/.
+func TestOCIArtifactFromSubdirectory(t *testing.T) {
+	root := writeRepo(t, map[string]string{
+		"README.md": "",
+		"kubernetes/clusters/home/flux-system/gotk-sync.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata: {name: flux-system, namespace: flux-system}
+spec:
+  interval: 10m
+  url: oci://registry.example.org/home/manifests
+  ref: {tag: latest}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: flux-system, namespace: flux-system}
+spec:
+  interval: 10m
+  path: ./clusters/home
+  prune: true
+  sourceRef: {kind: OCIRepository, name: flux-system}
+`,
+		"kubernetes/clusters/home/apps.yaml": `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: apps, namespace: flux-system}
+spec:
+  interval: 10m
+  path: ./apps
+  prune: true
+  sourceRef: {kind: OCIRepository, name: flux-system}
+`,
+		"kubernetes/apps/settings.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: default}\ndata: {a: b}\n",
+	})
+	rep, err := Run(context.Background(), Options{Root: root, Policies: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noErrors(t, rep)
+	if findObject(rep, "ConfigMap", "default", "settings") == nil {
+		t.Fatal("kubernetes/apps was not rendered for the OCI Kustomization path ./apps")
+	}
+}

@@ -48,16 +48,39 @@ func (c *clusterRun) resolveSource(k *render.Kustomization) (render.Source, reso
 	}
 	obj, ok := c.sources[id]
 	if ref.Name == render.FluxSystemName && ref.Namespace == render.FluxNamespace {
-		return c.withIgnore(repo, ref.Kind, obj), resolved, ""
+		return c.withIgnore(c.artifactRoot(repo, ref.Kind, k.Path), ref.Kind, obj), resolved, ""
 	}
 	if !ok {
 		return render.Source{}, pendingSource, ""
 	}
 	url, _, _ := unstructured.NestedString(obj.U.Object, "spec", "url")
 	if own := c.ownURL(); own != "" && sameURL(url, own) {
-		return c.withIgnore(repo, ref.Kind, obj), resolved, ""
+		return c.withIgnore(c.artifactRoot(repo, ref.Kind, k.Path), ref.Kind, obj), resolved, ""
 	}
 	return render.Source{}, externalSource, fmt.Sprintf("%s points at %s, which is not this repository", id, url)
+}
+
+// artifactRoot is the directory of the repository an OCIRepository's
+// artifact was pushed from. CI often pushes a subdirectory (flux push
+// artifact --path=./kubernetes), so Kustomization paths are relative to it:
+// when path is not in the repository root, the entry point's ancestors are
+// tried, nearest first. Git sources are the whole repository.
+func (c *clusterRun) artifactRoot(repo render.Source, kind, path string) render.Source {
+	if kind != "OCIRepository" || dirExists(filepath.Join(repo.Root, filepath.FromSlash(path))) {
+		return repo
+	}
+	for dir := filepath.Dir(filepath.FromSlash(c.cluster.Entry)); dir != "." && dir != string(filepath.Separator); dir = filepath.Dir(dir) {
+		if root := filepath.Join(repo.Root, dir); dirExists(filepath.Join(root, filepath.FromSlash(path))) {
+			repo.Root = root
+			return repo
+		}
+	}
+	return repo
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
 
 // withIgnore adds the files source-controller leaves out of the source's
