@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +16,7 @@ import (
 	"github.com/homelab-gitops/homelab/src/internal/envconf"
 	"github.com/homelab-gitops/homelab/src/internal/publish"
 	"github.com/homelab-gitops/homelab/src/internal/store"
+	"github.com/homelab-gitops/homelab/src/internal/testenv/maintest"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/mongotest"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/rabbitmqtest"
 	"github.com/homelab-gitops/homelab/src/internal/workout"
@@ -31,37 +29,6 @@ var (
 
 func TestMain(m *testing.M) {
 	os.Exit(rabbitmqtest.Run(&broker, func() int { return mongotest.Main(m, &mongod) }))
-}
-
-// syncBuffer collects the logs written by the consumer's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
 }
 
 func get(t *testing.T, url string) (int, string) {
@@ -85,7 +52,7 @@ func TestRunConsumesServesMetricsAndStopsCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 	dbName := mongod.Database(t)
-	metrics := freeAddr(t)
+	metrics := maintest.FreeAddr(t)
 	env := envconf.Map(map[string]string{
 		"AMQP_URL":         broker.URL(),
 		"MONGODB_URI_FILE": uriFile,
@@ -93,7 +60,7 @@ func TestRunConsumesServesMetricsAndStopsCleanly(t *testing.T) {
 		"METRICS_ADDR":     metrics,
 		"BATCH_WAIT":       "5ms",
 	})
-	logs := &syncBuffer{}
+	logs := &maintest.LogBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, env, logs) }()

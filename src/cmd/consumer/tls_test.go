@@ -16,6 +16,7 @@ import (
 	"github.com/homelab-gitops/homelab/src/internal/envconf"
 	"github.com/homelab-gitops/homelab/src/internal/publish"
 	"github.com/homelab-gitops/homelab/src/internal/store"
+	"github.com/homelab-gitops/homelab/src/internal/testenv/maintest"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/mongotest"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/rabbitmqtest"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/tlstest"
@@ -75,11 +76,11 @@ func TestRunOverTLSFromFileSettings(t *testing.T) {
 	defer p.Close(context.Background())
 
 	// start runs the command with settings and waits until it consumes.
-	start := func(t *testing.T, settings map[string]string) (*syncBuffer, func()) {
+	start := func(t *testing.T, settings map[string]string) (*maintest.LogBuffer, func()) {
 		t.Helper()
-		metrics := freeAddr(t)
+		metrics := maintest.FreeAddr(t)
 		settings["METRICS_ADDR"] = metrics
-		logs := &syncBuffer{}
+		logs := &maintest.LogBuffer{}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- run(ctx, envconf.Map(settings), logs) }()

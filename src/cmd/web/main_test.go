@@ -1,19 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/homelab-gitops/homelab/src/internal/envconf"
+	"github.com/homelab-gitops/homelab/src/internal/testenv/maintest"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/mongotest"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/rabbitmqtest"
 )
@@ -27,43 +25,15 @@ func TestMain(m *testing.M) {
 	os.Exit(rabbitmqtest.Run(&broker, func() int { return mongotest.Main(m, &mongod) }))
 }
 
-// logBuffer collects the JSON log lines run writes.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 type running struct {
 	http, metrics string
-	logs          *logBuffer
+	logs          *maintest.LogBuffer
 	stop          func() error
 }
 
 func start(t *testing.T, env map[string]string, dev bool) *running {
 	t.Helper()
-	r := &running{http: freeAddr(t), metrics: freeAddr(t), logs: &logBuffer{}}
+	r := &running{http: maintest.FreeAddr(t), metrics: maintest.FreeAddr(t), logs: &maintest.LogBuffer{}}
 	base := map[string]string{
 		"HTTP_ADDR": r.http, "METRICS_ADDR": r.metrics, "AMQP_URL": broker.URL(),
 		"MONGODB_URI": mongod.URI(), "MONGODB_DATABASE": mongod.Database(t),

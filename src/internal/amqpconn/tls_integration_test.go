@@ -29,19 +29,13 @@ var (
 func TestMain(m *testing.M) { os.Exit(runMain(m)) }
 
 func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "amqpconn-tls-")
-	if err != nil {
+	var remove func()
+	var err error
+	if ca, certs, remove, err = tlstest.TempFiles("amqpconn test CA"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	if ca, err = tlstest.NewCA("amqpconn test CA"); err == nil {
-		certs, err = ca.WriteFiles(dir)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer remove()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	b, stop, err := rabbitmqtest.StartTLS(ctx, certs.Dir)
 	cancel()

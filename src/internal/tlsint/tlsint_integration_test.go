@@ -1,15 +1,12 @@
 package tlsint
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +18,7 @@ import (
 	"github.com/homelab-gitops/homelab/src/internal/consumer"
 	"github.com/homelab-gitops/homelab/src/internal/publish"
 	"github.com/homelab-gitops/homelab/src/internal/store"
+	"github.com/homelab-gitops/homelab/src/internal/testenv/maintest"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/mongotest"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/rabbitmqtest"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/tlstest"
@@ -39,19 +37,13 @@ var (
 func TestMain(m *testing.M) { os.Exit(withServers(m)) }
 
 func withServers(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "tlsint-")
-	if err != nil {
+	var remove func()
+	var err error
+	if ca, certs, remove, err = tlstest.TempFiles("tlsint test CA"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	if ca, err = tlstest.NewCA("tlsint test CA"); err == nil {
-		certs, err = ca.WriteFiles(dir)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer remove()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	b, stopBroker, err := rabbitmqtest.StartTLS(ctx, certs.Dir)
@@ -78,26 +70,6 @@ func amqpTLS() amqpconn.Config {
 func mongoTLS() store.Config {
 	return store.Config{URI: mongod.URI(), TLSCAFile: certs.CA, TLSCertKeyFile: certs.ClientCertKey}
 }
-
-// logBuffer collects a component's JSON logs.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewJSONHandler(b, nil)) }
 
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
@@ -143,12 +115,12 @@ func newWorkout() workout.Workout {
 // through amqps, to the consumer and into the database over mutual TLS.
 func TestWorkoutOverTLS(t *testing.T) {
 	db := database(t)
-	var logs logBuffer
+	var logs maintest.LogBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
 	c, err := consumer.New(consumer.Config{
-		Dial: amqpTLS(), Store: store.NewWriter(db), BatchWait: 20 * time.Millisecond, Logger: logs.logger(),
+		Dial: amqpTLS(), Store: store.NewWriter(db), BatchWait: 20 * time.Millisecond, Logger: logs.Logger(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +134,7 @@ func TestWorkoutOverTLS(t *testing.T) {
 		}
 	}()
 
-	p := publish.New(publish.Config{Dial: amqpTLS(), Logger: logs.logger()})
+	p := publish.New(publish.Config{Dial: amqpTLS(), Logger: logs.Logger()})
 	defer func() {
 		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer ccancel()
@@ -252,8 +224,8 @@ func TestRefusedTLSIsNeverReportedAsSuccess(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Run("publisher", func(t *testing.T) {
-				var logs logBuffer
-				p := publish.New(publish.Config{Dial: tt.dial, Logger: logs.logger()})
+				var logs maintest.LogBuffer
+				p := publish.New(publish.Config{Dial: tt.dial, Logger: logs.Logger()})
 				defer func() {
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 					defer cancel()
@@ -280,8 +252,8 @@ func TestRefusedTLSIsNeverReportedAsSuccess(t *testing.T) {
 				}
 			})
 			t.Run("consumer", func(t *testing.T) {
-				var logs logBuffer
-				c, err := consumer.New(consumer.Config{Dial: tt.dial, Store: store.NewWriter(database(t)), Logger: logs.logger()})
+				var logs maintest.LogBuffer
+				c, err := consumer.New(consumer.Config{Dial: tt.dial, Store: store.NewWriter(database(t)), Logger: logs.Logger()})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -233,3 +233,22 @@ func serialNumber() (*big.Int, error) {
 func encode(kind string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der})
 }
+
+// TempFiles makes a CA named name and writes its files (WriteFiles) into a
+// new temporary directory, for a TestMain that starts TLS servers before
+// any test runs; remove deletes the directory.
+func TempFiles(name string) (ca *CA, files Files, remove func(), err error) {
+	dir, err := os.MkdirTemp("", "tlstest-")
+	if err != nil {
+		return nil, Files{}, nil, fmt.Errorf("certificate directory: %w", err)
+	}
+	remove = func() { os.RemoveAll(dir) }
+	if ca, err = NewCA(name); err == nil {
+		files, err = ca.WriteFiles(dir)
+	}
+	if err != nil {
+		remove()
+		return nil, Files{}, nil, err
+	}
+	return ca, files, remove, nil
+}
