@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 
 	"github.com/homelab-gitops/homelab/tools/internal/config"
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
@@ -145,12 +146,30 @@ func newIndex(c *render.Cluster, cfg *config.Config) *index {
 		case helmcheck.IsHelmRelease(o):
 			ix.charts[helmcheck.TargetNamespace(o)] = helmcheck.ChartName(c, o)
 			release := fmt.Sprintf("the Helm chart %s of HelmRelease %s/%s", helmcheck.ChartName(c, o), o.U.GetNamespace(), o.U.GetName())
+			remember := func(v string) {
+				if _, seen := ix.valueNames[v]; !seen {
+					ix.valueNames[v] = release
+				}
+			}
 			if values, ok, _ := unstructured.NestedFieldNoCopy(o.U.Object, "spec", "values"); ok {
-				collectStrings(values, func(v string) {
-					if _, seen := ix.valueNames[v]; !seen {
-						ix.valueNames[v] = release
+				collectStrings(values, remember)
+			}
+			// valuesFrom ConfigMaps of the repository carry values too (a
+			// generic resource chart fed whole manifests, for example).
+			for _, ref := range slice(o.U.Object, "spec", "valuesFrom") {
+				kind, _ := ref["kind"].(string)
+				name, _ := ref["name"].(string)
+				cm, ok := ix.objects[key{"", kind, o.U.GetNamespace(), name}]
+				if kind != "ConfigMap" || !ok {
+					continue
+				}
+				data, _, _ := unstructured.NestedStringMap(cm.U.Object, "data")
+				for _, text := range data {
+					var doc any
+					if yaml.Unmarshal([]byte(text), &doc) == nil {
+						collectStrings(doc, remember)
 					}
-				})
+				}
 			}
 		}
 	}

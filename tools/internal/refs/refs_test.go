@@ -71,6 +71,11 @@ func TestCheck(t *testing.T) {
 			"apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: hook, namespace: cicd}\nspec:\n  rules: [{backendRefs: [{name: el-build, port: 8080}, {name: el-other, port: 8080}]}]\n",
 			"apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: dash, namespace: tekton-pipelines}\nspec:\n  rules: [{backendRefs: [{name: tekton-dashboard, port: 9097}]}]\n"},
 			want: map[string]int{finding.RefMissing: 1}},
+		{name: "an issuer in a valuesFrom ConfigMap of a resource chart is unknown", docs: []string{
+			"apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c, namespace: web}\nspec: {secretName: c, issuerRef: {name: letsencrypt-production, kind: ClusterIssuer}}\n",
+			"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: issuer-values, namespace: cert-manager}\ndata:\n  values.yaml: |\n    resources:\n      - apiVersion: cert-manager.io/v1\n        kind: ClusterIssuer\n        metadata: {name: letsencrypt-production}\n",
+			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: issuers, namespace: cert-manager}\nspec:\n  chart: {spec: {chart: k8s-resource}}\n  valuesFrom: [{kind: ConfigMap, name: issuer-values}, {kind: ConfigMap, name: absent}]\n"},
+			want: map[string]int{finding.RefUnknown: 1}},
 		{name: "a HelmRelease without spec", docs: []string{
 			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: broken, namespace: web}\n"},
 			want: map[string]int{}},
