@@ -51,7 +51,8 @@ var skipDirs = map[string]bool{".git": true, "node_modules": true, "vendor": tru
 // (from a flag or the config file) win; otherwise every clusters/<name>,
 // kubernetes/flux/cluster, or failing those every <dir>/clusters/<name>,
 // and the sync.path of every FluxInstance (or HelmRelease of the
-// flux-instance chart) in the tree.
+// flux-instance chart) in the tree; when none of these exists, every Flux
+// Kustomization whose path contains its own file.
 func Find(root string, explicit []string, from string) (Result, error) {
 	instances, operator, err := fluxInstancePaths(root)
 	if err != nil {
@@ -171,11 +172,72 @@ func find(root string, explicit []string, from string, instances []instance) ([]
 	for _, fi := range instances {
 		add(fi.path, "FluxInstance "+fi.file)
 	}
+	if len(eps) == 0 {
+		// The bootstrap Kustomization of older layouts (such as
+		// kubernetes/<cluster>/flux/config/cluster.yaml) renders the
+		// directory it is defined in: its path contains its own file.
+		roots, err := selfIncluding(root)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range roots {
+			add(r.path, "Kustomization "+r.file)
+		}
+	}
 	slices.SortFunc(eps, func(a, b EntryPoint) int { return strings.Compare(a.Path, b.Path) })
 	return eps, nil
 }
 
 type instance struct{ file, path string }
+
+// selfIncluding finds the Flux Kustomizations whose spec.path contains the
+// file that defines them, outermost paths only. Only files that mention
+// the Flux Kustomization API are parsed.
+func selfIncluding(root string) ([]instance, error) {
+	var found []instance
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() {
+			if p != root && (skipDirs[d.Name()] || strings.HasPrefix(d.Name(), ".") || strings.HasPrefix(d.Name(), "_")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(data, []byte("kustomize.toolkit.fluxcd.io/")) {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		for _, doc := range manifest.Parse(rel, data).Docs {
+			if doc.Kind != "Kustomization" || !strings.HasPrefix(lookup(doc.Root, "apiVersion"), "kustomize.toolkit.fluxcd.io/") {
+				continue
+			}
+			sp := clean(lookup(doc.Root, "spec", "path"))
+			if sp != "." && !strings.Contains(sp, "${") && strings.HasPrefix(rel, sp+"/") {
+				found = append(found, instance{file: rel, path: sp})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// A self-including path inside another one is rendered by that one.
+	var out []instance
+	for _, f := range found {
+		nested := slices.ContainsFunc(found, func(o instance) bool { return strings.HasPrefix(f.path, o.path+"/") })
+		if !nested {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
 
 // fluxInstancePaths reads the sync.path of every FluxInstance in the tree.
 // Only files that mention the kind are parsed.

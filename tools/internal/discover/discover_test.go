@@ -43,6 +43,13 @@ func TestFind(t *testing.T) {
 		{name: "flux-instance chart values", files: map[string]string{"kubernetes/clusters/main/apps.yaml": "", "kubernetes/clusters/main/flux-instance/helmrelease.yaml": "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: flux-instance}\nspec:\n  chartRef: {kind: OCIRepository, name: flux-instance}\n  values:\n    instance:\n      sync:\n        path: kubernetes/clusters/main\n"}, want: []string{"kubernetes/clusters/main=kubernetes/clusters/main"}},
 		{name: "clusters/<name> one level down", files: map[string]string{"kubernetes/clusters/c0/ks.yaml": "", "kubernetes/clusters/c1/ks.yaml": "", "docs/clusters/x.md": "", "node_modules/clusters/a/x.yaml": ""}, want: []string{"kubernetes/clusters/c0=kubernetes/clusters/c0", "kubernetes/clusters/c1=kubernetes/clusters/c1"}},
 		{name: "clusters/<name> at the root wins over one level down", files: map[string]string{"clusters/a/x.yaml": "", "kubernetes/clusters/c0/ks.yaml": ""}, want: []string{"a=clusters/a"}},
+		{name: "a bootstrap Kustomization that renders its own directory", files: map[string]string{
+			"kubernetes/cluster-0/flux/config/cluster.yaml": "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: cluster, namespace: flux-system}\nspec:\n  path: ./kubernetes/cluster-0/flux\n  sourceRef: {kind: GitRepository, name: repo}\n",
+			"kubernetes/cluster-0/flux/apps.yaml":           "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec:\n  path: ./kubernetes/cluster-0/apps\n  sourceRef: {kind: GitRepository, name: repo}\n",
+			"kubernetes/cluster-0/flux/nested/self.yaml":    "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: nested, namespace: flux-system}\nspec:\n  path: ./kubernetes/cluster-0/flux/nested\n",
+			"kubernetes/nas-1/flux/config/cluster.yaml":     "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: cluster, namespace: flux-system}\nspec:\n  path: kubernetes/nas-1/flux\n",
+			"_archive/old/flux/cluster.yaml":                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: cluster, namespace: flux-system}\nspec:\n  path: ./_archive/old/flux\n",
+		}, want: []string{"kubernetes/cluster-0/flux=kubernetes/cluster-0/flux", "kubernetes/nas-1/flux=kubernetes/nas-1/flux"}},
 		{name: "explicit wins", files: map[string]string{"clusters/a/x.yaml": "", "env/prod/x.yaml": ""}, explicit: []string{"./env/prod/"}, want: []string{"env/prod=env/prod"}},
 		{name: "explicit must exist", files: map[string]string{"clusters/a/x.yaml": ""}, explicit: []string{"nope"}, wantErr: true},
 		{name: "nothing found", files: map[string]string{"README.md": ""}},
