@@ -1,25 +1,10 @@
 package discover
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
-)
 
-func tree(t *testing.T, files map[string]string) string {
-	t.Helper()
-	root := t.TempDir()
-	for name, data := range files {
-		p := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
+	"github.com/homelab-gitops/homelab/tools/internal/testfs"
+)
 
 const fluxInstance = `apiVersion: fluxcd.controlplane.io/v1
 kind: FluxInstance
@@ -56,7 +41,7 @@ func TestFind(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := Find(tree(t, tt.files), tt.explicit, "flag")
+			res, err := Find(testfs.Tree(t, tt.files), tt.explicit, "flag")
 			eps := res.EntryPoints
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err %v, wantErr %v", err, tt.wantErr)
@@ -78,18 +63,18 @@ func TestFind(t *testing.T) {
 }
 
 func TestFluxOperator(t *testing.T) {
-	res, err := Find(tree(t, map[string]string{"clusters/a/x.yaml": "", "bootstrap/fi.yaml": fluxInstance}), nil, "")
+	res, err := Find(testfs.Tree(t, map[string]string{"clusters/a/x.yaml": "", "bootstrap/fi.yaml": fluxInstance}), nil, "")
 	if err != nil || !res.FluxOperator {
 		t.Errorf("FluxOperator = %v, %v; want true", res.FluxOperator, err)
 	}
-	res, err = Find(tree(t, map[string]string{"clusters/a/x.yaml": ""}), nil, "")
+	res, err = Find(testfs.Tree(t, map[string]string{"clusters/a/x.yaml": ""}), nil, "")
 	if err != nil || res.FluxOperator {
 		t.Errorf("FluxOperator = %v, %v; want false", res.FluxOperator, err)
 	}
 }
 
 func TestBootstrapCharts(t *testing.T) {
-	res, err := Find(tree(t, map[string]string{
+	res, err := Find(testfs.Tree(t, map[string]string{
 		"clusters/a/x.yaml":                 "",
 		"bootstrap/helmfile.d/00-crds.yaml": "releases:\n  - name: cert-manager\n    namespace: cert-manager\n  - name: prom\n    chart: oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack\n    version: '{{ .Values.v }}'\n",
 		"apps/helm/values.yaml":             "releases:\n  - name: not-a-helmfile\n",

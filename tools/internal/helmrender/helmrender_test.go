@@ -15,6 +15,7 @@ import (
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/render"
+	"github.com/homelab-gitops/homelab/tools/internal/testfs"
 )
 
 func TestShortenName(t *testing.T) {
@@ -176,22 +177,14 @@ func normalise(m map[string]any) map[string]any {
 func TestLoadOncePerRun(t *testing.T) {
 	dir := t.TempDir()
 	chart := filepath.Join(dir, "c")
-	for p, data := range map[string]string{
+	testfs.Write(t, chart, map[string]string{
 		"Chart.yaml":           "apiVersion: v2\nname: c\nversion: 1.0.0\n",
 		"values.yaml":          "count: 1\n",
 		"templates/cm.yaml":    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  count: {{ .Values.count | quote }}\n",
 		"templates/_x.tpl":     "{{ define \"x\" }}{{ end }}",
 		"templates/NOTES.txt":  "notes",
 		"templates/empty.yaml": "{{- if false }}x: y{{ end }}",
-	} {
-		p = filepath.Join(chart, p)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	r := New(nil, nil)
 	loc := Location{Path: chart, Describe: "test"}
 	for i, n := range []string{"2", "3"} {
@@ -215,22 +208,14 @@ func TestLoadOncePerRun(t *testing.T) {
 
 func TestInstallOptions(t *testing.T) {
 	dir := t.TempDir()
-	for p, data := range map[string]string{
+	testfs.Write(t, dir, map[string]string{
 		"Chart.yaml":          "apiVersion: v2\nname: hooks\nversion: 1.0.0\n",
 		"values.yaml":         "count: 1\n",
 		"values.schema.json":  `{"type": "object", "properties": {"count": {"type": "integer"}}}`,
 		"templates/cm.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  count: {{ .Values.count | quote }}\n",
 		"templates/job.yaml":  "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations:\n    helm.sh/hook: pre-install\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: busybox}]\n",
 		"templates/test.yaml": "apiVersion: v1\nkind: Pod\nmetadata:\n  name: smoke\n  annotations:\n    helm.sh/hook: test\nspec:\n  containers: [{name: t, image: busybox}]\n",
-	} {
-		p = filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	tests := []struct {
 		name    string
 		spec    string

@@ -1,26 +1,11 @@
 package ignore
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func writeFiles(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for p, data := range files {
-		p = filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
+	"github.com/homelab-gitops/homelab/tools/internal/testfs"
+)
 
 func TestGitRepository(t *testing.T) {
 	type check struct {
@@ -62,7 +47,7 @@ func TestGitRepository(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rules, err := GitRepository(writeFiles(t, tt.files), tt.spec, "spec.ignore of GitRepository flux-system/flux-system")
+			rules, err := GitRepository(testfs.Tree(t, tt.files), tt.spec, "spec.ignore of GitRepository flux-system/flux-system")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,7 +62,7 @@ func TestGitRepository(t *testing.T) {
 }
 
 func TestBucket(t *testing.T) {
-	dir := writeFiles(t, map[string]string{".sourceignore": "*.txt\n", "sub/.sourceignore": "*.yaml\n"})
+	dir := testfs.Tree(t, map[string]string{".sourceignore": "*.txt\n", "sub/.sourceignore": "*.yaml\n"})
 	rules, err := Bucket(dir, "", "")
 	if err != nil {
 		t.Fatal(err)

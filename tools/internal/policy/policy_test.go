@@ -2,13 +2,14 @@ package policy
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	conftest "github.com/open-policy-agent/conftest/policy"
+
+	"github.com/homelab-gitops/homelab/tools/internal/testfs"
 )
 
 var objects = []map[string]any{
@@ -92,22 +93,12 @@ func TestCombined(t *testing.T) {
 // directory holding nothing but tests is an error.
 func TestLoadSkipsRegoTests(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) {
-		t.Helper()
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("x/x_test.rego", "package homelab.x_test\n\ntest_broken if data.homelab.x.deny[\n")
-	write(".hidden/h.rego", "package homelab.hidden\n\ndeny contains \"hidden\"\n")
+	testfs.Write(t, dir, map[string]string{"x/x_test.rego": "package homelab.x_test\n\ntest_broken if data.homelab.x.deny[\n"})
+	testfs.Write(t, dir, map[string]string{".hidden/h.rego": "package homelab.hidden\n\ndeny contains \"hidden\"\n"})
 	if _, err := Load(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "no Rego policy files") {
 		t.Fatalf("Load of tests only: err %v, want no Rego policy files", err)
 	}
-	write("x/x.rego", "package homelab.x\n\ndeny contains {\"msg\": \"always\", \"rule\": \"x-always\"}\n")
+	testfs.Write(t, dir, map[string]string{"x/x.rego": "package homelab.x\n\ndeny contains {\"msg\": \"always\", \"rule\": \"x-always\"}\n"})
 	e, err := Load(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)

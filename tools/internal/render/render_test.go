@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
+	"github.com/homelab-gitops/homelab/tools/internal/testfs"
 )
 
 const configMap = `apiVersion: v1
@@ -207,17 +208,8 @@ func TestKustomizationSpecApplied(t *testing.T) {
 }
 
 func TestRenderErrors(t *testing.T) {
-	root := t.TempDir()
 	kus := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - present.yaml\n  - absent.yaml\n"
-	for name, data := range map[string]string{"app/kustomization.yaml": kus, "app/present.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n"} {
-		p := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	root := testfs.Tree(t, map[string]string{"app/kustomization.yaml": kus, "app/present.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n"})
 	r := New()
 	res := r.Render(context.Background(), kustomization(t, "  path: ./app\n  sourceRef: {kind: GitRepository, name: flux-system}\n"), Source{Root: root}, nil)
 	if len(res.Findings) != 1 || res.Findings[0].Rule != finding.RenderFailed || res.Findings[0].File != "app/kustomization.yaml" || res.Findings[0].Line != 5 {

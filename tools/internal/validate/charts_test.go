@@ -13,6 +13,7 @@ import (
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/render"
+	"github.com/homelab-gitops/homelab/tools/internal/testfs"
 )
 
 // chartFixture is the clean fixture with the helm-chart overlay (a local
@@ -20,15 +21,7 @@ import (
 func chartFixture(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := fixture(t, "helm-chart")
-	for p, data := range files {
-		target := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(target, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testfs.Write(t, dir, files)
 	return dir
 }
 

@@ -10,22 +10,8 @@ import (
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/render"
+	"github.com/homelab-gitops/homelab/tools/internal/testfs"
 )
-
-func writeRepo(t *testing.T, files map[string]string) string {
-	t.Helper()
-	root := t.TempDir()
-	for name, data := range files {
-		p := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
 
 func findObject(rep *Report, kind, ns, name string) *render.Object {
 	for _, c := range rep.Clusters {
@@ -52,7 +38,7 @@ func noErrors(t *testing.T, rep *Report) {
 // (postBuild defaults), per-app ks.yaml, components, generated
 // kustomization.yaml and ${VAR:=default}.
 func TestClusterTemplateLayout(t *testing.T) {
-	root := writeRepo(t, map[string]string{
+	root := testfs.Tree(t, map[string]string{
 		"bootstrap/flux-instance.yaml": `apiVersion: fluxcd.controlplane.io/v1
 kind: FluxInstance
 metadata: {name: flux, namespace: flux-system}
@@ -140,7 +126,7 @@ commonLabels:
 // Flux 2.7 ArtifactGenerator: Kustomizations read ExternalArtifacts whose
 // paths are relative to the generated artifact.
 func TestArtifactGenerator(t *testing.T) {
-	root := writeRepo(t, map[string]string{
+	root := testfs.Tree(t, map[string]string{
 		"clusters/prod/flux-system/gotk-sync.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
 metadata: {name: flux-system, namespace: flux-system}
@@ -209,7 +195,7 @@ func TestExternalObjectsConfig(t *testing.T) {
 // --path=./kubernetes): entry point kubernetes/clusters/home, Kustomization
 // paths relative to kubernetes/.
 func TestOCIArtifactFromSubdirectory(t *testing.T) {
-	root := writeRepo(t, map[string]string{
+	root := testfs.Tree(t, map[string]string{
 		"README.md": "",
 		"kubernetes/clusters/home/flux-system/gotk-sync.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
 kind: OCIRepository
