@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -137,23 +136,11 @@ func TestTLSVersions(t *testing.T) {
 }
 
 func TestDialTLSFailures(t *testing.T) {
-	dir := t.TempDir()
-	otherCA, err := tlstest.NewCA("another CA")
+	refused, err := ca.WriteRefused(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := otherCA.WriteFiles(filepath.Join(dir, "other"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	expired, err := ca.Issue(tlstest.LeafOptions{CommonName: "expired", Usage: tlstest.Client, NotAfter: time.Now().Add(-time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	expiredCert, expiredKey, err := tlstest.WriteLeaf(dir, "expired", expired)
-	if err != nil {
-		t.Fatal(err)
-	}
+	other, expiredCert, expiredKey := refused.Other, refused.ExpiredCert, refused.ExpiredKey
 	tests := []struct {
 		name string
 		cfg  Config

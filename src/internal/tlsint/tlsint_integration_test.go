@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -178,23 +177,11 @@ func TestWorkoutOverTLS(t *testing.T) {
 // whatever it met first: the alert, a reset or "connection is not open";
 // for it only a failed connect is required.
 func TestRefusedTLSIsNeverReportedAsSuccess(t *testing.T) {
-	dir := t.TempDir()
-	otherCA, err := tlstest.NewCA("another CA")
+	refused, err := ca.WriteRefused(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := otherCA.WriteFiles(filepath.Join(dir, "other"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	expired, err := ca.Issue(tlstest.LeafOptions{CommonName: "expired", Usage: tlstest.Client, NotAfter: time.Now().Add(-time.Minute)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	expiredCert, expiredKey, err := tlstest.WriteLeaf(dir, "expired", expired)
-	if err != nil {
-		t.Fatal(err)
-	}
+	other, expiredCert, expiredKey := refused.Other, refused.ExpiredCert, refused.ExpiredKey
 	const connectFailed = "connect to rabbitmq failed"
 	tests := []struct {
 		name          string

@@ -222,6 +222,37 @@ func WriteLeaf(dir, name string, l Leaf) (certFile, keyFile string, err error) {
 	return certFile, keyFile, nil
 }
 
+// Refused are client credentials a server that trusts ca must refuse.
+type Refused struct {
+	// Other are the files of another CA: its CA certificate (which does not
+	// trust ca's server) and a client certificate ca did not sign.
+	Other Files
+	// ExpiredCert and ExpiredKey are a client certificate of ca that
+	// expired an hour ago.
+	ExpiredCert, ExpiredKey string
+}
+
+// WriteRefused writes, under dir, the credentials of Refused.
+func (ca *CA) WriteRefused(dir string) (Refused, error) {
+	otherCA, err := NewCA("another CA")
+	if err != nil {
+		return Refused{}, err
+	}
+	other, err := otherCA.WriteFiles(filepath.Join(dir, "other"))
+	if err != nil {
+		return Refused{}, err
+	}
+	expired, err := ca.Issue(LeafOptions{CommonName: "expired", Usage: Client, NotAfter: time.Now().Add(-time.Hour)})
+	if err != nil {
+		return Refused{}, err
+	}
+	cert, key, err := WriteLeaf(dir, "expired", expired)
+	if err != nil {
+		return Refused{}, err
+	}
+	return Refused{Other: other, ExpiredCert: cert, ExpiredKey: key}, nil
+}
+
 func serialNumber() (*big.Int, error) {
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {

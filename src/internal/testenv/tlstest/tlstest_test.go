@@ -130,3 +130,43 @@ func TestIssueHosts(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteRefused: the other CA's client certificate does not chain to
+// ca, and the expired one does but is expired.
+func TestWriteRefused(t *testing.T) {
+	ca, err := NewCA("test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ca.WriteRefused(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.PEM)
+	verify := func(file string) error {
+		t.Helper()
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		block, _ := pem.Decode(data)
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = cert.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+		return err
+	}
+	var unknown x509.UnknownAuthorityError
+	if err := verify(r.Other.ClientCert); !errors.As(err, &unknown) {
+		t.Errorf("other CA's client certificate: %v, want unknown authority", err)
+	}
+	var invalid x509.CertificateInvalidError
+	if err := verify(r.ExpiredCert); !errors.As(err, &invalid) || invalid.Reason != x509.Expired {
+		t.Errorf("expired client certificate: %v, want expired", err)
+	}
+	if _, err := tls.LoadX509KeyPair(r.ExpiredCert, r.ExpiredKey); err != nil {
+		t.Errorf("expired pair: %v", err)
+	}
+}
