@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"path"
-	"regexp"
 	"strings"
 	"sync"
 
@@ -438,17 +437,9 @@ func (v *Validator) FluxOperatorKinds() {
 	}
 }
 
-// versionNameRe matches a CRD version's name in the usual YAML layout (the
-// versions list items; the names block has no name key), and
-// jsonVersionRe in a compiled (JSON) CRD.
-var (
-	versionNameRe = regexp.MustCompile(`(?m)^(?:  - |    )name: ["']?(v[0-9][a-z0-9]*)["']?\s*$`)
-	jsonVersionRe = regexp.MustCompile(`"name":"(v[0-9][a-z0-9]*)"`)
-)
-
-// apiVersions lists group/version and group/version/Kind for every CRD
-// known, indexing every group (a text scan of each document; nothing is
-// compiled).
+// apiVersions lists group/version and group/version/Kind for every served
+// version of every CRD known, indexing every group; documents not compiled
+// yet are decoded for their version list only.
 func (s *crdSet) apiVersions() []string {
 	s.mu.Lock()
 	var groups []string
@@ -487,13 +478,22 @@ func (s *crdSet) apiVersions() []string {
 			s.fail(err)
 			continue
 		}
-		re := versionNameRe
-		if d.doc.file != nil {
-			re = jsonVersionRe
+		var crd struct {
+			Spec struct {
+				Versions []struct {
+					Name   string `json:"name"`
+					Served bool   `json:"served"`
+				} `json:"versions"`
+			} `json:"spec"`
 		}
-		for _, m := range re.FindAllSubmatch(data, -1) {
-			v := string(m[1])
-			out = append(out, d.group+"/"+v, d.group+"/"+v+"/"+d.kind)
+		if err := yaml.Unmarshal(data, &crd); err != nil {
+			s.fail(fmt.Errorf("crd %s/%s: %w", d.group, d.kind, err))
+			continue
+		}
+		for _, v := range crd.Spec.Versions {
+			if v.Served {
+				out = append(out, d.group+"/"+v.Name, d.group+"/"+v.Name+"/"+d.kind)
+			}
 		}
 	}
 	return out

@@ -170,4 +170,8 @@ func TestAPIVersions(t *testing.T) {
 	if got["apps/__internal"] {
 		t.Error("APIVersions lists an internal version")
 	}
+	// Gateway API v1.7 keeps TCPRoute v1alpha2 in its CRD but no longer serves it.
+	if got["gateway.networking.k8s.io/v1alpha2/TCPRoute"] || !got["gateway.networking.k8s.io/v1/TCPRoute"] {
+		t.Error("APIVersions must list TCPRoute v1 (served) and not v1alpha2 (not served)")
+	}
 }
