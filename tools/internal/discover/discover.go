@@ -195,35 +195,17 @@ type instance struct{ file, path string }
 // the Flux Kustomization API are parsed.
 func selfIncluding(root string) ([]instance, error) {
 	var found []instance
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if d.IsDir() {
-			if p != root && (skipDirs[d.Name()] || strings.HasPrefix(d.Name(), ".") || strings.HasPrefix(d.Name(), "_")) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil || !bytes.Contains(data, []byte("kustomize.toolkit.fluxcd.io/")) {
-			return nil
-		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
-		for _, doc := range manifest.Parse(rel, data).Docs {
+	skipUnderscore := func(name string) bool { return strings.HasPrefix(name, "_") }
+	err := walkYAML(root, skipUnderscore, [][]byte{[]byte("kustomize.toolkit.fluxcd.io/")}, func(f *manifest.File) {
+		for _, doc := range f.Docs {
 			if doc.Kind != "Kustomization" || !strings.HasPrefix(lookup(doc.Root, "apiVersion"), "kustomize.toolkit.fluxcd.io/") {
 				continue
 			}
 			sp := clean(lookup(doc.Root, "spec", "path"))
-			if sp != "." && !strings.Contains(sp, "${") && strings.HasPrefix(rel, sp+"/") {
-				found = append(found, instance{file: rel, path: sp})
+			if sp != "." && !strings.Contains(sp, "${") && strings.HasPrefix(f.Path, sp+"/") {
+				found = append(found, instance{file: f.Path, path: sp})
 			}
 		}
-		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -244,25 +226,8 @@ func selfIncluding(root string) ([]instance, error) {
 func fluxInstancePaths(root string) ([]instance, bool, error) {
 	var out []instance
 	operator := false
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if d.IsDir() {
-			if p != root && (skipDirs[d.Name()] || strings.HasPrefix(d.Name(), ".")) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil || !(bytes.Contains(data, []byte("FluxInstance")) || bytes.Contains(data, []byte("flux-instance"))) {
-			return nil
-		}
-		rel, _ := filepath.Rel(root, p)
-		f := manifest.Parse(filepath.ToSlash(rel), data)
+	mentions := [][]byte{[]byte("FluxInstance"), []byte("flux-instance")}
+	err := walkYAML(root, nil, mentions, func(f *manifest.File) {
 		for _, d := range f.Docs {
 			var sp string
 			switch d.Kind {
@@ -279,9 +244,36 @@ func fluxInstancePaths(root string) ([]instance, bool, error) {
 				out = append(out, instance{file: f.Path, path: sp})
 			}
 		}
-		return nil
 	})
 	return out, operator, err
+}
+
+// walkYAML parses, in walk order, every YAML file under root whose text
+// contains one of mentions, and calls fn with it. Hidden directories,
+// skipDirs and directories skip reports true for are not entered; files
+// that cannot be read are passed over.
+func walkYAML(root string, skip func(dir string) bool, mentions [][]byte, fn func(*manifest.File)) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() {
+			if p != root && (skipDirs[d.Name()] || strings.HasPrefix(d.Name(), ".") || skip != nil && skip(d.Name())) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil || !slices.ContainsFunc(mentions, func(m []byte) bool { return bytes.Contains(data, m) }) {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		fn(manifest.Parse(filepath.ToSlash(rel), data))
+		return nil
+	})
 }
 
 // lookup returns the scalar at path under n, or "".
