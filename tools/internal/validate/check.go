@@ -173,7 +173,7 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 							fs = append(fs, f)
 						}
 					}
-					if !skip(finding.ClassSecret) && o.Chart == nil {
+					if !skip(finding.ClassSecret) && !fromChart(o) {
 						fs = append(fs, secretcheck.Check(o)...)
 					}
 				}

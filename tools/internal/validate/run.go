@@ -24,6 +24,7 @@ import (
 	"github.com/homelab-gitops/homelab/tools/internal/helmrender"
 	"github.com/homelab-gitops/homelab/tools/internal/ignore"
 	"github.com/homelab-gitops/homelab/tools/internal/manifest"
+	"github.com/homelab-gitops/homelab/tools/internal/memo"
 	"github.com/homelab-gitops/homelab/tools/internal/render"
 	"github.com/homelab-gitops/homelab/tools/internal/schema"
 )
@@ -80,8 +81,7 @@ type run struct {
 	preinstalled []string
 	preloaded    sync.Map // apiVersion/kind whose CRD is loading
 	charts       *helmrender.Renderer
-	ignoreMu     sync.Mutex
-	ignores      map[string]*ignore.Rules // by source kind and spec.ignore
+	ignores      memo.Map[string, *ignore.Rules] // by source kind and spec.ignore
 	skip         map[finding.Class]bool
 }
 
@@ -120,7 +120,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 
 	r := &run{
 		root: root, tmp: tmp, cfg: cfg, renderer: render.New(), log: log,
-		artifacts: map[string]render.Source{}, ignores: map[string]*ignore.Rules{},
+		artifacts: map[string]render.Source{},
 		files: manifest.NewCache(func(p string) ([]byte, error) {
 			return os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
 		}),

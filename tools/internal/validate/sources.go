@@ -98,10 +98,8 @@ func (c *clusterRun) withIgnore(src render.Source, kind string, obj *render.Obje
 		where = fmt.Sprintf("spec.ignore of %s %s/%s in %s", kind, obj.U.GetNamespace(), obj.U.GetName(), obj.File)
 	}
 	key := kind + "\x00" + spec + "\x00" + where
-	c.run.ignoreMu.Lock()
-	defer c.run.ignoreMu.Unlock()
-	rules, ok := c.run.ignores[key]
-	if !ok {
+	rules, _ := c.run.ignores.Do(key, func() (*ignore.Rules, error) {
+		var rules *ignore.Rules
 		var err error
 		if kind == "Bucket" {
 			rules, err = ignore.Bucket(c.run.root, spec, where)
@@ -109,10 +107,11 @@ func (c *clusterRun) withIgnore(src render.Source, kind string, obj *render.Obje
 			rules, err = ignore.GitRepository(c.run.root, spec, where)
 		}
 		if err != nil {
+			// The rules read so far still apply; the rest is reported once.
 			c.run.log.Warn("source ignore rules", "source", key, "error", err)
 		}
-		c.run.ignores[key] = rules
-	}
+		return rules, nil
+	})
 	src.Ignore = rules
 	return src
 }
