@@ -26,18 +26,7 @@ func database(t *testing.T) *mongo.Database {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := client.Database(server.Database(t))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := db.Drop(ctx); err != nil {
-			t.Logf("drop %s: %v", db.Name(), err)
-		}
-		if err := client.Disconnect(ctx); err != nil {
-			t.Errorf("disconnect: %v", err)
-		}
-	})
-	return db
+	return server.TestDatabase(t, client)
 }
 
 func sample(user string, i int, at time.Time) workout.Workout {

@@ -87,18 +87,7 @@ func database(t *testing.T) *mongo.Database {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := client.Database(mongod.Database(t))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := db.Drop(ctx); err != nil {
-			t.Logf("drop %s: %v", db.Name(), err)
-		}
-		if err := client.Disconnect(ctx); err != nil {
-			t.Logf("disconnect: %v", err)
-		}
-	})
-	return db
+	return mongod.TestDatabase(t, client)
 }
 
 func newWorkout() workout.Workout {

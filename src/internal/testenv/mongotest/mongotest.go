@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
 	"github.com/homelab-gitops/homelab/src/internal/localmongo"
 )
 
@@ -119,6 +121,24 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9_]+`)
+
+// TestDatabase is a fresh database of client for t (named by Database),
+// dropped when t ends, when client is also disconnected.
+func (s *Server) TestDatabase(t testing.TB, client *mongo.Client) *mongo.Database {
+	t.Helper()
+	db := client.Database(s.Database(t))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := db.Drop(ctx); err != nil {
+			t.Logf("drop %s: %v", db.Name(), err)
+		}
+		if err := client.Disconnect(ctx); err != nil {
+			t.Errorf("disconnect: %v", err)
+		}
+	})
+	return db
+}
 
 // Database returns a database name unique to the test, so tests sharing the
 // server never see each other's documents.
