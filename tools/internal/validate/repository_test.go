@@ -61,7 +61,7 @@ func TestRepositoryChartsRenderAndReferencesAreChecked(t *testing.T) {
 	}
 
 	rep, err = Run(context.Background(), Options{Root: repositoryCopy(t, map[string][2]string{
-		"apps/base/fitness/httproute.yaml": {"name: homelab", "name: homelb"},
+		"apps/base/fitness/httproute.yaml":                          {"name: homelab", "name: homelb"},
 		"infrastructure/controllers/rabbitmq-operator/release.yaml": {"          configMap:\n            name: internal-ca", "          secret:\n            secretName: internal-ca-typo"},
 	})})
 	if err != nil {
