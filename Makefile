@@ -81,6 +81,10 @@ bench: deps ## service benchmarks against their raw limits (prints ratios and la
 bench-validate: deps ## the validator vs the kustomize build + kubeconform + conftest pipeline (prints times and ratios)
 	scripts/bench-validate.sh
 
+.PHONY: charts
+charts: ## rebuild the chart mirror charts/ from upstream Git tags (CHART_SOURCES=local clones, else clones them); fails on a digest change
+	scripts/mirror-charts.sh $(CHARTS_FLAGS)
+
 .PHONY: images
 images: ## build both service images reproducibly (OCI layouts in .cache/images) and re-pin their digests in apps/homelab
 	scripts/pin-images.sh
