@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"testing"
 
@@ -82,6 +81,7 @@ func TestEdgeAgreesWithCluster(t *testing.T) {
 	vars := clusterVars(t)
 	nodes := prefix(t, vars, "NODE_CIDR")
 	pool := prefix(t, vars, "EDGE_POOL_CIDR")
+	lan := prefix(t, vars, "LAN_CIDR")
 	vip, err := netip.ParseAddr(vars["EDGE_VIP"])
 	if err != nil {
 		t.Fatalf("cluster-vars EDGE_VIP: %v", err)
@@ -104,10 +104,7 @@ func TestEdgeAgreesWithCluster(t *testing.T) {
 	apiServer, _ := clusterCfg["apiServer"].(map[string]any)
 	localEndpoint, _ := initCfg["localAPIEndpoint"].(map[string]any)
 
-	keepalived, err := os.ReadFile(filepath.Join(root, edgeDir, "keepalived", "keepalived.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	keepalived := homelabKeepalived(t)
 
 	tests := []struct {
 		name  string
@@ -175,22 +172,16 @@ func TestEdgeAgreesWithCluster(t *testing.T) {
 		}},
 		{"keepalived holds the VIP between pool hosts", func() error {
 			var errs []error
-			m := regexp.MustCompile(`virtual_ipaddress\s*{\s*([0-9.]+)/`).FindSubmatch(keepalived)
-			if m == nil || string(m[1]) != vip.String() {
-				errs = append(errs, fmt.Errorf("virtual_ipaddress is not EDGE_VIP %s", vip))
+			if p, err := netip.ParsePrefix(keepalived.VIP); err != nil || p.Addr() != vip || p.Bits() != lan.Bits() {
+				errs = append(errs, fmt.Errorf("keepalived vip %s is not EDGE_VIP %s with LAN_CIDR's prefix length /%d", keepalived.VIP, vip, lan.Bits()))
 			}
-			for _, re := range []string{`unicast_src_ip\s+([0-9.]+)`, `unicast_peer\s*{\s*([0-9.]+)`} {
-				m := regexp.MustCompile(re).FindSubmatch(keepalived)
-				if m == nil {
-					errs = append(errs, fmt.Errorf("keepalived.conf lacks %s", re))
-					continue
-				}
-				if a, err := netip.ParseAddr(string(m[1])); err != nil || !pool.Contains(a) {
-					errs = append(errs, fmt.Errorf("keepalived address %s is not in EDGE_POOL_CIDR %s", m[1], pool))
+			for _, h := range keepalived.Hosts {
+				if a, err := netip.ParseAddr(h.Address); err != nil || !pool.Contains(a) {
+					errs = append(errs, fmt.Errorf("keepalived host %s address %s is not in EDGE_POOL_CIDR %s", h.Name, h.Address, pool))
 				}
 			}
-			if !bytes.Contains(keepalived, []byte("chk_nginx")) {
-				errs = append(errs, errors.New("keepalived does not track nginx"))
+			if keepalived.Health != nginx.Health {
+				errs = append(errs, fmt.Errorf("keepalived checks %s but nginx's health listener is %s", keepalived.Health, nginx.Health))
 			}
 			return errors.Join(errs...)
 		}},

@@ -32,6 +32,9 @@ type Config struct {
 	ErrorLog          string `json:"errorLog"`
 	AccessLog         string `json:"accessLog"`
 	WorkerConnections int    `json:"workerConnections"`
+	// Health is the address (host:port) of the stream server that answers
+	// keepalived's health check.
+	Health string `json:"health"`
 
 	// MaxFails failed attempts within FailTimeout take a server out of
 	// rotation for FailTimeout (passive health check and backoff).
@@ -80,7 +83,7 @@ func LoadConfig(path string) (Config, error) {
 func (c Config) Validate() error {
 	var errs []error
 	for name, v := range map[string]string{
-		"pidFile": c.PIDFile, "errorLog": c.ErrorLog, "accessLog": c.AccessLog,
+		"pidFile": c.PIDFile, "errorLog": c.ErrorLog, "accessLog": c.AccessLog, "health": c.Health,
 		"failTimeout": c.FailTimeout, "connectTimeout": c.ConnectTimeout, "nextUpstreamTimeout": c.NextUpstreamTimeout,
 	} {
 		if v == "" {
@@ -89,6 +92,11 @@ func (c Config) Validate() error {
 	}
 	if c.WorkerConnections <= 0 || c.MaxFails <= 0 || c.NextUpstreamTries <= 0 {
 		errs = append(errs, errors.New("workerConnections, maxFails and nextUpstreamTries must be positive"))
+	}
+	if c.Health != "" {
+		if _, _, err := net.SplitHostPort(c.Health); err != nil {
+			errs = append(errs, fmt.Errorf("health %q: %w", c.Health, err))
+		}
 	}
 	for name, l := range map[string]Listener{"apiServer": c.APIServer, "apps": c.Apps} {
 		if l.Listen == "" || l.IdleTimeout == "" {

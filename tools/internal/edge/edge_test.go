@@ -76,7 +76,7 @@ func TestRenderedConfigUpToDate(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	base := Config{
-		PIDFile: "p", ErrorLog: "e", AccessLog: "a", WorkerConnections: 1,
+		PIDFile: "p", ErrorLog: "e", AccessLog: "a", WorkerConnections: 1, Health: "127.0.0.1:8081",
 		MaxFails: 1, FailTimeout: "1s", ConnectTimeout: "1s", NextUpstreamTries: 2, NextUpstreamTimeout: "1s",
 		APIServer: Listener{Listen: "6443", IdleTimeout: "1h", Servers: []string{"10.0.0.1:6443", "10.0.0.2:6443"}},
 		Apps:      Listener{Listen: "443", IdleTimeout: "1m", Servers: []string{"10.0.0.3:30443", "10.0.0.4:30443"}},
