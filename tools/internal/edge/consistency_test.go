@@ -105,6 +105,16 @@ func TestEdgeAgreesWithCluster(t *testing.T) {
 	localEndpoint, _ := initCfg["localAPIEndpoint"].(map[string]any)
 
 	keepalived := homelabKeepalived(t)
+	var traefikValues map[string]any
+	for _, doc := range readYAMLDocs(t, filepath.Join(root, "infrastructure", "controllers", "traefik", "release.yaml")) {
+		if doc["kind"] == "HelmRelease" {
+			spec, _ := doc["spec"].(map[string]any)
+			traefikValues, _ = spec["values"].(map[string]any)
+		}
+	}
+	if traefikValues == nil {
+		t.Fatal("infrastructure/controllers/traefik/release.yaml has no HelmRelease values")
+	}
 
 	tests := []struct {
 		name  string
@@ -167,6 +177,26 @@ func TestEdgeAgreesWithCluster(t *testing.T) {
 			}
 			if !nginx.Apps.ProxyProtocol {
 				errs = append(errs, errors.New("apps listener without PROXY protocol: Traefik would see NGINX's address, not the client's"))
+			}
+			return errors.Join(errs...)
+		}},
+		{"Traefik keeps client addresses and NGINX skips workers without it", func() error {
+			var errs []error
+			service, _ := traefikValues["service"].(map[string]any)
+			spec, _ := service["spec"].(map[string]any)
+			if policy := spec["externalTrafficPolicy"]; policy != "Local" {
+				errs = append(errs, fmt.Errorf("Traefik's Service has externalTrafficPolicy %v: kube-proxy would SNAT NGINX's connections to a node address, Traefik would ignore the PROXY header and every client would look like a node; set Local (docs/edge.md)", policy))
+			}
+			if err := nginx.CheckLocalTrafficUpstream("apps", nginx.Apps); err != nil {
+				errs = append(errs, fmt.Errorf("NGINX apps upstream to a NodePort with externalTrafficPolicy Local: %w", err))
+			}
+			ports, _ := traefikValues["ports"].(map[string]any)
+			websecure, _ := ports["websecure"].(map[string]any)
+			for _, setting := range []string{"proxyProtocol", "forwardedHeaders"} {
+				s, _ := websecure[setting].(map[string]any)
+				if trusted := fmt.Sprint(s["trustedIPs"]); trusted != "[${EDGE_POOL_CIDR}]" {
+					errs = append(errs, fmt.Errorf("websecure %s.trustedIPs %s, want only ${EDGE_POOL_CIDR}: NGINX's own addresses are the only source of the header", setting, trusted))
+				}
 			}
 			return errors.Join(errs...)
 		}},
