@@ -204,13 +204,15 @@ func ping(ctx context.Context, addr string, clientTLS *tls.Config) (string, erro
 	return name, nil
 }
 
-// backend is a TLS server that answers "ping" with "pong <name>", after an
-// optional PROXY protocol v1 header that must name client as the source.
+// backend is a TLS server that answers "ping" with "pong <name>" to
+// connections from peer, after an optional PROXY protocol v1 header that
+// must name client as the source.
 type backend struct {
 	name   string
 	ln     net.Listener
 	tls    *tls.Config
 	client string
+	peer   string
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -230,14 +232,14 @@ func startBackend(t *testing.T, name string, conf *tls.Config) *backend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serveBackend(t, name, ln, conf, "127.0.0.1")
+	return serveBackend(t, name, ln, conf, "127.0.0.1", "127.0.0.1")
 }
 
-// serveBackend serves a backend on ln until the test ends; PROXY headers
-// must name client as the source address.
-func serveBackend(t *testing.T, name string, ln net.Listener, conf *tls.Config, client string) *backend {
+// serveBackend serves a backend on ln until the test ends. Connections must
+// come from peer, and PROXY headers must name client as the source.
+func serveBackend(t *testing.T, name string, ln net.Listener, conf *tls.Config, peer, client string) *backend {
 	t.Helper()
-	b := &backend{name: name, ln: ln, tls: conf, client: client, conns: map[net.Conn]struct{}{}}
+	b := &backend{name: name, ln: ln, tls: conf, peer: peer, client: client, conns: map[net.Conn]struct{}{}}
 	b.wg.Add(1)
 	go b.serve()
 	t.Cleanup(b.kill)
@@ -284,6 +286,9 @@ func (b *backend) serve() {
 // protocol header.
 func (b *backend) handle(c net.Conn) (withHeader bool, err error) {
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if host, _, _ := net.SplitHostPort(c.RemoteAddr().String()); host != b.peer {
+		return false, fmt.Errorf("connection from %s, want %s", host, b.peer)
+	}
 	r := bufio.NewReader(c)
 	if head, err := r.Peek(6); err == nil && string(head) == "PROXY " {
 		line, err := r.ReadString('\n')

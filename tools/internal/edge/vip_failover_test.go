@@ -106,7 +106,7 @@ func TestVIPFailover(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	load := startLoad(ctx, client, net.JoinHostPort(vipAddr, "443"), clientTLS)
+	load := startLoad(ctx, client, net.JoinHostPort(vipAddr, "443"), clientTLS, requestTimeout)
 	defer func() {
 		cancel()
 		load.wait()
@@ -197,7 +197,7 @@ func (h *edgeHost) renderNginx(t *testing.T, modules []string, serverTLS *tls.Co
 		}); err != nil {
 			t.Fatal(err)
 		}
-		servers = append(servers, serveBackend(t, h.name, ln, serverTLS, clientAddr).addr())
+		servers = append(servers, serveBackend(t, h.name, ln, serverTLS, "127.0.0.1", clientAddr).addr())
 	}
 	c := homelabConfig(t)
 	c.Source = "the VIP failover test"
@@ -267,7 +267,7 @@ type answer struct {
 	err        error
 }
 
-// load sends a request through the VIP every loadInterval from the client
+// load sends a request to an address every loadInterval from the client
 // namespace until its context ends.
 type load struct {
 	mu      sync.Mutex
@@ -275,7 +275,7 @@ type load struct {
 	wg      sync.WaitGroup
 }
 
-func startLoad(ctx context.Context, ns, addr string, clientTLS *tls.Config) *load {
+func startLoad(ctx context.Context, ns, addr string, clientTLS *tls.Config, timeout time.Duration) *load {
 	l := &load{}
 	l.wg.Add(1)
 	go func() {
@@ -293,7 +293,7 @@ func startLoad(ctx context.Context, ns, addr string, clientTLS *tls.Config) *loa
 				defer l.wg.Done()
 				a := answer{start: time.Now()}
 				a.err = inNetns(ns, func() (err error) {
-					rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+					rctx, cancel := context.WithTimeout(ctx, timeout)
 					defer cancel()
 					a.host, err = ping(rctx, addr, clientTLS)
 					return err
