@@ -32,9 +32,9 @@ const (
 	loadInterval = 20 * time.Millisecond
 	// requestTimeout bounds one request; a VIP nobody holds makes the
 	// client's ARP go unanswered, which only a timeout ends.
-	requestTimeout = 500 * time.Millisecond
+	requestTimeout = time.Second
 	// settle is how long the load runs on a stable VIP before and after each move.
-	settle = time.Second
+	settle = 1500 * time.Millisecond
 )
 
 // TestVIPFailover runs the pool as the repository configures it: two edge
