@@ -123,8 +123,8 @@ var signalProbe = regexp.MustCompile(`\b(kill|killall|pkill)\s+-0\b`)
 // CheckKeepalived reports the defects of a keepalived configuration that
 // keepalived itself accepts but that break failover: checks that run as
 // root or signal root's processes as an unprivileged user, checks without a
-// timeout, and a preemption delay that the initial state makes keepalived
-// ignore. name prefixes every finding (file:line); readScript returns the
+// timeout, a preemption delay that the initial state makes keepalived
+// ignore, and a weighted check that makes the failover wait for that delay. name prefixes every finding (file:line); readScript returns the
 // text of a check script from its path on the host.
 func CheckKeepalived(name string, conf []byte, readScript func(path string) ([]byte, error)) error {
 	top, err := parseKeepalived(conf)
@@ -159,6 +159,15 @@ func CheckKeepalived(name string, conf []byte, readScript func(path string) ([]b
 		finding(globalLine, "no enable_script_security: keepalived would run a check script that a non-root user can rewrite")
 	}
 
+	weights := map[string]string{} // vrrp_script name → its weight
+	for _, d := range top {
+		if d.name == "vrrp_script" && len(d.args) > 0 {
+			weights[d.args[0]] = "0"
+			if w := d.child("weight"); w != nil && len(w.args) > 0 {
+				weights[d.args[0]] = w.args[0]
+			}
+		}
+	}
 	for _, d := range top {
 		switch d.name {
 		case "vrrp_script":
@@ -173,9 +182,50 @@ func CheckKeepalived(name string, conf []byte, readScript func(path string) ([]b
 				}
 				finding(line, "vrrp_instance %s has preempt_delay but %s: keepalived honours the delay only when the initial state is BACKUP; start every host as BACKUP and let the priority elect the holder", strings.Join(d.args, " "), got)
 			}
+			if delay != nil && len(delay.args) > 0 && delay.args[0] != "0" {
+				for _, tracked := range trackedScripts(d) {
+					if tracked.weight(weights) != "0" {
+						finding(tracked.line, "vrrp_instance %s tracks %s with weight %s and has preempt_delay %s: a failing check only lowers the master's priority, and the backup then waits the preemption delay before it takes the VIP; track the check without a weight so that a failure means FAULT", strings.Join(d.args, " "), tracked.script, tracked.weight(weights), delay.args[0])
+					}
+				}
+			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// trackedScript is one entry of a vrrp_instance's track_script block.
+type trackedScript struct {
+	script string
+	line   int
+	// override is the entry's own "weight N", which replaces the script's.
+	override string
+}
+
+func (ts trackedScript) weight(scripts map[string]string) string {
+	if ts.override != "" {
+		return ts.override
+	}
+	if w, ok := scripts[ts.script]; ok {
+		return w
+	}
+	return "0"
+}
+
+func trackedScripts(instance *directive) []trackedScript {
+	block := instance.child("track_script")
+	if block == nil {
+		return nil
+	}
+	var out []trackedScript
+	for _, entry := range block.block {
+		ts := trackedScript{script: entry.name, line: entry.line}
+		if len(entry.args) >= 2 && entry.args[0] == "weight" {
+			ts.override = entry.args[1]
+		}
+		out = append(out, ts)
+	}
+	return out
 }
 
 func checkScript(name string, d *directive, scriptUser string, readScript func(string) ([]byte, error)) []error {

@@ -154,6 +154,11 @@ vrrp_instance VI {
 			[]string{"no script_user in global_defs"}},
 		{"no script security", strings.Replace(good, "    enable_script_security\n", "", 1),
 			[]string{"no enable_script_security"}},
+		{"weighted check with preempt_delay", strings.Replace(good, "    timeout 1\n", "    timeout 1\n    weight -30\n", 1),
+			[]string{":15: vrrp_instance VI tracks chk with weight -30 and has preempt_delay 60: a failing check only lowers the master's priority"}},
+		{"weight set in track_script", strings.Replace(good, "        chk\n", "        chk weight -20\n", 1),
+			[]string{"tracks chk with weight -20"}},
+		{"weighted check without preempt_delay", strings.Replace(strings.Replace(good, "    timeout 1\n", "    timeout 1\n    weight -30\n", 1), "    preempt_delay 60\n", "", 1), nil},
 		{"no timeout", strings.Replace(good, "    timeout 1\n", "", 1),
 			[]string{":5: vrrp_script chk has no timeout"}},
 		{"missing script", strings.Replace(good, "check_nginx.sh", "gone.sh", 1),
@@ -198,6 +203,7 @@ vrrp_instance VI {
 		want := []string{
 			`keepalived.conf:22: vrrp_script chk_nginx runs /etc/keepalived/check_nginx.sh, whose line 6 signals a process ("kill -0 \"$pid\" 2>/dev/null || exit 1"): as keepalived_script it cannot signal root's nginx (EPERM), so the check always fails and the VIP never moves for nginx; probe nginx's health listener over TCP`,
 			`keepalived.conf:31: vrrp_instance EDGE_VIP has preempt_delay but state MASTER: keepalived honours the delay only when the initial state is BACKUP; start every host as BACKUP and let the priority elect the holder`,
+			`keepalived.conf:47: vrrp_instance EDGE_VIP tracks chk_nginx with weight -30 and has preempt_delay 60: a failing check only lowers the master's priority, and the backup then waits the preemption delay before it takes the VIP; track the check without a weight so that a failure means FAULT`,
 		}
 		if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 			t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))

@@ -88,7 +88,7 @@ func TestVIPFailover(t *testing.T) {
 	hosts := map[string]*edgeHost{}
 	for _, h := range k.Hosts {
 		eh := &edgeHost{name: h.Name, ns: lab.addHost(t, h.Name, h.Address+labPrefix), dir: hostDir(t, h.Name)}
-		eh.nginxConf = eh.renderNginx(t, modules, serverTLS)
+		eh.renderNginx(t, modules, serverTLS)
 		eh.startNginx(t, nginx)
 		hosts[h.Name] = eh
 	}
@@ -130,7 +130,11 @@ func TestVIPFailover(t *testing.T) {
 	// goes to FAULT and lb2 takes the VIP without waiting for any delay.
 	killed := time.Now()
 	hosts["lb1"].nginx.crash()
-	failover, err := load.firstFrom("lb2", killed, time.Duration(k.Fall*k.CheckInterval+10)*time.Second)
+	// The checks that fail, one more interval for where the kill falls in
+	// it, and three advertisements: a failover that waited for the
+	// preemption delay (a check with a weight) takes longer.
+	failoverLimit := time.Duration((k.Fall+1)*k.CheckInterval+3*k.AdvertInterval) * time.Second
+	failover, err := load.firstFrom("lb2", killed, failoverLimit)
 	if err != nil {
 		t.Fatalf("the VIP did not move to lb2 after nginx died on lb1: %v", err)
 	}
@@ -164,6 +168,7 @@ func TestVIPFailover(t *testing.T) {
 // edgeHost is one namespace of the pool with its nginx and keepalived.
 type edgeHost struct {
 	name, ns, dir string
+	nginxValues   Config
 	nginxConf     []byte
 	nginx         *nginxProcess
 }
@@ -186,7 +191,7 @@ func hostDir(t *testing.T, name string) string {
 
 // renderNginx starts this host's two TLS backends inside its namespace and
 // renders the homelab's nginx configuration in front of them.
-func (h *edgeHost) renderNginx(t *testing.T, modules []string, serverTLS *tls.Config) []byte {
+func (h *edgeHost) renderNginx(t *testing.T, modules []string, serverTLS *tls.Config) {
 	t.Helper()
 	var servers []string
 	for range 2 {
@@ -213,18 +218,21 @@ func (h *edgeHost) renderNginx(t *testing.T, modules []string, serverTLS *tls.Co
 	if err != nil {
 		t.Fatal(err)
 	}
-	return conf
+	h.nginxValues, h.nginxConf = c, conf
 }
 
+// startNginx starts (or restarts) nginx in the host's namespace and waits
+// until it accepts connections on the apps and health listeners.
 func (h *edgeHost) startNginx(t *testing.T, nginx string) {
 	t.Helper()
+	c := h.nginxValues
 	dial := func(addr string) error { return inNetns(h.ns, func() error { return dialLoopback(addr) }) }
-	c := homelabConfig(t)
-	h.nginx = startNginx(t, []string{"ip", "netns", "exec", h.ns, nginx}, h.dir, h.nginxConf,
-		filepath.Join(h.dir, "error.log"), dial,
+	h.nginx = startNginx(t, []string{"ip", "netns", "exec", h.ns, nginx}, h.dir, h.nginxConf, c.ErrorLog, dial,
 		net.JoinHostPort("127.0.0.1", c.Apps.Listen), c.Health)
 }
 
+// startKeepalived runs keepalived's VRRP process with conf in the host's
+// namespace until the test ends; its log is printed if the test fails.
 func (h *edgeHost) startKeepalived(t *testing.T, conf []byte) {
 	t.Helper()
 	path := filepath.Join(h.dir, "keepalived.conf")
