@@ -22,7 +22,7 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: deps
-deps: ## install the Debian packages tests use (rabbitmq-server, nginx, chromium), once
+deps: ## install the Debian packages tests use (rabbitmq-server, nginx, keepalived, chromium), once
 	@scripts/install-deps.sh
 
 .PHONY: build
@@ -53,6 +53,10 @@ shellcheck: ## lint the shell scripts
 .PHONY: test-go
 test-go: ## unit and integration tests (real RabbitMQ, embedded MongoDB, Chromium, nginx)
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+.PHONY: test-vip
+test-vip: deps ## edge VIP failover in network namespaces with the homelab's 60 s preempt delay (root; prints the seconds)
+	$(GO) test -count=1 -v -run '^TestVIPFailover$$' -timeout 5m ./tools/internal/edge -args -vip-full
 
 .PHONY: fuzz
 fuzz: ## run each fuzz target briefly (the workout decoder, the log form)
