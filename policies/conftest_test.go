@@ -46,6 +46,7 @@ func TestConftestEngine(t *testing.T) {
 		{
 			file: "testdata/conftest/violations.yaml",
 			wantObject: []string{
+				"data-prune-protected",
 				"network-no-loadbalancer",
 				"policy-exception-invalid",
 				"reliability-spread",
@@ -54,7 +55,7 @@ func TestConftestEngine(t *testing.T) {
 				"security-privileged",
 				"security-secret-env",
 			},
-			wantCombined: []string{"network-default-deny", "reliability-pdb"},
+			wantCombined: []string{"data-namespace-prune-protected", "network-default-deny", "reliability-pdb"},
 		},
 	}
 	for _, tt := range tests {
