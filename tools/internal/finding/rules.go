@@ -28,6 +28,7 @@ const (
 	GraphCRDOrder      = "graph-crd-order"
 	GraphCRDUnknown    = "graph-crd-unknown"
 	GraphDuplicate     = "graph-duplicate-object"
+	GraphTimeout       = "graph-timeout-short"
 	RefMissing         = "reference-missing"
 	RefPort            = "reference-port-missing"
 	RefUnknown         = "reference-unverifiable"
@@ -58,6 +59,7 @@ var Rules = map[string]Rule{
 	GraphCRDOrder:      {GraphCRDOrder, ClassGraph, Error, "Custom resource applied before its CRD", "Add a dependsOn on the Kustomization that installs the CRD (directly or transitively)."},
 	GraphCRDUnknown:    {GraphCRDUnknown, ClassGraph, Info, "CRD installed outside the repository", "Nothing in this repository installs the CRD; make sure the cluster has it."},
 	GraphDuplicate:     {GraphDuplicate, ClassGraph, Error, "Same object from two Kustomizations", "Keep the object in one Kustomization: two owners fight over it and pruning deletes it."},
+	GraphTimeout:       {GraphTimeout, ClassGraph, Error, "Kustomization timeout shorter than its HelmReleases' retries", "Raise the Kustomization's spec.timeout to the figure in the message (HelmRelease timeout × (1 + remediation retries), added along dependsOn chains), or lower the HelmReleases' timeouts or retries."},
 	RefMissing:         {RefMissing, ClassReference, Error, "Reference to a missing object", "Create the object, fix the name, or list it under externalObjects in .gitops-validate.yaml if it is made outside Git."},
 	RefPort:            {RefPort, ClassReference, Error, "Reference to a missing port or listener", "Use a port/listener that the target declares."},
 	RefUnknown:         {RefUnknown, ClassReference, Info, "Reference that cannot be verified offline", "The target may be created in the cluster (by a Helm chart or operator); it is not checked."},
