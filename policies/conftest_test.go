@@ -57,6 +57,10 @@ func TestConftestEngine(t *testing.T) {
 			},
 			wantCombined: []string{"data-namespace-prune-protected", "network-default-deny", "reliability-pdb"},
 		},
+		{
+			file:       "testdata/conftest/traefik-rendered.yaml",
+			wantObject: []string{"reliability-spread-taints"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
