@@ -76,6 +76,6 @@ deny contains result if {
 	count(held) > 0
 	not lib.prune_protected(item.contents)
 	a := lib.prune_annotation(item.contents)
-	msg := sprintf("%s: holds %s; pruning the namespace deletes them with it; annotate it %s: %s", [lib.describe(item.contents), concat(", ", sort([x | some x in held])), a.key, a.value])
+	msg := sprintf("%s: holds %s; pruning the namespace deletes everything in it; annotate it %s: %s", [lib.describe(item.contents), concat(", ", sort([x | some x in held])), a.key, a.value])
 	result := lib.combined_result(rego.metadata.rule(), item, msg)
 }

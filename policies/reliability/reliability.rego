@@ -107,9 +107,9 @@ max_unavailable := object.get(lib.helm_values(input), ["updateStrategy", "rollin
 # surge_only holds when a rollout must start a new pod before stopping one.
 surge_only if max_unavailable in {0, "0", "0%"}
 
-spread_consequence := "with maxUnavailable 0 the rollout's surge pod is that replica, so every rollout waits for it until it times out" if surge_only
+spread_consequence := "; with maxUnavailable 0 the rollout's surge pod is that replica, so every rollout waits for it until it times out" if surge_only
 
-spread_consequence := "so a drained node's pod cannot move to another node" if not surge_only
+spread_consequence := ", so a drained node's pod cannot move to another node" if not surge_only
 
 # METADATA
 # title: Spread constraints ignore untolerated nodes
@@ -123,7 +123,7 @@ deny contains result if {
 	object.get(c, "whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule"
 	object.get(c, "nodeTaintsPolicy", "Ignore") != "Honor"
 	msg := sprintf(
-		"%s: topologySpreadConstraints[%d] (%s, DoNotSchedule) counts tainted nodes its pods cannot run on as empty domains; a replica beyond one per schedulable node stays Pending, %s; set nodeTaintsPolicy: Honor",
+		"%s: topologySpreadConstraints[%d] (%s, DoNotSchedule) counts tainted nodes its pods cannot run on as empty domains; a replica beyond one per schedulable node stays Pending%s; set nodeTaintsPolicy: Honor",
 		[lib.describe(input), i, object.get(c, "topologyKey", ""), spread_consequence],
 	)
 	result := lib.result(rego.metadata.rule(), input, msg)
