@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
@@ -122,7 +123,7 @@ func checkEntry(ctx context.Context, env *cel.Env, c *render.Cluster, k *render.
 		}
 		ast, iss := env.Parse(src)
 		if iss.Err() != nil {
-			out = append(out, at(finding.GraphHealthInvalid, field, fmt.Sprintf("%s %q does not parse: %v", field, src, iss.Err())))
+			out = append(out, at(finding.GraphHealthInvalid, field, fmt.Sprintf("%s %q does not parse: %s", field, src, describe(iss))))
 			continue
 		}
 		prog, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.InterruptCheckFrequency(100))
@@ -151,6 +152,16 @@ func checkEntry(ctx context.Context, env *cel.Env, c *render.Cluster, k *render.
 		}
 	}
 	return out, nil
+}
+
+// describe puts CEL's parse errors on one line, each with its column in
+// the expression (CEL's own text spans lines, with a caret under the error).
+func describe(iss *cel.Issues) string {
+	var parts []string
+	for _, e := range iss.Errors() {
+		parts = append(parts, fmt.Sprintf("column %d: %s", e.Location.Column()+1, e.Message))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // evaluate runs the expressions in order as Flux's StatusEvaluator does:

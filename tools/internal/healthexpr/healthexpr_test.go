@@ -106,7 +106,7 @@ func TestCheck(t *testing.T) {
 			entry: rabbitmq(map[string]any{"current": "status.conditions.exists(c, c.type == 'Ready'"}),
 			rule:  finding.GraphHealthInvalid,
 			field: "spec.healthCheckExprs.0.current",
-			want:  []string{"does not parse", "Syntax error"},
+			want:  []string{"does not parse: column 46: Syntax error: missing ')' at '<EOF>'"},
 		},
 		{
 			name:  "syntax error in failed",
