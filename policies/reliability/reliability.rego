@@ -91,18 +91,9 @@ deny contains result if {
 	result := lib.result(rego.metadata.rule(), input, msg)
 }
 
-# spread_constraints is where the object's pods get their spread
-# constraints: the pod template, or the Traefik chart's values (the chart
-# renders them into its Deployment in the cluster).
-spread_constraints := object.get(pod_spec, "topologySpreadConstraints", []) if lib.is_workload(input)
-
-spread_constraints := object.get(lib.helm_values(input), "topologySpreadConstraints", []) if lib.traefik_release(input)
-
-# max_unavailable is the rolling update's maxUnavailable, from the
-# Deployment or the Traefik chart's values (Kubernetes defaults it to 25%).
+# max_unavailable is the Deployment's rolling update maxUnavailable
+# (Kubernetes defaults it to 25%).
 max_unavailable := object.get(input, ["spec", "strategy", "rollingUpdate", "maxUnavailable"], "25%") if input.kind == "Deployment"
-
-max_unavailable := object.get(lib.helm_values(input), ["updateStrategy", "rollingUpdate", "maxUnavailable"], "25%") if lib.traefik_release(input)
 
 # surge_only holds when a rollout must start a new pod before stopping one.
 surge_only if max_unavailable in {0, "0", "0%"}
@@ -117,9 +108,9 @@ spread_consequence := ", so a drained node's pod cannot move to another node" if
 #   id: reliability-spread-taints
 #   severity: error
 #   rationale: A DoNotSchedule topology spread counts every node as a domain, including the tainted control-plane nodes its pods cannot run on (nodeTaintsPolicy defaults to Ignore). Those domains hold zero pods, so once each schedulable node has one replica, the next pod (a rollout's surge pod, a drained node's pod) exceeds maxSkew and stays Pending; with maxUnavailable 0 no rollout ever finishes.
-#   remediation: Set nodeTaintsPolicy Honor (and nodeAffinityPolicy Honor, the default) on every DoNotSchedule constraint, so only nodes the pods may run on count; in the Traefik HelmRelease, in values.topologySpreadConstraints.
+#   remediation: Set nodeTaintsPolicy Honor (and nodeAffinityPolicy Honor, the default) on every DoNotSchedule constraint, so only nodes the pods may run on count; for a Deployment a chart renders, in the HelmRelease values (values.topologySpreadConstraints for Traefik).
 deny contains result if {
-	some i, c in spread_constraints
+	some i, c in object.get(pod_spec, "topologySpreadConstraints", [])
 	object.get(c, "whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule"
 	object.get(c, "nodeTaintsPolicy", "Ignore") != "Honor"
 	msg := sprintf(

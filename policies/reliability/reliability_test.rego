@@ -102,36 +102,3 @@ test_reliability_spread_taints_pass if {
 	not fires("reliability-spread-taints", json.patch(surge_deployment, [{"op": "replace", "path": sprintf("%s/whenUnsatisfiable", [spread0]), "value": "ScheduleAnyway"}]))
 	not fires("reliability-spread-taints", json.remove(fx.deployment, ["spec/template/spec/topologySpreadConstraints"]))
 }
-
-# traefik is the Traefik HelmRelease as in infrastructure/controllers/traefik
-# before the fix: the chart renders these values into its Deployment.
-traefik := {
-	"apiVersion": "helm.toolkit.fluxcd.io/v2",
-	"kind": "HelmRelease",
-	"metadata": {"name": "traefik", "namespace": "traefik"},
-	"spec": {
-		"chart": {"spec": {"chart": "traefik", "version": "41.3.0"}},
-		"values": {
-			"deployment": {"replicas": 2},
-			"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-			"topologySpreadConstraints": [{
-				"maxSkew": 1,
-				"topologyKey": "kubernetes.io/hostname",
-				"whenUnsatisfiable": "DoNotSchedule",
-				"labelSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}},
-			}],
-		},
-	},
-}
-
-test_reliability_spread_taints_fail_traefik_values if {
-	some r in reliability.deny with input as traefik
-	r.rule == "reliability-spread-taints"
-	contains(r.msg, "HelmRelease/traefik/traefik")
-	contains(r.msg, "surge pod")
-}
-
-test_reliability_spread_taints_pass_traefik_values if {
-	not fires("reliability-spread-taints", json.patch(traefik, [{"op": "add", "path": "/spec/values/topologySpreadConstraints/0/nodeTaintsPolicy", "value": "Honor"}]))
-	not fires("reliability-spread-taints", json.patch(traefik, [{"op": "replace", "path": "/metadata/name", "value": "web"}, {"op": "replace", "path": "/spec/chart/spec/chart", "value": "web"}]))
-}
