@@ -149,3 +149,14 @@ func Count(fs []Finding) Counts {
 	}
 	return c
 }
+
+// Stats are the counts and timing of a validation run, shared by the run
+// that fills them in and the outputs that print them.
+type Stats struct {
+	Clusters       int    `json:"clusters"`
+	Kustomizations int    `json:"kustomizations"`
+	Objects        int    `json:"objects"`
+	Files          int    `json:"files"`
+	Counts         Counts `json:"findings"`
+	DurationMS     int64  `json:"durationMs"`
+}

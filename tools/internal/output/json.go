@@ -6,7 +6,6 @@ import (
 
 	"github.com/homelab-gitops/homelab/tools/internal/diff"
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
-	"github.com/homelab-gitops/homelab/tools/internal/validate"
 )
 
 // JSONSchemaVersion is bumped on any incompatible change of the JSON output.
@@ -30,7 +29,7 @@ type JSONOutput struct{}
 type jsonReport struct {
 	Version  int               `json:"version"`
 	Findings []finding.Finding `json:"findings"`
-	Stats    validate.Stats    `json:"stats"`
+	Stats    finding.Stats     `json:"stats"`
 	Diff     *diff.Report      `json:"diff,omitempty"`
 }
 

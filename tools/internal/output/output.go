@@ -9,7 +9,6 @@ import (
 
 	"github.com/homelab-gitops/homelab/tools/internal/diff"
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
-	"github.com/homelab-gitops/homelab/tools/internal/validate"
 )
 
 // Format names.
@@ -27,7 +26,7 @@ var Formats = []string{Text, JSON, SARIF, GitHub, Markdown}
 // Report is what the outputs render.
 type Report struct {
 	Findings []finding.Finding
-	Stats    validate.Stats
+	Stats    finding.Stats
 	// Diff is set when a base revision was compared.
 	Diff *diff.Report
 	// Tool version for SARIF.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/homelab-gitops/homelab/tools/internal/diff"
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
-	"github.com/homelab-gitops/homelab/tools/internal/validate"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -30,7 +29,7 @@ func sample() *Report {
 	}
 	return &Report{
 		Findings: fs,
-		Stats:    validate.Stats{Clusters: 1, Kustomizations: 4, Objects: 21, Files: 15, Counts: finding.Count(fs), DurationMS: 42},
+		Stats:    finding.Stats{Clusters: 1, Kustomizations: 4, Objects: 21, Files: 15, Counts: finding.Count(fs), DurationMS: 42},
 		Diff: &diff.Report{Base: "main", Kustomizations: []diff.KustomizationDiff{{
 			Cluster: "home", Kustomization: "flux-system/apps",
 			Objects: []diff.ObjectDiff{{Object: "Deployment/web/web", Change: diff.Changed, Diff: "--- base/Deployment/web/web\n+++ head/Deployment/web/web\n@@ -1 +1 @@\n-replicas: 1\n+replicas: 2\n"}},

@@ -53,17 +53,7 @@ type Report struct {
 	Root     string
 	Clusters []*render.Cluster
 	Findings []finding.Finding
-	Stats    Stats
-}
-
-// Stats are counts and timings of a run.
-type Stats struct {
-	Clusters       int            `json:"clusters"`
-	Kustomizations int            `json:"kustomizations"`
-	Objects        int            `json:"objects"`
-	Files          int            `json:"files"`
-	Counts         finding.Counts `json:"findings"`
-	DurationMS     int64          `json:"durationMs"`
+	Stats    finding.Stats
 }
 
 type run struct {
