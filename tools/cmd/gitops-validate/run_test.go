@@ -41,6 +41,11 @@ func brokenRepo(t *testing.T) string {
 
 func TestExitCodes(t *testing.T) {
 	broken := brokenRepo(t)
+	// A Kubernetes repository without Flux: manifests, but no entry point.
+	noFlux := t.TempDir()
+	if err := os.WriteFile(filepath.Join(noFlux, "configmap.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name   string
 		args   []string
@@ -59,6 +64,9 @@ func TestExitCodes(t *testing.T) {
 		{"entry point flag", []string{"--policies", "-", "--path", "clusters/home", clean}, exitOK, "4 Kustomization(s)", ""},
 		{"missing entry point", []string{"--path", "clusters/none", clean}, exitUsage, "", "not a directory of the repository"},
 		{"help", []string{"-h"}, exitOK, "", "usage: gitops-validate"},
+		{"no Flux here", []string{noFlux}, exitUsage, "", "gitops-validate: no Flux entry point in "},
+		{"no Flux here: what was looked for", []string{noFlux}, exitUsage, "", "looked for clusters/<name>/, <dir>/clusters/<name>/, kubernetes/flux/cluster"},
+		{"no Flux here: how to name one", []string{noFlux}, exitUsage, "", "with --path DIR or entryPoints in .gitops-validate.yaml"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

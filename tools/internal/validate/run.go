@@ -5,6 +5,7 @@ package validate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -28,6 +29,10 @@ import (
 	"github.com/homelab-gitops/homelab/tools/internal/render"
 	"github.com/homelab-gitops/homelab/tools/internal/schema"
 )
+
+// ErrNoEntryPoint is returned when the repository has no Flux entry point:
+// there is nothing to render, which is not the same as nothing wrong.
+var ErrNoEntryPoint = errors.New("no Flux entry point")
 
 // Options configure a run.
 type Options struct {
@@ -102,6 +107,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	eps := found.EntryPoints
+	if len(eps) == 0 {
+		return nil, fmt.Errorf("%w in %s: looked for clusters/<name>/, <dir>/clusters/<name>/, kubernetes/flux/cluster, kubernetes/flux, flux/cluster, "+
+			"the spec.sync.path of a FluxInstance and a Flux Kustomization whose spec.path contains its own file; "+
+			"if Flux reconciles this repository, name the directory its bootstrap Kustomization applies with --path DIR or entryPoints in %s",
+			ErrNoEntryPoint, root, config.FileName)
+	}
 	tmp, err := os.MkdirTemp("", "gitops-validate-")
 	if err != nil {
 		return nil, fmt.Errorf("temporary directory: %w", err)
@@ -138,10 +149,6 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	prep := r.prepare(ctx, opts)
 	rep := &Report{Root: root}
-	if len(eps) == 0 {
-		rep.Findings = append(rep.Findings, finding.New(finding.GraphPath, "", 0, 0, finding.Object{},
-			"no Flux entry point found: expected clusters/<name>/, kubernetes/flux/cluster or a FluxInstance; name one with --path or entryPoints in "+config.FileName))
-	}
 
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
