@@ -26,14 +26,18 @@ import (
 	"github.com/homelab-gitops/homelab/tools/schemas"
 )
 
-// check runs every check over the rendered clusters. Checks of single
-// objects run in parallel; cross-object checks run per cluster.
 // newValidator builds the schema validator over the embedded CRDs and the
 // config's CRD directories (nil when schema checks are skipped).
 func (r *run) newValidator(opts Options) (*schema.Validator, error) {
 	if opts.Skip[finding.ClassSchema] {
 		return nil, nil
 	}
+	return r.loadSchemas()
+}
+
+// loadSchemas returns a validator over the embedded CRDs and the config's
+// CRD directories.
+func (r *run) loadSchemas() (*schema.Validator, error) {
 	fsys := []fs.FS{schemas.Compiled}
 	for _, d := range r.cfg.CRDs {
 		fsys = append(fsys, os.DirFS(filepath.Join(r.root, filepath.FromSlash(d))))
@@ -85,6 +89,8 @@ func (r *run) prepare(ctx context.Context, opts Options) <-chan checkTools {
 	return ch
 }
 
+// check runs every check over the rendered clusters. Checks of single
+// objects run in parallel; cross-object checks run per cluster.
 func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []string, prep <-chan checkTools, opts Options) ([]finding.Finding, error) {
 	var (
 		mu  sync.Mutex
@@ -124,16 +130,6 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 	}
 	validator, engine := tools.validator, tools.engine
 	if v := validator; v != nil {
-		// The API server ignores metadata.namespace on cluster-scoped
-		// objects; kustomize sets it on custom ones it does not know.
-		for _, c := range clusters {
-			for _, o := range c.Objects {
-				id := o.ID()
-				if id.Namespace != "" && v.ClusterScoped(id.Group, id.Kind) {
-					o.U.SetNamespace("")
-				}
-			}
-		}
 		for _, c := range clusters {
 			for _, o := range c.Objects {
 				if o.U.GetKind() == "CustomResourceDefinition" && strings.HasPrefix(o.U.GetAPIVersion(), "apiextensions.k8s.io/") {

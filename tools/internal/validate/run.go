@@ -169,6 +169,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	rep.Clusters = clusters
+	if err := r.clearClusterScopedNamespaces(clusters); err != nil {
+		return nil, err
+	}
 
 	var failed []string
 	for _, f := range rep.Findings {
@@ -355,4 +358,47 @@ func (c *clusterRun) accept(ctx context.Context, parent *render.Kustomization, o
 		}
 	}
 	return next, findings
+}
+
+// clearClusterScopedNamespaces drops metadata.namespace from cluster-scoped
+// objects, which the API server ignores: kustomize sets it on custom kinds
+// it does not know, helm-controller on every object of a chart. It is part
+// of rendering, whichever checks run, so that a render of another revision
+// (--base) names the same objects the same way. The scope comes from the
+// cluster's own CRDs, else the built-in kinds and embedded CRDs.
+func (r *run) clearClusterScopedNamespaces(clusters []*render.Cluster) error {
+	v := r.validator
+	for _, c := range clusters {
+		own := map[string]bool{} // group/kind of the cluster's CRDs: cluster scoped
+		for _, o := range c.Objects {
+			if o.U.GetKind() != "CustomResourceDefinition" || !strings.HasPrefix(o.U.GetAPIVersion(), "apiextensions.k8s.io/") {
+				continue
+			}
+			group, _, _ := unstructured.NestedString(o.U.Object, "spec", "group")
+			kind, _, _ := unstructured.NestedString(o.U.Object, "spec", "names", "kind")
+			scope, _, _ := unstructured.NestedString(o.U.Object, "spec", "scope")
+			own[group+"/"+kind] = scope == "Cluster"
+		}
+		for _, o := range c.Objects {
+			id := o.ID()
+			if id.Namespace == "" {
+				continue
+			}
+			scoped, ok := own[id.Group+"/"+id.Kind]
+			if !ok {
+				if v == nil {
+					// Schema checks are off: the scopes are still needed.
+					var err error
+					if v, err = r.loadSchemas(); err != nil {
+						return err
+					}
+				}
+				scoped = v.ClusterScoped(id.Group, id.Kind)
+			}
+			if scoped {
+				o.U.SetNamespace("")
+			}
+		}
+	}
+	return nil
 }
