@@ -261,15 +261,9 @@ func releaseClosure(c *render.Cluster) map[*render.Object]map[*render.Object]boo
 	}
 	direct := map[*render.Object][]*render.Object{}
 	for _, o := range byName {
-		deps, _, _ := unstructured.NestedSlice(o.U.Object, "spec", "dependsOn")
+		deps, _ := render.DependsOn(o.U.Object, o.U.GetNamespace())
 		for _, d := range deps {
-			m, _ := d.(map[string]any)
-			name, _ := m["name"].(string)
-			ns, _ := m["namespace"].(string)
-			if ns == "" {
-				ns = o.U.GetNamespace()
-			}
-			if dep := byName[ns+"/"+name]; dep != nil {
+			if dep := byName[d.Namespace+"/"+d.Name]; dep != nil {
 				direct[o] = append(direct[o], dep)
 			}
 		}
