@@ -139,7 +139,7 @@ func TestDecode(t *testing.T) {
 func TestDecodeErrorsSpeakJSON(t *testing.T) {
 	tests := []struct {
 		name, body, field string
-		want               string
+		want              string
 	}{
 		{"date-only performed_at", `{"performed_at":"2026-11-20"}`, "performed_at", "RFC 3339"},
 		{"reps as a string", `{"sets":[{"reps":"five"}]}`, "sets[0].reps", "must be a number"},
