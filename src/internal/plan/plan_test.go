@@ -381,3 +381,27 @@ func TestTrends(t *testing.T) {
 		t.Errorf("pull-up series = %+v", pu)
 	}
 }
+
+// TestTrendsWeightedBodyweight: a pull-up with 25 lb added is a set of
+// reps at bodyweight plus 25 lb; its chart counts reps and names the added
+// load, never an "estimated 1RM" of the added plate alone.
+func TestTrendsWeightedBodyweight(t *testing.T) {
+	h := history{}.
+		add(3, "pull-up", workout.Pounds, 25, 5, 5, 4).
+		add(1, "pull-up", workout.Pounds, 0, 9, 8)
+	got := Trends(h, workout.Pounds)
+	if len(got) != 1 {
+		t.Fatalf("series = %+v", got)
+	}
+	pts := got[0].Points
+	want := []Point{
+		{Date: startOfDay(h[0].PerformedAt), E1RM: 5, AddedLoad: 25},
+		{Date: startOfDay(h[1].PerformedAt), E1RM: 9},
+	}
+	if diff := cmp.Diff(want, pts); diff != "" {
+		t.Errorf("points (-want +got):\n%s", diff)
+	}
+	if v := got[0].Weeks[len(got[0].Weeks)-1].Volume; v != 31 {
+		t.Errorf("weekly volume = %v, want 31 reps", v)
+	}
+}

@@ -36,16 +36,7 @@ func parseTemplates() (map[string]*template.Template, error) {
 			}
 			return t.UTC().Format("15:04:05 MST")
 		},
-		"e1rm": func(w workout.Workout) string {
-			best := 0.0
-			for _, s := range w.Sets {
-				best = max(best, plan.E1RM(s.Weight, s.Reps))
-			}
-			if best == 0 {
-				return ""
-			}
-			return trimFloat(best) + " " + string(w.Unit)
-		},
+		"e1rm": e1rmLabel,
 		"rowErr": func(errs workout.FieldErrors, i int, field string) string {
 			return errs[fmt.Sprintf("rows[%d].%s", i, field)]
 		},
@@ -67,6 +58,22 @@ func parseTemplates() (map[string]*template.Template, error) {
 		out[name] = t
 	}
 	return out, nil
+}
+
+// e1rmLabel is a workout's best estimated one-rep max for the history
+// table; none for a bodyweight exercise, whose added load alone has none.
+func e1rmLabel(w workout.Workout) string {
+	if ex, ok := workout.Lookup(w.Exercise); !ok || ex.Bodyweight {
+		return ""
+	}
+	best := 0.0
+	for _, s := range w.Sets {
+		best = max(best, plan.E1RM(s.Weight, s.Reps))
+	}
+	if best == 0 {
+		return ""
+	}
+	return trimFloat(best) + " " + string(w.Unit)
 }
 
 // page is what every template gets.
