@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,9 +162,14 @@ func TestBrowserLogWorkout(t *testing.T) {
 	if !strings.Contains(historyRow, "back-squat") || !strings.Contains(historyRow, "5 @ 100 kg, 5 @ 100 kg, 4 @ 100 kg") {
 		t.Errorf("history row = %q", historyRow)
 	}
-	// The chart draws the latest sessions (at most 120), the new one last.
-	if want := min(squats+1, 120); dots != want {
-		t.Errorf("%d points on the squat chart, want %d", dots, want)
+	// The chart draws the sessions of its window (the last 26 weeks), the
+	// new one last, and its caption counts them.
+	caption, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`section[data-exercise="back-squat"] figure.chart-e1rm figcaption`)))
+	if err != nil {
+		t.Fatalf("chart caption: %v", err)
+	}
+	if dots < 2 || dots > min(squats+1, 120) || !strings.Contains(caption, fmt.Sprintf(": %d sessions, ", dots)) {
+		t.Errorf("%d points on the squat chart (%d squats logged), caption %q", dots, squats+1, caption)
 	}
 	if today := time.Now().Format("2 Jan 2006"); !strings.Contains(latest, today) {
 		t.Errorf("latest squat %q is not today's workout (%s)", latest, today)
