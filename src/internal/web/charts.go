@@ -105,8 +105,8 @@ func buildCharts(series []plan.Series) []exerciseCharts {
 			if what == "s" {
 				what = "seconds"
 			}
-			e1 = chartText{title: "Best set (" + what + ")", axis: what, value: bodyweightValue(s.Exercise, s.Unit)}
-			vol = chartText{title: "Weekly " + what, axis: what, value: countValue(what)}
+			e1 = chartText{title: "Best set (" + what + ")", axis: what, value: bodyweightValue(s.Exercise, s.Unit), counts: true}
+			vol = chartText{title: "Weekly " + what, axis: what, value: countValue(what), counts: true}
 		} else {
 			e1 = chartText{title: "Estimated 1RM (" + unit + ")", axis: "1RM, " + unit, value: loadValue(unit)}
 			vol = chartText{title: "Weekly volume (" + unit + " × reps)", axis: unit + " × reps", value: loadValue(unit)}
@@ -150,6 +150,8 @@ func chartWindow(weeks []plan.Week, pts []plan.Point) ([]plan.Week, []plan.Point
 type chartText struct {
 	title, axis string
 	value       func(plan.Point) string
+	// counts: the values are whole numbers (reps, seconds), so are ticks.
+	counts bool
 }
 
 func loadValue(unit string) func(plan.Point) string {
@@ -187,7 +189,7 @@ func lineChart(pts []plan.Point, txt chartText) chart {
 	for _, p := range pts {
 		lo, hi = math.Min(lo, p.E1RM), math.Max(hi, p.E1RM)
 	}
-	lo, hi, step := niceScale(lo, hi)
+	lo, hi, step := niceScale(lo, hi, txt.counts)
 	first, last := pts[0].Date, pts[len(pts)-1].Date
 	span := last.Sub(first).Hours()
 	x := func(t time.Time) float64 {
@@ -224,7 +226,7 @@ func barChart(weeks []plan.Week, txt chartText) chart {
 	for _, w := range weeks {
 		hi = math.Max(hi, w.Volume)
 	}
-	lo, hi, step := niceScale(0, math.Max(hi, 1))
+	lo, hi, step := niceScale(0, math.Max(hi, 1), txt.counts)
 	y := func(v float64) float64 { return c.Y0 - (c.Y0-c.Y1)*(v-lo)/(hi-lo) }
 	slot := (c.X1 - c.X0) / float64(len(weeks))
 	for i, w := range weeks {
@@ -245,8 +247,9 @@ func barChart(weeks []plan.Week, txt chartText) chart {
 
 // niceScale widens [lo, hi] to multiples of a step of 1, 2 or 5 × 10^n
 // that gives three to six ticks, so that every tick is a round number and
-// the axis ends on one. A flat series gets a step on either side.
-func niceScale(lo, hi float64) (float64, float64, float64) {
+// the axis ends on one; whole numbers only for counts. A flat series gets
+// a step on either side.
+func niceScale(lo, hi float64, counts bool) (float64, float64, float64) {
 	if hi-lo < 1e-9 {
 		lo, hi = lo-1, hi+1
 	}
@@ -258,6 +261,9 @@ func niceScale(lo, hi float64) (float64, float64, float64) {
 			step = m * mag
 			break
 		}
+	}
+	if counts {
+		step = math.Max(step, 1)
 	}
 	return math.Floor(lo/step+1e-9) * step, math.Ceil(hi/step-1e-9) * step, step
 }

@@ -170,6 +170,11 @@ func TestWeightedBodyweightChart(t *testing.T) {
 	if !strings.HasPrefix(ec.Latest, "5 reps +25 lb on ") {
 		t.Errorf("latest %q", ec.Latest)
 	}
+	for _, tk := range ec.E1RM.YTicks {
+		if strings.Contains(tk.Label, ".") {
+			t.Errorf("a rep count tick of %s", tk.Label)
+		}
+	}
 	if got := e1rmLabel(w); got != "" {
 		t.Errorf("history shows an estimated 1RM %q for a pull-up", got)
 	}
