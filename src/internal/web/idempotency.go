@@ -2,9 +2,10 @@ package web
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
+	"math"
 	"sync"
-	"time"
 
 	"github.com/homelab-gitops/homelab/src/internal/workout"
 )
@@ -25,26 +26,28 @@ type fingerprint [sha256.Size]byte
 // workout stored under an id.
 type idempotencyCache struct {
 	mu      sync.Mutex
-	entries map[string]fingerprint
-	order   []string // ring of keys, oldest at next
+	entries map[idempotencyKey]fingerprint
+	order   []idempotencyKey // ring of keys, oldest at next
 	next    int
 }
 
+type idempotencyKey struct{ user, id string }
+
 func newIdempotencyCache(n int) *idempotencyCache {
-	return &idempotencyCache{entries: make(map[string]fingerprint, n), order: make([]string, 0, n)}
+	return &idempotencyCache{entries: make(map[idempotencyKey]fingerprint, n), order: make([]idempotencyKey, 0, n)}
 }
 
 // lookup reports whether id was confirmed for user, and with which request.
 func (c *idempotencyCache) lookup(user, id string) (fingerprint, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	fp, ok := c.entries[user+"\x00"+id]
+	fp, ok := c.entries[idempotencyKey{user, id}]
 	return fp, ok
 }
 
 // add records a confirmed request.
 func (c *idempotencyCache) add(user, id string, fp fingerprint) {
-	k := user + "\x00" + id
+	k := idempotencyKey{user, id}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.entries[k]; ok {
@@ -61,11 +64,28 @@ func (c *idempotencyCache) add(user, id string, fp fingerprint) {
 }
 
 // workoutFingerprint covers what an API client sends: not the id (the
-// key itself) nor what the server sets.
+// key itself) nor what the server sets. It hashes the fields directly:
+// it runs on every POST.
 func workoutFingerprint(w workout.Workout) fingerprint {
-	w.ID, w.UserID, w.LoggedAt = "", "", time.Time{}
-	data, _ := json.Marshal(w) // a validated workout always encodes
-	return sha256.Sum256(append([]byte("api\x00"), data...))
+	var buf [512]byte
+	b := append(buf[:0], "api\x00"...)
+	b = appendString(b, w.Exercise)
+	b = binary.LittleEndian.AppendUint64(b, uint64(w.PerformedAt.UnixNano()))
+	b = appendString(b, string(w.Unit))
+	b = appendString(b, w.Notes)
+	for _, s := range w.Sets {
+		b = binary.LittleEndian.AppendUint64(b, uint64(s.Reps))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.Weight))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.RPE))
+	}
+	return sha256.Sum256(b)
+}
+
+// appendString appends s with its length, so that fields cannot run into
+// each other.
+func appendString(b []byte, s string) []byte {
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(s)))
+	return append(b, s...)
 }
 
 // formFingerprint covers the log form as typed: submitting the same form
