@@ -37,10 +37,14 @@ type Series struct {
 }
 
 // Trends returns one series per exercise in history (catalogue order),
-// converted to unit. Weeks without training inside a series' span appear
-// with zero volume, so a chart shows the gaps.
-func Trends(history []workout.Workout, unit workout.Unit) []Series {
+// converted to unit, by calendar day and week in loc (the user's time
+// zone). Weeks without training inside a series' span appear with zero
+// volume, so a chart shows the gaps.
+func Trends(history []workout.Workout, unit workout.Unit, loc *time.Location) []Series {
 	ws := append([]workout.Workout(nil), history...)
+	for i := range ws {
+		ws[i].PerformedAt = ws[i].PerformedAt.In(loc)
+	}
 	sortWorkouts(ws)
 	byEx := map[string][]workout.Workout{}
 	for _, w := range ws {

@@ -133,7 +133,7 @@ func TestChartsShareTheirWindow(t *testing.T) {
 		ws = append(ws, sample(i, 0, "back-squat", 60+float64(i%10), 5, 5, 5))
 		ws[i].PerformedAt = start.AddDate(0, 0, 3*i)
 	}
-	ec := buildCharts(plan.Trends(ws, workout.Kilograms))[0]
+	ec := buildCharts(plan.Trends(ws, workout.Kilograms, time.UTC))[0]
 	first, last := ec.E1RM.Dots[0], ec.E1RM.Dots[len(ec.E1RM.Dots)-1]
 	weekOf := func(label string) string { return strings.SplitN(label, ":", 2)[0] }
 	if ec.Window == "" || !strings.Contains(ec.E1RM.Caption, ec.Window) || !strings.Contains(ec.Volume.Caption, ec.Window) {
@@ -163,7 +163,7 @@ func TestChartsShareTheirWindow(t *testing.T) {
 func TestWeightedBodyweightChart(t *testing.T) {
 	w := sample(1, 1, "pull-up", 25, 5, 5, 4)
 	w.Unit = workout.Pounds
-	ec := buildCharts(plan.Trends([]workout.Workout{w}, workout.Pounds))[0]
+	ec := buildCharts(plan.Trends([]workout.Workout{w}, workout.Pounds, time.UTC))[0]
 	if !strings.Contains(ec.E1RM.Title, "reps") || !strings.Contains(ec.E1RM.Dots[0].Label, "5 reps +25 lb") {
 		t.Errorf("title %q, point %q", ec.E1RM.Title, ec.E1RM.Dots[0].Label)
 	}

@@ -329,7 +329,11 @@ func (s *Server) progressPage(w http.ResponseWriter, r *http.Request) {
 	h := s.history(r.Context(), p.User, HistoryQuery{})
 	p.Stale, p.AsOf = h.Stale, h.AsOf
 	if !h.Unknown() {
-		p.Charts = buildCharts(plan.Trends(h.Workouts, plan.PreferredUnit(h.Workouts)))
+		loc := p.loc
+		if loc == nil {
+			loc = time.UTC
+		}
+		p.Charts = buildCharts(plan.Trends(h.Workouts, plan.PreferredUnit(h.Workouts), loc))
 	}
 	s.render(w, r, http.StatusOK, "progress.html", p)
 }
