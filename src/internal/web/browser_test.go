@@ -62,7 +62,8 @@ func browserZone(now time.Time) string {
 // of the user's history is preselected, the date is the browser's day, the
 // notes field lets through exactly what the server accepts (500
 // characters, line breaks and two-byte letters included), and the chart
-// text is readable. Screenshots are kept.
+// text is readable; with a history never read, the plan page says the plan
+// is unavailable. Screenshots (phone and desktop) are kept.
 func TestBrowserLogForm(t *testing.T) {
 	exe := chromium(t)
 	start := time.Now()
@@ -215,5 +216,41 @@ func TestBrowserLogForm(t *testing.T) {
 	}
 	if titles == 0 {
 		t.Error("charts have no axis titles")
+	}
+
+	// The same pages on a desktop, and the plan of a history never read.
+	unread := &env{pub: &fakePublisher{}, rd: newFakeReader(ws...)}
+	unread.rd.stale = true
+	srvUnread, err := New(Options{Publisher: unread.pub, Reader: unread.rd, Auth: access.Dev{User: devUser}, Dev: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsUnread := httptest.NewServer(srvUnread)
+	defer tsUnread.Close()
+	var notice string
+	var plans int
+	err = chromedp.Do(ctx,
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(ts.URL+"/progress"),
+		chromedp.WaitVisible(chromedp.CSS(`svg[data-kind="volume"]`)),
+		shot("progress-1280.png"),
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(tsUnread.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#plan-unavailable`)),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			var err error
+			if notice, err = chromedp.Text(chromedp.CSS(`#plan-unavailable`))(ctx, tg); err != nil {
+				return err
+			}
+			plans, err = chromedp.Evaluate[int](`document.querySelectorAll('#plan').length`)(ctx, tg)
+			return err
+		}),
+		shot("plan-unavailable-390.png"),
+	)
+	if err != nil {
+		t.Fatalf("desktop and unread history: %v", err)
+	}
+	if !strings.Contains(notice, "unavailable") || plans != 0 {
+		t.Errorf("unread history: notice %q, %d plans shown", notice, plans)
 	}
 }

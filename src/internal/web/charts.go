@@ -100,11 +100,13 @@ func buildCharts(series []plan.Series) []exerciseCharts {
 		ec.Window = weeks[0].Start.Format("2 Jan 2006") + " – " + last.Date.Format("2 Jan 2006")
 		unit := string(s.Unit)
 		var e1, vol chartText
+		latest := "estimated 1RM "
 		if s.Exercise.Bodyweight {
 			what := s.Exercise.RepUnit()
 			if what == "s" {
 				what = "seconds"
 			}
+			latest = "best set "
 			e1 = chartText{title: "Best set (" + what + ")", axis: what, value: bodyweightValue(s.Exercise, s.Unit), counts: true}
 			vol = chartText{title: "Weekly " + what, axis: what, value: countValue(what), counts: true}
 		} else {
@@ -115,7 +117,7 @@ func buildCharts(series []plan.Series) []exerciseCharts {
 		ec.E1RM.Caption = fmt.Sprintf("%s, %s", plural(len(pts), "session"), ec.Window)
 		ec.Volume = barChart(weeks, vol)
 		ec.Volume.Caption = fmt.Sprintf("%s, %s", plural(len(weeks), "week"), ec.Window)
-		ec.Latest = e1.value(last) + " on " + last.Date.Format("2 Jan 2006")
+		ec.Latest = latest + e1.value(last) + " on " + last.Date.Format("2 Jan 2006")
 		out = append(out, ec)
 	}
 	return out

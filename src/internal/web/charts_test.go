@@ -167,7 +167,7 @@ func TestWeightedBodyweightChart(t *testing.T) {
 	if !strings.Contains(ec.E1RM.Title, "reps") || !strings.Contains(ec.E1RM.Dots[0].Label, "5 reps +25 lb") {
 		t.Errorf("title %q, point %q", ec.E1RM.Title, ec.E1RM.Dots[0].Label)
 	}
-	if !strings.HasPrefix(ec.Latest, "5 reps +25 lb on ") {
+	if !strings.HasPrefix(ec.Latest, "best set 5 reps +25 lb on ") {
 		t.Errorf("latest %q", ec.Latest)
 	}
 	for _, tk := range ec.E1RM.YTicks {
