@@ -124,6 +124,10 @@ func TestBrowserLogWorkout(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#log-form`)),
 		text(`#dev-banner`, &banner),
 		chromedp.SetValue(chromedp.CSS(`#exercise`), "back-squat"),
+		// Until this replica has read the user's history (a cold load
+		// takes seconds on the embedded store) and without a unit cookie,
+		// no unit is preselected: the user picks one.
+		chromedp.SetValue(chromedp.CSS(`#unit`), "kg"),
 		chromedp.SendKeys(chromedp.CSS(`#reps_0`), "5"),
 		chromedp.SendKeys(chromedp.CSS(`#weight_0`), "100"),
 		chromedp.SendKeys(chromedp.CSS(`#reps_1`), "5"),
