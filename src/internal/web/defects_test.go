@@ -238,3 +238,27 @@ func TestUsersTimeZone(t *testing.T) {
 		t.Errorf("today's workout performed at %v, want now (%v)", got, evening)
 	}
 }
+
+func TestLocation(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"America/New_York": true, "UTC": true, "Etc/GMT+5": true, "Asia/Kolkata": true,
+		"": false, "Local": false, "../etc/passwd": false, "/etc/localtime": false, "Mars/Olympus": false,
+		"America/New York": false, strings.Repeat("A", 65): false,
+	} {
+		if got := location(name) != nil; got != ok {
+			t.Errorf("location(%q) known = %v, want %v", name, got, ok)
+		}
+	}
+}
+
+func TestAPIPlanTimeZoneParameter(t *testing.T) {
+	evening := time.Date(2026, 11, 21, 2, 30, 0, 0, time.UTC)
+	e := newEnv(t, nil)
+	e.srv.opts.Now = func() time.Time { return evening }
+	if res, body := e.do(t, httptest.NewRequest(http.MethodGet, "/api/v1/plan?tz=America/New_York", nil)); res.StatusCode != 200 || !strings.Contains(body, `"date":"2026-11-20"`) {
+		t.Errorf("?tz=America/New_York: %d %s", res.StatusCode, body)
+	}
+	if res, body := e.do(t, httptest.NewRequest(http.MethodGet, "/api/v1/plan?tz=Local", nil)); res.StatusCode != 400 || !strings.Contains(body, `"tz"`) {
+		t.Errorf("?tz=Local: %d %s", res.StatusCode, body)
+	}
+}
