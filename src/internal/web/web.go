@@ -55,6 +55,11 @@ type History struct {
 	AsOf  time.Time
 }
 
+// Unknown reports that nothing was ever read for the user: the view holds
+// at most what this process published since it started. No plan can be
+// made from it: a user with years of history would get a beginner's.
+func (h History) Unknown() bool { return h.Stale && h.AsOf.IsZero() }
+
 // Reader reads workout history. History answers within ctx's deadline,
 // from a last-known view when the database is slow or down; its error is
 // for a bad query or a cancelled ctx. Remember adds a confirmed workout to
@@ -94,6 +99,9 @@ type Server struct {
 	static  fs.FS
 	metrics *metrics
 	handler http.Handler
+	// logged remembers the workouts confirmed here, to refuse an
+	// Idempotency-Key reused for a different workout.
+	logged *idempotencyCache
 }
 
 // New builds the server and its routes.
@@ -131,7 +139,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, log: opts.Logger, pages: pages, static: static, metrics: m}
+	s := &Server{opts: opts, log: opts.Logger, pages: pages, static: static, metrics: m, logged: newIdempotencyCache(idempotencyEntries)}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -155,6 +163,7 @@ func (s *Server) routes() http.Handler {
 	r.HandleFunc("/api/v1/plan", s.apiPlan).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/workouts", s.apiListWorkouts).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/workouts", s.apiPostWorkout).Methods(http.MethodPost)
+	r.HandleFunc("/api/v1/workouts/{id}", s.apiGetWorkout).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/openapi.yaml", s.apiSpec).Methods(http.MethodGet)
 
 	r.NotFoundHandler = http.HandlerFunc(s.notFound)
@@ -165,7 +174,7 @@ func (s *Server) routes() http.Handler {
 		s.metrics.csrfRejected.Inc()
 		s.logger(r.Context()).Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
 			"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
-		http.Error(w, "cross-origin request refused", http.StatusForbidden)
+		s.renderError(w, r, http.StatusForbidden, "Cross-origin request refused: submit from this site's own pages.")
 	}))
 
 	authed := access.Middleware(s.opts.Auth, func(r *http.Request, err error) {

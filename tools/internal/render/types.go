@@ -144,23 +144,33 @@ func NewKustomization(u *unstructured.Unstructured, parent *Kustomization, file 
 	if k.SourceRef.Namespace == "" {
 		k.SourceRef.Namespace = k.Namespace
 	}
-	deps, _, err := unstructured.NestedSlice(u.Object, "spec", "dependsOn")
-	if err != nil {
-		return nil, fmt.Errorf("Kustomization/%s: spec.dependsOn: %w", k.Ref, err)
+	if k.DependsOn, err = DependsOn(u.Object, k.Namespace); err != nil {
+		return nil, fmt.Errorf("Kustomization/%s: %w", k.Ref, err)
 	}
+	return k, nil
+}
+
+// DependsOn reads spec.dependsOn of a Flux object (Kustomization,
+// HelmRelease): entries without a namespace are in ns.
+func DependsOn(obj map[string]any, ns string) ([]Ref, error) {
+	deps, _, err := unstructured.NestedSlice(obj, "spec", "dependsOn")
+	if err != nil {
+		return nil, fmt.Errorf("spec.dependsOn: %w", err)
+	}
+	var out []Ref
 	for _, d := range deps {
 		m, ok := d.(map[string]any)
 		if !ok {
 			continue
 		}
 		name, _ := m["name"].(string)
-		ns, _ := m["namespace"].(string)
-		if ns == "" {
-			ns = k.Namespace
+		dns, _ := m["namespace"].(string)
+		if dns == "" {
+			dns = ns
 		}
-		k.DependsOn = append(k.DependsOn, Ref{Namespace: ns, Name: name})
+		out = append(out, Ref{Namespace: dns, Name: name})
 	}
-	return k, nil
+	return out, nil
 }
 
 // CleanPath turns spec.path ("./apps", "apps/", "") into a clean relative
