@@ -78,9 +78,12 @@ type Finding struct {
 	Kustomization string `json:"kustomization,omitempty"`
 	// Field is the dotted path of the field at fault inside the object
 	// (e.g. spec.template.spec.containers.0.image), when known.
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-	Hint    string `json:"hint,omitempty"`
+	Field string `json:"field,omitempty"`
+	// Variable is the postBuild variable the finding is about, when there
+	// is one.
+	Variable string `json:"variable,omitempty"`
+	Message  string `json:"message"`
+	Hint     string `json:"hint,omitempty"`
 }
 
 // Position renders file:line:col, leaving out what is unknown.

@@ -160,8 +160,9 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 			obj := finding.Object{APIVersion: rs.GetApiVersion(), Kind: rs.GetKind(), Namespace: rs.GetNamespace(), Name: rs.GetName()}
 			for _, v := range missing {
 				f := finding.New(finding.RenderVarMissing, file, 0, 0, obj,
-					fmt.Sprintf("variable ${%s} has no value in Kustomization %s (postBuild.substitute/substituteFrom) and no default; Flux substitutes an empty string", v, k.Ref))
+					fmt.Sprintf("variable ${%s} has no value in Kustomization %s (postBuild.substitute/substituteFrom) and no default; Flux substitutes an empty string", v.Name, k.Ref))
 				f.Kustomization = k.Ref.String()
+				f.Field, f.Variable = v.Field, v.Name
 				out.Findings = append(out.Findings, f)
 			}
 			if err != nil {

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
@@ -122,14 +123,14 @@ func TestSubstitution(t *testing.T) {
 			spec:    "  path: ./app\n  sourceRef: {kind: GitRepository, name: flux-system}\n  postBuild:\n    substitute: {NAME: inline}\n",
 			want:    map[string]string{"plain": "inline", "defaulted": "fallback", "escaped": "${NAME}", "missing": ""},
 			raw:     "${NAME}",
-			missing: []string{"NOPE"},
+			missing: []string{"NOPE at data.missing"},
 		},
 		{
 			name:    "substituteFrom a ConfigMap, optional missing Secret",
 			spec:    "  path: ./app\n  sourceRef: {kind: GitRepository, name: flux-system}\n  postBuild:\n    substituteFrom:\n      - {kind: ConfigMap, name: vars}\n      - {kind: Secret, name: absent, optional: true}\n",
 			want:    map[string]string{"plain": "from-configmap", "defaulted": "fallback", "escaped": "${NAME}", "missing": ""},
 			raw:     "${NAME}",
-			missing: []string{"NOPE"},
+			missing: []string{"NOPE at data.missing"},
 		},
 	}
 	for _, tt := range tests {
@@ -156,12 +157,12 @@ func TestSubstitution(t *testing.T) {
 					t.Errorf("unexpected finding %s: %s", f.Rule, f.Message)
 					continue
 				}
-				missing = append(missing, f.Message)
+				missing = append(missing, f.Variable+" at "+f.Field)
 				if f.File != "app/objects.yaml" {
 					t.Errorf("finding file %q, want app/objects.yaml", f.File)
 				}
 			}
-			if len(missing) != len(tt.missing) {
+			if !slices.Equal(missing, tt.missing) {
 				t.Errorf("missing-variable findings %v, want %v", missing, tt.missing)
 			}
 			if app.File != "app/objects.yaml" {
@@ -237,5 +238,47 @@ func TestSchemaFieldDetection(t *testing.T) {
 		if got := schemaFieldRe.MatchString(tt.data); got != tt.want {
 			t.Errorf("%q: %v, want %v", tt.data, got, tt.want)
 		}
+	}
+}
+
+// TestMissingVars: one walk of the object finds every variable Flux's
+// strict mode would fail on, each once, at the first field in document
+// order that references it.
+func TestMissingVars(t *testing.T) {
+	const doc = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: app
+  labels:
+    ${KEY_VAR}: x
+data:
+  set: ${SET}
+  both: ${ONE}-${TWO^^}
+  again: ${ONE}
+  defaulted: ${A:=x} ${B:-y} ${C-z} ${D:+w}
+  nested: ${E:=${INNER}}
+  escaped: $${ESCAPED}
+  list:
+    - plain
+    - ${IN_LIST}
+  unparsable: ${BROKEN
+`
+	var n kyaml.Node
+	if err := kyaml.Unmarshal([]byte(doc), &n); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range missingVars(&n, map[string]string{"SET": "1"}) {
+		got = append(got, m.Name+" at "+m.Field)
+	}
+	want := []string{
+		"KEY_VAR at metadata.labels.${KEY_VAR}",
+		"ONE at data.both",
+		"TWO at data.both",
+		"INNER at data.nested",
+		"IN_LIST at data.list.1",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("missing\n  %v\nwant\n  %v", got, want)
 	}
 }

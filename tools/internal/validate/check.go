@@ -389,11 +389,6 @@ func (r *run) position(fs []finding.Finding, clusters []*render.Cluster) {
 			path = strings.Split(f.Field, ".")
 		}
 		f.Line, f.Column = d.Lookup(path...)
-		if f.Rule == finding.RenderVarMissing {
-			if l := varLine(r.root, f.File, d.Line(), f.Message); l > 0 {
-				f.Line, f.Column = l, 0
-			}
-		}
 	}
 }
 
@@ -401,24 +396,4 @@ func (r *run) position(fs []finding.Finding, clusters []*render.Cluster) {
 type chartKey struct {
 	file string
 	obj  finding.Object
-}
-
-// varLine finds the line holding the ${VAR} named in msg, from line start.
-func varLine(root, file string, start int, msg string) int {
-	i := strings.Index(msg, "${")
-	j := strings.Index(msg[i+1:], "}")
-	if i < 0 || j < 0 {
-		return 0
-	}
-	name := msg[i+2 : i+1+j]
-	data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(file)))
-	if err != nil {
-		return 0
-	}
-	for n, l := range strings.Split(string(data), "\n") {
-		if n+1 >= start && (strings.Contains(l, "${"+name+"}") || strings.Contains(l, "${"+name+":") || strings.Contains(l, "${"+name+"=")) {
-			return n + 1
-		}
-	}
-	return 0
 }
