@@ -109,3 +109,37 @@ func TestMarkdownFitsInAComment(t *testing.T) {
 		t.Error("summary is not first")
 	}
 }
+
+// TestSARIFHelp: a rule's help is there when the rule has a hint and left
+// out otherwise (SARIF requires text in a multiformatMessageString).
+func TestSARIFHelp(t *testing.T) {
+	var buf bytes.Buffer
+	if err := (&SARIFOutput{}).Output(&buf, sample()); err != nil {
+		t.Fatal(err)
+	}
+	var log struct {
+		Runs []struct {
+			Tool struct {
+				Driver struct {
+					Rules []struct {
+						ID   string          `json:"id"`
+						Help json.RawMessage `json:"help"`
+					} `json:"rules"`
+				} `json:"driver"`
+			} `json:"tool"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	helps := map[string]string{}
+	for _, r := range log.Runs[0].Tool.Driver.Rules {
+		helps[r.ID] = string(r.Help)
+	}
+	if h := helps["security-image-pinned"]; h != "" {
+		t.Errorf("policy rule without a hint has help %s", h)
+	}
+	if h := helps[finding.RefMissing]; !strings.Contains(h, `"text":`) || strings.Contains(h, `"text": ""`) {
+		t.Errorf("%s: help %s, want the rule's hint", finding.RefMissing, h)
+	}
+}
