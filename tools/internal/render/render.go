@@ -330,6 +330,15 @@ func (r *Renderer) renderFinding(k *Kustomization, src Source, err error) findin
 		f.Kustomization = k.Ref.String()
 		return f
 	}
+	var rf *remoteFileError
+	if errors.As(err, &rf) {
+		f := finding.New(finding.RenderSource, k.File, k.Line, 0, k.FindingObject(),
+			fmt.Sprintf("Kustomization %s is not rendered: %s generates from the remote file %s, which is not fetched offline; its objects are not checked",
+				k.Ref, rf.generator+" in "+src.repoPath(rf.kustomization), rf.url))
+		f.Hint = "Commit the file next to the kustomization (kustomize-controller downloads it on every reconciliation, so a changed URL changes the cluster without a commit)."
+		f.Kustomization = k.Ref.String()
+		return f
+	}
 	prefix := "kustomize build failed"
 	var ie *ignoredError
 	if errors.As(err, &ie) {
