@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -117,5 +119,47 @@ func TestJSONSchema(t *testing.T) {
 	}
 	if strings.Contains(stdout.String(), "hunter2") {
 		t.Error("secret value printed")
+	}
+}
+
+// TestDeterministicOutput: two runs over a repository with several
+// aggregated warnings (objects without a schema, checked in parallel) give
+// the same bytes.
+func TestDeterministicOutput(t *testing.T) {
+	repo := brokenRepo(t)
+	kus := filepath.Join(repo, "apps", "web", "kustomization.yaml")
+	data, err := os.ReadFile(kus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resources strings.Builder
+	for f := range 3 {
+		var docs strings.Builder
+		for i := range 40 {
+			for _, kind := range []string{"Widget", "Gadget"} {
+				fmt.Fprintf(&docs, "---\napiVersion: example.com/v1\nkind: %s\nmetadata:\n  name: %s-%d-%d\nspec: {size: %d}\n", kind, strings.ToLower(kind), f, i, i)
+			}
+		}
+		name := fmt.Sprintf("widgets-%d.yaml", f)
+		if err := os.WriteFile(filepath.Join(repo, "apps", "web", name), []byte(docs.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		resources.WriteString("  - " + name + "\n")
+	}
+	if err := os.WriteFile(kus, []byte(strings.Replace(string(data), "resources:\n", "resources:\n"+resources.String(), 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	durationRe := regexp.MustCompile(`"durationMs": \d+`)
+	var outs []string
+	for range 2 {
+		var stdout, stderr bytes.Buffer
+		run(context.Background(), []string{"-o", "json", "--policies", "-", repo}, &stdout, &stderr)
+		outs = append(outs, durationRe.ReplaceAllString(stdout.String(), ""))
+	}
+	if !strings.Contains(outs[0], "more Widget object(s)") || !strings.Contains(outs[0], "more Gadget object(s)") {
+		t.Fatalf("no aggregated warnings:\n%s", outs[0])
+	}
+	if outs[0] != outs[1] {
+		t.Errorf("two runs differ:\n%s\n---\n%s", outs[0], outs[1])
 	}
 }

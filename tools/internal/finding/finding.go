@@ -100,8 +100,9 @@ func (f Finding) Position() string {
 	}
 }
 
-// Sort orders findings by file, line, column, rule and message so that every
-// output is stable from run to run.
+// Sort orders findings by file, line, column, rule and message (then every
+// other field) so that every output is the same from run to run, whatever
+// order the parallel checks produced them in.
 func Sort(fs []Finding) {
 	slices.SortStableFunc(fs, func(a, b Finding) int {
 		return cmp.Or(
@@ -112,6 +113,9 @@ func Sort(fs []Finding) {
 			cmp.Compare(a.Rule, b.Rule),
 			cmp.Compare(a.Object.String(), b.Object.String()),
 			cmp.Compare(a.Message, b.Message),
+			cmp.Compare(a.Kustomization, b.Kustomization),
+			cmp.Compare(a.Field, b.Field),
+			cmp.Compare(a.Hint, b.Hint),
 		)
 	})
 }

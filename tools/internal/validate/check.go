@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io/fs"
@@ -259,7 +260,9 @@ func (t *kindTally) add(cluster string, o *render.Object, f finding.Finding) {
 	if t.first == nil {
 		t.first, t.count = map[string]*finding.Finding{}, map[string]int{}
 	}
-	if t.first[key] == nil || f.File < t.first[key].File {
+	// The representative is the first by file and object, not by arrival:
+	// objects are checked in parallel.
+	if first := t.first[key]; first == nil || cmp.Or(strings.Compare(f.File, first.File), strings.Compare(f.Object.String(), first.Object.String())) < 0 {
 		if t.first[key] == nil {
 			t.order = append(t.order, key)
 		}
