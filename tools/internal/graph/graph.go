@@ -436,7 +436,7 @@ func release(o *render.Object) *render.Object {
 
 func producerName(o *render.Object) string {
 	if hr := release(o); hr != nil {
-		return fmt.Sprintf("the chart of HelmRelease %s/%s (Kustomization %s)", hr.U.GetNamespace(), hr.U.GetName(), o.Owner.Ref)
+		return fmt.Sprintf("the chart of HelmRelease %s (Kustomization %s)", render.NamespacedName(hr.U.GetNamespace(), hr.U.GetName()), o.Owner.Ref)
 	}
 	return "Kustomization " + o.Owner.Ref.String()
 }

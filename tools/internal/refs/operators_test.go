@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/homelab-gitops/homelab/tools/internal/config"
 )
 
 // TestOperators checks each naming rule on a typical object: what the
@@ -89,5 +91,18 @@ func TestOperatorsInIndex(t *testing.T) {
 	st, by, _ := ix.lookup("", "Secret", "queue", "mq-default-user")
 	if st != made || !strings.Contains(by, "RabbitMQ") {
 		t.Errorf("lookup = %v %q, want made by the RabbitMQ operator", st, by)
+	}
+}
+
+// TestClusterScopedNames: a missing ClusterIssuer is named Kind/name, not
+// Kind//name.
+func TestClusterScopedNames(t *testing.T) {
+	c := cluster(t, "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: web, namespace: web}\nspec: {secretName: web-tls, issuerRef: {kind: ClusterIssuer, name: letsencrypt}}\n")
+	fs := Check(c, &config.Config{})
+	if len(fs) != 1 {
+		t.Fatalf("findings %+v, want the missing ClusterIssuer", fs)
+	}
+	if msg := fs[0].Message; !strings.Contains(msg, "ClusterIssuer/letsencrypt does not exist") || strings.Contains(msg, "//") {
+		t.Errorf("message %q names the ClusterIssuer badly", msg)
 	}
 }

@@ -77,7 +77,7 @@ func newIndex(c *render.Cluster, cfg *config.Config) *index {
 				continue
 			}
 			ix.charts[helmcheck.TargetNamespace(o)] = helmcheck.ChartName(c, o)
-			release := fmt.Sprintf("the Helm chart %s of HelmRelease %s/%s", helmcheck.ChartName(c, o), o.U.GetNamespace(), o.U.GetName())
+			release := fmt.Sprintf("the Helm chart %s of HelmRelease %s", helmcheck.ChartName(c, o), render.NamespacedName(o.U.GetNamespace(), o.U.GetName()))
 			remember := func(v string) {
 				if _, seen := ix.valueNames[v]; !seen {
 					ix.valueNames[v] = release
@@ -238,9 +238,9 @@ func (ck *checker) ref(o *render.Object, group, kind, ns, name, field, what stri
 	st, why, target := ck.ix.lookup(group, kind, ns, name)
 	switch st {
 	case missing:
-		ck.emit(o, finding.RefMissing, field, fmt.Sprintf("%s: %s %s/%s/%s does not exist in the manifests of cluster %s", o.ID(), what, kind, ns, name, ck.cluster))
+		ck.emit(o, finding.RefMissing, field, fmt.Sprintf("%s: %s %s/%s does not exist in the manifests of cluster %s", o.ID(), what, kind, render.NamespacedName(ns, name), ck.cluster))
 	case unknown:
-		ck.emit(o, finding.RefUnknown, field, fmt.Sprintf("%s: %s %s/%s/%s is not in the repository; %s", o.ID(), what, kind, ns, name, why))
+		ck.emit(o, finding.RefUnknown, field, fmt.Sprintf("%s: %s %s/%s is not in the repository; %s", o.ID(), what, kind, render.NamespacedName(ns, name), why))
 	}
 	return target
 }

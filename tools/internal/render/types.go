@@ -30,7 +30,17 @@ type Ref struct {
 	Name      string
 }
 
-func (r Ref) String() string { return r.Namespace + "/" + r.Name }
+func (r Ref) String() string { return NamespacedName(r.Namespace, r.Name) }
+
+// NamespacedName prints namespace/name, or the name alone when there is no
+// namespace (a cluster-scoped object, or one left to a default), never
+// "/name".
+func NamespacedName(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "/" + name
+}
 
 // Kustomization is a Flux Kustomization as its parent rendered it.
 type Kustomization struct {
@@ -59,7 +69,7 @@ type SourceRef struct {
 	Namespace string
 }
 
-func (s SourceRef) String() string { return s.Kind + "/" + s.Namespace + "/" + s.Name }
+func (s SourceRef) String() string { return s.Kind + "/" + NamespacedName(s.Namespace, s.Name) }
 
 // Object is one rendered object with the file it came from.
 type Object struct {

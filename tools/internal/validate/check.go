@@ -376,7 +376,7 @@ func (r *run) position(fs []finding.Finding, clusters []*render.Cluster) {
 					}
 				}
 			}
-			f.Message += fmt.Sprintf(" (rendered by HelmRelease %s/%s from chart %s, template %s)", hr.U.GetNamespace(), hr.U.GetName(), o.Chart.Chart, o.Chart.Template)
+			f.Message += fmt.Sprintf(" (rendered by HelmRelease %s from chart %s, template %s)", render.NamespacedName(hr.U.GetNamespace(), hr.U.GetName()), o.Chart.Chart, o.Chart.Template)
 			continue
 		}
 		pf, err := r.files.Get(f.File)
