@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -31,10 +33,17 @@ var (
 )
 
 // kustomizeBuild runs krusty with kustomize-controller's options (load
-// restrictions off, plugins off), like fluxcd/pkg/kustomize.Build.
-func kustomizeBuild(fs filesys.FileSystem, dir string) (res resmap.ResMap, err error) {
+// restrictions off, plugins off), like fluxcd/pkg/kustomize.Build. What
+// kustomize prints to stderr (deprecated kustomization fields) is returned
+// in warnings, one per line, rather than mixed into the command's output.
+func kustomizeBuild(fs filesys.FileSystem, dir string) (res resmap.ResMap, warnings []string, err error) {
 	buildMu.Lock()
 	defer buildMu.Unlock()
+	restore, captured, cerr := captureStderr()
+	if cerr != nil {
+		return nil, nil, cerr
+	}
+	defer func() { warnings = append(warnings, captured(restore())...) }()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("recovered from kustomize build panic: %v", r)
@@ -56,9 +65,9 @@ func kustomizeBuild(fs filesys.FileSystem, dir string) (res resmap.ResMap, err e
 		schemaDirty = true
 	}
 	if watch.remote != nil {
-		return nil, watch.remote
+		return nil, nil, watch.remote
 	}
-	return res, err
+	return res, nil, err
 }
 
 // schemaFieldRe matches the top-level kustomization fields that change the
@@ -159,5 +168,41 @@ func BuildFiles(files map[string][]byte) (resmap.ResMap, error) {
 			return nil, fmt.Errorf("write %s: %w", p, err)
 		}
 	}
-	return kustomizeBuild(fs, ".")
+	res, _, err := kustomizeBuild(fs, ".")
+	return res, err
+}
+
+// captureStderr points os.Stderr at a pipe until restore is called;
+// captured then returns the lines written. kustomize writes its
+// deprecation warnings straight to os.Stderr; builds hold buildMu, which
+// is what makes swapping the variable safe for kustomize's writes. A write
+// from elsewhere in that window is captured too, and logged with them.
+func captureStderr() (restore func() []byte, captured func([]byte) []string, err error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, fmt.Errorf("capture kustomize's stderr: %w", err)
+	}
+	saved := os.Stderr
+	os.Stderr = w
+	out := make(chan []byte, 1)
+	go func() {
+		data, _ := io.ReadAll(r)
+		r.Close()
+		out <- data
+	}()
+	restore = func() []byte {
+		os.Stderr = saved
+		w.Close()
+		return <-out
+	}
+	captured = func(data []byte) []string {
+		var lines []string
+		for l := range strings.SplitSeq(strings.TrimSpace(string(data)), "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				lines = append(lines, l)
+			}
+		}
+		return lines
+	}
+	return restore, captured, nil
 }

@@ -57,7 +57,7 @@ func TestRemoteGeneratorFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			k := kustomization(t, "  path: ./app\n  sourceRef: {kind: GitRepository, name: flux-system}\n")
-			res := New().Render(context.Background(), k, Source{Root: root}, nil)
+			res := New(nil).Render(context.Background(), k, Source{Root: root}, nil)
 			if len(res.Findings) != 1 {
 				t.Fatalf("findings %+v, want one", res.Findings)
 			}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -65,10 +66,18 @@ type Result struct {
 // the same generated kustomization over the same directory are done once.
 type Renderer struct {
 	builds memo.Map[string, resmap.ResMap]
+	// Log receives what kustomize prints while building (deprecated
+	// fields), at debug level.
+	Log *slog.Logger
 }
 
-// New returns a Renderer.
-func New() *Renderer { return &Renderer{} }
+// New returns a Renderer that logs to log (nil: nowhere).
+func New(log *slog.Logger) *Renderer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Renderer{Log: log}
+}
 
 // Render builds k from src. vars serves the ConfigMaps and Secrets that
 // spec.postBuild.substituteFrom names (a fake client over the repository's
@@ -219,7 +228,10 @@ func (r *Renderer) build(src Source, dir, kfile string, manifest []byte) (resmap
 			base = hidden
 		}
 		fs := newOverlayFS(base, map[string][]byte{kfile: manifest})
-		res, err := kustomizeBuild(fs, dir)
+		res, warnings, err := kustomizeBuild(fs, dir)
+		for _, w := range warnings {
+			r.Log.Debug("kustomize", "dir", src.repoPath(dir), "message", w)
+		}
 		if err != nil && hidden != nil {
 			if why := hidden.explain(); why != "" {
 				err = &ignoredError{err: err, why: why}

@@ -85,7 +85,7 @@ func renderDir(t *testing.T, spec string) Result {
 	if err := os.WriteFile(filepath.Join(root, "app", "objects.yaml"), []byte(configMap), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res := New().Render(context.Background(), kustomization(t, spec), Source{Root: root}, fakeVars{})
+	res := New(nil).Render(context.Background(), kustomization(t, spec), Source{Root: root}, fakeVars{})
 	entries, _ := os.ReadDir(filepath.Join(root, "app"))
 	if len(entries) != 1 {
 		t.Fatalf("render wrote to the source directory: %v", entries)
@@ -211,7 +211,7 @@ func TestKustomizationSpecApplied(t *testing.T) {
 func TestRenderErrors(t *testing.T) {
 	kus := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - present.yaml\n  - absent.yaml\n"
 	root := testfs.Tree(t, map[string]string{"app/kustomization.yaml": kus, "app/present.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n"})
-	r := New()
+	r := New(nil)
 	res := r.Render(context.Background(), kustomization(t, "  path: ./app\n  sourceRef: {kind: GitRepository, name: flux-system}\n"), Source{Root: root}, nil)
 	if len(res.Findings) != 1 || res.Findings[0].Rule != finding.RenderFailed || res.Findings[0].File != "app/kustomization.yaml" || res.Findings[0].Line != 5 {
 		t.Fatalf("want render-failed at app/kustomization.yaml:5, got %+v", res.Findings)

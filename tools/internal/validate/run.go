@@ -120,7 +120,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	defer os.RemoveAll(tmp)
 
 	r := &run{
-		root: root, tmp: tmp, cfg: cfg, renderer: render.New(), log: log,
+		root: root, tmp: tmp, cfg: cfg, renderer: render.New(log), log: log,
 		artifacts: map[string]render.Source{},
 		files: manifest.NewCache(func(p string) ([]byte, error) {
 			return os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
