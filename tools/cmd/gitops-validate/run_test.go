@@ -163,3 +163,48 @@ func TestDeterministicOutput(t *testing.T) {
 		t.Errorf("two runs differ:\n%s\n---\n%s", outs[0], outs[1])
 	}
 }
+
+// TestSharedFileNamesCluster: a finding in a file that two clusters render
+// is reported for each cluster, and says which.
+func TestSharedFileNamesCluster(t *testing.T) {
+	repo := brokenRepo(t)
+	home := filepath.Join(repo, "clusters", "home")
+	err := filepath.WalkDir(home, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(home, p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(repo, "clusters", "staging", rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dst, bytes.ReplaceAll(data, []byte("clusters/home"), []byte("clusters/staging")), 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	run(context.Background(), []string{"--policies", "-", repo}, &stdout, &stderr)
+	out := stdout.String()
+	for _, cluster := range []string{"home", "staging"} {
+		want := "in cluster " + cluster + "]"
+		found := false
+		for l := range strings.Lines(out) {
+			if strings.Contains(l, "secret-unencrypted") && strings.Contains(l, want) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no secret-unencrypted finding %q:\n%s", want, out)
+		}
+	}
+	var single bytes.Buffer
+	run(context.Background(), []string{"--policies", "-", brokenRepo(t)}, &single, &stderr)
+	if strings.Contains(single.String(), "in cluster") {
+		t.Errorf("a one-cluster repository names the cluster:\n%s", single.String())
+	}
+}

@@ -73,6 +73,9 @@ type Finding struct {
 	Line     int      `json:"line,omitempty"`
 	Column   int      `json:"column,omitempty"`
 	Object   Object   `json:"object"`
+	// Cluster names the entry point whose render the finding comes from;
+	// a file shared by several clusters can have a finding in each.
+	Cluster string `json:"cluster,omitempty"`
 	// Kustomization is the Flux Kustomization (namespace/name) whose render
 	// produced the object, when there is one.
 	Kustomization string `json:"kustomization,omitempty"`
@@ -113,6 +116,7 @@ func Sort(fs []Finding) {
 			cmp.Compare(a.Rule, b.Rule),
 			cmp.Compare(a.Object.String(), b.Object.String()),
 			cmp.Compare(a.Message, b.Message),
+			cmp.Compare(a.Cluster, b.Cluster),
 			cmp.Compare(a.Kustomization, b.Kustomization),
 			cmp.Compare(a.Field, b.Field),
 			cmp.Compare(a.Hint, b.Hint),

@@ -17,7 +17,8 @@ const JSONSchemaVersion = 1
 //	  "version": 1,
 //	  "findings": [{"rule", "class", "severity", "file", "line", "column",
 //	                "object": {"apiVersion", "kind", "namespace", "name"},
-//	                "kustomization", "field", "message", "hint"}],
+//	                "cluster", "kustomization", "field", "variable",
+//	                "message", "hint"}],
 //	  "stats": {"clusters", "kustomizations", "objects", "files",
 //	            "findings": {"errors", "warnings", "infos"}, "durationMs"},
 //	  "diff": {"base", "kustomizations": [...]}   // with --base only

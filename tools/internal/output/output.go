@@ -33,6 +33,20 @@ type Report struct {
 	Version string
 }
 
+// subject names what a finding is about: the object, and the cluster when
+// the repository has more than one (a file shared by clusters can have a
+// finding in each).
+func subject(f finding.Finding, r *Report) string {
+	s := f.Object.String()
+	if r.Stats.Clusters > 1 && f.Cluster != "" {
+		if s != "" {
+			s += " in "
+		}
+		s += "cluster " + f.Cluster
+	}
+	return s
+}
+
 // Outputter writes a report.
 type Outputter interface {
 	Output(w io.Writer, r *Report) error

@@ -183,7 +183,7 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 					}
 					fs = append(fs, pf...)
 				}
-				add(fs...)
+				add(inCluster(c.Name, fs)...)
 				return nil
 			})
 		}
@@ -223,7 +223,7 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 				}
 				fs = append(fs, pf...)
 			}
-			add(fs...)
+			add(inCluster(c.Name, fs)...)
 			return nil
 		})
 	}
@@ -255,6 +255,7 @@ type kindTally struct {
 func (t *kindTally) add(cluster string, o *render.Object, f finding.Finding) {
 	id := o.ID()
 	key := cluster + "\x00" + id.Group + "/" + id.Kind
+	f.Cluster = cluster
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.first == nil {

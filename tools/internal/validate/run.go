@@ -156,7 +156,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	for i, ep := range eps {
 		g.Go(func() error {
 			cr := &clusterRun{run: r, cluster: &render.Cluster{Name: ep.Cluster, Entry: ep.Path}}
-			fs := cr.render(gctx)
+			fs := inCluster(ep.Cluster, cr.render(gctx))
 			clusters[i] = cr.cluster
 			mu.Lock()
 			rep.Findings = append(rep.Findings, fs...)
@@ -401,4 +401,12 @@ func (r *run) clearClusterScopedNamespaces(clusters []*render.Cluster) error {
 		}
 	}
 	return nil
+}
+
+// inCluster marks findings with the cluster they come from.
+func inCluster(cluster string, fs []finding.Finding) []finding.Finding {
+	for i := range fs {
+		fs[i].Cluster = cluster
+	}
+	return fs
 }
