@@ -30,15 +30,16 @@ const (
 
 // options are the command's flags.
 type options struct {
-	output   string
-	paths    multiFlag
-	config   string
-	policies string
-	base     string
-	skip     string
-	charts   multiFlag
-	verbose  bool
-	profile  string
+	output          string
+	paths           multiFlag
+	config          string
+	policies        string
+	builtinPolicies bool
+	base            string
+	skip            string
+	charts          multiFlag
+	verbose         bool
+	profile         string
 }
 
 type multiFlag []string
@@ -58,7 +59,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.output, "o", output.Text, "shorthand for --output")
 	fs.Var(&o.paths, "path", "entry point directory (repository-relative), repeatable; default: clusters/<name>, kubernetes/flux/cluster, FluxInstance sync.path, or entryPoints in .gitops-validate.yaml")
 	fs.StringVar(&o.config, "config", "", "config file (default <repo>/.gitops-validate.yaml)")
-	fs.StringVar(&o.policies, "policies", "", "Rego policy directory (default: policies/ when present; \"-\" for none)")
+	fs.StringVar(&o.policies, "policies", "", "Rego policy directory (default: policies/ when present, else the built-in pack; \"-\" for none)")
+	fs.BoolVar(&o.builtinPolicies, "builtin-policies", true, "apply the built-in policy pack (errors as warnings) to a repository without policies of its own")
 	fs.StringVar(&o.base, "base", "", "Git revision to compare with: show the diff of rendered objects per Kustomization")
 	fs.StringVar(&o.skip, "skip", "", "comma-separated check classes to skip: parse, render, schema, graph, reference, secret, policy, helm")
 	fs.Var(&o.charts, "chart-cache", "directory of pulled Helm charts (<name>-<version>.tgz or unpacked), repeatable; added to chartCache in .gitops-validate.yaml")
@@ -150,7 +152,7 @@ func execute(ctx context.Context, o options, args []string, stdout, stderr io.Wr
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	opts := validate.Options{Root: root, ConfigFile: o.config, EntryPoints: o.paths, Policies: o.policies, ChartCache: o.charts, Skip: skip, Logger: logger}
+	opts := validate.Options{Root: root, ConfigFile: o.config, EntryPoints: o.paths, Policies: o.policies, NoBuiltinPolicies: !o.builtinPolicies, ChartCache: o.charts, Skip: skip, Logger: logger}
 	rep, err := validate.Run(ctx, opts)
 	if err != nil {
 		return err

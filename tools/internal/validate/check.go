@@ -23,6 +23,7 @@ import (
 	"github.com/homelab-gitops/homelab/tools/internal/render"
 	"github.com/homelab-gitops/homelab/tools/internal/schema"
 	"github.com/homelab-gitops/homelab/tools/internal/secretcheck"
+	policypack "github.com/homelab-gitops/homelab/policies"
 	"github.com/homelab-gitops/homelab/tools/schemas"
 )
 
@@ -59,7 +60,10 @@ func (r *run) preload(o *render.Object) {
 type checkTools struct {
 	validator *schema.Validator
 	engine    *policy.Engine
-	err       error
+	// builtin is set when engine runs the validator's own pack on a
+	// repository that has none.
+	builtin bool
+	err     error
 }
 
 func (r *run) prepare(ctx context.Context, opts Options) <-chan checkTools {
@@ -68,7 +72,17 @@ func (r *run) prepare(ctx context.Context, opts Options) <-chan checkTools {
 		t := checkTools{validator: r.validator}
 		var wg sync.WaitGroup
 		var perr error
-		if dir := r.policyDir(opts); dir != "" && !opts.Skip[finding.ClassPolicy] {
+		dir := r.policyDir(opts)
+		if dir == "" && opts.Policies != "-" && !opts.NoBuiltinPolicies {
+			dir = filepath.Join(r.tmp, "builtin-policies")
+			if err := policypack.Extract(dir); err != nil {
+				t.err = err
+				ch <- t
+				return
+			}
+			t.builtin = true
+		}
+		if dir != "" && !opts.Skip[finding.ClassPolicy] {
 			wg.Go(func() {
 				e, err := policy.Load(ctx, dir)
 				if err != nil {
@@ -123,6 +137,12 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 		return nil, tools.err
 	}
 	validator, engine := tools.validator, tools.engine
+	checkPolicies := func(pf []finding.Finding, err error) ([]finding.Finding, error) {
+		if tools.builtin {
+			pf = builtinSeverity(pf)
+		}
+		return pf, err
+	}
 	if v := validator; v != nil {
 		// The API server ignores metadata.namespace on cluster-scoped
 		// objects; kustomize sets it on custom ones it does not know.
@@ -180,7 +200,7 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 					}
 				}
 				if engine != nil {
-					pf, err := engine.CheckObjects(gctx, policyObjs)
+					pf, err := checkPolicies(engine.CheckObjects(gctx, policyObjs))
 					if err != nil {
 						return err
 					}
@@ -220,7 +240,7 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 				fs = append(fs, hf...)
 			}
 			if engine != nil {
-				pf, err := engine.CheckCluster(gctx, c)
+				pf, err := checkPolicies(engine.CheckCluster(gctx, c))
 				if err != nil {
 					return err
 				}
@@ -282,6 +302,22 @@ func (t *kindTally) findings() []finding.Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// builtinSeverity lowers the built-in pack's findings one step (error to
+// warning, warning to info): they are this project's conventions, which a
+// repository that did not adopt them is told about but not failed on.
+func builtinSeverity(fs []finding.Finding) []finding.Finding {
+	for i := range fs {
+		switch fs[i].Severity {
+		case finding.Error:
+			fs[i].Severity = finding.Warning
+		case finding.Warning:
+			fs[i].Severity = finding.Info
+		}
+		fs[i].Hint += " (Built-in policy pack: this repository has no policies/ of its own. Copy the pack to enforce it, or pass --builtin-policies=false.)"
+	}
+	return fs
 }
 
 func (r *run) policyDir(opts Options) string {

@@ -38,8 +38,11 @@ type Options struct {
 	// EntryPoints overrides discovery (repository-relative directories).
 	EntryPoints []string
 	// Policies is the Rego pack directory ("" = config or policies/ when
-	// present; "-" = none).
+	// present, else the built-in pack; "-" = none).
 	Policies string
+	// NoBuiltinPolicies keeps the built-in pack off a repository without
+	// a pack of its own.
+	NoBuiltinPolicies bool
 	// ChartCache are directories of pulled Helm charts (relative to the
 	// working directory), besides chartCache in the config.
 	ChartCache []string
