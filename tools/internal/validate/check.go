@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	policypack "github.com/homelab-gitops/homelab/policies"
 	"github.com/homelab-gitops/homelab/tools/internal/config"
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/graph"
@@ -23,7 +24,6 @@ import (
 	"github.com/homelab-gitops/homelab/tools/internal/render"
 	"github.com/homelab-gitops/homelab/tools/internal/schema"
 	"github.com/homelab-gitops/homelab/tools/internal/secretcheck"
-	policypack "github.com/homelab-gitops/homelab/policies"
 	"github.com/homelab-gitops/homelab/tools/schemas"
 )
 
