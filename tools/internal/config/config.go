@@ -47,6 +47,10 @@ const FileName = ".gitops-validate.yaml"
 //	# an error instead of an info (for repositories that mirror or vendor
 //	# their charts, so that a version bump without its chart fails).
 //	requireCharts: true
+//	# URLs under which Flux reads this repository, besides the bootstrap
+//	# source's and the checkout's Git remotes: a GitRepository with one of
+//	# them is rendered from the checkout.
+//	repositoryURLs: [https://github.com/me/home-ops]
 type Config struct {
 	EntryPoints     []string         `json:"entryPoints,omitempty"`
 	Policies        string           `json:"policies,omitempty"`
@@ -55,6 +59,7 @@ type Config struct {
 	ExternalObjects []ExternalObject `json:"externalObjects,omitempty"`
 	ChartCache      []string         `json:"chartCache,omitempty"`
 	RequireCharts   bool             `json:"requireCharts,omitempty"`
+	RepositoryURLs  []string         `json:"repositoryURLs,omitempty"`
 }
 
 // ExternalObject names an object made outside Git.
