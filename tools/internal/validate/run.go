@@ -80,7 +80,7 @@ type run struct {
 	mu        sync.Mutex
 	artifacts map[string]render.Source
 	// remotes are the checkout's Git remote URLs.
-	remotes []string
+	remotes   []string
 	validator *schema.Validator
 	// preinstalled are API groups whose CRDs exist before Flux runs (from
 	// bootstrapCRDs and the charts of bootstrap helmfiles).
