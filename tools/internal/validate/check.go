@@ -304,15 +304,26 @@ func (t *kindTally) findings() []finding.Finding {
 	return out
 }
 
-// builtinSeverity lowers the built-in pack's findings one step (error to
-// warning, warning to info): they are this project's conventions, which a
-// repository that did not adopt them is told about but not failed on.
+// builtinConventions are the areas of the built-in pack that encode this
+// platform's design (Flux intervals and remediation, default-deny networks
+// behind one Gateway, replicas and probes) rather than defects: on a
+// repository that did not adopt the pack they are infos.
+var builtinConventions = []string{"flux-", "network-", "reliability-"}
+
+// builtinSeverity lowers the built-in pack's findings: a repository that
+// did not adopt this project's pack is told about them but not failed on.
+// Security, secret, data and certificate findings become warnings; the
+// conventions and every warn rule, infos.
 func builtinSeverity(fs []finding.Finding) []finding.Finding {
 	for i := range fs {
-		switch fs[i].Severity {
-		case finding.Error:
+		convention := false
+		for _, p := range builtinConventions {
+			convention = convention || strings.HasPrefix(fs[i].Rule, p)
+		}
+		switch {
+		case fs[i].Severity == finding.Error && !convention:
 			fs[i].Severity = finding.Warning
-		case finding.Warning:
+		default:
 			fs[i].Severity = finding.Info
 		}
 		fs[i].Hint += " (Built-in policy pack: this repository has no policies/ of its own. Copy the pack to enforce it, or pass --builtin-policies=false.)"
