@@ -51,6 +51,9 @@ type View struct {
 	// Stale is true when the database could not be read recently enough:
 	// the view is the last known one, and pages should say so.
 	Stale bool
+	// Pending holds the ids among Workouts that were accepted (Remember)
+	// but not yet seen in a database read: pages mark them as pending.
+	Pending map[string]bool
 }
 
 // ReaderOptions tune a Reader; zero values take the defaults.
@@ -261,6 +264,16 @@ func (r *Reader) History(ctx context.Context, userID string, q Query) (View, err
 	out := View{AsOf: v.asOf}
 	out.Stale = v.asOf.IsZero() || v.lastErr != nil || r.opts.Now().Sub(v.asOf) > r.opts.StaleAfter
 	out.Workouts = q.apply(v.workouts)
+	if len(v.pending) > 0 {
+		for _, w := range out.Workouts {
+			if _, ok := v.pending[w.ID]; ok {
+				if out.Pending == nil {
+					out.Pending = map[string]bool{}
+				}
+				out.Pending[w.ID] = true
+			}
+		}
+	}
 	return out, nil
 }
 
@@ -294,9 +307,10 @@ func (r *Reader) Warm(ctx context.Context, userID string) error {
 	return nil
 }
 
-// Remember adds a workout this process just published to its user's view,
-// so that the user sees it before the consumer stored it. It stays until a
-// load shows it from the database (or pendingTTL passes).
+// Remember adds a workout this process (or another web replica, package
+// peers) just published to its user's view, so that the user sees it
+// before the consumer stored it. It stays pending until a load shows it
+// from the database (or pendingTTL passes).
 func (r *Reader) Remember(w workout.Workout) {
 	v := r.view(w.UserID)
 	v.mu.Lock()

@@ -282,13 +282,20 @@ func TestRememberShowsPublishedWorkoutsUntilStored(t *testing.T) {
 	if len(v.Workouts) != 4 || v.Workouts[0].ID != fresh.ID {
 		t.Fatalf("remembered workout not first: %+v", v.Workouts)
 	}
-	// A reload that does not show it yet keeps it.
+	if len(v.Pending) != 1 || !v.Pending[fresh.ID] {
+		t.Fatalf("pending = %v, want only %s", v.Pending, fresh.ID)
+	}
+	// A reload that does not show it yet keeps it, still pending.
 	c.Add(6 * time.Second)
 	if err := r.Warm(ctx, "dee"); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ = r.History(ctx, "dee", Query{}); len(v.Workouts) != 4 {
-		t.Fatalf("after a reload without it: %d workouts", len(v.Workouts))
+	if v, _ = r.History(ctx, "dee", Query{}); len(v.Workouts) != 4 || !v.Pending[fresh.ID] {
+		t.Fatalf("after a reload without it: %d workouts, pending %v", len(v.Workouts), v.Pending)
+	}
+	// A query that leaves it out marks nothing.
+	if v, _ = r.History(ctx, "dee", Query{Exercise: "bench-press"}); len(v.Pending) != 0 {
+		t.Fatalf("pending %v for a query without it", v.Pending)
 	}
 	// Once stored, it appears once.
 	l.set("dee", append(history("dee", 3), fresh), nil)
@@ -297,8 +304,8 @@ func TestRememberShowsPublishedWorkoutsUntilStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, _ = r.History(ctx, "dee", Query{})
-	if len(v.Workouts) != 4 {
-		t.Fatalf("after it was stored: %d workouts, want 4", len(v.Workouts))
+	if len(v.Workouts) != 4 || len(v.Pending) != 0 {
+		t.Fatalf("after it was stored: %d workouts (want 4), pending %v (want none)", len(v.Workouts), v.Pending)
 	}
 }
 

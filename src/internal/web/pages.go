@@ -89,7 +89,9 @@ type page struct {
 	History  *historyView
 	Charts   []exerciseCharts
 	Workouts []workout.Workout
-	Message  string
+	// Pending marks Workouts accepted but not yet read from the database.
+	Pending map[string]bool
+	Message string
 }
 
 type historyView struct {
@@ -207,7 +209,7 @@ func (s *Server) historyPage(w http.ResponseWriter, r *http.Request) {
 	if len(hv.Errors) == 0 {
 		q.Limit = historyPageLimit
 		h := s.history(r.Context(), p.User, q)
-		p.Workouts, p.Stale, p.AsOf = h.Workouts, h.Stale, h.AsOf
+		p.Workouts, p.Stale, p.AsOf, p.Pending = h.Workouts, h.Stale, h.AsOf, h.Pending
 		hv.Limited = len(h.Workouts) >= historyPageLimit
 	}
 	status := http.StatusOK
