@@ -66,7 +66,7 @@ func run(ctx context.Context, out io.Writer, env envconf.Env, dev, seed bool) er
 	logger := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level}))
 
 	logger.Info("starting", "http_addr", cfg.HTTPAddr, "metrics_addr", cfg.MetricsAddr, "database", cfg.Database,
-		"access_team_domain", cfg.AccessTeam, "dev", dev, "amqp_tls", cfg.AMQP.CAFile != "" || cfg.AMQP.CertFile != "",
+		"access_team_domain", cfg.AccessTeam, "dev", dev, "amqp_nodes", len(cfg.AMQP.Addresses()), "amqp_tls", cfg.AMQP.CAFile != "" || cfg.AMQP.CertFile != "",
 		"mongodb_tls", cfg.Mongo.TLSCAFile != "" || cfg.Mongo.TLSCertKeyFile != "")
 
 	var auth access.Authenticator
@@ -100,10 +100,9 @@ func run(ctx context.Context, out io.Writer, env envconf.Env, dev, seed bool) er
 	}()
 	reader := store.NewReader(client.Database(cfg.Database), store.ReaderOptions{Logger: logger})
 
-	pub := publish.New(publish.Config{Dial: cfg.AMQP, Logger: logger})
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pub := publish.New(publish.Config{Dial: cfg.AMQP, Logger: logger, Registry: reg})
 	app, err := web.New(web.Options{
 		Publisher: pub,
 		Reader:    web.StoreReader(reader),
