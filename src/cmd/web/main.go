@@ -67,7 +67,7 @@ func run(ctx context.Context, out io.Writer, env envconf.Env, dev, seed bool) er
 	logger := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level}))
 
 	logger.Info("starting", "http_addr", cfg.HTTPAddr, "metrics_addr", cfg.MetricsAddr, "database", cfg.Database,
-		"access_team_domain", cfg.AccessTeam, "dev", dev, "amqp_tls", cfg.AMQP.CAFile != "" || cfg.AMQP.CertFile != "",
+		"access_team_domain", cfg.AccessTeam, "dev", dev, "amqp_nodes", len(cfg.AMQP.Addresses()), "amqp_tls", cfg.AMQP.CAFile != "" || cfg.AMQP.CertFile != "",
 		"mongodb_tls", cfg.Mongo.TLSCAFile != "" || cfg.Mongo.TLSCertKeyFile != "")
 
 	var auth access.Authenticator
@@ -101,10 +101,9 @@ func run(ctx context.Context, out io.Writer, env envconf.Env, dev, seed bool) er
 	}()
 	reader := store.NewReader(client.Database(cfg.Database), store.ReaderOptions{Logger: logger})
 
-	pub := publish.New(publish.Config{Dial: cfg.AMQP, Logger: logger})
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pub := publish.New(publish.Config{Dial: cfg.AMQP, Logger: logger, Registry: reg})
 	// The other replicas hear of every workout this one accepted, and it of
 	// theirs, so a user's next request shows it whichever replica serves it.
 	history := web.StoreReader(reader)
