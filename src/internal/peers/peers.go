@@ -109,7 +109,7 @@ func New(cfg Config) (*Notifier, error) {
 	if cfg.Sink == nil {
 		return nil, errors.New("peers: no sink")
 	}
-	if cfg.Dial.URL == "" {
+	if cfg.Dial.URL == "" && len(cfg.Dial.URLs) == 0 {
 		return nil, errors.New("peers: no amqp url")
 	}
 	if cfg.Replica == "" {
