@@ -20,6 +20,7 @@ import (
 	"github.com/homelab-gitops/homelab/src/internal/peers"
 	"github.com/homelab-gitops/homelab/src/internal/publish"
 	"github.com/homelab-gitops/homelab/src/internal/store"
+	"github.com/homelab-gitops/homelab/src/internal/testenv/consumerfleet"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/mongotest"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/rabbitmqtest"
 	"github.com/homelab-gitops/homelab/src/internal/topology"
@@ -32,6 +33,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	consumerfleet.RunIfChild()
 	os.Exit(rabbitmqtest.Run(&broker, func() int { return mongotest.Main(m, &mongod) }))
 }
 
