@@ -41,6 +41,9 @@ func TestConsumersKilledWhileTheStoreRestarts(t *testing.T) {
 	if !mongod.Embedded() {
 		t.Skip("MONGODB_URI points at an external server; this test stops the database")
 	}
+	if *consumerFaultFor < 6*time.Second {
+		t.Fatalf("-consumer-fault-duration %s: at least 6s, so that the store is down at least once", *consumerFaultFor)
+	}
 	const baseline, recovery = 4 * time.Second, 6 * time.Second
 	seed := *consumerFaultSeed
 	if seed == 0 {
@@ -72,11 +75,12 @@ func TestConsumersKilledWhileTheStoreRestarts(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		// The store flaps: up 1 to 4 s, down 2 to 5 s, until the faults end.
-		for time.Since(faultAt) < *consumerFaultFor {
+		// The store flaps: up 1 to 4 s, down 2 to 5 s (less if the faults
+		// end sooner), until the faults end.
+		for {
 			time.Sleep(time.Second + rng.N(3*time.Second))
-			down := 2*time.Second + rng.N(3*time.Second)
-			if time.Since(faultAt)+down > *consumerFaultFor {
+			down := min(2*time.Second+rng.N(3*time.Second), *consumerFaultFor-time.Since(faultAt))
+			if down < time.Second {
 				return
 			}
 			if err := mongod.Stop(); err != nil {

@@ -38,7 +38,8 @@ import (
 	"github.com/homelab-gitops/homelab/src/internal/workout"
 )
 
-// Exchange is the fanout exchange accepted-workout batches go through.
+// Exchange is the fanout exchange accepted-workout batches go through;
+// each replica's queue is named Exchange + "." + its replica name.
 const Exchange = "workouts.accepted"
 
 // Defaults.
@@ -268,7 +269,10 @@ func (n *Notifier) open(conn *amqp.Connection) (<-chan amqp.Delivery, *amqp.Chan
 	if err := ch.ExchangeDeclare(Exchange, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
 		return nil, nil, fmt.Errorf("declare exchange %s: %w", Exchange, err)
 	}
-	q, err := ch.QueueDeclare("", false, true, true, false, amqp.Table{
+	// Named under "workouts." (not server-named amq.gen-*): the app's
+	// broker user may configure, read and write only names matching
+	// ^workouts(\..+)?$ (infrastructure/configs/rabbitmq).
+	q, err := ch.QueueDeclare(Exchange+"."+n.cfg.Replica, false, true, true, false, amqp.Table{
 		"x-max-length":  int32(queueLength),
 		"x-message-ttl": int32(messageTTL.Milliseconds()),
 	})

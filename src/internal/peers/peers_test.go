@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"sigs.k8s.io/yaml"
 
 	"github.com/homelab-gitops/homelab/src/internal/amqpconn"
 	"github.com/homelab-gitops/homelab/src/internal/backoff"
@@ -67,8 +69,13 @@ func (r *replica) cut() {
 
 func startReplica(t *testing.T, name string) *replica {
 	t.Helper()
+	return startReplicaAt(t, name, broker.URL())
+}
+
+func startReplicaAt(t *testing.T, name, amqpURL string) *replica {
+	t.Helper()
 	r := &replica{sink: &sink{}}
-	dial := amqpconn.Config{URL: broker.URL(), WrapConn: func(c net.Conn) net.Conn {
+	dial := amqpconn.Config{URL: amqpURL, WrapConn: func(c net.Conn) net.Conn {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.conn = c
@@ -161,4 +168,63 @@ func TestAnnouncementsResumeAfterTheConnectionIsLost(t *testing.T) {
 	a.n.Announce(accepted(3)) // held while a is away
 	waitFor(t, 30*time.Second, "a reconnected", a.n.Connected)
 	waitFor(t, 5*time.Second, "held workout heard after a reconnected", func() bool { _, ok := b.sink.at(accepted(3).ID); return ok })
+}
+
+// TestTheAppsBrokerUserMayAnnounce: the web app's broker user may touch
+// only names matching the permissions in infrastructure/configs/rabbitmq
+// (^workouts(\..+)?$); a replica connected as such a user declares, binds
+// and consumes its queue and hears the others.
+func TestTheAppsBrokerUserMayAnnounce(t *testing.T) {
+	perm := readPermission(t, "../../../infrastructure/configs/rabbitmq/permission-fitness.yaml")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const user, password = "fitness-peers-test", "not-a-secret"
+	for _, args := range [][]string{
+		{"add_user", user, password},
+		{"set_permissions", "-p", "/", user, perm.Configure, perm.Write, perm.Read},
+	} {
+		if _, err := broker.Ctl(ctx, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		if _, err := broker.Ctl(context.Background(), "delete_user", user); err != nil {
+			t.Errorf("delete user: %v", err)
+		}
+	})
+	u, err := url.Parse(broker.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(user, password)
+
+	a, b := startReplicaAt(t, "perm-a", u.String()), startReplicaAt(t, "perm-b", u.String())
+	a.n.Announce(accepted(7))
+	waitFor(t, 5*time.Second, "workout heard", func() bool { _, ok := b.sink.at(accepted(7).ID); return ok })
+}
+
+// permission is the part of a RabbitMQ Permission manifest the test uses.
+type permission struct {
+	Configure, Write, Read string
+}
+
+func readPermission(t *testing.T, path string) permission {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Spec struct {
+			Permissions permission `json:"permissions"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	p := doc.Spec.Permissions
+	if p.Configure == "" || p.Write == "" || p.Read == "" {
+		t.Fatalf("%s: spec.permissions has no configure, write or read", path)
+	}
+	return p
 }
