@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,9 +44,14 @@ type Config struct {
 	// Client sends the requests (a client with a 15 s timeout and enough
 	// idle connections when nil).
 	Client *http.Client
-	// Header is added to every request (an identity for the app's
-	// authenticator, for instance).
+	// Header is added to every request.
 	Header http.Header
+	// UserHeader, when set, names the request header that carries the
+	// user, spread round robin over Users users (1000 when 0): the web app
+	// keeps each user's just-logged workouts in memory, and a real load
+	// comes from many users. The app's authenticator must read it.
+	UserHeader string
+	Users      int
 }
 
 // Answer is what one POST got.
@@ -67,7 +73,7 @@ type Load struct {
 
 	mu      sync.Mutex
 	answers []Answer
-	skipped int
+	skipped []time.Time
 	end     time.Time
 }
 
@@ -75,6 +81,9 @@ type Load struct {
 func Start(ctx context.Context, cfg Config) *Load {
 	if cfg.Rate <= 0 {
 		cfg.Rate = 500
+	}
+	if cfg.Users <= 0 {
+		cfg.Users = 1000
 	}
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 4 * cfg.Rate
@@ -104,7 +113,7 @@ func (l *Load) Stop() Result {
 	answers := make([]Answer, len(l.answers))
 	copy(answers, l.answers)
 	sortBySent(answers)
-	return Result{Start: l.start, End: l.end, Rate: l.cfg.Rate, Answers: answers, Skipped: l.skipped}
+	return Result{Start: l.start, End: l.end, Rate: l.cfg.Rate, Answers: answers, SkippedAt: slices.Clone(l.skipped)}
 }
 
 // Accepted counts the 202s so far (for watching throughput during a run).
@@ -144,7 +153,7 @@ func (l *Load) run(ctx context.Context) {
 				case inFlight <- struct{}{}:
 				default:
 					l.mu.Lock()
-					l.skipped++
+					l.skipped = append(l.skipped, now)
 					l.mu.Unlock()
 					continue
 				}
@@ -181,6 +190,9 @@ func (l *Load) post(seq int) Answer {
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range l.cfg.Header {
 		req.Header[k] = v
+	}
+	if l.cfg.UserHeader != "" {
+		req.Header.Set(l.cfg.UserHeader, fmt.Sprintf("load-%d@example.com", seq%l.cfg.Users))
 	}
 	res, err := l.cfg.Client.Do(req)
 	a.Answered = time.Now()
