@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/homelab-gitops/homelab/src/internal/loadgen"
@@ -161,6 +162,12 @@ type ChaosOptions struct {
 	Seed     uint64
 	Rate     int
 	Faults   []Fault
+	// EachOnce injects every fault once, in an order drawn from the seed,
+	// and keeps the load at least After beyond the last even when that
+	// exceeds Duration; otherwise faults are drawn with replacement while
+	// their Takes fits in the time left.
+	EachOnce bool
+	After    time.Duration
 	// Gap is the longest quiet time between two faults (the gap is
 	// random, at least a quarter of it).
 	Gap   time.Duration
@@ -176,10 +183,10 @@ type Injection struct {
 }
 
 // Chaos runs the load for o.Duration while a scheduler seeded with o.Seed
-// injects faults drawn from o.Faults, one at a time, with random quiet
-// gaps; a fault is drawn only when its Takes fits in the time left. Then
-// it audits the store against every 202 and returns one row per injection
-// (the requests sent from its start to the next one's) and a total.
+// injects faults from o.Faults, one at a time, with random quiet gaps
+// (see EachOnce). Then it audits the store against every 202 and returns
+// one row per injection (the requests sent from its start to the next
+// one's) and a total.
 func (s *Stack) Chaos(ctx context.Context, o ChaosOptions) (Outcome, []Injection, error) {
 	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15))
 	if err := s.ResetStore(ctx); err != nil {
@@ -191,11 +198,17 @@ func (s *Stack) Chaos(ctx context.Context, o ChaosOptions) (Outcome, []Injection
 	l := loadgen.Start(ctx, loadgen.Config{URL: s.URL, Rate: o.Rate, UserHeader: UserHeader})
 	end := l.StartedAt().Add(o.Duration)
 	var injections []Injection
+	remaining := slices.Clone(o.Faults)
 	for ctx.Err() == nil {
 		gap := o.Gap/4 + time.Duration(rng.Int64N(int64(o.Gap-o.Gap/4)+1))
+		if len(injections) == 0 {
+			// The first quiet time is the baseline the recovery is
+			// measured against: a whole Gap.
+			gap = o.Gap
+		}
 		var fits []Fault
-		for _, f := range o.Faults {
-			if time.Now().Add(gap + f.Takes).Before(end) {
+		for _, f := range remaining {
+			if o.EachOnce || time.Now().Add(gap+f.Takes).Before(end) {
 				fits = append(fits, f)
 			}
 		}
@@ -203,6 +216,9 @@ func (s *Stack) Chaos(ctx context.Context, o ChaosOptions) (Outcome, []Injection
 			break
 		}
 		f := fits[rng.IntN(len(fits))]
+		if o.EachOnce {
+			remaining = slices.DeleteFunc(remaining, func(r Fault) bool { return r.Name == f.Name })
+		}
 		if sleep(ctx, gap) != nil {
 			break
 		}
@@ -214,6 +230,9 @@ func (s *Stack) Chaos(ctx context.Context, o ChaosOptions) (Outcome, []Injection
 		if in.Err != nil && ctx.Err() == nil {
 			o.Log.Error("fault could not be injected", "fault", f.Name, "error", in.Err)
 		}
+	}
+	if len(injections) > 0 {
+		end = later(end, injections[len(injections)-1].Done.Add(o.After))
 	}
 	_ = sleep(ctx, time.Until(end))
 	res := l.Stop()
@@ -232,6 +251,13 @@ func (s *Stack) Chaos(ctx context.Context, o ChaosOptions) (Outcome, []Injection
 		}
 	}
 	return out, injections, errors.Join(errs...)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Report prints an outcome: the table, then the audit's totals.

@@ -37,9 +37,10 @@ type Config struct {
 	URL string
 	// Rate is POSTs per second (500 when 0).
 	Rate int
-	// MaxInFlight bounds requests sent and not yet answered (4 s worth of
-	// Rate when 0); a request due while the bound is reached is not sent
-	// and counts as Skipped.
+	// MaxInFlight bounds requests sent and not yet answered (10 s worth of
+	// Rate when 0: more than the web app's 5 s publish timeout lets pile
+	// up); a request due while the bound is reached is not sent and is
+	// counted in SkippedAt.
 	MaxInFlight int
 	// Client sends the requests (a client with a 15 s timeout and enough
 	// idle connections when nil).
@@ -86,7 +87,7 @@ func Start(ctx context.Context, cfg Config) *Load {
 		cfg.Users = 1000
 	}
 	if cfg.MaxInFlight <= 0 {
-		cfg.MaxInFlight = 4 * cfg.Rate
+		cfg.MaxInFlight = 10 * cfg.Rate
 	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{
