@@ -114,6 +114,11 @@ func StopFollowerThenRollingRestart(down time.Duration) Fault {
 
 func restartNode(ctx context.Context, s *Stack, i int, down time.Duration, log *slog.Logger) error {
 	n := s.Cluster.Nodes()[i]
+	// As the cluster operator's pre-stop hook does: the node the previous
+	// step restarted must have caught up before this one goes.
+	if err := n.Upgrade(ctx, "await_online_quorum_plus_one", "-t", "300"); err != nil {
+		return err
+	}
 	log.Info("graceful stop", "node", i+1)
 	if err := n.Stop(ctx); err != nil {
 		return err

@@ -189,6 +189,9 @@ func (l *Load) post(seq int) Answer {
 		return a
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// As a client retrying with the same id would: it also lets net/http
+	// resend the request when a kept-alive connection turned out closed.
+	req.Header.Set("Idempotency-Key", id)
 	for k, v := range l.cfg.Header {
 		req.Header[k] = v
 	}
