@@ -36,6 +36,8 @@ type Outcome struct {
 	Audit loadgen.Audit
 	// Depth is the work queue's ready messages once drained.
 	Depth int
+	// Absorbed counts redeliveries the consumers found already stored.
+	Absorbed int
 }
 
 // Err reports every broken invariant: a 202 lost or stored twice, an
@@ -65,6 +67,7 @@ func (s *Stack) RunFaults(ctx context.Context, faults []Fault, p Phases, gap tim
 		return Outcome{}, err
 	}
 	rng := rand.New(rand.NewPCG(seed, seed))
+	absorbed := s.Absorbed()
 	l := loadgen.Start(ctx, p.load(s))
 	stopped := false
 	defer func() {
@@ -94,7 +97,7 @@ func (s *Stack) RunFaults(ctx context.Context, faults []Fault, p Phases, gap tim
 	}
 	res := l.Stop()
 	stopped = true
-	o, err := s.audit(ctx, res, p.Drain)
+	o, err := s.audit(ctx, res, p.Drain, absorbed)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -131,7 +134,7 @@ func rows(res loadgen.Result, injections []Injection, a loadgen.Audit, total boo
 	return out
 }
 
-func (s *Stack) audit(ctx context.Context, res loadgen.Result, drain time.Duration) (Outcome, error) {
+func (s *Stack) audit(ctx context.Context, res loadgen.Result, drain time.Duration, absorbedBefore int) (Outcome, error) {
 	if drain <= 0 {
 		drain = time.Minute
 	}
@@ -139,7 +142,7 @@ func (s *Stack) audit(ctx context.Context, res loadgen.Result, drain time.Durati
 	if err != nil {
 		return Outcome{}, err
 	}
-	o := Outcome{Audit: a}
+	o := Outcome{Audit: a, Absorbed: s.Absorbed() - absorbedBefore}
 	// Whatever the consumers still hold drains within the rest of the
 	// bound: a queue that stays non-empty is stuck.
 	deadline := time.Now().Add(max(10*time.Second, drain-a.Settled))
@@ -195,6 +198,7 @@ func (s *Stack) Chaos(ctx context.Context, o ChaosOptions) (Outcome, []Injection
 	if err := s.WaitReady(ctx, time.Minute); err != nil {
 		return Outcome{}, nil, err
 	}
+	absorbed := s.Absorbed()
 	l := loadgen.Start(ctx, loadgen.Config{URL: s.URL, Rate: o.Rate, UserHeader: UserHeader})
 	end := l.StartedAt().Add(o.Duration)
 	var injections []Injection
@@ -239,7 +243,7 @@ func (s *Stack) Chaos(ctx context.Context, o ChaosOptions) (Outcome, []Injection
 	if ctx.Err() != nil {
 		return Outcome{}, injections, ctx.Err()
 	}
-	out, err := s.audit(ctx, res, o.Drain)
+	out, err := s.audit(ctx, res, o.Drain, absorbed)
 	if err != nil {
 		return Outcome{}, injections, err
 	}
@@ -265,7 +269,7 @@ func Report(w io.Writer, o Outcome) error {
 	if err := loadgen.WriteTable(w, o.Rows); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "audit: %d accepted, %d stored, %d lost, %d duplicates; %d stored without a 202 (allowed); store settled %.1f s after the load; %d messages left in the queue\n",
-		o.Audit.Accepted, o.Audit.StoredAccepted, o.Audit.Lost, o.Audit.Duplicates, o.Audit.StoredUnconfirmed, o.Audit.Settled.Seconds(), o.Depth)
+	_, err := fmt.Fprintf(w, "audit: %d accepted, %d stored, %d lost, %d duplicates; %d stored without a 202 (allowed); %d redeliveries found already stored by the consumers; store settled %.1f s after the load; %d messages left in the queue\n",
+		o.Audit.Accepted, o.Audit.StoredAccepted, o.Audit.Lost, o.Audit.Duplicates, o.Audit.StoredUnconfirmed, o.Absorbed, o.Audit.Settled.Seconds(), o.Depth)
 	return err
 }

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
@@ -69,9 +70,11 @@ type Stack struct {
 	opts      Options
 	pub       *publish.Publisher
 	consumers []*consumer.Consumer
-	closers   []func() error
-	closeOnce sync.Once
-	closeErr  error
+	// registries hold each consumer's metrics.
+	registries []*prometheus.Registry
+	closers    []func() error
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 // StartStack starts the cluster (in network namespaces: root only), the
@@ -148,8 +151,11 @@ func StartStack(ctx context.Context, o Options) (s *Stack, err error) {
 	for i := range o.Consumers {
 		dial := dial
 		dial.ConnectionName = fmt.Sprintf("chaos consumer %d", i+1)
+		reg := prometheus.NewRegistry()
+		s.registries = append(s.registries, reg)
 		c, err := consumer.New(consumer.Config{
 			Dial:      dial,
+			Metrics:   consumer.NewMetrics(reg),
 			Store:     store.NewWriter(s.DB),
 			Reconnect: backoff.Policy{Min: 100 * time.Millisecond, Max: 2 * time.Second},
 			Retry:     backoff.Policy{Min: 100 * time.Millisecond, Max: 2 * time.Second},
@@ -245,6 +251,24 @@ func (s *Stack) WaitReady(ctx context.Context, within time.Duration) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// Absorbed counts the deliveries the consumers found already stored
+// (redeliveries after a lost ack, written once and acknowledged).
+func (s *Stack) Absorbed() int {
+	n := 0.0
+	for _, reg := range s.registries {
+		families, err := reg.Gather()
+		if err != nil {
+			continue
+		}
+		for _, f := range families {
+			if f.GetName() == "fitness_consumer_duplicates_total" && len(f.GetMetric()) == 1 {
+				n += f.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+	}
+	return int(n)
 }
 
 // ResetStore empties the workouts collection, so that a run's audit scans
