@@ -13,6 +13,7 @@
 #   scripts/rabbitmq.sh kill DIR         kill -9 the node (as a crash would); start DIR brings it back
 #   scripts/rabbitmq.sh name DIR         print its Erlang node name
 #   scripts/rabbitmq.sh ctl DIR ARGS...  run rabbitmqctl ARGS against it (in its namespace, with its cookie)
+#   scripts/rabbitmq.sh upgrade DIR ARGS...  the same with rabbitmq-upgrade (await_online_quorum_plus_one)
 #
 # A cluster of N nodes (one Erlang cookie, cluster_partition_handling =
 # pause_minority) lives in DIR/node-1 .. DIR/node-N; start, stop, kill and
@@ -207,6 +208,7 @@ tls_url() {
 }
 
 ctl() { "${in_ns[@]}" "$RABBIT_BIN/rabbitmqctl" -q -n "$RABBITMQ_NODENAME" "$@"; }
+upgrade() { "${in_ns[@]}" "$RABBIT_BIN/rabbitmq-upgrade" -q -n "$RABBITMQ_NODENAME" "$@"; }
 
 status() {
 	load_env "$1"
@@ -520,11 +522,11 @@ name)
 	load_env "$2"
 	echo "$RABBITMQ_NODENAME"
 	;;
-ctl)
-	[ $# -ge 3 ] || die "usage: $0 ctl DIR ARGS..."
+ctl | upgrade)
+	[ $# -ge 3 ] || die "usage: $0 $cmd DIR ARGS..."
 	load_env "$2"
 	shift 2
-	ctl "$@"
+	"$cmd" "$@"
 	;;
 cluster-start)
 	[ $# -eq 3 ] || die "usage: $0 cluster-start DIR N"
@@ -542,5 +544,5 @@ tls-url)
 	[ $# -eq 2 ] || die "usage: $0 $cmd DIR"
 	tls_url "$2"
 	;;
-*) die "usage: $0 install | start DIR | stop DIR | kill DIR | status DIR | name DIR | ctl DIR ARGS... | url DIR | tls-url DIR | cluster-start DIR N | cluster-stop DIR | cluster-urls DIR | partition DIR I | heal DIR I" ;;
+*) die "usage: $0 install | start DIR | stop DIR | kill DIR | status DIR | name DIR | ctl DIR ARGS... | upgrade DIR ARGS... | url DIR | tls-url DIR | cluster-start DIR N | cluster-stop DIR | cluster-urls DIR | partition DIR I | heal DIR I" ;;
 esac

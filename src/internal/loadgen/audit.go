@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -31,16 +30,22 @@ type Audit struct {
 
 // AuditStore waits up to within for coll to hold every workout of res
 // answered 202, then counts what it holds of every workout res sent.
+//
+// It reads every id in coll, once per look: the embedded store scans the
+// whole collection for any query, and a scan of ids is cheaper than
+// matching a long $in list against each document.
 func AuditStore(ctx context.Context, coll *mongo.Collection, res Result, within time.Duration) (Audit, error) {
 	accepted := res.AcceptedIDs()
 	start := time.Now()
 	deadline := start.Add(within)
+	var counts map[string]int
 	for {
-		n, err := countIn(ctx, coll, accepted)
-		if err == nil && n >= len(accepted) {
-			break
-		}
-		if time.Now().After(deadline) {
+		var err error
+		counts, err = storedIDs(ctx, coll)
+		if err == nil && allIn(accepted, counts) || time.Now().After(deadline) {
+			if err != nil {
+				return Audit{}, err
+			}
 			break
 		}
 		select {
@@ -50,30 +55,14 @@ func AuditStore(ctx context.Context, coll *mongo.Collection, res Result, within 
 		}
 	}
 	a := Audit{Stored: map[string]bool{}, Extra: map[string]int{}, Accepted: len(accepted), Settled: time.Since(start)}
-	all := make([]string, len(res.Answers))
-	for i, ans := range res.Answers {
-		all[i] = ans.ID
-	}
-	for chunk := range slices.Chunk(all, 2000) {
-		cur, err := coll.Aggregate(ctx, mongo.Pipeline{
-			{{Key: "$match", Value: bson.M{"_id": bson.M{"$in": chunk}}}},
-			{{Key: "$group", Value: bson.M{"_id": "$_id", "n": bson.M{"$sum": 1}}}},
-		})
-		if err != nil {
-			return Audit{}, fmt.Errorf("audit: read stored workouts: %w", err)
+	for _, ans := range res.Answers {
+		n := counts[ans.ID]
+		if n == 0 {
+			continue
 		}
-		var rows []struct {
-			ID string `bson:"_id"`
-			N  int    `bson:"n"`
-		}
-		if err := cur.All(ctx, &rows); err != nil {
-			return Audit{}, fmt.Errorf("audit: read stored workouts: %w", err)
-		}
-		for _, r := range rows {
-			a.Stored[r.ID] = true
-			if r.N > 1 {
-				a.Extra[r.ID] += r.N - 1
-			}
+		a.Stored[ans.ID] = true
+		if n > 1 {
+			a.Extra[ans.ID] = n - 1
 		}
 	}
 	isAccepted := map[string]bool{}
@@ -94,6 +83,38 @@ func AuditStore(ctx context.Context, coll *mongo.Collection, res Result, within 
 	return a, nil
 }
 
+// storedIDs counts the documents of each id in coll.
+func storedIDs(ctx context.Context, coll *mongo.Collection) (map[string]int, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cur, err := coll.Find(ctx, bson.M{}, options.Find().SetProjection(bson.M{"_id": 1}))
+	if err != nil {
+		return nil, fmt.Errorf("audit: read stored ids: %w", err)
+	}
+	defer cur.Close(ctx)
+	counts := map[string]int{}
+	for cur.Next(ctx) {
+		id, ok := cur.Current.Lookup("_id").StringValueOK()
+		if !ok {
+			continue
+		}
+		counts[id]++
+	}
+	if err := cur.Err(); err != nil {
+		return nil, fmt.Errorf("audit: read stored ids: %w", err)
+	}
+	return counts, nil
+}
+
+func allIn(ids []string, counts map[string]int) bool {
+	for _, id := range ids {
+		if counts[id] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Check reports a broken invariant: a lost or duplicated 202.
 func (a Audit) Check() error {
 	var errs []error
@@ -104,18 +125,4 @@ func (a Audit) Check() error {
 		errs = append(errs, fmt.Errorf("%d duplicate documents of workouts answered 202", a.Duplicates))
 	}
 	return errors.Join(errs...)
-}
-
-func countIn(ctx context.Context, coll *mongo.Collection, ids []string) (int, error) {
-	total := 0
-	for chunk := range slices.Chunk(ids, 2000) {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		n, err := coll.CountDocuments(cctx, bson.M{"_id": bson.M{"$in": chunk}}, options.Count())
-		cancel()
-		if err != nil {
-			return 0, err
-		}
-		total += int(n)
-	}
-	return total, nil
 }

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,16 +37,22 @@ type Config struct {
 	URL string
 	// Rate is POSTs per second (500 when 0).
 	Rate int
-	// MaxInFlight bounds requests sent and not yet answered (4 s worth of
-	// Rate when 0); a request due while the bound is reached is not sent
-	// and counts as Skipped.
+	// MaxInFlight bounds requests sent and not yet answered (10 s worth of
+	// Rate when 0: more than the web app's 5 s publish timeout lets pile
+	// up); a request due while the bound is reached is not sent and is
+	// counted in SkippedAt.
 	MaxInFlight int
 	// Client sends the requests (a client with a 15 s timeout and enough
 	// idle connections when nil).
 	Client *http.Client
-	// Header is added to every request (an identity for the app's
-	// authenticator, for instance).
+	// Header is added to every request.
 	Header http.Header
+	// UserHeader, when set, names the request header that carries the
+	// user, spread round robin over Users users (1000 when 0): the web app
+	// keeps each user's just-logged workouts in memory, and a real load
+	// comes from many users. The app's authenticator must read it.
+	UserHeader string
+	Users      int
 }
 
 // Answer is what one POST got.
@@ -67,7 +74,7 @@ type Load struct {
 
 	mu      sync.Mutex
 	answers []Answer
-	skipped int
+	skipped []time.Time
 	end     time.Time
 }
 
@@ -76,8 +83,11 @@ func Start(ctx context.Context, cfg Config) *Load {
 	if cfg.Rate <= 0 {
 		cfg.Rate = 500
 	}
+	if cfg.Users <= 0 {
+		cfg.Users = 1000
+	}
 	if cfg.MaxInFlight <= 0 {
-		cfg.MaxInFlight = 4 * cfg.Rate
+		cfg.MaxInFlight = 10 * cfg.Rate
 	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{
@@ -104,7 +114,7 @@ func (l *Load) Stop() Result {
 	answers := make([]Answer, len(l.answers))
 	copy(answers, l.answers)
 	sortBySent(answers)
-	return Result{Start: l.start, End: l.end, Rate: l.cfg.Rate, Answers: answers, Skipped: l.skipped}
+	return Result{Start: l.start, End: l.end, Rate: l.cfg.Rate, Answers: answers, SkippedAt: slices.Clone(l.skipped)}
 }
 
 // Accepted counts the 202s so far (for watching throughput during a run).
@@ -144,7 +154,7 @@ func (l *Load) run(ctx context.Context) {
 				case inFlight <- struct{}{}:
 				default:
 					l.mu.Lock()
-					l.skipped++
+					l.skipped = append(l.skipped, now)
 					l.mu.Unlock()
 					continue
 				}
@@ -179,8 +189,14 @@ func (l *Load) post(seq int) Answer {
 		return a
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// As a client retrying with the same id would: it also lets net/http
+	// resend the request when a kept-alive connection turned out closed.
+	req.Header.Set("Idempotency-Key", id)
 	for k, v := range l.cfg.Header {
 		req.Header[k] = v
+	}
+	if l.cfg.UserHeader != "" {
+		req.Header.Set(l.cfg.UserHeader, fmt.Sprintf("load-%d@example.com", seq%l.cfg.Users))
 	}
 	res, err := l.cfg.Client.Do(req)
 	a.Answered = time.Now()

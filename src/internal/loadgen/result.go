@@ -13,8 +13,9 @@ type Result struct {
 	Start, End time.Time
 	Rate       int
 	Answers    []Answer
-	// Skipped counts requests not sent because MaxInFlight were waiting.
-	Skipped int
+	// SkippedAt has the time of each request not sent because
+	// MaxInFlight were waiting for their answers.
+	SkippedAt []time.Time
 }
 
 func sortBySent(a []Answer) {
@@ -56,7 +57,7 @@ type Summary struct {
 	Unavailable int // 503 with Retry-After
 	BadInput    int // 4xx
 	Violations  int // anything else, or no answer
-	Skipped     int
+	Skipped     int // due but not sent: MaxInFlight requests were waiting
 	Stored      int // of the 202s
 	Duplicates  int
 	Lost        int // 202s not stored
@@ -69,6 +70,9 @@ type Summary struct {
 	Recovery time.Duration
 	// Baseline is the 202s per second before the fault.
 	Baseline float64
+	// Whole marks a summary of a whole run of several faults, which has
+	// no single recovery.
+	Whole bool
 	// FirstViolation describes one violation, for the report.
 	FirstViolation string
 }
@@ -116,6 +120,11 @@ func (r Result) Summarize(name string, from, faultAt, to time.Time, audit Audit)
 	}
 	endRun()
 	s.Baseline, s.Recovery = r.recovery(from, faultAt, to)
+	for _, t := range r.SkippedAt {
+		if !t.Before(from) && t.Before(to) {
+			s.Skipped++
+		}
+	}
 	return s
 }
 

@@ -104,6 +104,37 @@ func (c *Cluster) link(ctx context.Context, verb string, i int) error {
 	return nil
 }
 
+// QueueMembers asks node via which nodes hold a replica of the quorum
+// queue named queue in the default virtual host, and returns their indexes.
+func (c *Cluster) QueueMembers(ctx context.Context, via int, queue string) ([]int, error) {
+	if strings.ContainsAny(queue, `"\`) {
+		return nil, fmt.Errorf("queue name %q cannot be quoted", queue)
+	}
+	expr := fmt.Sprintf(`{ok, Q} = rabbit_amqqueue:lookup(rabbit_misc:r(<<"/">>, queue, <<"%s">>)), maps:get(nodes, amqqueue:get_type_state(Q)).`, queue)
+	out, err := c.nodes[via].Ctl(ctx, "eval", expr)
+	if err != nil {
+		return nil, err
+	}
+	var members []int
+	for _, name := range strings.Split(strings.Trim(strings.TrimSpace(out), "[]"), ",") {
+		i, err := c.index(strings.Trim(strings.TrimSpace(name), "'"))
+		if err != nil {
+			return nil, fmt.Errorf("replicas of %s: %w", queue, err)
+		}
+		members = append(members, i)
+	}
+	return members, nil
+}
+
+func (c *Cluster) index(node string) (int, error) {
+	for i, name := range c.names {
+		if name == node {
+			return i, nil
+		}
+	}
+	return -1, fmt.Errorf("%q is not a node of this cluster", node)
+}
+
 // QueueLeader asks node via (any running one) which node leads the quorum
 // queue named queue in the default virtual host, and returns its index.
 func (c *Cluster) QueueLeader(ctx context.Context, via int, queue string) (int, error) {
@@ -115,11 +146,9 @@ func (c *Cluster) QueueLeader(ctx context.Context, via int, queue string) (int, 
 	if err != nil {
 		return -1, err
 	}
-	leader := strings.Trim(strings.TrimSpace(out), "'")
-	for i, name := range c.names {
-		if name == leader {
-			return i, nil
-		}
+	i, err := c.index(strings.Trim(strings.TrimSpace(out), "'"))
+	if err != nil {
+		return -1, fmt.Errorf("leader of %s: %w", queue, err)
 	}
-	return -1, fmt.Errorf("leader of %s is %q, not a node of this cluster", queue, leader)
+	return i, nil
 }

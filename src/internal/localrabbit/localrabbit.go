@@ -143,6 +143,16 @@ func (b *Broker) Ctl(ctx context.Context, args ...string) (string, error) {
 	return out, nil
 }
 
+// Upgrade runs rabbitmq-upgrade with args against the node, as before a
+// restart: "await_online_quorum_plus_one" waits until stopping it leaves
+// every quorum queue a majority.
+func (b *Broker) Upgrade(ctx context.Context, args ...string) error {
+	if _, err := b.run(ctx, "upgrade", args...); err != nil {
+		return fmt.Errorf("rabbitmq-upgrade %s on %s: %w", strings.Join(args, " "), b.dir, err)
+	}
+	return nil
+}
+
 // Port is the broker's AMQP port.
 func (b *Broker) Port() int {
 	i := strings.LastIndex(b.url, ":")
