@@ -10,7 +10,7 @@
 // Settings come from the environment; each may name a file instead through
 // the _FILE suffix (envconf): MONGODB_URI, MONGODB_TLS_CA_FILE,
 // MONGODB_TLS_CERT_KEY_FILE; RABBITMQ_URL, RABBITMQ_USERNAME,
-// RABBITMQ_PASSWORD; S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID,
+// RABBITMQ_PASSWORD, RABBITMQ_CA_FILE; S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID,
 // S3_SECRET_ACCESS_KEY. Logs are JSON on stderr.
 package main
 

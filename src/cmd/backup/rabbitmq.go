@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -38,8 +40,20 @@ func rabbitmqDefinitions(ctx context.Context, args []string, env envconf.Env, lo
 	if err := s.Err(); err != nil {
 		return usageError{err}
 	}
-	// The broker's CA comes from the system roots (SSL_CERT_DIR in the pod).
 	client := &http.Client{Timeout: time.Minute}
+	if caFile := s.String("RABBITMQ_CA_FILE", ""); caFile != "" {
+		// The broker's certificate is from the cluster's internal CA; the
+		// system roots stay for the bucket's public certificate.
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return fmt.Errorf("read RABBITMQ_CA_FILE: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("RABBITMQ_CA_FILE %s holds no PEM certificate", caFile)
+		}
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
 	defs, err := rabbitdefs.Export(ctx, client, url, user, password)
 	if err != nil {
 		return err
