@@ -12,7 +12,7 @@
 #   time              peak memory figures in make bench-validate
 set -euo pipefail
 
-packages=(rabbitmq-server nginx-light libnginx-mod-stream keepalived chromium chromium-driver git shellcheck time)
+packages=(rabbitmq-server nginx-light libnginx-mod-stream keepalived chromium chromium-driver git shellcheck time etcd-client)
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi
