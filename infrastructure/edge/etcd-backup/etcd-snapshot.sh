@@ -2,10 +2,11 @@
 # etcd-snapshot: takes a snapshot of the local etcd member of a kubeadm
 # control-plane node with kubeadm's certificates, checks it, keeps it in
 # BACKUP_DIR pruned to KEEP_DAILY days + KEEP_WEEKLY ISO weeks, and uploads
-# it to the S3-compatible bucket (daily/ and, on Sundays, weekly/, where the
-# bucket's lifecycle rule applies the same retention). Installed as
+# it to the S3-compatible bucket (etcd/daily/<host>/ and, on Sundays,
+# etcd/weekly/<host>/, where the bucket's lifecycle rules apply the same
+# retention). Installed as
 # /usr/local/sbin/etcd-snapshot, run by etcd-snapshot.timer
-# (docs/runbook.md, "etcd snapshot").
+# (docs/runbook.md, "Backups and restore").
 #
 # Settings (environment, from /etc/etcd-snapshot/etcd-snapshot.env):
 #   ETCD_ENDPOINT      default https://127.0.0.1:2379
@@ -81,9 +82,9 @@ fi
 : "${S3_ENDPOINT:?S3_ENDPOINT is not set (or set S3_DISABLED=1)}" "${S3_BUCKET:?}" "${S3_ACCESS_KEY_ID:?}" "${S3_SECRET_ACCESS_KEY:?}"
 region=${S3_REGION:-us-east-1}
 sum=$(sha256sum "${dir}/${stamp}.db.gz" | cut -d' ' -f1)
-keys=("etcd/${host}/daily/${stamp}.db.gz")
+keys=("etcd/daily/${host}/${stamp}.db.gz")
 if [[ $(date -u -d "@${now}" +%u) == 7 ]]; then
-	keys+=("etcd/${host}/weekly/${stamp}.db.gz")
+	keys+=("etcd/weekly/${host}/${stamp}.db.gz")
 fi
 for k in "${keys[@]}"; do
 	# The credentials go to curl on its standard input, never on its

@@ -218,8 +218,8 @@ func TestSnapshotUpload(t *testing.T) {
 	host, _ := os.Hostname()
 	host, _, _ = strings.Cut(host, ".")
 	want := []string{
-		"PUT /homelab-backups/etcd/" + host + "/daily/20261206T031500Z.db.gz",
-		"PUT /homelab-backups/etcd/" + host + "/weekly/20261206T031500Z.db.gz",
+		"PUT /homelab-backups/etcd/daily/" + host + "/20261206T031500Z.db.gz",
+		"PUT /homelab-backups/etcd/weekly/" + host + "/20261206T031500Z.db.gz",
 	}
 	local, err := os.ReadFile(filepath.Join(backups, "20261206T031500Z.db.gz"))
 	if err != nil {
