@@ -27,7 +27,7 @@ func mongoDump(ctx context.Context, args []string, env envconf.Env, logger *slog
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
-	if err := t.check(); err != nil {
+	if err := t.check(env); err != nil {
 		return err
 	}
 	client, err := connect(env, "backup")
@@ -49,7 +49,7 @@ func mongoDump(ctx context.Context, args []string, env envconf.Env, logger *slog
 		docs += c.Documents
 	}
 	logger.Info("dump complete", "dir", dir, "collections", len(colls), "documents", docs, "seconds", time.Since(start).Seconds())
-	return t.finish(ctx, dir, env, logger)
+	return t.finish(ctx, dir, logger)
 }
 
 func mongoRestore(ctx context.Context, args []string, env envconf.Env, logger *slog.Logger, stderr io.Writer) error {

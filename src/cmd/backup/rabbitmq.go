@@ -25,7 +25,7 @@ func rabbitmqDefinitions(ctx context.Context, args []string, env envconf.Env, lo
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
-	if err := t.check(); err != nil {
+	if err := t.check(env); err != nil {
 		return err
 	}
 	s := env.Settings()
@@ -70,5 +70,5 @@ func rabbitmqDefinitions(ctx context.Context, args []string, env envconf.Env, lo
 		return err
 	}
 	logger.Info("definitions exported", "file", path, "bytes", len(defs))
-	return t.finish(ctx, filepath.Dir(path), env, logger)
+	return t.finish(ctx, filepath.Dir(path), logger)
 }

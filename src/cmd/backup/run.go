@@ -23,6 +23,7 @@ type target struct {
 	ship              bool
 	keep              offsite.Retention
 	started           time.Time
+	bucket            *s3put.Bucket // with -ship
 }
 
 func (t *target) flags(fs *flag.FlagSet, prefix string) {
@@ -34,7 +35,9 @@ func (t *target) flags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&t.keep.Weekly, "keep-weekly", 4, "runs kept: the newest of each of this many ISO weeks")
 }
 
-func (t *target) check() error {
+// check validates the flags and, with -ship, reads the bucket settings, so
+// that a missing one fails the run before it dumps anything.
+func (t *target) check(env envconf.Env) error {
 	switch {
 	case (t.out == "") == (t.root == ""):
 		return usageError{errors.New("set exactly one of -out and -root")}
@@ -42,6 +45,13 @@ func (t *target) check() error {
 		return usageError{errors.New("-ship needs -root")}
 	case t.keep.Daily < 1 || t.keep.Weekly < 0:
 		return usageError{errors.New("-keep-daily must be at least 1 and -keep-weekly at least 0")}
+	}
+	if t.ship {
+		b, err := bucketFromEnv(env)
+		if err != nil {
+			return usageError{err}
+		}
+		t.bucket = b
 	}
 	return nil
 }
@@ -60,25 +70,21 @@ func (t *target) dir() (string, error) {
 }
 
 // finish ships and prunes a run written under -root.
-func (t *target) finish(ctx context.Context, dir string, env envconf.Env, logger *slog.Logger) error {
+func (t *target) finish(ctx context.Context, dir string, logger *slog.Logger) error {
 	if t.root == "" {
 		return nil
 	}
-	if t.ship {
-		bucket, err := bucketFromEnv(env)
-		if err != nil {
-			return err
-		}
+	if t.bucket != nil {
 		archive := dir + ".tar"
 		if err := offsite.Tar(dir, archive); err != nil {
 			return err
 		}
 		for _, key := range offsite.Keys(t.prefix, t.started) {
 			start := time.Now()
-			if err := bucket.Put(ctx, key, archive); err != nil {
+			if err := t.bucket.Put(ctx, key, archive); err != nil {
 				return err
 			}
-			logger.Info("uploaded", "bucket", bucket.Name, "key", key, "seconds", time.Since(start).Seconds())
+			logger.Info("uploaded", "bucket", t.bucket.Name, "key", key, "seconds", time.Since(start).Seconds())
 		}
 	}
 	return t.keep.Prune(t.root, logger)
