@@ -65,9 +65,6 @@ func (f *Fetcher) entryDir(source, name string) string {
 // the reason returned, so that the caller fetches it again.
 func (f *Fetcher) reuse(dir, source, want, wantManifest string) (Chart, bool, error) {
 	data, err := os.ReadFile(filepath.Join(dir, metaFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return Chart{}, false, nil
-	}
 	problem := func(format string, args ...any) (Chart, bool, error) {
 		err := fmt.Errorf("cache entry %s: "+format, append([]any{dir}, args...)...)
 		f.log.Warn("discarding a chart cache entry and fetching it again", "reason", err)
@@ -75,6 +72,13 @@ func (f *Fetcher) reuse(dir, source, want, wantManifest string) (Chart, bool, er
 			err = errors.Join(err, rmErr)
 		}
 		return Chart{}, false, err
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
+			return Chart{}, false, nil
+		}
+		// Entries are renamed into place whole: this one was changed.
+		return problem("no %s", metaFile)
 	}
 	if err != nil {
 		return problem("%w", err)

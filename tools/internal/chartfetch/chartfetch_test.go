@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"helm.sh/helm/v3/pkg/chart"
@@ -162,6 +163,11 @@ func TestDamagedEntry(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, metaFile},
+		{"metadata removed", func(t *testing.T, c Chart) {
+			if err := os.Remove(filepath.Join(filepath.Dir(c.Path), metaFile)); err != nil {
+				t.Fatal(err)
+			}
+		}, "no " + metaFile},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,6 +273,39 @@ func TestOffline(t *testing.T) {
 	}
 	if c, err := f.Fetch(context.Background(), cachedReq); err != nil || !c.Cached {
 		t.Errorf("cached chart with the server down: %+v, %v", c, err)
+	}
+}
+
+// TestConcurrentRuns: runs sharing a cache and storing the same chart at
+// once all get it whole, and leave one verified entry and no temporary
+// directory.
+func TestConcurrentRuns(t *testing.T) {
+	srv := chartfetchtest.NewRepository(t, charts("podinfo")...)
+	cache := t.TempDir()
+	req := Request{URL: srv.URL, Chart: "podinfo", Version: "1.2.3"}
+	results := make([]Chart, 8)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Go(func() {
+			c, err := newFetcher(t, cache).Fetch(context.Background(), req)
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = c
+		})
+	}
+	wg.Wait()
+	for _, c := range results {
+		if c.Path != results[0].Path || c.Digest != results[0].Digest || loadVersion(t, c) != "1.2.3" {
+			t.Errorf("run got %+v, another %+v", c, results[0])
+		}
+	}
+	left, err := filepath.Glob(filepath.Join(cache, "*", ".*"))
+	if err != nil || len(left) != 0 {
+		t.Errorf("temporary files left in the cache: %v %v", left, err)
+	}
+	if c, err := newFetcher(t, cache).Fetch(context.Background(), req); err != nil || !c.Cached {
+		t.Errorf("entry after concurrent runs: %+v, %v", c, err)
 	}
 }
 
