@@ -47,6 +47,14 @@ type Options struct {
 	// ChartCache are directories of pulled Helm charts (relative to the
 	// working directory), besides chartCache in the config.
 	ChartCache []string
+	// FetchCharts, when set, overrides fetchCharts in the config: fetch
+	// the charts found neither in the repository nor in a chart cache from
+	// their sources. This is the validator's only network access.
+	FetchCharts *bool
+	// FetchCache is the directory fetched charts are cached in (relative
+	// to the working directory); default fetchCache in the config, else
+	// chartfetch.DefaultDir.
+	FetchCache string
 	// Checks turns off checks by class when false; nil runs everything.
 	Skip   map[finding.Class]bool
 	Logger *slog.Logger
@@ -142,7 +150,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if r.validator != nil {
 		apis = r.validator.APIVersions
 	}
-	r.charts = helmrender.New(cacheDirs, apis)
+	fetcher, err := chartFetcher(root, opts, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	r.charts = helmrender.New(cacheDirs, apis, fetcher)
 	r.skip = opts.Skip
 	if r.validator != nil && found.FluxOperator {
 		r.validator.FluxOperatorKinds()
