@@ -64,6 +64,7 @@ type apiWorkouts struct {
 	Workouts []workout.Workout `json:"workouts"`
 	Stale    bool              `json:"stale"`
 	AsOf     *time.Time        `json:"as_of,omitempty"`
+	Pending  []string          `json:"pending,omitempty"`
 }
 
 const jsonType = "application/json"
@@ -159,6 +160,11 @@ func (s *Server) apiListWorkouts(w http.ResponseWriter, r *http.Request) {
 	out := apiWorkouts{Workouts: h.Workouts, Stale: h.Stale, AsOf: asOf(h)}
 	if out.Workouts == nil {
 		out.Workouts = []workout.Workout{}
+	}
+	for _, w := range out.Workouts {
+		if h.Pending[w.ID] {
+			out.Pending = append(out.Pending, w.ID)
+		}
 	}
 	if h.Stale {
 		w.Header().Set(StaleHeader, "true")

@@ -98,7 +98,9 @@ type page struct {
 	History  *historyView
 	Charts   []exerciseCharts
 	Workouts []workout.Workout
-	Message  string
+	// Pending marks Workouts accepted but not yet read from the database.
+	Pending map[string]bool
+	Message string
 	// PlanUnavailable: the history was never read, so there is no plan.
 	PlanUnavailable bool
 	// TZ is the user's time zone as the server knew it ("" if not); the
@@ -282,7 +284,7 @@ func (s *Server) historyPage(w http.ResponseWriter, r *http.Request) {
 	if len(hv.Errors) == 0 {
 		q.Limit = historyPageLimit
 		h := s.history(r.Context(), p.User, q)
-		p.Workouts, p.Stale, p.AsOf = h.Workouts, h.Stale, h.AsOf
+		p.Workouts, p.Stale, p.AsOf, p.Pending = h.Workouts, h.Stale, h.AsOf, h.Pending
 		hv.Limited = len(h.Workouts) >= historyPageLimit
 	}
 	status := http.StatusOK

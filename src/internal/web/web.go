@@ -53,6 +53,9 @@ type History struct {
 	// refresh in time; AsOf is when it was read (zero: never).
 	Stale bool
 	AsOf  time.Time
+	// Pending holds the ids of Workouts accepted but not yet read back
+	// from the database.
+	Pending map[string]bool
 }
 
 // Unknown reports that nothing was ever read for the user: the view holds
@@ -69,10 +72,19 @@ type Reader interface {
 	Remember(w workout.Workout)
 }
 
+// Announcer tells the other web replicas about a workout this one
+// accepted (package peers), so that they show it before their next
+// history refresh. It must not block.
+type Announcer interface {
+	Announce(w workout.Workout)
+}
+
 // Options configure a Server.
 type Options struct {
 	Publisher Publisher
 	Reader    Reader
+	// Peers, when set, hears of every confirmed workout (several replicas).
+	Peers Announcer
 	// Auth identifies users: an access.Verifier in production,
 	// access.Dev in development mode.
 	Auth access.Authenticator
@@ -256,6 +268,9 @@ func (s *Server) publish(ctx context.Context, w workout.Workout) error {
 	}
 	s.metrics.published.WithLabelValues("confirmed").Inc()
 	s.opts.Reader.Remember(w)
+	if s.opts.Peers != nil {
+		s.opts.Peers.Announce(w)
+	}
 	return nil
 }
 

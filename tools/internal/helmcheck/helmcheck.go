@@ -58,7 +58,7 @@ func Check(c *render.Cluster) []finding.Finding {
 					v = "(latest)"
 				}
 				emit(finding.HelmVersion, "spec.chart.spec.version",
-					fmt.Sprintf("HelmRelease %s: chart %s version %s is not pinned; an upstream release changes the cluster without a commit", render.NamespacedName(ns, hr.U.GetName()), chart, v))
+					fmt.Sprintf("HelmRelease %s: chart %s version %s is not pinned; an upstream release changes the cluster without a commit%s", render.NamespacedName(ns, hr.U.GetName()), chart, v, resolved(c, hr)))
 			}
 			if _, ok := c.Charts[hr]; !ok {
 				emit(finding.HelmNotRendered, "spec.chart",
@@ -81,7 +81,7 @@ func Check(c *render.Cluster) []finding.Finding {
 				semver, _, _ := unstructured.NestedString(src.U.Object, "spec", "ref", "semver")
 				if digest == "" && (tag == "" || tag == "latest") && (semver == "" || rangeRe.MatchString(semver)) {
 					f := finding.New(finding.HelmVersion, src.File, 0, 0, src.FindingObject(),
-						fmt.Sprintf("OCIRepository %s (chart of HelmRelease %s) is not pinned to a tag, digest or exact semver", render.NamespacedName(rns, ref["name"]), render.NamespacedName(ns, hr.U.GetName())))
+						fmt.Sprintf("OCIRepository %s (chart of HelmRelease %s) is not pinned to a tag, digest or exact semver%s", render.NamespacedName(rns, ref["name"]), render.NamespacedName(ns, hr.U.GetName()), resolved(c, hr)))
 					f.Field = "spec.ref"
 					out = append(out, f)
 				}
@@ -96,6 +96,14 @@ func Check(c *render.Cluster) []finding.Finding {
 			fmt.Sprintf("HelmRelease %s has neither spec.chart nor spec.chartRef", render.NamespacedName(ns, hr.U.GetName())))
 	}
 	return out
+}
+
+// resolved names the chart a fetch resolved an unpinned version to.
+func resolved(c *render.Cluster, hr *render.Object) string {
+	if where, ok := c.Charts[hr]; ok {
+		return "; this run rendered " + where
+	}
+	return ""
 }
 
 // missing says what was looked for when the chart was not found offline.

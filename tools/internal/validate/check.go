@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	policypack "github.com/homelab-gitops/homelab/policies"
 	"github.com/homelab-gitops/homelab/tools/internal/config"
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/graph"
@@ -64,7 +65,10 @@ func (r *run) preload(o *render.Object) {
 type checkTools struct {
 	validator *schema.Validator
 	engine    *policy.Engine
-	err       error
+	// builtin is set when engine runs the validator's own pack on a
+	// repository that has none.
+	builtin bool
+	err     error
 }
 
 func (r *run) prepare(ctx context.Context, opts Options) <-chan checkTools {
@@ -73,7 +77,17 @@ func (r *run) prepare(ctx context.Context, opts Options) <-chan checkTools {
 		t := checkTools{validator: r.validator}
 		var wg sync.WaitGroup
 		var perr error
-		if dir := r.policyDir(opts); dir != "" && !opts.Skip[finding.ClassPolicy] {
+		dir := r.policyDir(opts)
+		if dir == "" && opts.Policies != "-" && !opts.NoBuiltinPolicies {
+			dir = filepath.Join(r.tmp, "builtin-policies")
+			if err := policypack.Extract(dir); err != nil {
+				t.err = err
+				ch <- t
+				return
+			}
+			t.builtin = true
+		}
+		if dir != "" && !opts.Skip[finding.ClassPolicy] {
 			wg.Go(func() {
 				e, err := policy.Load(ctx, dir)
 				if err != nil {
@@ -130,6 +144,12 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 		return nil, tools.err
 	}
 	validator, engine := tools.validator, tools.engine
+	checkPolicies := func(pf []finding.Finding, err error) ([]finding.Finding, error) {
+		if tools.builtin {
+			pf = builtinSeverity(pf)
+		}
+		return pf, err
+	}
 	if v := validator; v != nil {
 		for _, c := range clusters {
 			for _, o := range c.Objects {
@@ -177,7 +197,7 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 					}
 				}
 				if engine != nil {
-					pf, err := engine.CheckObjects(gctx, policyObjs)
+					pf, err := checkPolicies(engine.CheckObjects(gctx, policyObjs))
 					if err != nil {
 						return err
 					}
@@ -217,7 +237,7 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 				fs = append(fs, hf...)
 			}
 			if engine != nil {
-				pf, err := engine.CheckCluster(gctx, c)
+				pf, err := checkPolicies(engine.CheckCluster(gctx, c))
 				if err != nil {
 					return err
 				}
@@ -282,6 +302,33 @@ func (t *kindTally) findings() []finding.Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// builtinConventions are the areas of the built-in pack that encode this
+// platform's design (Flux intervals and remediation, default-deny networks
+// behind one Gateway, replicas and probes) rather than defects: on a
+// repository that did not adopt the pack they are infos.
+var builtinConventions = []string{"flux-", "network-", "reliability-"}
+
+// builtinSeverity lowers the built-in pack's findings: a repository that
+// did not adopt this project's pack is told about them but not failed on.
+// Security, secret, data and certificate findings become warnings; the
+// conventions and every warn rule, infos.
+func builtinSeverity(fs []finding.Finding) []finding.Finding {
+	for i := range fs {
+		convention := false
+		for _, p := range builtinConventions {
+			convention = convention || strings.HasPrefix(fs[i].Rule, p)
+		}
+		switch {
+		case fs[i].Severity == finding.Error && !convention:
+			fs[i].Severity = finding.Warning
+		default:
+			fs[i].Severity = finding.Info
+		}
+		fs[i].Hint += " (Built-in policy pack: this repository has no policies/ of its own. Copy the pack to enforce it, or pass --builtin-policies=false.)"
+	}
+	return fs
 }
 
 func (r *run) policyDir(opts Options) string {

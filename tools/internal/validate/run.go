@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -43,11 +44,22 @@ type Options struct {
 	// EntryPoints overrides discovery (repository-relative directories).
 	EntryPoints []string
 	// Policies is the Rego pack directory ("" = config or policies/ when
-	// present; "-" = none).
+	// present, else the built-in pack; "-" = none).
 	Policies string
+	// NoBuiltinPolicies keeps the built-in pack off a repository without
+	// a pack of its own.
+	NoBuiltinPolicies bool
 	// ChartCache are directories of pulled Helm charts (relative to the
 	// working directory), besides chartCache in the config.
 	ChartCache []string
+	// FetchCharts, when set, overrides fetchCharts in the config: fetch
+	// the charts found neither in the repository nor in a chart cache from
+	// their sources. This is the validator's only network access.
+	FetchCharts *bool
+	// FetchCache is the directory fetched charts are cached in (relative
+	// to the working directory); default fetchCache in the config, else
+	// chartfetch.DefaultDir.
+	FetchCache string
 	// Checks turns off checks by class when false; nil runs everything.
 	Skip   map[finding.Class]bool
 	Logger *slog.Logger
@@ -70,6 +82,8 @@ type run struct {
 	log       *slog.Logger
 	mu        sync.Mutex
 	artifacts map[string]render.Source
+	// remotes are the checkout's Git remote URLs.
+	remotes   []string
 	validator *schema.Validator
 	// preinstalled are API groups whose CRDs exist before Flux runs (from
 	// bootstrapCRDs and the charts of bootstrap helmfiles).
@@ -121,7 +135,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 
 	r := &run{
 		root: root, tmp: tmp, cfg: cfg, renderer: render.New(log), log: log,
-		artifacts: map[string]render.Source{},
+		artifacts: map[string]render.Source{}, remotes: gitRemotes(ctx, root),
 		files: manifest.NewCache(func(p string) ([]byte, error) {
 			return os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
 		}),
@@ -137,7 +151,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if r.validator != nil {
 		apis = r.validator.APIVersions
 	}
-	r.charts = helmrender.New(cacheDirs, apis)
+	fetcher, err := chartFetcher(root, opts, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	r.charts = helmrender.New(cacheDirs, apis, fetcher)
 	r.skip = opts.Skip
 	if r.validator != nil && found.FluxOperator {
 		r.validator.FluxOperatorKinds()
@@ -212,6 +230,17 @@ type clusterRun struct {
 	sources    map[render.ObjectID]*render.Object
 	generators []*render.Object
 	done       bool
+	// bootstrapSource is the sourceRef of the bootstrap Kustomization
+	// (gotk-sync.yaml): this repository, whatever its name.
+	bootstrapSource render.SourceRef
+}
+
+// adopt gives the synthetic entry point the definition found for it in
+// the repository; its source is then this repository too.
+func (c *clusterRun) adopt(root, k *render.Kustomization) {
+	root.Obj, root.File, root.Line, root.Synthetic = k.Obj, k.File, k.Line, false
+	root.SourceRef, root.DependsOn = k.SourceRef, k.DependsOn
+	c.bootstrapSource = k.SourceRef
 }
 
 // render renders the entry point and, wave by wave, every Kustomization it
@@ -347,10 +376,19 @@ func (c *clusterRun) accept(ctx context.Context, parent *render.Kustomization, o
 			if prev, ok := c.known[k.Ref]; ok {
 				if prev.Synthetic && prev.Path == k.Path {
 					// The bootstrap Kustomization itself (gotk-sync.yaml).
-					prev.Obj, prev.File, prev.Line, prev.Synthetic = k.Obj, k.File, k.Line, false
-					prev.SourceRef, prev.DependsOn = k.SourceRef, k.DependsOn
+					c.adopt(prev, k)
 				}
 				continue // duplicates are reported by the graph check
+			}
+			if root := c.cluster.Kustomizations[0]; root.Synthetic && parent == root && k.Path == root.Path && k.SourceRef.Kind != "ExternalArtifact" {
+				// The bootstrap Kustomization under another name than
+				// flux-system (flux bootstrap --name, or written by hand):
+				// it is the entry point, not a child to render again.
+				delete(c.known, root.Ref)
+				root.Ref = k.Ref
+				c.known[k.Ref] = root
+				c.adopt(root, k)
+				continue
 			}
 			c.known[k.Ref] = k
 			c.cluster.Kustomizations = append(c.cluster.Kustomizations, k)
@@ -409,4 +447,20 @@ func inCluster(cluster string, fs []finding.Finding) []finding.Finding {
 		fs[i].Cluster = cluster
 	}
 	return fs
+}
+
+// gitRemotes lists the URLs of root's Git remotes (none outside a Git
+// checkout). It reads the local config only.
+func gitRemotes(ctx context.Context, root string) []string {
+	out, err := exec.CommandContext(ctx, "git", "-C", root, "config", "--get-regexp", `^remote\..*\.url$`).Output()
+	if err != nil {
+		return nil
+	}
+	var urls []string
+	for line := range strings.Lines(string(out)) {
+		if _, url, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+			urls = append(urls, url)
+		}
+	}
+	return urls
 }
