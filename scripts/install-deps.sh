@@ -9,9 +9,10 @@
 #   git               rendering base revisions, the e2e Git server
 #   ShellCheck        lints scripts/ and the run: steps of the workflows
 #   time              peak memory figures in make bench-validate
+#   iproute2          `ip netns`: the RabbitMQ cluster's nodes in namespaces (fault tests, make chaos)
 set -euo pipefail
 
-packages=(rabbitmq-server nginx-light libnginx-mod-stream chromium chromium-driver git shellcheck time)
+packages=(rabbitmq-server nginx-light libnginx-mod-stream chromium chromium-driver git shellcheck time iproute2)
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi
