@@ -86,6 +86,10 @@ func run(ctx context.Context, duration time.Duration, seed uint64, rate int, gap
 		return fmt.Errorf("interrupted after %d faults", len(injections))
 	}
 	fmt.Printf("\nseed %d: %d faults in %s\n", seed, len(injections), duration)
+	if len(o.Rows) == 0 {
+		// The audit itself failed: there is nothing to tabulate.
+		return runErr
+	}
 	if err := chaos.Report(os.Stdout, o); err != nil {
 		return err
 	}
