@@ -11,9 +11,10 @@
 #   ShellCheck        lints scripts/ and the run: steps of the workflows
 #   time              peak memory figures in make bench-validate
 #   etcd-client       etcdctl for the etcd snapshot script test (tools/internal/etcdsnapshot)
+#   iproute2          `ip netns`: the RabbitMQ cluster's nodes in namespaces (fault tests, make chaos)
 set -euo pipefail
 
-packages=(rabbitmq-server nginx-light libnginx-mod-stream keepalived chromium chromium-driver git shellcheck time etcd-client)
+packages=(rabbitmq-server nginx-light libnginx-mod-stream keepalived chromium chromium-driver git shellcheck time etcd-client iproute2)
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi

@@ -32,6 +32,7 @@ func main() {
 	gap := flag.Duration("gap", 30*time.Second, "longest quiet time between two faults")
 	down := flag.Duration("down", 10*time.Second, "how long a killed or stopped node stays down")
 	partition := flag.Duration("partition", 30*time.Second, "longest partition")
+	drain := flag.Duration("drain", 5*time.Minute, "how long the store may take, once the load stopped, to hold every 202 (a backlog after the last fault)")
 	logFile := flag.String("log", "", "services' log file (default: a new file in the temporary directory)")
 	flag.Parse()
 	if *seed == 0 {
@@ -39,13 +40,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *duration, *seed, *rate, *gap, *down, *partition, *logFile); err != nil {
+	if err := run(ctx, *duration, *seed, *rate, *gap, *down, *partition, *drain, *logFile); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, duration time.Duration, seed uint64, rate int, gap, down, partition time.Duration, logFile string) (err error) {
+func run(ctx context.Context, duration time.Duration, seed uint64, rate int, gap, down, partition, drain time.Duration, logFile string) (err error) {
 	if os.Geteuid() != 0 {
 		return errors.New("needs root: the cluster's nodes run in network namespaces")
 	}
@@ -80,12 +81,17 @@ func run(ctx context.Context, duration time.Duration, seed uint64, rate int, gap
 		Rate:     rate,
 		Faults:   chaos.Faults(down, partition),
 		Gap:      gap,
+		Drain:    drain,
 		Log:      out,
 	})
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted after %d faults", len(injections))
 	}
 	fmt.Printf("\nseed %d: %d faults in %s\n", seed, len(injections), duration)
+	if len(o.Rows) == 0 {
+		// The audit itself failed: there is nothing to tabulate.
+		return runErr
+	}
 	if err := chaos.Report(os.Stdout, o); err != nil {
 		return err
 	}

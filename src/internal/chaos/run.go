@@ -119,6 +119,9 @@ func rows(res loadgen.Result, injections []Injection, a loadgen.Audit, total boo
 		if total {
 			name = fmt.Sprintf("%d. %s", i+1, in.Fault)
 		}
+		if in.Err != nil {
+			name += " (failed)"
+		}
 		out = append(out, res.Summarize(name, from, in.At, to, a))
 		from = in.Done
 	}

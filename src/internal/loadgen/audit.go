@@ -83,9 +83,11 @@ func AuditStore(ctx context.Context, coll *mongo.Collection, res Result, within 
 	return a, nil
 }
 
-// storedIDs counts the documents of each id in coll.
+// storedIDs counts the documents of each id in coll. A scan of the
+// embedded store takes about a minute at 300,000 workouts on a busy
+// machine (a 10-minute run at 500/s), hence the generous bound.
 func storedIDs(ctx context.Context, coll *mongo.Collection) (map[string]int, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	cur, err := coll.Find(ctx, bson.M{}, options.Find().SetProjection(bson.M{"_id": 1}))
 	if err != nil {

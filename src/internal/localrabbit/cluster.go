@@ -2,6 +2,7 @@ package localrabbit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -124,6 +125,36 @@ func (c *Cluster) QueueMembers(ctx context.Context, via int, queue string) ([]in
 		members = append(members, i)
 	}
 	return members, nil
+}
+
+// Partitions asks node via which nodes each node has recorded as cut off
+// (rabbitmqctl cluster_status), by index; empty when there are none.
+func (c *Cluster) Partitions(ctx context.Context, via int) (map[int][]int, error) {
+	out, err := c.nodes[via].Ctl(ctx, "cluster_status", "--formatter", "json")
+	if err != nil {
+		return nil, err
+	}
+	var status struct {
+		Partitions map[string][]string `json:"partitions"`
+	}
+	if err := json.Unmarshal([]byte(out), &status); err != nil {
+		return nil, fmt.Errorf("cluster_status of node %d: %w", via, err)
+	}
+	parts := map[int][]int{}
+	for node, cut := range status.Partitions {
+		i, err := c.index(node)
+		if err != nil {
+			return nil, fmt.Errorf("cluster_status of node %d: %w", via, err)
+		}
+		for _, other := range cut {
+			j, err := c.index(other)
+			if err != nil {
+				return nil, fmt.Errorf("cluster_status of node %d: %w", via, err)
+			}
+			parts[i] = append(parts[i], j)
+		}
+	}
+	return parts, nil
 }
 
 func (c *Cluster) index(node string) (int, error) {
