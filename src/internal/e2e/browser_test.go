@@ -3,9 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,47 +11,14 @@ import (
 
 	"github.com/homelab-gitops/homelab/src/internal/demo"
 	"github.com/homelab-gitops/homelab/src/internal/store"
+	"github.com/homelab-gitops/homelab/src/internal/testenv/browsertest"
 )
-
-// chromium finds Debian's Chromium. CI installs it (scripts/install-deps.sh);
-// elsewhere the test is skipped with a hint.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed (apt-get install -y chromium chromium-driver)")
-	}
-	t.Skip("chromium is not installed (apt-get install -y chromium chromium-driver)")
-	return ""
-}
-
-// artifactDir is $TEST_ARTIFACTS when set, else a directory kept after the
-// test (its path is logged).
-func artifactDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("TEST_ARTIFACTS"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	d, err := os.MkdirTemp("", "fitness-artifacts-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
 
 // TestBrowserLogWorkout drives the app in development mode with a real
 // headless Chromium, on a phone-sized window: log a workout through the
 // form, see it in the history and on the progress chart, and keep a
 // screenshot of each page.
 func TestBrowserLogWorkout(t *testing.T) {
-	exe := chromium(t)
 	s := newStack(t, stackOptions{consumer: true})
 	// Two years of history, so the plan and the charts show real data.
 	history := demo.History(devUser, time.Now(), 104)
@@ -70,39 +34,10 @@ func TestBrowserLogWorkout(t *testing.T) {
 		t.Fatalf("seed history: %v", err)
 	}
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(412, 915),
-	)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(alloc, chromedp.WithLogf(t.Logf))
-	defer cancelBrowser()
+	browser := browsertest.Start(t, 412, 915)
 
-	artifacts := artifactDir(t)
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			png, err := chromedp.FullScreenshot(100)(ctx, tg) // quality 100: PNG
-			if err != nil {
-				return err
-			}
-			p := filepath.Join(artifacts, name)
-			if err := os.WriteFile(p, png, 0o644); err != nil {
-				return err
-			}
-			t.Logf("screenshot: %s", p)
-			return nil
-		})
-	}
+	artifacts := browsertest.Artifacts(t, "e2e")
+	shot := func(name string) chromedp.Action[chromedp.Void] { return browsertest.Screenshot(t, artifacts, name) }
 	text := func(sel string, dst *string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			v, err := chromedp.Text(chromedp.CSS(sel))(ctx, tg)

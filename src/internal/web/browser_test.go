@@ -3,9 +3,6 @@ package web
 import (
 	"context"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,38 +12,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/homelab-gitops/homelab/src/internal/access"
+	"github.com/homelab-gitops/homelab/src/internal/testenv/browsertest"
 	"github.com/homelab-gitops/homelab/src/internal/workout"
 )
-
-// chromium finds Debian's Chromium; scripts/install-deps.sh installs it,
-// so under CI a missing browser fails the test.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed (scripts/install-deps.sh)")
-	}
-	t.Skip("chromium is not installed (apt-get install -y chromium)")
-	return ""
-}
-
-// browserArtifacts is $TEST_ARTIFACTS/web when set, else the test's
-// temporary directory (logged, removed after the test).
-func browserArtifacts(t *testing.T) string {
-	t.Helper()
-	d := t.TempDir()
-	if a := os.Getenv("TEST_ARTIFACTS"); a != "" {
-		d = filepath.Join(a, "web")
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return d
-}
 
 // browserZone is a time zone whose date differs from UTC's right now, so
 // that a form dated in UTC shows the wrong day there.
@@ -65,7 +33,6 @@ func browserZone(now time.Time) string {
 // text is readable; with a history never read, the plan page says the plan
 // is unavailable. Screenshots (phone and desktop) are kept.
 func TestBrowserLogForm(t *testing.T) {
-	exe := chromium(t)
 	start := time.Now()
 	// A lifter in pounds: bench press, and pull-ups with 25 lb added.
 	var ws []workout.Workout
@@ -88,18 +55,7 @@ func TestBrowserLogForm(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(390, 844),
-	)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(alloc, chromedp.WithLogf(t.Logf))
-	defer cancelBrowser()
+	browser := browsertest.Start(t, 390, 844)
 	if err := chromedp.Do(browser, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
@@ -111,18 +67,8 @@ func TestBrowserLogForm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	artifacts := browserArtifacts(t)
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			png, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			p := filepath.Join(artifacts, name)
-			t.Logf("screenshot: %s", p)
-			return os.WriteFile(p, png, 0o644)
-		})
-	}
+	artifacts := browsertest.Artifacts(t, "web")
+	shot := func(name string) chromedp.Action[chromedp.Void] { return browsertest.Screenshot(t, artifacts, name) }
 	value := func(sel string, dst *string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			v, err := chromedp.Value(chromedp.CSS(sel))(ctx, tg)
