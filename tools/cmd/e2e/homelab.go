@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/chartserver"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/flux"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/gitserver"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/kube"
@@ -83,6 +84,12 @@ func (e *env) startHomelab(ctx context.Context, s *stack) (*homelab, error) {
 	}
 	if err := os.WriteFile(syncPath, data, 0o644); err != nil {
 		return nil, fmt.Errorf("write the sync objects: %w", err)
+	}
+	if e.o.chartsDir == "" {
+		e.o.chartsDir = filepath.Join(dir, "charts")
+	}
+	if e.charts, err = chartserver.Start(e.o.chartsDir, e.log); err != nil {
+		return nil, fmt.Errorf("start the chart server: %w", err)
 	}
 	if hl.mirrored, err = e.mirrorSources(ctx, dir); err != nil {
 		return nil, err

@@ -83,7 +83,7 @@ func main() {
 	flag.BoolVar(&o.fixture, "fixture", true, "run the push, prune and broken-commit flows on the fixture repository")
 	flag.BoolVar(&o.homelab, "homelab", true, "reconcile clusters/homelab from a clone of this repository")
 	flag.BoolVar(&o.proofs, "proofs", true, "after clusters/homelab is Ready, push the prune, broken-chart and Traefik rollout changes through Git")
-	flag.StringVar(&o.chartsDir, "charts", "charts", "chart mirror served to Flux: index.yaml and the archives (relative to -repo)")
+	flag.StringVar(&o.chartsDir, "charts", "", "chart mirror served to Flux: index.yaml and the archives (default: charts/ of the commit under test)")
 	flag.StringVar(&o.simulatedStatus, "simulated-status", "tools/e2e/kwok/simulated-status.yaml", "kwok stages simulating the status of operator-managed kinds (relative to -repo)")
 	flag.DurationVar(&o.readyTimeout, "ready-timeout", 10*time.Minute, "bound on the wait for every Kustomization and HelmRelease of clusters/homelab to be Ready")
 	flag.DurationVar(&o.unschedulableFor, "unschedulable-for", 45*time.Second, "how long a rollout's new pod may stay unschedulable before the rollout counts as deadlocked")
@@ -116,7 +116,13 @@ func run(o options) int {
 			return 2
 		}
 	}
-	for _, p := range []*string{&o.ageKey, &o.chartsDir, &o.simulatedStatus} {
+	if o.chartsDir != "" {
+		if o.chartsDir, err = filepath.Abs(o.chartsDir); err != nil {
+			log.Error("resolve -charts", "err", err)
+			return 2
+		}
+	}
+	for _, p := range []*string{&o.ageKey, &o.simulatedStatus} {
 		if !filepath.IsAbs(*p) {
 			*p = filepath.Join(repo, *p)
 		}
@@ -232,11 +238,12 @@ func runAll(ctx, holdCtx context.Context, o options, work string, g *proc.Group,
 	// its own cluster while the fixture flows run; its state is read at
 	// the end.
 	var hl *homelab
-	if o.homelab {
-		if e.charts, err = chartserver.Start(o.chartsDir, log); err != nil {
-			return fmt.Errorf("start chart server: %w", err)
+	defer func() {
+		if e.charts != nil {
+			e.charts.Close()
 		}
-		defer e.charts.Close()
+	}()
+	if o.homelab {
 		s, err := e.startStack(ctx, "homelab")
 		if err != nil {
 			return err

@@ -263,6 +263,7 @@ func (e *env) proofBrokenChart(ctx context.Context, hl *homelab) error {
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	var hr helmv2.HelmRelease
+	var helmErr string
 	err = proc.WaitFor(wctx, nil, time.Second, func(ctx context.Context) (bool, error) {
 		if err := c.Get(ctx, certManagerKey, &hr); err != nil {
 			return false, err
@@ -271,11 +272,14 @@ func (e *env) proofBrokenChart(ctx context.Context, hl *homelab) error {
 		if hr.Generation == before.Generation {
 			return false, errors.New("the HelmRelease was not changed by the commit")
 		}
-		return r.Status == metav1.ConditionFalse && r.ObservedGeneration == hr.Generation && strings.Contains(r.Message, "replicaCount"), fmt.Errorf("Ready=%s: %s", r.Status, r.Message)
+		// Helm's error is in Ready, or, once remediation has run, in the
+		// condition of the failed action (Released).
+		helmErr = conditionMentioning(hr.Status.Conditions, "replicaCount")
+		return r.Status == metav1.ConditionFalse && r.ObservedGeneration == hr.Generation && helmErr != "", fmt.Errorf("Ready=%s: %s", r.Status, r.Message)
 	})
 	detail := ""
 	if err == nil {
-		detail = "commit " + short(sha) + ": Ready=False: " + flux.Ready(hr.Status.Conditions).Message
+		detail = "commit " + short(sha) + ": Ready=False (" + flux.Ready(hr.Status.Conditions).Reason + "); " + helmErr
 		var d appsv1.Deployment
 		switch err = c.Get(ctx, certManagerKey, &d); {
 		case err != nil:
@@ -390,6 +394,17 @@ func (e *env) proofRollout(ctx context.Context, hl *homelab) error {
 }
 
 var errDeadlock = errors.New("rollout deadlocked")
+
+// conditionMentioning returns "<type>: <message>" of the first condition
+// whose message contains word, or "".
+func conditionMentioning(conds []metav1.Condition, word string) string {
+	for _, c := range conds {
+		if strings.Contains(c.Message, word) {
+			return c.Type + ": " + c.Message
+		}
+	}
+	return ""
+}
 
 // unschedulable returns the scheduler's message for a pod it cannot
 // place, or "".
