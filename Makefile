@@ -22,7 +22,7 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: deps
-deps: ## install the Debian packages tests use (rabbitmq-server, nginx, chromium), once
+deps: ## install the Debian packages tests use (rabbitmq-server, nginx, keepalived, chromium), once
 	@scripts/install-deps.sh
 
 .PHONY: build
@@ -54,6 +54,10 @@ shellcheck: ## lint the shell scripts
 test-go: ## unit and integration tests (real RabbitMQ, embedded MongoDB, Chromium, nginx)
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
+.PHONY: test-vip
+test-vip: deps ## edge VIP failover in network namespaces with the homelab's 60 s preempt delay (root; prints the seconds)
+	$(GO) test -count=1 -v -run '^TestVIPFailover$$' -timeout 5m ./tools/internal/edge -args -vip-full
+
 .PHONY: fuzz
 fuzz: ## run each fuzz target briefly (the workout decoder, the log form)
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./src/internal/workout
@@ -80,6 +84,10 @@ bench: deps ## service benchmarks against their raw limits (prints ratios and la
 .PHONY: bench-validate
 bench-validate: deps ## the validator vs the kustomize build + kubeconform + conftest pipeline (prints times and ratios)
 	scripts/bench-validate.sh
+
+.PHONY: charts
+charts: ## rebuild the chart mirror charts/ from upstream Git tags (CHART_SOURCES=local clones, else clones them); fails on a digest change
+	scripts/mirror-charts.sh $(CHARTS_FLAGS)
 
 .PHONY: images
 images: ## build both service images reproducibly (OCI layouts in .cache/images) and re-pin their digests in apps/homelab

@@ -46,6 +46,7 @@ func TestConftestEngine(t *testing.T) {
 		{
 			file: "testdata/conftest/violations.yaml",
 			wantObject: []string{
+				"network-external-traffic-local",
 				"network-no-loadbalancer",
 				"policy-exception-invalid",
 				"reliability-spread",

@@ -4,14 +4,15 @@
 # a few dpkg look-ups.
 #
 #   rabbitmq-server   the real broker behind scripts/rabbitmq.sh
-#   nginx-light, libnginx-mod-stream   `nginx -t` and the edge failover test (stream is a dynamic module)
+#   nginx-light, libnginx-mod-stream   `nginx -t` and the edge failover tests (stream is a dynamic module)
+#   keepalived        the VIP failover test (network namespaces, as root) and its config test
 #   chromium, chromium-driver   the browser test
 #   git               rendering base revisions, the e2e Git server
 #   ShellCheck        lints scripts/ and the run: steps of the workflows
 #   time              peak memory figures in make bench-validate
 set -euo pipefail
 
-packages=(rabbitmq-server nginx-light libnginx-mod-stream chromium chromium-driver git shellcheck time)
+packages=(rabbitmq-server nginx-light libnginx-mod-stream keepalived chromium chromium-driver git shellcheck time)
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi
@@ -28,7 +29,7 @@ exec 9>"$lock"
 flock -w 900 9 || { echo "install-deps.sh: timed out waiting for another install" >&2; exit 1; }
 
 echo "install-deps.sh: installing ${missing[*]} (first run only)" >&2
-# Packaged services (rabbitmq-server, nginx) must not start: tests run their
+# Packaged services (rabbitmq-server, nginx, keepalived) must not start: tests run their
 # own private instances on free ports.
 policy=/usr/sbin/policy-rc.d created=
 if [ ! -e "$policy" ]; then

@@ -22,6 +22,7 @@ rule_ids := {
 	"flux-timeout",
 	"network-admin-route-auth",
 	"network-default-deny",
+	"network-external-traffic-local",
 	"network-gateway-https",
 	"network-http-redirect-only",
 	"network-ip-allowlist-open",

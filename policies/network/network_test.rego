@@ -20,7 +20,7 @@ traefik(values) := {
 }
 
 good_traefik_values := {
-	"service": {"spec": {"type": "NodePort"}},
+	"service": {"spec": {"type": "NodePort", "externalTrafficPolicy": "Local"}},
 	"ports": {
 		"web": {"forwardedHeaders": {"trustedIPs": ["10.0.10.0/24"]}},
 		"websecure": {"forwardedHeaders": {"trustedIPs": ["10.0.10.0/24"]}, "proxyProtocol": {"trustedIPs": ["10.0.10.0/24"]}},

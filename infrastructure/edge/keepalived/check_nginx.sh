@@ -1,10 +1,14 @@
-#!/bin/sh
-# Keepalived track script: healthy when the nginx master process is alive and
-# the stream listeners accept on 443 (apps) and 6443 (Kubernetes API).
-set -eu
-pid=$(cat /run/nginx.pid 2>/dev/null) || exit 1
-kill -0 "$pid" 2>/dev/null || exit 1
-for port in 443 6443; do
-    ss -Hltn "sport = :$port" | grep -q . || exit 1
-done
-exit 0
+#!/bin/bash
+# Keepalived track script, run as the unprivileged script_user:
+#   check_nginx.sh HOST PORT
+# Healthy when nginx's stream health listener on HOST:PORT answers "ok".
+# A TCP probe works as any user, where kill -0 on root's nginx fails with
+# EPERM, and it proves that the workers accept connections, not merely that
+# a master process exists. keepalived kills the script after its timeout; the
+# read has its own so that a stuck worker fails the check too.
+set -u
+host=${1:?usage: check_nginx.sh HOST PORT}
+port=${2:?usage: check_nginx.sh HOST PORT}
+{ exec 3<>"/dev/tcp/$host/$port"; } 2>/dev/null || exit 1
+IFS= read -r -t 1 answer <&3 || exit 1
+[ "$answer" = ok ]

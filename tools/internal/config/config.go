@@ -43,6 +43,10 @@ const FileName = ".gitops-validate.yaml"
 //	# OCIRepository charts are rendered from here, by chart name and pinned
 //	# version; nothing is downloaded.
 //	chartCache: [.cache/charts]
+//	# Every HelmRelease's chart must be rendered: a chart found nowhere is
+//	# an error instead of an info (for repositories that mirror or vendor
+//	# their charts, so that a version bump without its chart fails).
+//	requireCharts: true
 type Config struct {
 	EntryPoints     []string         `json:"entryPoints,omitempty"`
 	Policies        string           `json:"policies,omitempty"`
@@ -50,6 +54,7 @@ type Config struct {
 	BootstrapCRDs   []string         `json:"bootstrapCRDs,omitempty"`
 	ExternalObjects []ExternalObject `json:"externalObjects,omitempty"`
 	ChartCache      []string         `json:"chartCache,omitempty"`
+	RequireCharts   bool             `json:"requireCharts,omitempty"`
 }
 
 // ExternalObject names an object made outside Git.

@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"testing"
 
@@ -82,6 +81,7 @@ func TestEdgeAgreesWithCluster(t *testing.T) {
 	vars := clusterVars(t)
 	nodes := prefix(t, vars, "NODE_CIDR")
 	pool := prefix(t, vars, "EDGE_POOL_CIDR")
+	lan := prefix(t, vars, "LAN_CIDR")
 	vip, err := netip.ParseAddr(vars["EDGE_VIP"])
 	if err != nil {
 		t.Fatalf("cluster-vars EDGE_VIP: %v", err)
@@ -104,9 +104,16 @@ func TestEdgeAgreesWithCluster(t *testing.T) {
 	apiServer, _ := clusterCfg["apiServer"].(map[string]any)
 	localEndpoint, _ := initCfg["localAPIEndpoint"].(map[string]any)
 
-	keepalived, err := os.ReadFile(filepath.Join(root, edgeDir, "keepalived", "keepalived.conf"))
-	if err != nil {
-		t.Fatal(err)
+	keepalived := homelabKeepalived(t)
+	var traefikValues map[string]any
+	for _, doc := range readYAMLDocs(t, filepath.Join(root, "infrastructure", "controllers", "traefik", "release.yaml")) {
+		if doc["kind"] == "HelmRelease" {
+			spec, _ := doc["spec"].(map[string]any)
+			traefikValues, _ = spec["values"].(map[string]any)
+		}
+	}
+	if traefikValues == nil {
+		t.Fatal("infrastructure/controllers/traefik/release.yaml has no HelmRelease values")
 	}
 
 	tests := []struct {
@@ -173,24 +180,38 @@ func TestEdgeAgreesWithCluster(t *testing.T) {
 			}
 			return errors.Join(errs...)
 		}},
+		{"Traefik keeps client addresses and NGINX skips workers without it", func() error {
+			var errs []error
+			service, _ := traefikValues["service"].(map[string]any)
+			spec, _ := service["spec"].(map[string]any)
+			if policy := spec["externalTrafficPolicy"]; policy != "Local" {
+				errs = append(errs, fmt.Errorf("Traefik's Service has externalTrafficPolicy %v: kube-proxy would SNAT NGINX's connections to a node address, Traefik would ignore the PROXY header and every client would look like a node; set Local (docs/edge.md)", policy))
+			}
+			if err := nginx.CheckLocalTrafficUpstream("apps", nginx.Apps); err != nil {
+				errs = append(errs, fmt.Errorf("NGINX apps upstream to a NodePort with externalTrafficPolicy Local: %w", err))
+			}
+			ports, _ := traefikValues["ports"].(map[string]any)
+			websecure, _ := ports["websecure"].(map[string]any)
+			for _, setting := range []string{"proxyProtocol", "forwardedHeaders"} {
+				s, _ := websecure[setting].(map[string]any)
+				if trusted := fmt.Sprint(s["trustedIPs"]); trusted != "[${EDGE_POOL_CIDR}]" {
+					errs = append(errs, fmt.Errorf("websecure %s.trustedIPs %s, want only ${EDGE_POOL_CIDR}: NGINX's own addresses are the only source of the header", setting, trusted))
+				}
+			}
+			return errors.Join(errs...)
+		}},
 		{"keepalived holds the VIP between pool hosts", func() error {
 			var errs []error
-			m := regexp.MustCompile(`virtual_ipaddress\s*{\s*([0-9.]+)/`).FindSubmatch(keepalived)
-			if m == nil || string(m[1]) != vip.String() {
-				errs = append(errs, fmt.Errorf("virtual_ipaddress is not EDGE_VIP %s", vip))
+			if p, err := netip.ParsePrefix(keepalived.VIP); err != nil || p.Addr() != vip || p.Bits() != lan.Bits() {
+				errs = append(errs, fmt.Errorf("keepalived vip %s is not EDGE_VIP %s with LAN_CIDR's prefix length /%d", keepalived.VIP, vip, lan.Bits()))
 			}
-			for _, re := range []string{`unicast_src_ip\s+([0-9.]+)`, `unicast_peer\s*{\s*([0-9.]+)`} {
-				m := regexp.MustCompile(re).FindSubmatch(keepalived)
-				if m == nil {
-					errs = append(errs, fmt.Errorf("keepalived.conf lacks %s", re))
-					continue
-				}
-				if a, err := netip.ParseAddr(string(m[1])); err != nil || !pool.Contains(a) {
-					errs = append(errs, fmt.Errorf("keepalived address %s is not in EDGE_POOL_CIDR %s", m[1], pool))
+			for _, h := range keepalived.Hosts {
+				if a, err := netip.ParseAddr(h.Address); err != nil || !pool.Contains(a) {
+					errs = append(errs, fmt.Errorf("keepalived host %s address %s is not in EDGE_POOL_CIDR %s", h.Name, h.Address, pool))
 				}
 			}
-			if !bytes.Contains(keepalived, []byte("chk_nginx")) {
-				errs = append(errs, errors.New("keepalived does not track nginx"))
+			if keepalived.Health != nginx.Health {
+				errs = append(errs, fmt.Errorf("keepalived checks %s but nginx's health listener is %s", keepalived.Health, nginx.Health))
 			}
 			return errors.Join(errs...)
 		}},

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"text/template"
+	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -32,6 +33,9 @@ type Config struct {
 	ErrorLog          string `json:"errorLog"`
 	AccessLog         string `json:"accessLog"`
 	WorkerConnections int    `json:"workerConnections"`
+	// Health is the address (host:port) of the stream server that answers
+	// keepalived's health check.
+	Health string `json:"health"`
 
 	// MaxFails failed attempts within FailTimeout take a server out of
 	// rotation for FailTimeout (passive health check and backoff).
@@ -80,7 +84,7 @@ func LoadConfig(path string) (Config, error) {
 func (c Config) Validate() error {
 	var errs []error
 	for name, v := range map[string]string{
-		"pidFile": c.PIDFile, "errorLog": c.ErrorLog, "accessLog": c.AccessLog,
+		"pidFile": c.PIDFile, "errorLog": c.ErrorLog, "accessLog": c.AccessLog, "health": c.Health,
 		"failTimeout": c.FailTimeout, "connectTimeout": c.ConnectTimeout, "nextUpstreamTimeout": c.NextUpstreamTimeout,
 	} {
 		if v == "" {
@@ -89,6 +93,11 @@ func (c Config) Validate() error {
 	}
 	if c.WorkerConnections <= 0 || c.MaxFails <= 0 || c.NextUpstreamTries <= 0 {
 		errs = append(errs, errors.New("workerConnections, maxFails and nextUpstreamTries must be positive"))
+	}
+	if c.Health != "" {
+		if _, _, err := net.SplitHostPort(c.Health); err != nil {
+			errs = append(errs, fmt.Errorf("health %q: %w", c.Health, err))
+		}
 	}
 	for name, l := range map[string]Listener{"apiServer": c.APIServer, "apps": c.Apps} {
 		if l.Listen == "" || l.IdleTimeout == "" {
@@ -122,4 +131,48 @@ func Render(tmpl string, c Config) ([]byte, error) {
 		return nil, fmt.Errorf("render nginx template: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// maxLocalConnectTimeout bounds the connect timeout towards NodePorts with
+// externalTrafficPolicy Local: every connection NGINX sends to a node
+// without a ready pod waits this long before it moves on.
+const maxLocalConnectTimeout = 2 * time.Second
+
+// CheckLocalTrafficUpstream reports what listener l's upstream lacks when
+// its servers are NodePorts of a Service with externalTrafficPolicy Local.
+// Such a node without a ready pod drops the connection, so NGINX must give
+// up on it quickly, retry on another node within the same client
+// connection, and skip it for a while (max_fails, fail_timeout).
+func (c Config) CheckLocalTrafficUpstream(name string, l Listener) error {
+	var errs []error
+	durations := map[string]time.Duration{}
+	for field, v := range map[string]string{
+		"connectTimeout": c.ConnectTimeout, "nextUpstreamTimeout": c.NextUpstreamTimeout, "failTimeout": c.FailTimeout,
+	} {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s %q is not a positive duration such as 1s", field, v))
+		}
+		durations[field] = d
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	connect, servers := durations["connectTimeout"], len(l.Servers)
+	if connect > maxLocalConnectTimeout {
+		errs = append(errs, fmt.Errorf("connectTimeout %s: a node without a ready pod drops the connection, which then waits that long; keep it at %s or less", c.ConnectTimeout, maxLocalConnectTimeout))
+	}
+	if c.NextUpstreamTries < servers {
+		errs = append(errs, fmt.Errorf("nextUpstreamTries %d is below %s's %d servers: a client connection may give up before it reaches a node with a ready pod", c.NextUpstreamTries, name, servers))
+	}
+	if next := durations["nextUpstreamTimeout"]; next < time.Duration(servers)*connect {
+		errs = append(errs, fmt.Errorf("nextUpstreamTimeout %s is shorter than trying %s's %d servers (%d × connectTimeout %s)", c.NextUpstreamTimeout, name, servers, servers, c.ConnectTimeout))
+	}
+	if durations["failTimeout"] < 2*connect {
+		errs = append(errs, fmt.Errorf("failTimeout %s: a node that failed is tried again so soon that clients keep paying its connect timeout; make it several connect timeouts (10s)", c.FailTimeout))
+	}
+	if !l.ProxyProtocol {
+		errs = append(errs, fmt.Errorf("%s sends no PROXY header: with externalTrafficPolicy Local the pods see NGINX's address, and only the header carries the client's", name))
+	}
+	return errors.Join(errs...)
 }

@@ -76,7 +76,7 @@ func TestRenderedConfigUpToDate(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	base := Config{
-		PIDFile: "p", ErrorLog: "e", AccessLog: "a", WorkerConnections: 1,
+		PIDFile: "p", ErrorLog: "e", AccessLog: "a", WorkerConnections: 1, Health: "127.0.0.1:8081",
 		MaxFails: 1, FailTimeout: "1s", ConnectTimeout: "1s", NextUpstreamTries: 2, NextUpstreamTimeout: "1s",
 		APIServer: Listener{Listen: "6443", IdleTimeout: "1h", Servers: []string{"10.0.0.1:6443", "10.0.0.2:6443"}},
 		Apps:      Listener{Listen: "443", IdleTimeout: "1m", Servers: []string{"10.0.0.3:30443", "10.0.0.4:30443"}},
@@ -187,5 +187,43 @@ func TestNginxAcceptsConfig(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "test is successful") {
 		t.Errorf("nginx -t did not report success:\n%s", out)
+	}
+}
+
+func TestCheckLocalTrafficUpstream(t *testing.T) {
+	base := Config{
+		MaxFails: 2, FailTimeout: "10s", ConnectTimeout: "1s", NextUpstreamTries: 3, NextUpstreamTimeout: "6s",
+		Apps: Listener{ProxyProtocol: true, Servers: []string{"10.0.0.3:30443", "10.0.0.4:30443"}},
+	}
+	tests := []struct {
+		name    string
+		mutate  func(*Config)
+		wantErr []string
+	}{
+		{"homelab-like", func(*Config) {}, nil},
+		{"slow connect", func(c *Config) { c.ConnectTimeout = "5s" }, []string{"connectTimeout 5s: a node without a ready pod"}},
+		{"one try", func(c *Config) { c.NextUpstreamTries = 1 }, []string{"nextUpstreamTries 1 is below apps's 2 servers"}},
+		{"retry window too short", func(c *Config) { c.NextUpstreamTimeout = "1500ms" }, []string{"nextUpstreamTimeout 1500ms is shorter than trying apps's 2 servers"}},
+		{"quick retry of a dead node", func(c *Config) { c.FailTimeout = "1s" }, []string{"failTimeout 1s: a node that failed"}},
+		{"no PROXY header", func(c *Config) { c.Apps.ProxyProtocol = false }, []string{"apps sends no PROXY header"}},
+		{"unparsable", func(c *Config) { c.ConnectTimeout = "1d" }, []string{`connectTimeout "1d" is not a positive duration`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base
+			tt.mutate(&c)
+			err := c.CheckLocalTrafficUpstream("apps", c.Apps)
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Errorf("CheckLocalTrafficUpstream() = %v, want nil", err)
+				}
+				return
+			}
+			for _, w := range tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("CheckLocalTrafficUpstream() = %v, want an error containing %q", err, w)
+				}
+			}
+		})
 	}
 }

@@ -66,12 +66,13 @@ func TestFailover(t *testing.T) {
 	c.Apps.Listen = freeAddr(t)
 	c.Apps.Servers = []string{apps[0].addr(), apps[1].addr()}
 	c.APIServer.Listen = freeAddr(t)
+	c.Health = freeAddr(t)
 	c.APIServer.Servers = []string{api[0].addr(), api[1].addr()}
 	conf, err := Render(readTemplate(t), c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	startNginx(t, nginx, dir, conf, c.ErrorLog, c.Apps.Listen, c.APIServer.Listen)
+	startNginx(t, []string{nginx}, dir, conf, c.ErrorLog, dialLoopback, c.Apps.Listen, c.APIServer.Listen, c.Health)
 
 	tests := []struct {
 		name          string
@@ -203,12 +204,15 @@ func ping(ctx context.Context, addr string, clientTLS *tls.Config) (string, erro
 	return name, nil
 }
 
-// backend is a TLS server on loopback that answers "ping" with "pong <name>",
-// after an optional PROXY protocol v1 header.
+// backend is a TLS server that answers "ping" with "pong <name>" to
+// connections from peer, after an optional PROXY protocol v1 header that
+// must name client as the source.
 type backend struct {
-	name string
-	ln   net.Listener
-	tls  *tls.Config
+	name   string
+	ln     net.Listener
+	tls    *tls.Config
+	client string
+	peer   string
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -221,13 +225,21 @@ type backend struct {
 	proxyHeaders atomic.Int64
 }
 
+// startBackend serves a backend on loopback, whose clients are local too.
 func startBackend(t *testing.T, name string, conf *tls.Config) *backend {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &backend{name: name, ln: ln, tls: conf, conns: map[net.Conn]struct{}{}}
+	return serveBackend(t, name, ln, conf, "127.0.0.1", "127.0.0.1")
+}
+
+// serveBackend serves a backend on ln until the test ends. Connections must
+// come from peer, and PROXY headers must name client as the source.
+func serveBackend(t *testing.T, name string, ln net.Listener, conf *tls.Config, peer, client string) *backend {
+	t.Helper()
+	b := &backend{name: name, ln: ln, tls: conf, peer: peer, client: client, conns: map[net.Conn]struct{}{}}
 	b.wg.Add(1)
 	go b.serve()
 	t.Cleanup(b.kill)
@@ -274,6 +286,9 @@ func (b *backend) serve() {
 // protocol header.
 func (b *backend) handle(c net.Conn) (withHeader bool, err error) {
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if host, _, _ := net.SplitHostPort(c.RemoteAddr().String()); host != b.peer {
+		return false, fmt.Errorf("connection from %s, want %s", host, b.peer)
+	}
 	r := bufio.NewReader(c)
 	if head, err := r.Peek(6); err == nil && string(head) == "PROXY " {
 		line, err := r.ReadString('\n')
@@ -281,7 +296,7 @@ func (b *backend) handle(c net.Conn) (withHeader bool, err error) {
 			return false, err
 		}
 		// PROXY TCP4 <client> <proxy> <client port> <proxy port>\r\n
-		if f := strings.Fields(line); len(f) != 6 || f[1] != "TCP4" || f[2] != "127.0.0.1" {
+		if f := strings.Fields(line); len(f) != 6 || f[1] != "TCP4" || f[2] != b.client {
 			return false, fmt.Errorf("bad PROXY header %q", line)
 		}
 		withHeader = true
@@ -382,42 +397,52 @@ func currentUser(t *testing.T) string {
 	return u.Username + " " + g.Name
 }
 
-// startNginx runs nginx in the foreground in its own process group with the
-// given configuration, waits until every address accepts connections, and
-// stops the whole group when the test ends.
-func startNginx(t *testing.T, nginx, dir string, conf []byte, errorLog string, addrs ...string) {
+// nginxProcess is an nginx master process, with its workers in its process
+// group.
+type nginxProcess struct {
+	pgid int
+	// exited is closed when the master process has exited.
+	exited chan struct{}
+}
+
+// crash kills nginx's whole process group at once, as a crash or the OOM
+// killer would: the listeners vanish without a graceful shutdown.
+func (p *nginxProcess) crash() {
+	_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+	<-p.exited
+}
+
+// startNginx runs argv (nginx, or a command that execs it, such as ip netns
+// exec) in the foreground in its own process group with the given
+// configuration, waits until dial reaches every address, and stops the
+// whole group when the test ends.
+func startNginx(t *testing.T, argv []string, dir string, conf []byte, errorLog string, dial func(addr string) error, addrs ...string) *nginxProcess {
 	t.Helper()
 	path := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(path, conf, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	cmd := exec.Command(nginx, "-p", dir, "-c", path, "-e", errorLog, "-g", "daemon off;")
+	args := append(argv[1:len(argv):len(argv)], "-p", dir, "-c", path, "-e", errorLog, "-g", "daemon off;")
+	cmd := exec.Command(argv[0], args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start nginx: %v", err)
 	}
-	// exited is closed when the master process has exited; waitErr is then set.
-	exited := make(chan struct{})
-	var waitErr error
+	p := &nginxProcess{pgid: cmd.Process.Pid, exited: make(chan struct{})}
+	var waitErr error // set before exited is closed
 	go func() {
 		waitErr = cmd.Wait()
-		close(exited)
+		close(p.exited)
 	}()
-	pgid := cmd.Process.Pid
-	t.Cleanup(func() { stopGroup(t, pgid, exited) })
+	t.Cleanup(func() { stopGroup(t, p.pgid, p.exited) })
 
 	deadline := time.Now().Add(nginxStartup)
 	for _, addr := range addrs {
-		for {
-			c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-			if err == nil {
-				c.Close()
-				break
-			}
+		for dial(addr) != nil {
 			select {
-			case <-exited:
+			case <-p.exited:
 				log, _ := os.ReadFile(errorLog)
 				t.Fatalf("nginx exited at start: %v\n%s%s", waitErr, out.String(), log)
 			default:
@@ -429,10 +454,21 @@ func startNginx(t *testing.T, nginx, dir string, conf []byte, errorLog string, a
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+	return p
 }
 
-// stopGroup stops nginx (fast shutdown), then makes sure no process of its
-// group is left.
+// dialLoopback is startNginx's dial for addresses of the test's own
+// network namespace.
+func dialLoopback(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// stopGroup stops a process group's leader (fast shutdown for nginx), then
+// makes sure no process of its group is left.
 func stopGroup(t *testing.T, pgid int, exited <-chan struct{}) {
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
@@ -449,7 +485,7 @@ func stopGroup(t *testing.T, pgid int, exited <-chan struct{}) {
 		}
 		if time.Now().After(deadline) {
 			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			t.Errorf("nginx processes of group %d still running after shutdown", pgid)
+			t.Errorf("processes of group %d still running after shutdown", pgid)
 			return
 		}
 		time.Sleep(20 * time.Millisecond)

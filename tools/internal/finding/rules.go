@@ -36,6 +36,7 @@ const (
 	HelmVersion        = "helm-version-unpinned"
 	HelmNotRendered    = "helm-chart-not-rendered"
 	HelmRenderFailed   = "helm-render-failed"
+	HelmImageDrift     = "helm-image-version-drift"
 	PolicyError        = "policy-evaluation-failed"
 )
 
@@ -66,6 +67,7 @@ var Rules = map[string]Rule{
 	HelmVersion:        {HelmVersion, ClassHelm, Warning, "Chart version not pinned", "Pin spec.chart.spec.version to an exact version (or the OCIRepository to a tag/digest)."},
 	HelmNotRendered:    {HelmNotRendered, ClassHelm, Info, "Helm chart not rendered", "The chart is not available offline; its output is not validated. Commit the chart, or pull it into a chart cache (chartCache in .gitops-validate.yaml or --chart-cache) to have it rendered and checked."},
 	HelmRenderFailed:   {HelmRenderFailed, ClassHelm, Error, "Helm chart does not render", "helm-controller fails the release with the same error; fix the values (or the chart template named in the message)."},
+	HelmImageDrift:     {HelmImageDrift, ClassHelm, Warning, "Pinned image and chart version disagree", "The values pin an image version other than the one the chart ships (its default at the same values path, or its appVersion): a chart update moved without the pinned image, or the reverse. Update the chart and its pinned images together (Renovate groups them per chart), or say why in a comment."},
 	PolicyError:        {PolicyError, ClassPolicy, Error, "Policy evaluation failed", "Fix the Rego pack; the policies could not be evaluated."},
 }
 

@@ -178,11 +178,12 @@ func crdOrder(c *render.Cluster, builtins Builtins, preinstalled []string) []fin
 			chart := helmcheck.ChartName(c, o)
 			groups, _ := helmcheck.CRDGroups(chart)
 			for _, g := range groups {
-				byGroup[g] = append(byGroup[g], producer{k: o.Owner, helm: chart})
+				byGroup[g] = append(byGroup[g], producer{k: o.Owner, helm: chart, release: o})
 			}
 		}
 	}
 	deps := closure(known)
+	releaseDeps := releaseClosure(c)
 	reported := map[string]bool{}
 	var out []finding.Finding
 	for _, o := range c.Objects {
@@ -211,6 +212,8 @@ func crdOrder(c *render.Cluster, builtins Builtins, preinstalled []string) []fin
 			switch {
 			case p.release != nil && o.Chart != nil && o.Chart.Release == p.release:
 				ok = true // Helm installs a chart's CRDs before its templates
+			case p.release != nil && o.Chart != nil && releaseDeps[o.Chart.Release][p.release]:
+				ok = true // helm-controller installs a release after those it dependsOn are Ready
 			case p.k == o.Owner && p.helm == "":
 				ok = true // kustomize-controller applies CRDs before custom resources
 			case p.k != o.Owner && (deps[o.Owner.Ref][p.k.Ref] || createdBy(o.Owner, p.k) && p.helm == ""):
@@ -241,6 +244,47 @@ func crdOrder(c *render.Cluster, builtins Builtins, preinstalled []string) []fin
 		}
 		f.Kustomization = o.Owner.Ref.String()
 		out = append(out, f)
+	}
+	return out
+}
+
+// releaseClosure maps each HelmRelease to every HelmRelease it depends on
+// through spec.dependsOn, directly or not.
+func releaseClosure(c *render.Cluster) map[*render.Object]map[*render.Object]bool {
+	byName := map[string]*render.Object{}
+	for _, o := range c.Objects {
+		if helmcheck.IsHelmRelease(o) {
+			byName[o.U.GetNamespace()+"/"+o.U.GetName()] = o
+		}
+	}
+	direct := map[*render.Object][]*render.Object{}
+	for _, o := range byName {
+		deps, _, _ := unstructured.NestedSlice(o.U.Object, "spec", "dependsOn")
+		for _, d := range deps {
+			m, _ := d.(map[string]any)
+			name, _ := m["name"].(string)
+			ns, _ := m["namespace"].(string)
+			if ns == "" {
+				ns = o.U.GetNamespace()
+			}
+			if dep := byName[ns+"/"+name]; dep != nil {
+				direct[o] = append(direct[o], dep)
+			}
+		}
+	}
+	out := map[*render.Object]map[*render.Object]bool{}
+	for _, o := range byName {
+		seen := map[*render.Object]bool{}
+		stack := slices.Clone(direct[o])
+		for len(stack) > 0 {
+			d := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if !seen[d] {
+				seen[d] = true
+				stack = append(stack, direct[d]...)
+			}
+		}
+		out[o] = seen
 	}
 	return out
 }

@@ -85,6 +85,49 @@ func TestCRDOrder(t *testing.T) {
 	}
 }
 
+// A chart's custom resource whose CRD another chart installs, both in one
+// Kustomization: helm-controller orders them by the HelmReleases' dependsOn.
+func TestCRDOrderBetweenReleases(t *testing.T) {
+	controllers := ks("controllers")
+	release := func(ns, name string, deps ...map[string]any) *render.Object {
+		spec := map[string]any{"chart": map[string]any{"spec": map[string]any{"chart": name}}}
+		if len(deps) > 0 {
+			var list []any
+			for _, d := range deps {
+				list = append(list, d)
+			}
+			spec["dependsOn"] = list
+		}
+		return obj(controllers, "helm.toolkit.fluxcd.io/v2", "HelmRelease", ns, name, map[string]any{"spec": spec})
+	}
+	fromChart := func(o, hr *render.Object) *render.Object {
+		o.Chart = &render.ChartOrigin{Release: hr, Chart: hr.U.GetName()}
+		return o
+	}
+	for _, tt := range []struct {
+		name string
+		deps []map[string]any
+		want int
+	}{
+		{"the user's release depends on the CRD's release", []map[string]any{{"name": "cert-manager", "namespace": "cert-manager"}}, 0},
+		{"no dependsOn between the releases", nil, 1},
+		{"dependsOn names another release", []map[string]any{{"name": "other"}}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cm := release("cert-manager", "cert-manager")
+			op := release("rabbitmq-system", "operator", tt.deps...)
+			crd := fromChart(obj(controllers, "apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "certificates.cert-manager.io",
+				map[string]any{"spec": map[string]any{"group": "cert-manager.io", "names": map[string]any{"kind": "Certificate"}}}), cm)
+			cert := fromChart(obj(controllers, "cert-manager.io/v1", "Certificate", "rabbitmq-system", "webhook", nil), op)
+			c := &render.Cluster{Name: "x", Kustomizations: []*render.Kustomization{controllers}, Objects: []*render.Object{cm, op, crd, cert}}
+			got := rules(Check(c, nil, nil))[finding.GraphCRDOrder]
+			if len(got) != tt.want {
+				t.Fatalf("crd-order findings %+v, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestDuplicates(t *testing.T) {
 	a, b := ks("a"), ks("b")
 	c := &render.Cluster{Name: "x", Kustomizations: []*render.Kustomization{a, b}, Objects: []*render.Object{

@@ -139,6 +139,17 @@ func (r *Renderer) Render(ctx context.Context, rel Release) Result {
 			return out
 		}
 	}
+	if ds := imageDrift(chrt.Values, vals, chrt.Metadata.AppVersion); len(ds) > 0 {
+		var parts []string
+		for _, d := range ds {
+			parts = append(parts, d.String())
+		}
+		f := finding.New(finding.HelmImageDrift, hr.File, 0, 0, hr.FindingObject(),
+			fmt.Sprintf("%s: chart %s: %s", name, chartID, strings.Join(parts, "; ")))
+		f.Field = "spec.values"
+		f.Kustomization = hr.Owner.Ref.String()
+		out.Findings = append(out.Findings, f)
+	}
 	if err := chartutil.ProcessDependenciesWithMerge(chrt, vals); err != nil {
 		return fail("spec.values", fmt.Sprintf("%s: chart %s: dependencies: %v", name, chartID, err))
 	}

@@ -35,7 +35,8 @@ type index struct {
 	// made are objects created in the cluster by a controller, with who
 	// makes them.
 	made map[key]string
-	// charts are namespaces where a HelmRelease installs a chart.
+	// charts are namespaces where a HelmRelease installs a chart that was
+	// not rendered.
 	charts map[string]string
 	// valueNames are the strings in HelmReleases' values, with the
 	// release that holds them: a chart often creates an object named in
@@ -144,6 +145,11 @@ func newIndex(c *render.Cluster, cfg *config.Config) *index {
 			service(ns, id.Name+"-svc", by)
 			secret(ns, id.Name+"-agent-password", by)
 		case helmcheck.IsHelmRelease(o):
+			if _, rendered := c.Charts[o]; rendered {
+				// Its objects are in c.Objects: what the chart makes is
+				// known, and what it does not make is missing.
+				continue
+			}
 			ix.charts[helmcheck.TargetNamespace(o)] = helmcheck.ChartName(c, o)
 			release := fmt.Sprintf("the Helm chart %s of HelmRelease %s/%s", helmcheck.ChartName(c, o), o.U.GetNamespace(), o.U.GetName())
 			remember := func(v string) {

@@ -50,6 +50,8 @@ func TestCheck(t *testing.T) {
 		cfg   *config.Config
 		want  map[string]int
 		field string
+		// rendered marks every HelmRelease's chart as rendered.
+		rendered bool
 	}{
 		{name: "missing pod references", docs: []string{pod}, want: map[string]int{finding.RefMissing: 3}},
 		{name: "made by cert-manager, declared ServiceAccount and external Secret", docs: []string{pod,
@@ -60,6 +62,11 @@ func TestCheck(t *testing.T) {
 		{name: "chart-made objects are unknown, not missing", docs: []string{pod,
 			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: web}\nspec: {chart: {spec: {chart: web}}}\n"},
 			want: map[string]int{finding.RefUnknown: 3}},
+		{name: "in a namespace whose charts were all rendered, what nothing makes is missing", docs: []string{pod,
+			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: web}\nspec: {chart: {spec: {chart: web}}, values: {secretName: web-tls}}\n",
+			"apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r, namespace: web}\nspec:\n  parentRefs: [{name: gatway, namespace: web}]\n"},
+			rendered: true,
+			want:     map[string]int{finding.RefMissing: 4}},
 		{name: "an issuer a chart's values name is unknown, another is missing", docs: []string{
 			"apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c, namespace: web}\nspec: {secretName: c, issuerRef: {name: letsencrypt-production, kind: ClusterIssuer}}\n",
 			"apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: d, namespace: web}\nspec: {secretName: d, issuerRef: {name: letsencrypt-other, kind: ClusterIssuer}}\n",
@@ -97,7 +104,16 @@ func TestCheck(t *testing.T) {
 				cfg = &config.Config{}
 			}
 			got := map[string]int{}
-			for _, f := range Check(cluster(t, tt.docs...), cfg) {
+			c := cluster(t, tt.docs...)
+			if tt.rendered {
+				c.Charts = map[*render.Object]string{}
+				for _, o := range c.Objects {
+					if o.U.GetKind() == "HelmRelease" {
+						c.Charts[o] = "test chart"
+					}
+				}
+			}
+			for _, f := range Check(c, cfg) {
 				got[f.Rule]++
 				if f.Field == "" || f.Message == "" {
 					t.Errorf("finding without field or message: %+v", f)

@@ -288,6 +288,46 @@ func TestChartCache(t *testing.T) {
 	}
 }
 
+// requireCharts makes a chart found nowhere an error: a repository with a
+// chart mirror fails when a version moves without its archive.
+func TestRequireCharts(t *testing.T) {
+	for _, require := range []bool{false, true} {
+		dir := chartFixture(t, map[string]string{"apps/web/hello.yaml": cachedRelease})
+		cache := filepath.Join(dir, ".charts")
+		cacheChart(t, dir, cache, true)
+		cfg := "chartCache: [.charts]\n"
+		if require {
+			cfg += "requireCharts: true\n"
+		}
+		testfs.Write(t, dir, map[string]string{
+			".gitops-validate.yaml": cfg,
+			// A version bump without its archive in the cache.
+			"apps/web/hello.yaml": strings.Replace(cachedRelease, `"0.2.0"`, `"0.2.1"`, 1),
+		})
+		rep, err := Run(context.Background(), Options{Root: dir, Policies: policies(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := finding.Info
+		if require {
+			want = finding.Error
+		}
+		found := false
+		for _, f := range rep.Findings {
+			if f.Rule == finding.HelmNotRendered && f.Object.Name == "hello" {
+				found = true
+				if f.Severity != want || require != strings.Contains(f.Message, "requireCharts") {
+					t.Errorf("requireCharts %v: %s %s, want severity %s", require, f.Severity, f.Message, want)
+				}
+			}
+		}
+		if !found {
+			logFindings(t, rep)
+			t.Fatalf("requireCharts %v: no %s finding for the missing 0.2.1", require, finding.HelmNotRendered)
+		}
+	}
+}
+
 func TestChartInstallOptions(t *testing.T) {
 	release := `apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease

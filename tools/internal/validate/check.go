@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/homelab-gitops/homelab/tools/internal/config"
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/graph"
 	"github.com/homelab-gitops/homelab/tools/internal/helmcheck"
@@ -201,7 +202,16 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 				fs = append(fs, refs.Check(c, r.cfg)...)
 			}
 			if !skip(finding.ClassHelm) {
-				fs = append(fs, helmcheck.Check(c)...)
+				hf := helmcheck.Check(c)
+				if r.cfg.RequireCharts {
+					for i := range hf {
+						if hf[i].Rule == finding.HelmNotRendered {
+							hf[i].Severity = finding.Error
+							hf[i].Message += " (requireCharts in " + config.FileName + ")"
+						}
+					}
+				}
+				fs = append(fs, hf...)
 			}
 			if engine != nil {
 				pf, err := engine.CheckCluster(gctx, c)

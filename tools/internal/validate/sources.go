@@ -12,6 +12,7 @@ import (
 
 	"github.com/homelab-gitops/homelab/tools/internal/ignore"
 	"github.com/homelab-gitops/homelab/tools/internal/render"
+	"github.com/homelab-gitops/homelab/tools/schemas"
 )
 
 // sourceKinds are the Flux sources a Kustomization may read from.
@@ -57,7 +58,41 @@ func (c *clusterRun) resolveSource(k *render.Kustomization) (render.Source, reso
 	if own := c.ownURL(); own != "" && sameURL(url, own) {
 		return c.withIgnore(c.artifactRoot(repo, ref.Kind, k.Path), ref.Kind, obj), resolved, ""
 	}
+	tag, _, _ := unstructured.NestedString(obj.U.Object, "spec", "ref", "tag")
+	if ref.Kind == "GitRepository" {
+		if up, ok := schemas.FindUpstream(url, tag); ok {
+			return c.upstream(up, obj)
+		}
+	}
 	return render.Source{}, externalSource, fmt.Sprintf("%s points at %s, which is not this repository", id, url)
+}
+
+// upstream is a public source whose tree at the pinned tag the validator
+// embeds, extracted once per run, with the GitRepository's ignore rules.
+func (c *clusterRun) upstream(up schemas.Upstream, obj *render.Object) (render.Source, resolution, string) {
+	key := "upstream\x00" + up.URL + "@" + up.Tag
+	c.run.mu.Lock()
+	defer c.run.mu.Unlock()
+	if s, ok := c.run.artifacts[key]; ok {
+		return s, resolved, ""
+	}
+	dir, err := os.MkdirTemp(c.run.tmp, "upstream-")
+	if err == nil {
+		err = up.Extract(dir)
+	}
+	if err != nil {
+		return render.Source{}, externalSource, fmt.Sprintf("%s: %v", obj.ID(), err)
+	}
+	spec, _, _ := unstructured.NestedString(obj.U.Object, "spec", "ignore")
+	where := fmt.Sprintf("spec.ignore of GitRepository %s/%s in %s", obj.U.GetNamespace(), obj.U.GetName(), obj.File)
+	rules, err := ignore.GitRepository(dir, spec, where)
+	if err != nil {
+		c.run.log.Warn("source ignore rules", "source", where, "error", err)
+	}
+	prefix := strings.TrimPrefix(up.URL, "https://") + "@" + up.Tag
+	s := render.Source{Root: dir, Ignore: rules, RepoPath: func(rel string) string { return prefix + "/" + rel }}
+	c.run.artifacts[key] = s
+	return s, resolved, ""
 }
 
 // artifactRoot is the directory of the repository an OCIRepository's
