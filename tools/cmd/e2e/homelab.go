@@ -53,6 +53,7 @@ type homelab struct {
 	// rewritten the chart sources pointed at the chart server.
 	mirrored, rewritten []string
 	expected            []string
+	sim                 *simulator
 }
 
 // startHomelab serves a clone of this repository's HEAD, points its
@@ -123,6 +124,9 @@ func (e *env) startHomelab(ctx context.Context, s *stack) (*homelab, error) {
 	}
 	if err := kube.ApplyFile(ctx, s.c, syncPath); err != nil {
 		return nil, fmt.Errorf("apply the sync objects: %w", err)
+	}
+	if hl.sim, err = e.startSimulator(ctx, s); err != nil {
+		return nil, err
 	}
 	e.log.Info("clusters/homelab syncing from the local Git server", "commit", short(hl.commit), "mirrored", hl.mirrored, "charts", hl.rewritten)
 	return hl, nil

@@ -234,9 +234,8 @@ func runAll(ctx, holdCtx context.Context, o options, work string, g *proc.Group,
 	}
 	defer e.git.Close()
 
-	// clusters/homelab reconciles (or waits on what it cannot fetch) in
-	// its own cluster while the fixture flows run; its state is read at
-	// the end.
+	// clusters/homelab reconciles in its own cluster while the fixture
+	// flows run; it is checked after them.
 	var hl *homelab
 	defer func() {
 		if e.charts != nil {
@@ -251,6 +250,8 @@ func runAll(ctx, holdCtx context.Context, o options, work string, g *proc.Group,
 		if hl, err = e.startHomelab(ctx, s); err != nil {
 			return fmt.Errorf("homelab: %w", err)
 		}
+		// Before the process group stops: no kwok may start after that.
+		defer hl.sim.stop()
 	}
 	var fx *stack
 	if o.fixture {

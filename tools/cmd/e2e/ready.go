@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -62,41 +61,79 @@ func served(c client.Client, kinds []schema.GroupVersionKind) bool {
 	return true
 }
 
-// waitHomelabReady waits until every Kustomization (the expected ones
-// among them) is Ready with the clone's commit applied and every
-// HelmRelease is Ready at its current generation. Once the charts have
-// installed the CRDs of the simulated kinds it starts kwok's status
-// simulator.
-func (e *env) waitHomelabReady(ctx context.Context, hl *homelab) error {
-	c := hl.stack.c
+// simulator runs kwok's status simulator for the operator-managed kinds
+// once the charts have installed their CRDs.
+type simulator struct {
+	kinds  []schema.GroupVersionKind
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error // set before done is closed
+}
+
+// startSimulator waits in the background until the API server serves
+// every kind of the stages file, then starts the simulator. It runs beside
+// the fixture's flows, so that the tree converges meanwhile.
+func (e *env) startSimulator(ctx context.Context, s *stack) (*simulator, error) {
 	kinds, err := simulatedKinds(e.o.simulatedStatus)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	simulating := false
+	ctx, cancel := context.WithCancel(ctx)
+	sim := &simulator{kinds: kinds, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(sim.done)
+		sim.err = proc.WaitFor(ctx, nil, 2*time.Second, func(context.Context) (bool, error) {
+			return served(s.c, kinds), nil
+		})
+		if sim.err == nil {
+			sim.err = s.cluster.StartStatusSimulator(ctx, e.g, e.binDir, e.o.simulatedStatus)
+		}
+		if sim.err == nil {
+			e.log.Info("kwok simulates the status of operator-managed kinds", "kinds", kindNames(kinds))
+		}
+	}()
+	return sim, nil
+}
+
+// failed returns the simulator's error once it has given up, else nil.
+func (sim *simulator) failed() error {
+	select {
+	case <-sim.done:
+		return sim.err
+	default:
+		return nil
+	}
+}
+
+// stop ends the wait for the CRDs; the kwok process, if started, belongs
+// to the process group.
+func (sim *simulator) stop() {
+	sim.cancel()
+	<-sim.done
+}
+
+// waitHomelabReady waits until every Kustomization (the expected ones
+// among them) is Ready with the clone's commit applied and every
+// HelmRelease is Ready at its current generation.
+func (e *env) waitHomelabReady(ctx context.Context, hl *homelab) error {
+	c := hl.stack.c
 	var notReady []string
 	wctx, cancel := context.WithTimeout(ctx, e.o.readyTimeout)
 	defer cancel()
-	// A simulator that does not start ends the wait through the cause.
-	rctx, stop := context.WithCancelCause(wctx)
-	defer stop(nil)
-	err = proc.WaitFor(rctx, nil, 2*time.Second, func(ctx context.Context) (bool, error) {
-		if !simulating && served(c, kinds) {
-			simulating = true
-			if err := hl.stack.cluster.StartStatusSimulator(ctx, e.g, e.binDir, e.o.simulatedStatus); err != nil {
-				stop(err)
-				return false, nil
-			}
-			e.log.Info("kwok simulates the status of operator-managed kinds", "kinds", kindNames(kinds))
+	var simErr error
+	err := proc.WaitFor(wctx, nil, 2*time.Second, func(ctx context.Context) (bool, error) {
+		if simErr = hl.sim.failed(); simErr != nil {
+			cancel()
+			return false, nil
 		}
 		var err error
 		notReady, err = homelabNotReady(ctx, c, hl)
 		return err == nil && len(notReady) == 0, err
 	})
-	took := time.Since(hl.started)
-	if cause := context.Cause(rctx); cause != nil && !errors.Is(cause, context.DeadlineExceeded) && !errors.Is(cause, context.Canceled) {
-		return cause
+	if simErr != nil {
+		return fmt.Errorf("kwok status simulator: %w", simErr)
 	}
+	took := time.Since(hl.started)
 	if err != nil {
 		detail := err.Error()
 		if len(notReady) > 0 {
@@ -117,7 +154,7 @@ func (e *env) waitHomelabReady(ctx context.Context, hl *homelab) error {
 	e.rep.Pass("homelab: every Kustomization Ready", fmt.Sprintf("%s at %s, from the first apply of the sync objects",
 		strings.Join(hl.expected, ", "), short(hl.commit)), took)
 	e.rep.Pass("homelab: every HelmRelease Ready", fmt.Sprintf("%d releases, charts from the chart server: %s", len(releases), strings.Join(releases, ", ")), took)
-	return e.noteSimulated(ctx, c, kinds)
+	return e.noteSimulated(ctx, c, hl.sim.kinds)
 }
 
 // homelabNotReady lists what keeps the tree from being Ready: an expected
