@@ -46,6 +46,7 @@ func TestConftestEngine(t *testing.T) {
 		{
 			file: "testdata/conftest/violations.yaml",
 			wantObject: []string{
+				"data-prune-protected",
 				"network-external-traffic-local",
 				"network-no-loadbalancer",
 				"policy-exception-invalid",
@@ -55,7 +56,11 @@ func TestConftestEngine(t *testing.T) {
 				"security-privileged",
 				"security-secret-env",
 			},
-			wantCombined: []string{"network-default-deny", "reliability-pdb"},
+			wantCombined: []string{"data-namespace-prune-protected", "network-default-deny", "reliability-pdb"},
+		},
+		{
+			file:       "testdata/conftest/traefik-rendered.yaml",
+			wantObject: []string{"reliability-spread-taints"},
 		},
 	}
 	for _, tt := range tests {

@@ -53,3 +53,29 @@ deny contains result if {
 	msg := sprintf("%s: no PodDisruptionBudget selects its pods (labels %v); add one with maxUnavailable: 1", [lib.describe(item.contents), labels])
 	result := lib.combined_result(rego.metadata.rule(), item, msg)
 }
+
+# stateful_by_namespace[ns] describes the stateful objects in namespace ns.
+stateful_by_namespace[lib.namespace(item.contents)] contains lib.describe(item.contents) if {
+	some item in objects
+	lib.stateful(item.contents)
+	lib.namespace(item.contents) != ""
+}
+
+# METADATA
+# title: Namespaces of stateful objects are not pruned
+# custom:
+#   id: data-namespace-prune-protected
+#   severity: error
+#   rationale: Deleting a Namespace deletes everything in it. An annotated RabbitmqCluster or MongoDB replica set is still lost if Flux prunes the Namespace that holds it, when the Namespace's file is removed or moved.
+#   remediation: Annotate the Namespace with kustomize.toolkit.fluxcd.io/prune disabled; delete it by hand after its data (docs/runbook.md, Removing stateful data).
+deny contains result if {
+	some item in lib.objects_of(objects, "Namespace")
+
+	# Taking the whole set evaluates it once (see covered).
+	held := object.get(stateful_by_namespace, lib.name(item.contents), set())
+	count(held) > 0
+	not lib.prune_protected(item.contents)
+	a := lib.prune_annotation(item.contents)
+	msg := sprintf("%s: holds %s; pruning the namespace deletes everything in it; annotate it %s: %s", [lib.describe(item.contents), concat(", ", sort([x | some x in held])), a.key, a.value])
+	result := lib.combined_result(rego.metadata.rule(), item, msg)
+}

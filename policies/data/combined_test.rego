@@ -45,3 +45,28 @@ test_data_pdb_pass if {
 	not fires("data-pdb", [statefulset, pdb("fitness", {"matchLabels": fx.labels})])
 	not fires("data-pdb", [json.patch(statefulset, [{"op": "replace", "path": "/spec/replicas", "value": 1}])])
 }
+
+namespace(name, annotations) := {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "annotations": annotations}}
+
+protected := {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
+
+test_data_namespace_prune_protected_fail if {
+	fires("data-namespace-prune-protected", [rabbit, namespace("messaging", {})])
+	fires("data-namespace-prune-protected", [mongo, namespace("database", {"kustomize.toolkit.fluxcd.io/prune": "enabled"})])
+}
+
+test_data_namespace_prune_protected_finding_points_at_namespace if {
+	some r in data.deny with input as fx.items([mongo, rabbit, namespace("messaging", {})])
+	r.rule == "data-namespace-prune-protected"
+	r.kind == "Namespace"
+	r.name == "messaging"
+	r.path == "test/2.yaml"
+	contains(r.msg, "RabbitmqCluster/messaging/rabbitmq")
+}
+
+test_data_namespace_prune_protected_pass if {
+	not fires("data-namespace-prune-protected", [rabbit, namespace("messaging", protected)])
+	not fires("data-namespace-prune-protected", [rabbit, namespace("other", {})])
+	not fires("data-namespace-prune-protected", [fx.deployment, namespace("fitness", {})])
+	not fires("data-namespace-prune-protected", [rabbit])
+}

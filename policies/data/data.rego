@@ -152,3 +152,18 @@ deny contains result if {
 	some msg in rabbitmq_tls_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }
+
+# METADATA
+# title: Stateful objects are not pruned
+# custom:
+#   id: data-prune-protected
+#   severity: error
+#   rationale: Flux deletes what leaves Git. A removed, renamed or moved file (even one moved to another Kustomization, whose old owner prunes it before the new one applies it) would delete a broker, a database or a volume, and the data with it. The list of stateful kinds is stateful_kinds in policies/lib/lib.rego.
+#   remediation: Annotate the object with kustomize.toolkit.fluxcd.io/prune disabled (helm.sh/resource-policy keep for an object a chart renders); delete it by hand when it must really go (docs/runbook.md, Removing stateful data).
+deny contains result if {
+	destroys := lib.stateful(input)
+	not lib.prune_protected(input)
+	a := lib.prune_annotation(input)
+	msg := sprintf("%s: removing or moving its file would delete it, and %s; annotate it %s: %s", [lib.describe(input), destroys, a.key, a.value])
+	result := lib.result(rego.metadata.rule(), input, msg)
+}

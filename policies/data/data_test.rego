@@ -5,10 +5,12 @@ import data.homelab.fixtures as fx
 
 fires(id, obj) if id in fx.rules(data.deny) with input as obj
 
+protected := {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
+
 community := {
 	"apiVersion": "mongodbcommunity.mongodb.com/v1",
 	"kind": "MongoDBCommunity",
-	"metadata": {"name": "mongodb", "namespace": "database"},
+	"metadata": {"name": "mongodb", "namespace": "database", "annotations": protected},
 	"spec": {
 		"members": 3,
 		"type": "ReplicaSet",
@@ -20,7 +22,7 @@ community := {
 enterprise := {
 	"apiVersion": "mongodb.com/v1",
 	"kind": "MongoDB",
-	"metadata": {"name": "mongodb", "namespace": "database"},
+	"metadata": {"name": "mongodb", "namespace": "database", "annotations": protected},
 	"spec": {
 		"members": 3,
 		"type": "ReplicaSet",
@@ -31,14 +33,14 @@ enterprise := {
 percona := {
 	"apiVersion": "psmdb.percona.com/v1",
 	"kind": "PerconaServerMongoDB",
-	"metadata": {"name": "mongodb", "namespace": "database"},
+	"metadata": {"name": "mongodb", "namespace": "database", "annotations": protected},
 	"spec": {"tls": {"mode": "requireTLS"}, "replsets": [{"name": "rs0", "size": 3}]},
 }
 
 rabbit := {
 	"apiVersion": "rabbitmq.com/v1beta1",
 	"kind": "RabbitmqCluster",
-	"metadata": {"name": "rabbitmq", "namespace": "messaging"},
+	"metadata": {"name": "rabbitmq", "namespace": "messaging", "annotations": protected},
 	"spec": {"replicas": 3, "tls": {"secretName": "rabbitmq-tls", "disableNonTLSListeners": true}},
 }
 
@@ -96,4 +98,56 @@ test_data_rabbitmq_tls_fail if {
 
 test_data_rabbitmq_tls_pass if {
 	not fires("data-rabbitmq-tls", rabbit)
+}
+
+unprotected(obj) := json.remove(obj, ["metadata/annotations"])
+
+pvc := {
+	"apiVersion": "v1",
+	"kind": "PersistentVolumeClaim",
+	"metadata": {"name": "data", "namespace": "database", "annotations": protected},
+	"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+}
+
+statefulset := json.patch(fx.deployment, [
+	{"op": "replace", "path": "/kind", "value": "StatefulSet"},
+	{"op": "add", "path": "/metadata/annotations", "value": protected},
+	{"op": "add", "path": "/spec/volumeClaimTemplates", "value": [{"metadata": {"name": "data"}}]},
+])
+
+# chart_statefulset is rendered from a chart: Helm, not Flux's prune, deletes it.
+chart_statefulset := json.patch(statefulset, [{"op": "add", "path": "/metadata/labels/helm.toolkit.fluxcd.io~1name", "value": "db"}])
+
+test_data_prune_protected_fail if {
+	some obj in [rabbit, community, enterprise, percona, pvc, statefulset]
+	fires("data-prune-protected", unprotected(obj))
+}
+
+test_data_prune_protected_fail_wrong_value if {
+	fires("data-prune-protected", json.patch(pvc, [{"op": "replace", "path": "/metadata/annotations/kustomize.toolkit.fluxcd.io~1prune", "value": "enabled"}]))
+}
+
+test_data_prune_protected_fail_chart_needs_helm_keep if {
+	fires("data-prune-protected", chart_statefulset)
+	some r in data.deny with input as chart_statefulset
+	contains(r.msg, "helm.sh/resource-policy: keep")
+}
+
+test_data_prune_protected_pass if {
+	some obj in [rabbit, community, pvc, statefulset, fx.with_annotation(chart_statefulset, "helm.sh/resource-policy", "keep")]
+	not fires("data-prune-protected", obj)
+}
+
+test_data_prune_protected_pass_not_stateful if {
+	not fires("data-prune-protected", fx.deployment)
+	not fires("data-prune-protected", unprotected(json.remove(statefulset, ["spec/volumeClaimTemplates"])))
+	not fires("data-prune-protected", json.patch(unprotected(rabbit), [{"op": "replace", "path": "/apiVersion", "value": "example.com/v1"}]))
+}
+
+test_data_prune_protected_message if {
+	some r in data.deny with input as unprotected(rabbit)
+	r.rule == "data-prune-protected"
+	contains(r.msg, "RabbitmqCluster/messaging/rabbitmq")
+	contains(r.msg, "PersistentVolumeClaims")
+	contains(r.msg, "kustomize.toolkit.fluxcd.io/prune: disabled")
 }

@@ -36,6 +36,7 @@ pod_spec := {
 		"maxSkew": 1,
 		"topologyKey": "kubernetes.io/hostname",
 		"whenUnsatisfiable": "DoNotSchedule",
+		"nodeTaintsPolicy": "Honor",
 		"labelSelector": {"matchLabels": labels},
 	}],
 	"containers": [container],

@@ -174,3 +174,48 @@ to_list(x) := split(x, ",") if is_string(x)
 
 # duration_ns(d) parses a Kubernetes duration such as "10m0s".
 duration_ns(d) := time.parse_duration_ns(d) if is_string(d)
+
+# stateful_kinds are the kinds whose deletion loses data, keyed by
+# "<API group>/<kind>" (the core group is empty), with what deleting one
+# destroys. A StatefulSet counts only with volumeClaimTemplates.
+stateful_kinds := {
+	"rabbitmq.com/RabbitmqCluster": "its operator deletes the members' PersistentVolumeClaims with it",
+	"mongodbcommunity.mongodb.com/MongoDBCommunity": "the replica set's StatefulSet goes with it and the database stops",
+	"mongodb.com/MongoDB": "the replica set's StatefulSet goes with it and the database stops",
+	"psmdb.percona.com/PerconaServerMongoDB": "the replica sets go with it and the database stops",
+	"/PersistentVolumeClaim": "its volume is released and, with the usual reclaim policy Delete, erased",
+	"apps/StatefulSet": "its pods stop, and with persistentVolumeClaimRetentionPolicy whenDeleted Delete its volumes are erased",
+}
+
+# api_group(obj) is the API group of obj's apiVersion ("" for the core group).
+api_group(obj) := split(obj.apiVersion, "/")[0] if contains(obj.apiVersion, "/")
+
+api_group(obj) := "" if not contains(object.get(obj, "apiVersion", ""), "/")
+
+# stateful(obj) says what deleting obj destroys; undefined for an object that
+# holds no data.
+stateful(obj) := stateful_kinds[concat("/", [api_group(obj), obj.kind])] if obj.kind != "StatefulSet"
+
+stateful(obj) := stateful_kinds["apps/StatefulSet"] if {
+	obj.kind == "StatefulSet"
+	api_group(obj) == "apps"
+	count(object.get(obj, ["spec", "volumeClaimTemplates"], [])) > 0
+}
+
+# from_chart(obj) is true for an object rendered from a HelmRelease's chart:
+# helm-controller, not kustomize-controller, deletes it, when the release is
+# uninstalled.
+from_chart(obj) if labels(obj)["helm.toolkit.fluxcd.io/name"]
+
+# prune_annotation(obj) is the annotation that keeps obj when its source
+# disappears: Flux's for objects kustomize-controller applies, Helm's for
+# chart objects.
+prune_annotation(obj) := {"key": "helm.sh/resource-policy", "value": "keep"} if from_chart(obj)
+
+prune_annotation(obj) := {"key": "kustomize.toolkit.fluxcd.io/prune", "value": "disabled"} if not from_chart(obj)
+
+# prune_protected(obj) is true when obj carries its prune_annotation.
+prune_protected(obj) if {
+	a := prune_annotation(obj)
+	annotations(obj)[a.key] == a.value
+}

@@ -90,3 +90,32 @@ deny contains result if {
 	msg := sprintf("%s: %d replicas may land on one node; add topologySpreadConstraints on kubernetes.io/hostname or a podAntiAffinity", [lib.describe(input), lib.replicas(input)])
 	result := lib.result(rego.metadata.rule(), input, msg)
 }
+
+# max_unavailable is the Deployment's rolling update maxUnavailable
+# (Kubernetes defaults it to 25%).
+max_unavailable := object.get(input, ["spec", "strategy", "rollingUpdate", "maxUnavailable"], "25%") if input.kind == "Deployment"
+
+# surge_only holds when a rollout must start a new pod before stopping one.
+surge_only if max_unavailable in {0, "0", "0%"}
+
+spread_consequence := "; with maxUnavailable 0 the rollout's surge pod is that replica, so every rollout waits for it until it times out" if surge_only
+
+spread_consequence := ", so a drained node's pod cannot move to another node" if not surge_only
+
+# METADATA
+# title: Spread constraints ignore untolerated nodes
+# custom:
+#   id: reliability-spread-taints
+#   severity: error
+#   rationale: A DoNotSchedule topology spread counts every node as a domain, including the tainted control-plane nodes its pods cannot run on (nodeTaintsPolicy defaults to Ignore). Those domains hold zero pods, so once each schedulable node has one replica, the next pod (a rollout's surge pod, a drained node's pod) exceeds maxSkew and stays Pending; with maxUnavailable 0 no rollout ever finishes.
+#   remediation: Set nodeTaintsPolicy Honor (and nodeAffinityPolicy Honor, the default) on every DoNotSchedule constraint, so only nodes the pods may run on count; for a Deployment a chart renders, in the HelmRelease values (values.topologySpreadConstraints for Traefik).
+deny contains result if {
+	some i, c in object.get(pod_spec, "topologySpreadConstraints", [])
+	object.get(c, "whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule"
+	object.get(c, "nodeTaintsPolicy", "Ignore") != "Honor"
+	msg := sprintf(
+		"%s: topologySpreadConstraints[%d] (%s, DoNotSchedule) counts tainted nodes its pods cannot run on as empty domains; a replica beyond one per schedulable node stays Pending%s; set nodeTaintsPolicy: Honor",
+		[lib.describe(input), i, object.get(c, "topologyKey", ""), spread_consequence],
+	)
+	result := lib.result(rego.metadata.rule(), input, msg)
+}

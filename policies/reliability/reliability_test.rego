@@ -69,3 +69,36 @@ test_reliability_spread_pass_anti_affinity if {
 test_reliability_spread_pass_single_replica_flux if {
 	not fires("reliability-spread", flux_controller)
 }
+
+spread0 := "/spec/template/spec/topologySpreadConstraints/0"
+
+test_reliability_spread_taints_fail if {
+	fires("reliability-spread-taints", json.remove(fx.deployment, [sprintf("%s/nodeTaintsPolicy", [spread0])]))
+	fires("reliability-spread-taints", json.patch(fx.deployment, [{"op": "replace", "path": sprintf("%s/nodeTaintsPolicy", [spread0]), "value": "Ignore"}]))
+	fires("reliability-spread-taints", json.remove(fx.cronjob, ["spec/jobTemplate/spec/template/spec/topologySpreadConstraints/0/nodeTaintsPolicy"]))
+}
+
+surge_deployment := json.patch(fx.deployment, [
+	{"op": "remove", "path": sprintf("%s/nodeTaintsPolicy", [spread0])},
+	{"op": "add", "path": "/spec/strategy", "value": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}},
+])
+
+test_reliability_spread_taints_fail_message_names_the_deadlock if {
+	some r in reliability.deny with input as surge_deployment
+	r.rule == "reliability-spread-taints"
+	contains(r.msg, "topologySpreadConstraints[0] (kubernetes.io/hostname, DoNotSchedule)")
+	contains(r.msg, "maxUnavailable 0")
+	contains(r.msg, "nodeTaintsPolicy: Honor")
+}
+
+test_reliability_spread_taints_fail_message_without_surge if {
+	some r in reliability.deny with input as json.remove(fx.deployment, [sprintf("%s/nodeTaintsPolicy", [spread0])])
+	r.rule == "reliability-spread-taints"
+	contains(r.msg, "drained node")
+}
+
+test_reliability_spread_taints_pass if {
+	not fires("reliability-spread-taints", fx.deployment)
+	not fires("reliability-spread-taints", json.patch(surge_deployment, [{"op": "replace", "path": sprintf("%s/whenUnsatisfiable", [spread0]), "value": "ScheduleAnyway"}]))
+	not fires("reliability-spread-taints", json.remove(fx.deployment, ["spec/template/spec/topologySpreadConstraints"]))
+}

@@ -28,6 +28,9 @@ const (
 	GraphCRDOrder      = "graph-crd-order"
 	GraphCRDUnknown    = "graph-crd-unknown"
 	GraphDuplicate     = "graph-duplicate-object"
+	GraphTimeout       = "graph-timeout-short"
+	GraphHealthInvalid = "graph-health-expression-invalid"
+	GraphHealthCurrent = "graph-health-expression-current"
 	RefMissing         = "reference-missing"
 	RefPort            = "reference-port-missing"
 	RefUnknown         = "reference-unverifiable"
@@ -59,6 +62,9 @@ var Rules = map[string]Rule{
 	GraphCRDOrder:      {GraphCRDOrder, ClassGraph, Error, "Custom resource applied before its CRD", "Add a dependsOn on the Kustomization that installs the CRD (directly or transitively)."},
 	GraphCRDUnknown:    {GraphCRDUnknown, ClassGraph, Info, "CRD installed outside the repository", "Nothing in this repository installs the CRD; make sure the cluster has it."},
 	GraphDuplicate:     {GraphDuplicate, ClassGraph, Error, "Same object from two Kustomizations", "Keep the object in one Kustomization: two owners fight over it and pruning deletes it."},
+	GraphTimeout:       {GraphTimeout, ClassGraph, Error, "Kustomization timeout shorter than its HelmReleases' retries", "Raise the Kustomization's spec.timeout to the figure in the message (HelmRelease timeout × (1 + remediation retries), added along dependsOn chains), or lower the HelmReleases' timeouts or retries."},
+	GraphHealthInvalid: {GraphHealthInvalid, ClassGraph, Error, "Health check expression invalid", "Fix the CEL expression in spec.healthCheckExprs: kustomize-controller cannot parse it, or it does not give a boolean, so the health check never passes."},
+	GraphHealthCurrent: {GraphHealthCurrent, ClassGraph, Error, "Health check expression healthy before any status", "Make the current expression false until the condition it waits for exists: status.conditions.exists(c, c.type == 'X' && c.status == 'True'), not filter(...).all(...), which is true for an empty list."},
 	RefMissing:         {RefMissing, ClassReference, Error, "Reference to a missing object", "Create the object, fix the name, or list it under externalObjects in .gitops-validate.yaml if it is made outside Git."},
 	RefPort:            {RefPort, ClassReference, Error, "Reference to a missing port or listener", "Use a port/listener that the target declares."},
 	RefUnknown:         {RefUnknown, ClassReference, Info, "Reference that cannot be verified offline", "The target may be created in the cluster (by a Helm chart or operator); it is not checked."},

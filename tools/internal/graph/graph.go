@@ -1,7 +1,8 @@
 // Package graph checks the Flux dependency graph of a cluster: dependsOn
 // targets exist and form no cycle, custom resources are applied only after
-// the Kustomization that installs their CRD, and no object is produced by
-// two Kustomizations.
+// the Kustomization that installs their CRD, no object is produced by two
+// Kustomizations, and a Kustomization waits as long as its HelmReleases may
+// take.
 package graph
 
 import (
@@ -32,6 +33,7 @@ func Check(c *render.Cluster, builtins Builtins, preinstalled []string) []findin
 	out = append(out, cycles(c)...)
 	out = append(out, crdOrder(c, builtins, preinstalled)...)
 	out = append(out, duplicates(c)...)
+	out = append(out, timeouts(c)...)
 	return out
 }
 

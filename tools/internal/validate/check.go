@@ -16,6 +16,7 @@ import (
 	"github.com/homelab-gitops/homelab/tools/internal/config"
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/graph"
+	"github.com/homelab-gitops/homelab/tools/internal/healthexpr"
 	"github.com/homelab-gitops/homelab/tools/internal/helmcheck"
 	"github.com/homelab-gitops/homelab/tools/internal/policy"
 	"github.com/homelab-gitops/homelab/tools/internal/refs"
@@ -197,6 +198,11 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 					b = validator
 				}
 				fs = append(fs, graph.Check(c, b, r.preinstalled)...)
+				hf, err := healthexpr.Check(gctx, c)
+				if err != nil {
+					return fmt.Errorf("cluster %s: health check expressions: %w", c.Name, err)
+				}
+				fs = append(fs, hf...)
 			}
 			if !skip(finding.ClassReference) {
 				fs = append(fs, refs.Check(c, r.cfg)...)
