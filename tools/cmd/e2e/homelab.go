@@ -9,9 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -259,18 +262,76 @@ func (e *env) checkHomelab(ctx context.Context, hl *homelab) error {
 	if err := e.waitHomelabReady(ctx, hl); err != nil {
 		return err
 	}
-	for _, args := range [][]string{{"get", "kustomizations"}, {"get", "helmreleases", "-A"}} {
-		out, err := e.flux(ctx, hl.stack, args...)
-		fmt.Printf("\n[homelab] $ flux %s\n%s\n", strings.Join(args, " "), out)
-		if err != nil {
-			return err
-		}
+	if err := e.printTables(ctx, hl.stack); err != nil {
+		return err
 	}
 	if e.o.proofs {
 		return e.homelabProofs(ctx, hl)
 	}
 	return nil
 }
+
+// printTables prints `flux get kustomizations` and `flux get helmreleases
+// -A`: the flux CLI's output when the cache has the CLI, else the same
+// columns read from the API.
+func (e *env) printTables(ctx context.Context, s *stack) error {
+	cli := true
+	if _, err := os.Stat(filepath.Join(e.binDir, "flux")); err != nil {
+		cli = false
+	}
+	for _, args := range [][]string{{"get", "kustomizations"}, {"get", "helmreleases", "-A"}} {
+		var out string
+		var err error
+		if cli {
+			out, err = e.flux(ctx, s, args...)
+		} else {
+			out, err = fluxTable(ctx, s.c, args[1])
+		}
+		fmt.Printf("\n[%s] $ flux %s\n%s\n", s.name, strings.Join(args, " "), out)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fluxTable writes the columns of `flux get kustomizations` (flux-system
+// namespace) or `flux get helmreleases -A` from the API objects.
+func fluxTable(ctx context.Context, c client.Client, what string) (string, error) {
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
+	row := func(cols ...string) { fmt.Fprintln(w, strings.Join(cols, "\t")) }
+	switch what {
+	case "kustomizations":
+		var list kustomizev1.KustomizationList
+		if err := c.List(ctx, &list, client.InNamespace(fluxNS)); err != nil {
+			return "", fmt.Errorf("list Kustomizations: %w", err)
+		}
+		row("NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE")
+		for _, ks := range list.Items {
+			r := flux.Ready(ks.Status.Conditions)
+			row(ks.Name, ks.Status.LastAppliedRevision, strconv.FormatBool(ks.Spec.Suspend), string(r.Status), oneLine(r.Message))
+		}
+	case "helmreleases":
+		var list helmv2.HelmReleaseList
+		if err := c.List(ctx, &list); err != nil {
+			return "", fmt.Errorf("list HelmReleases: %w", err)
+		}
+		row("NAMESPACE", "NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE")
+		for _, hr := range list.Items {
+			r := flux.Ready(hr.Status.Conditions)
+			row(hr.Namespace, hr.Name, hr.Status.LastAttemptedRevision, strconv.FormatBool(hr.Spec.Suspend), string(r.Status), oneLine(r.Message))
+		}
+	default:
+		return "", fmt.Errorf("no table for %q", what)
+	}
+	if err := w.Flush(); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // inventoryPresent counts the objects of the Kustomization's inventory that
 // exist in the API and lists those that do not.

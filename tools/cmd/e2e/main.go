@@ -302,8 +302,12 @@ func stackOf(hl *homelab) *stack {
 	return hl.stack
 }
 
-// fluxGet prints what `flux get` shows for the whole cluster of s.
+// fluxGet prints what `flux get` shows for the whole cluster of s; without
+// the flux CLI, the Kustomization and HelmRelease tables from the API.
 func (e *env) fluxGet(ctx context.Context, s *stack, w io.Writer) error {
+	if _, err := os.Stat(filepath.Join(e.binDir, "flux")); err != nil {
+		return e.printTables(ctx, s)
+	}
 	cmds := [][]string{
 		{"get", "sources", "git", "-A"},
 		{"get", "kustomizations", "-A"},
