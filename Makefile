@@ -76,6 +76,18 @@ $(STATICCHECK):
 validate: ## render and check every Flux Kustomization of this repository
 	$(GO) run ./tools/cmd/gitops-validate .
 
+# `make chaos` runs this long; CHAOS_FLAGS adds flags (-seed N replays a run).
+CHAOS_DURATION ?= 10m
+
+.PHONY: faults
+faults: deps ## each broker fault alone at full length under 500 POST/s: kill -9 the leader, rolling restart, 30 s partition (root)
+	$(GO) test -count=1 -v -timeout 30m -run '^TestFaults$$' ./src/internal/chaos -args -full
+
+.PHONY: chaos
+chaos: deps ## random broker faults under 500 POST/s for CHAOS_DURATION (10m), then an audit of every 202 (root; CHAOS_FLAGS="-seed N")
+	$(GO) build -trimpath -o $(BIN)/chaos ./src/cmd/chaos
+	$(BIN)/chaos -duration $(CHAOS_DURATION) $(CHAOS_FLAGS)
+
 .PHONY: bench
 bench: deps ## service benchmarks against their raw limits (prints ratios and latencies)
 	$(GO) run ./src/cmd/fitbench
@@ -90,7 +102,7 @@ charts: ## rebuild the chart mirror charts/ from upstream Git tags (CHART_SOURCE
 	scripts/mirror-charts.sh $(CHARTS_FLAGS)
 
 .PHONY: images
-images: ## build both service images reproducibly (OCI layouts in .cache/images) and re-pin their digests in apps/homelab
+images: ## build the service and backup images reproducibly (OCI layouts in .cache/images) and re-pin their digests (apps/homelab, infrastructure/configs/backups)
 	scripts/pin-images.sh
 
 .PHONY: e2e

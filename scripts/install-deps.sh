@@ -10,9 +10,10 @@
 #   git               rendering base revisions, the e2e Git server
 #   ShellCheck        lints scripts/ and the run: steps of the workflows
 #   time              peak memory figures in make bench-validate
+#   etcd-client       etcdctl for the etcd snapshot script test (tools/internal/etcdsnapshot)
 set -euo pipefail
 
-packages=(rabbitmq-server nginx-light libnginx-mod-stream keepalived chromium chromium-driver git shellcheck time)
+packages=(rabbitmq-server nginx-light libnginx-mod-stream keepalived chromium chromium-driver git shellcheck time etcd-client)
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# pin-images.sh: pins the fitness images in apps/homelab/kustomization.yaml to
-# the digests of the reproducible build (tools/cmd/imagebuild) of the current
-# commit, and names that commit there. The images workflow pushes
+# pin-images.sh: pins the fitness images in apps/homelab/kustomization.yaml
+# and the backup image in the backup CronJobs (infrastructure/configs/backups)
+# to the digests of the reproducible build (tools/cmd/imagebuild) of the
+# current commit, and names that commit in the kustomization. The images workflow pushes
 # byte-identical images when that commit is tagged for a release; Flux image
 # automation moves the pin on from there (docs/delivery.md).
 #
@@ -27,12 +28,24 @@ GOTOOLCHAIN=$(awk '$1 == "toolchain" { print $2 }' go.mod)
 export GOTOOLCHAIN
 
 # imagebuild prints "<image> sha256:<index digest>" per image.
-digests=$(go run ./tools/cmd/imagebuild web consumer)
+digests=$(go run ./tools/cmd/imagebuild web consumer backup)
 
 while read -r image digest; do
 	if [[ ! "${digest}" =~ ^sha256:[0-9a-f]{64}$ ]]; then
 		echo "pin-images: unexpected imagebuild output: ${image} ${digest}" >&2
 		exit 1
+	fi
+	if [[ "${image}" == backup ]]; then
+		# No image automation for the backup jobs: the digest is pinned in
+		# each CronJob, after the tag it is released under.
+		for cronjob in infrastructure/configs/backups/*-cronjob.yaml; do
+			sed -E -i "s|(image: ghcr\.io/homelab-gitops/homelab-backup:[^@]+@)sha256:[0-9a-f]{64}$|\1${digest}|" "${cronjob}"
+			if ! grep -qF "@${digest}" "${cronjob}"; then
+				echo "pin-images: could not write the backup digest into ${cronjob}" >&2
+				exit 1
+			fi
+		done
+		continue
 	fi
 	marker="{\"\$imagepolicy\": \"flux-system:fitness-${image}:digest\"}"
 	if ! grep -qF "${marker}" "${file}"; then
@@ -54,4 +67,4 @@ if ! grep -qE "^# +source commit: ${commit}$" "${file}"; then
 fi
 
 echo "${digests}"
-git --no-pager diff --stat -- "${file}"
+git --no-pager diff --stat -- "${file}" infrastructure/configs/backups

@@ -1,5 +1,5 @@
-// Command devstack runs the local stack for `make run`: a private RabbitMQ,
-// the embedded MongoDB-compatible server (or MONGODB_URI), the consumers and
+// Command devstack runs the local stack for `make run`: a private RabbitMQ
+// (one node, or a cluster with -rabbit-nodes 3), the embedded MongoDB-compatible server (or MONGODB_URI), the consumers and
 // the web app in development mode. Ctrl-C stops everything it started, in
 // order: web first, then the consumers, then the servers.
 package main
@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,6 +26,7 @@ type options struct {
 	bin       string
 	state     string
 	consumers int
+	nodes     int
 	httpAddr  string
 	devUser   string
 	seed      bool
@@ -35,6 +37,7 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "bin", "directory holding the web and consumer binaries")
 	flag.StringVar(&o.state, "state", ".run", "directory for broker and database state and logs")
 	flag.IntVar(&o.consumers, "consumers", 3, "number of consumer replicas")
+	flag.IntVar(&o.nodes, "rabbit-nodes", 1, "RabbitMQ nodes: 1, or a cluster of 2 to 9 on loopback (the services get every node's URL in AMQP_URLS)")
 	flag.StringVar(&o.httpAddr, "http", "127.0.0.1:8080", "web app listen address")
 	flag.StringVar(&o.devUser, "user", "dev@example.com", "the fixed development-mode user")
 	flag.BoolVar(&o.seed, "seed", false, "seed two years of demo history for the development user")
@@ -63,15 +66,14 @@ func run(ctx context.Context, log *slog.Logger, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	log.Info("starting RabbitMQ (installed on first run)", "dir", filepath.Join(state, "rabbitmq"))
-	broker, err := localrabbit.Start(ctx, script, filepath.Join(state, "rabbitmq"))
+	amqpEnv, brokerURLs, stopBroker, err := startBroker(ctx, log, script, state, o.nodes)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		err = errors.Join(err, broker.Stop(stopCtx))
+		err = errors.Join(err, stopBroker(stopCtx))
 		log.Info("RabbitMQ stopped")
 	}()
 
@@ -97,10 +99,7 @@ func run(ctx context.Context, log *slog.Logger, o options) (err error) {
 		log.Info("using MONGODB_URI")
 	}
 
-	env := []string{
-		"AMQP_URL=" + broker.URL(),
-		"MONGODB_URI=" + mongoURI,
-	}
+	env := []string{amqpEnv, "MONGODB_URI=" + mongoURI}
 	var procs []*process
 	defer func() {
 		// Reverse start order: the web app stops taking workouts before the
@@ -141,7 +140,7 @@ func run(ctx context.Context, log *slog.Logger, o options) (err error) {
     MongoDB       %s
     logs          tail -f %s/*.log
 
-`, o.httpAddr, o.devUser, broker.URL(), filepath.Join(state, "rabbitmq"), mongoURI, logs)
+`, o.httpAddr, o.devUser, strings.Join(brokerURLs, " "), filepath.Join(state, rabbitDir(o.nodes)), mongoURI, logs)
 
 	select {
 	case <-ctx.Done():
@@ -150,6 +149,38 @@ func run(ctx context.Context, log *slog.Logger, o options) (err error) {
 	case p := <-exited(procs):
 		return fmt.Errorf("%s exited unexpectedly (%v); see %s", p.name, p.err, p.logPath)
 	}
+}
+
+// rabbitDir is the broker's state directory under the state directory: a
+// cluster's is not a single node's, so switching does not mix them up.
+func rabbitDir(nodes int) string {
+	if nodes == 1 {
+		return "rabbitmq"
+	}
+	return fmt.Sprintf("rabbitmq-cluster-%d", nodes)
+}
+
+// startBroker starts one node or a cluster on loopback and returns the
+// services' AMQP setting, the nodes' URLs and how to stop them.
+func startBroker(ctx context.Context, log *slog.Logger, script, state string, nodes int) (string, []string, func(context.Context) error, error) {
+	dir := filepath.Join(state, rabbitDir(nodes))
+	if nodes == 1 {
+		log.Info("starting RabbitMQ (installed on first run)", "dir", dir)
+		b, err := localrabbit.Start(ctx, script, dir)
+		if err != nil {
+			return "", nil, nil, err
+		}
+		return "AMQP_URL=" + b.URL(), []string{b.URL()}, b.Stop, nil
+	}
+	if nodes < 2 || nodes > 9 {
+		return "", nil, nil, fmt.Errorf("-rabbit-nodes %d: want 1 to 9", nodes)
+	}
+	log.Info("starting a RabbitMQ cluster (installed on first run)", "nodes", nodes, "dir", dir)
+	c, err := localrabbit.StartCluster(ctx, script, dir, localrabbit.ClusterOptions{Nodes: nodes})
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return "AMQP_URLS=" + strings.Join(c.URLs(), ","), c.URLs(), c.Stop, nil
 }
 
 // ensureIndexes creates the services' indexes in their default database

@@ -3,6 +3,7 @@
 //
 //	go run ./src/cmd/fitbench                 # every stage
 //	go run ./src/cmd/fitbench -stages consumer,reads
+//	go run ./src/cmd/fitbench -stages consumer,cluster -n 30000   # persist ratio, single node and 3-node cluster
 //
 // It starts a private RabbitMQ and an embedded FerretDB (or uses
 // MONGODB_URI) and stops them at the end. Figures are printed, never

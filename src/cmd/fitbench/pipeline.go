@@ -124,13 +124,14 @@ func publisherStage(ctx context.Context, e *env) error {
 	return bench.Purge(e.servers.AMQPURL)
 }
 
-// runConsumers starts replicas consumers writing through rec until ctx ends.
-func runConsumers(ctx context.Context, e *env, rec *bench.Recorder, replicas int) (wait func(), err error) {
+// runConsumers starts replicas consumers dialling dial and writing
+// through rec until ctx ends.
+func runConsumers(ctx context.Context, e *env, dial amqpconn.Config, rec *bench.Recorder, replicas int) (wait func(), err error) {
 	var wg sync.WaitGroup
 	for range replicas {
 		// Warnings (reconnects, held batches) explain a stalled figure.
 		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		c, err := consumer.New(consumer.Config{Dial: amqpconn.Config{URL: e.servers.AMQPURL}, Store: rec, BatchSize: e.batch, Logger: log})
+		c, err := consumer.New(consumer.Config{Dial: dial, Store: rec, BatchSize: e.batch, Logger: log})
 		if err != nil {
 			return nil, err
 		}
@@ -148,62 +149,75 @@ func runConsumers(ctx context.Context, e *env, rec *bench.Recorder, replicas int
 // consumerStage drains a pre-filled queue of e.n workouts and compares the
 // persisted throughput with InsertMany of the same documents.
 func consumerStage(ctx context.Context, e *env) error {
+	e.readDB = "fitbench_consumer"
+	ratio, err := persist(ctx, e, e.servers.AMQPURL, amqpconn.Config{URL: e.servers.AMQPURL}, e.readDB)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("persist ratio: %.2f\n", ratio)
+	return nil
+}
+
+// persist measures InsertMany of e.n workouts into the store, then fills
+// the work queue through fillURL with the same workouts and drains it with
+// e.replicas consumers dialling dial into database dbName, and returns the
+// persisted throughput over InsertMany's.
+func persist(ctx context.Context, e *env, fillURL string, dial amqpconn.Config, dbName string) (float64, error) {
 	ws := bench.Workouts(e.n, e.end)
 	msgs, err := bench.Messages(ws)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	client, rawDB, err := connect(e, "fitbench_raw")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer client.Disconnect(context.Background())
 	if err := rawDB.Drop(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	// The same collection as the consumer writes to: same indexes.
 	if err := store.EnsureIndexes(ctx, rawDB); err != nil {
-		return err
+		return 0, err
 	}
 	raw, err := bench.RawInsert(ctx, rawDB, store.Collection, ws, 1000)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	fmt.Printf("raw insert (InsertMany of 1000, unordered, majority+journal): %v\n", raw)
 	if err := rawDB.Drop(ctx); err != nil {
-		return err
+		return 0, err
 	}
 
-	if err := bench.Purge(e.servers.AMQPURL); err != nil {
-		return err
+	if err := bench.Purge(fillURL); err != nil {
+		return 0, err
 	}
-	fill, err := bench.RawPublish(ctx, e.servers.AMQPURL, msgs, e.goroutines, e.window)
+	fill, err := bench.RawPublish(ctx, fillURL, msgs, e.goroutines, e.window)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	fmt.Printf("queue pre-filled with %d workouts: %v\n", len(msgs), fill)
 
-	e.readDB = "fitbench_consumer"
-	db := client.Database(e.readDB)
+	db := client.Database(dbName)
 	if err := db.Drop(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	if err := store.EnsureIndexes(ctx, db); err != nil {
-		return err
+		return 0, err
 	}
 	rec := bench.NewRecorder(store.NewWriter(db))
 	cctx, cancel := context.WithCancel(ctx)
 	start := time.Now()
-	wait, err := runConsumers(cctx, e, rec, e.replicas)
+	wait, err := runConsumers(cctx, e, dial, rec, e.replicas)
 	if err != nil {
 		cancel()
-		return err
+		return 0, err
 	}
 	last, err := rec.WaitCount(ctx, len(ws), time.Minute)
 	cancel()
 	wait()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	got := bench.Rate{N: len(ws), Elapsed: last.Sub(start)}
 	batch := e.batch
@@ -211,8 +225,7 @@ func consumerStage(ctx context.Context, e *env) error {
 		batch = consumer.DefaultBatchSize
 	}
 	fmt.Printf("consumer (%d replica(s), batch %d) drained and persisted: %v\n", e.replicas, batch, got)
-	fmt.Printf("persist ratio: %.2f\n", bench.Ratio(got, raw))
-	return nil
+	return bench.Ratio(got, raw), nil
 }
 
 // latencyStage publishes at a fixed rate through package publish while 3
@@ -232,7 +245,7 @@ func latencyStage(ctx context.Context, e *env) error {
 	}
 	rec := bench.NewRecorder(store.NewWriter(db))
 	cctx, cancel := context.WithCancel(ctx)
-	wait, err := runConsumers(cctx, e, rec, 3)
+	wait, err := runConsumers(cctx, e, amqpconn.Config{URL: e.servers.AMQPURL}, rec, 3)
 	if err != nil {
 		cancel()
 		return err

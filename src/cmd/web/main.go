@@ -30,6 +30,7 @@ import (
 	"github.com/homelab-gitops/homelab/src/internal/access"
 	"github.com/homelab-gitops/homelab/src/internal/demo"
 	"github.com/homelab-gitops/homelab/src/internal/envconf"
+	"github.com/homelab-gitops/homelab/src/internal/peers"
 	"github.com/homelab-gitops/homelab/src/internal/publish"
 	"github.com/homelab-gitops/homelab/src/internal/store"
 	"github.com/homelab-gitops/homelab/src/internal/web"
@@ -66,7 +67,7 @@ func run(ctx context.Context, out io.Writer, env envconf.Env, dev, seed bool) er
 	logger := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level}))
 
 	logger.Info("starting", "http_addr", cfg.HTTPAddr, "metrics_addr", cfg.MetricsAddr, "database", cfg.Database,
-		"access_team_domain", cfg.AccessTeam, "dev", dev, "amqp_tls", cfg.AMQP.CAFile != "" || cfg.AMQP.CertFile != "",
+		"access_team_domain", cfg.AccessTeam, "dev", dev, "amqp_nodes", len(cfg.AMQP.Addresses()), "amqp_tls", cfg.AMQP.CAFile != "" || cfg.AMQP.CertFile != "",
 		"mongodb_tls", cfg.Mongo.TLSCAFile != "" || cfg.Mongo.TLSCertKeyFile != "")
 
 	var auth access.Authenticator
@@ -100,13 +101,30 @@ func run(ctx context.Context, out io.Writer, env envconf.Env, dev, seed bool) er
 	}()
 	reader := store.NewReader(client.Database(cfg.Database), store.ReaderOptions{Logger: logger})
 
-	pub := publish.New(publish.Config{Dial: cfg.AMQP, Logger: logger})
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pub := publish.New(publish.Config{Dial: cfg.AMQP, Logger: logger, Registry: reg})
+	// The other replicas hear of every workout this one accepted, and it of
+	// theirs, so a user's next request shows it whichever replica serves it.
+	history := web.StoreReader(reader)
+	notifier, err := peers.New(peers.Config{Dial: cfg.AMQP, Sink: history, Registry: reg, Logger: logger})
+	if err != nil {
+		return err
+	}
+	var announcing sync.WaitGroup
+	announcing.Add(1)
+	go func() {
+		defer announcing.Done()
+		notifier.Run(ctx)
+	}()
+	defer func() {
+		stop()
+		announcing.Wait()
+	}()
 	app, err := web.New(web.Options{
 		Publisher: pub,
-		Reader:    web.StoreReader(reader),
+		Reader:    history,
+		Peers:     notifier,
 		Auth:      auth,
 		Dev:       dev,
 		Logger:    logger,

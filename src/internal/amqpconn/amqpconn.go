@@ -1,5 +1,7 @@
 // Package amqpconn dials RabbitMQ for the web app and the consumer, with TLS
-// (amqps, CA and client certificate files) by configuration.
+// (amqps, CA and client certificate files) by configuration. Given the
+// addresses of several cluster nodes it tries them in random order, so
+// that clients spread over the nodes and fail over to whichever is up.
 package amqpconn
 
 import (
@@ -8,20 +10,26 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/homelab-gitops/homelab/src/internal/envconf"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/homelab-gitops/homelab/src/internal/envconf"
 )
 
 // Config says how to reach the broker.
 type Config struct {
 	// URL is amqp:// or amqps://user:password@host:port/vhost.
 	URL string
+	// URLs are the addresses of a cluster's nodes, tried in random order
+	// on every Dial; when set, URL is not used. All share one scheme.
+	URLs []string
 	// CAFile is a PEM bundle that verifies the broker's certificate (amqps).
 	// Empty means the system roots.
 	CAFile string
@@ -40,20 +48,38 @@ type Config struct {
 	WrapConn func(net.Conn) net.Conn
 }
 
-// TLSConfig builds the client TLS configuration from the files, or returns
-// nil when none is set and the URL is not amqps.
-func (c Config) TLSConfig() (*tls.Config, error) {
-	uri, err := amqp.ParseURI(c.URL)
-	if err != nil {
-		return nil, fmt.Errorf("parse amqp url: %w", err)
+// Addresses are the URLs Dial tries: URLs, or URL alone.
+func (c Config) Addresses() []string {
+	if len(c.URLs) > 0 {
+		return c.URLs
 	}
-	if uri.Scheme != "amqps" && c.CAFile == "" && c.CertFile == "" && c.KeyFile == "" {
+	return []string{c.URL}
+}
+
+// TLSConfig builds the client TLS configuration from the files, or returns
+// nil when none is set and the URLs are not amqps. Its ServerName is the
+// first address's host; Dial sets each address's own.
+func (c Config) TLSConfig() (*tls.Config, error) {
+	addrs := c.Addresses()
+	var first amqp.URI
+	for i, a := range addrs {
+		uri, err := amqp.ParseURI(a)
+		if err != nil {
+			return nil, fmt.Errorf("parse amqp url %d of %d: %w", i+1, len(addrs), err)
+		}
+		if i == 0 {
+			first = uri
+		} else if uri.Scheme != first.Scheme {
+			return nil, fmt.Errorf("amqp url %d of %d is %s but the first is %s; use one scheme", i+1, len(addrs), uri.Scheme, first.Scheme)
+		}
+	}
+	if first.Scheme != "amqps" && c.CAFile == "" && c.CertFile == "" && c.KeyFile == "" {
 		return nil, nil
 	}
-	if uri.Scheme != "amqps" {
+	if first.Scheme != "amqps" {
 		return nil, errors.New("amqp tls files are set but the url scheme is not amqps")
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: uri.Host}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: first.Host}
 	if c.CAFile != "" {
 		pem, err := os.ReadFile(c.CAFile)
 		if err != nil {
@@ -78,7 +104,9 @@ func (c Config) TLSConfig() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// Dial opens a connection, giving up when ctx ends.
+// Dial opens a connection to one of the addresses, tried in random order,
+// giving up when ctx ends or every one failed. The connection's RemoteAddr
+// says which node it reached.
 //
 // For amqps the TLS session is set up here rather than by amqp091, so that a
 // broker refusing the client certificate after the handshake (TLS 1.3 checks
@@ -89,11 +117,40 @@ func Dial(ctx context.Context, c Config) (*amqp.Connection, error) {
 	if err != nil {
 		return nil, err
 	}
-	dialURL := c.URL
+	addrs := c.Addresses()
+	if len(addrs) == 1 {
+		return c.dial(ctx, addrs[0], tlsCfg, 5*time.Second)
+	}
+	// Shorter than for a single broker: a node that does not answer (cut
+	// off by a partition) must not hold up failing over to the next.
+	const perNode = 2 * time.Second
+	var errs []error
+	for _, i := range rand.Perm(len(addrs)) {
+		conn, err := c.dial(ctx, addrs[i], tlsCfg, perNode)
+		if err == nil {
+			return conn, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", redact(addrs[i]), err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, fmt.Errorf("no broker of %d answered: %w", len(addrs), errors.Join(errs...))
+}
+
+func (c Config) dial(ctx context.Context, addr string, tlsCfg *tls.Config, timeout time.Duration) (*amqp.Connection, error) {
+	dialURL := addr
 	if tlsCfg != nil {
-		if dialURL, err = overTLS(c.URL); err != nil {
+		var err error
+		if dialURL, err = overTLS(addr); err != nil {
 			return nil, err
 		}
+		uri, err := amqp.ParseURI(addr)
+		if err != nil {
+			return nil, fmt.Errorf("parse amqp url: %w", err)
+		}
+		tlsCfg = tlsCfg.Clone()
+		tlsCfg.ServerName = uri.Host
 	}
 	heartbeat := c.Heartbeat
 	if heartbeat == 0 {
@@ -109,14 +166,14 @@ func Dial(ctx context.Context, c Config) (*amqp.Connection, error) {
 		Locale:     "en_US",
 		Properties: props,
 		Dial: func(network, addr string) (net.Conn, error) {
-			d := net.Dialer{Timeout: 5 * time.Second}
+			d := net.Dialer{Timeout: timeout}
 			conn, err := d.DialContext(ctx, network, addr)
 			if err != nil {
 				return nil, err
 			}
 			// The handshakes must finish within the same bound; amqp091
 			// clears the deadline once the connection is open.
-			if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			if err := conn.SetDeadline(time.Now().Add(2 * timeout)); err != nil {
 				conn.Close()
 				return nil, err
 			}
@@ -147,6 +204,15 @@ func Dial(ctx context.Context, c Config) (*amqp.Connection, error) {
 		return nil, fmt.Errorf("dial rabbitmq: %w", err)
 	}
 	return conn, nil
+}
+
+// redact drops the password from an AMQP URL for messages.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	return u.Redacted()
 }
 
 func (c Config) wrap(conn net.Conn) net.Conn {
@@ -234,10 +300,27 @@ func (s *tlsSession) refusal() error {
 }
 
 // ConfigFromEnv reads the broker settings both services share: AMQP_URL
-// (the broker is found by the service name rabbitmq by default),
-// AMQP_CA_FILE, AMQP_CERT_FILE and AMQP_KEY_FILE.
+// (the broker is found by the service name rabbitmq by default) or
+// AMQP_URLS (the nodes of a cluster, comma separated), AMQP_CA_FILE,
+// AMQP_CERT_FILE, AMQP_KEY_FILE and AMQP_HEARTBEAT.
 func ConfigFromEnv(s *envconf.Settings, connectionName string) Config {
+	var urls []string
+	if list := s.String("AMQP_URLS", ""); list != "" {
+		for _, u := range strings.Split(list, ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				urls = append(urls, u)
+			}
+		}
+		if len(urls) == 0 {
+			s.Fail(errors.New("AMQP_URLS holds no url"))
+		}
+		if s.String("AMQP_URL", "") != "" {
+			s.Fail(errors.New("AMQP_URL and AMQP_URLS are both set; set one"))
+		}
+	}
 	return Config{
+		URLs:           urls,
+		Heartbeat:      s.Duration("AMQP_HEARTBEAT", 0),
 		URL:            s.String("AMQP_URL", "amqp://guest:guest@rabbitmq:5672/"),
 		CAFile:         s.String("AMQP_CA_FILE", ""),
 		CertFile:       s.String("AMQP_CERT_FILE", ""),

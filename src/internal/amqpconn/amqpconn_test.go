@@ -4,11 +4,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"github.com/homelab-gitops/homelab/src/internal/testenv/tlstest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/homelab-gitops/homelab/src/internal/envconf"
+	"github.com/homelab-gitops/homelab/src/internal/testenv/tlstest"
 )
 
 // writeCerts writes a test CA and a client certificate it issued.
@@ -49,6 +52,9 @@ func TestTLSConfig(t *testing.T) {
 		{name: "CA not PEM", cfg: Config{URL: "amqps://rabbitmq/", CAFile: notPEM}, wantErr: true},
 		{name: "CA missing", cfg: Config{URL: "amqps://rabbitmq/", CAFile: filepath.Join(dir, "nope")}, wantErr: true},
 		{name: "bad url", cfg: Config{URL: "http://rabbitmq/"}, wantErr: true},
+		{name: "cluster over amqps", cfg: Config{URLs: []string{"amqps://u:p@rabbitmq:5671/", "amqps://u:p@rabbitmq-1:5671/"}, CAFile: ca}, wantCA: true},
+		{name: "cluster with mixed schemes", cfg: Config{URLs: []string{"amqps://u:p@rabbitmq:5671/", "amqp://u:p@rabbitmq-1:5672/"}}, wantErr: true},
+		{name: "cluster with a bad url", cfg: Config{URLs: []string{"amqp://rabbitmq/", "http://rabbitmq-1/"}}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,6 +76,40 @@ func TestTLSConfig(t *testing.T) {
 			}
 			if (len(got.Certificates) == 1) != tt.wantCert || (got.RootCAs != nil) != tt.wantCA {
 				t.Errorf("certs=%d roots=%v", len(got.Certificates), got.RootCAs != nil)
+			}
+		})
+	}
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    []string
+		wantErr string
+	}{
+		{name: "default", env: map[string]string{}, want: []string{"amqp://guest:guest@rabbitmq:5672/"}},
+		{name: "one url", env: map[string]string{"AMQP_URL": "amqp://a/"}, want: []string{"amqp://a/"}},
+		{name: "cluster", env: map[string]string{"AMQP_URLS": " amqp://a/, amqp://b/,,amqp://c/ "}, want: []string{"amqp://a/", "amqp://b/", "amqp://c/"}},
+		{name: "both", env: map[string]string{"AMQP_URL": "amqp://a/", "AMQP_URLS": "amqp://b/"}, wantErr: "AMQP_URL and AMQP_URLS are both set"},
+		{name: "empty list", env: map[string]string{"AMQP_URLS": " , "}, wantErr: "AMQP_URLS holds no url"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := envconf.Map(tt.env).Settings()
+			c := ConfigFromEnv(s, "test")
+			err := s.Err()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Addresses(); !slices.Equal(got, tt.want) {
+				t.Fatalf("addresses %q, want %q", got, tt.want)
 			}
 		})
 	}

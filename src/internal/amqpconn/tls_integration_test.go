@@ -228,3 +228,32 @@ func TestDialWrapConn(t *testing.T) {
 		})
 	}
 }
+
+// TestDialFailsOver gives Dial a refusing address beside the broker: every
+// dial reaches the broker, whatever order the addresses are tried in, and
+// with no broker up the error names each address.
+func TestDialFailsOver(t *testing.T) {
+	dead := "amqp://guest:guest@127.0.0.1:1/"
+	for range 6 {
+		conn, err := Dial(dialCtx(t), Config{URLs: []string{dead, broker.URL()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := conn.RemoteAddr().String(), fmt.Sprintf("127.0.0.1:%d", broker.Port()); got != want {
+			t.Errorf("connected to %s, want %s", got, want)
+		}
+		conn.Close()
+	}
+	_, err := Dial(dialCtx(t), Config{URLs: []string{dead, "amqp://guest:secret@127.0.0.1:2/"}})
+	if err == nil {
+		t.Fatal("dial of two dead addresses succeeded")
+	}
+	for _, want := range []string{"no broker of 2 answered", "127.0.0.1:1", "127.0.0.1:2"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("error %q shows a password", err)
+	}
+}

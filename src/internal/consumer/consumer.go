@@ -99,7 +99,7 @@ func New(cfg Config) (*Consumer, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("consumer: no store")
 	}
-	if cfg.Dial.URL == "" {
+	if cfg.Dial.URL == "" && len(cfg.Dial.URLs) == 0 {
 		return nil, errors.New("consumer: no amqp url")
 	}
 	if cfg.BatchSize <= 0 {
@@ -191,13 +191,16 @@ func (c *Consumer) runSession(ctx context.Context) (bool, error) {
 	if c.sessions.Add(1) > 1 {
 		c.m.Reconnects.Inc()
 	}
+	addr := s.conn.RemoteAddr().String()
 	c.consuming.Store(true)
 	c.m.Connected.Set(1)
+	c.m.Broker.Set(addr)
 	defer func() {
 		c.consuming.Store(false)
 		c.m.Connected.Set(0)
+		c.m.Broker.Clear()
 	}()
-	c.log.Info("consuming", "queue", topology.Queue, "tag", s.tag, "prefetch", c.cfg.Prefetch, "batch", c.cfg.BatchSize)
+	c.log.Info("consuming", "queue", topology.Queue, "broker", addr, "tag", s.tag, "prefetch", c.cfg.Prefetch, "batch", c.cfg.BatchSize)
 	return true, c.consume(ctx, s, deliveries)
 }
 

@@ -2,6 +2,8 @@ package consumer
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/homelab-gitops/homelab/src/internal/amqpconn"
 )
 
 // Metrics are the consumer's Prometheus metrics.
@@ -16,6 +18,8 @@ type Metrics struct {
 	WriteSeconds prometheus.Histogram
 	Connected    prometheus.Gauge
 	Paused       prometheus.Gauge
+	// Broker names the node (address) the consumer is connected to.
+	Broker *amqpconn.NodeGauge
 }
 
 // Dead-letter reasons, the values of the "reason" label.
@@ -70,6 +74,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "1 while consumption is paused because the database cannot be written.",
 		}),
 	}
+	m.Broker = amqpconn.NewNodeGauge(reg, "fitness_consumer_broker_connected",
+		"1 for the broker node (address) the consumer is consuming from.")
 	m.DeadLettered.WithLabelValues(ReasonInvalid)
 	m.DeadLettered.WithLabelValues(ReasonRejected)
 	if reg != nil {

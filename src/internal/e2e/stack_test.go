@@ -17,8 +17,10 @@ import (
 	"github.com/homelab-gitops/homelab/src/internal/amqpconn"
 	"github.com/homelab-gitops/homelab/src/internal/backoff"
 	"github.com/homelab-gitops/homelab/src/internal/consumer"
+	"github.com/homelab-gitops/homelab/src/internal/peers"
 	"github.com/homelab-gitops/homelab/src/internal/publish"
 	"github.com/homelab-gitops/homelab/src/internal/store"
+	"github.com/homelab-gitops/homelab/src/internal/testenv/consumerfleet"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/mongotest"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/rabbitmqtest"
 	"github.com/homelab-gitops/homelab/src/internal/topology"
@@ -31,6 +33,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	consumerfleet.RunIfChild()
 	os.Exit(rabbitmqtest.Run(&broker, func() int { return mongotest.Main(m, &mongod) }))
 }
 
@@ -55,6 +58,9 @@ type stackOptions struct {
 	// auth replaces the development user (the benchmarks spread load over
 	// many users).
 	auth access.Authenticator
+	// peers exchanges accepted workouts with the other stacks' replicas
+	// (package peers), as every web replica does in production.
+	peers bool
 }
 
 func newStack(t testing.TB, o stackOptions) *stack {
@@ -131,13 +137,38 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	if auth == nil {
 		auth = access.Dev{User: devUser}
 	}
-	s.app, err = web.New(web.Options{
+	opts := web.Options{
 		Publisher: s.pub,
 		Reader:    web.StoreReader(s.reader),
 		Auth:      auth,
 		Dev:       true,
 		Logger:    logger,
-	})
+	}
+	if o.peers {
+		n, err := peers.New(peers.Config{Dial: amqpconn.Config{URL: broker.URL()}, Sink: opts.Reader, Logger: logger,
+			Backoff: backoff.Policy{Min: 50 * time.Millisecond, Max: time.Second}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			n.Run(ctx)
+		}()
+		t.Cleanup(func() {
+			cancel()
+			<-done
+		})
+		for !n.Connected() {
+			if time.Now().After(deadline) {
+				t.Fatal("peer announcements not connected after 30 s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		opts.Peers = n
+	}
+	s.app, err = web.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

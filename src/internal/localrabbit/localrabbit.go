@@ -1,6 +1,7 @@
-// Package localrabbit runs a private RabbitMQ broker as a local process through
-// scripts/rabbitmq.sh, for tests and the local stack. Each broker has its own
-// state directory, node name and loopback ports.
+// Package localrabbit runs private RabbitMQ brokers as local processes through
+// scripts/rabbitmq.sh, for tests and the local stack: a single node (Start)
+// or a cluster (StartCluster). Each node has its own state directory, node
+// name and ports.
 package localrabbit
 
 import (
@@ -125,6 +126,33 @@ func (b *Broker) TLSURL() string { return b.tlsURL }
 // Dir is the broker's state directory (logs are under log/).
 func (b *Broker) Dir() string { return b.dir }
 
+// Kill kills the node with SIGKILL, as a crash would; Start brings it back.
+func (b *Broker) Kill(ctx context.Context) error {
+	if _, err := b.run(ctx, "kill"); err != nil {
+		return fmt.Errorf("kill rabbitmq in %s: %w", b.dir, err)
+	}
+	return nil
+}
+
+// Ctl runs rabbitmqctl with args against the node and returns its output.
+func (b *Broker) Ctl(ctx context.Context, args ...string) (string, error) {
+	out, err := b.run(ctx, "ctl", args...)
+	if err != nil {
+		return "", fmt.Errorf("rabbitmqctl %s on %s: %w", strings.Join(args, " "), b.dir, err)
+	}
+	return out, nil
+}
+
+// Upgrade runs rabbitmq-upgrade with args against the node, as before a
+// restart: "await_online_quorum_plus_one" waits until stopping it leaves
+// every quorum queue a majority.
+func (b *Broker) Upgrade(ctx context.Context, args ...string) error {
+	if _, err := b.run(ctx, "upgrade", args...); err != nil {
+		return fmt.Errorf("rabbitmq-upgrade %s on %s: %w", strings.Join(args, " "), b.dir, err)
+	}
+	return nil
+}
+
 // Port is the broker's AMQP port.
 func (b *Broker) Port() int {
 	i := strings.LastIndex(b.url, ":")
@@ -132,12 +160,22 @@ func (b *Broker) Port() int {
 	return p
 }
 
-func (b *Broker) run(ctx context.Context, verb string) (string, error) {
-	cmd := exec.CommandContext(ctx, "bash", b.script, verb, b.dir)
-	cmd.Env = append(os.Environ(), "RABBITMQ_OWNER_PID="+strconv.Itoa(os.Getpid()))
-	if b.tlsDir != "" {
-		cmd.Env = append(cmd.Env, "RABBITMQ_TLS_DIR="+b.tlsDir)
+func (b *Broker) run(ctx context.Context, verb string, args ...string) (string, error) {
+	return runScript(ctx, b.script, b.tlsDir, append([]string{verb, b.dir}, args...)...)
+}
+
+func runScript(ctx context.Context, script, tlsDir string, args ...string) (string, error) {
+	var env []string
+	if tlsDir != "" {
+		env = append(env, "RABBITMQ_TLS_DIR="+tlsDir)
 	}
+	return runScriptEnv(ctx, script, env, args...)
+}
+
+// runScriptEnv runs the script with env added to this process's.
+func runScriptEnv(ctx context.Context, script string, env []string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "bash", append([]string{script}, args...)...)
+	cmd.Env = append(append(os.Environ(), "RABBITMQ_OWNER_PID="+strconv.Itoa(os.Getpid())), env...)
 	// A process group of its own: Ctrl-C on the terminal must reach the
 	// owner, which then stops the broker in order, not this script midway.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -359,7 +359,35 @@ func (s session) completed(sc scheme, reps int) bool {
 	return n >= sc.sets
 }
 
+// prescribe is the prescription for ex after sessions ss, kept within what
+// a user can log: a plan that asks for what validation refuses would ask
+// for it forever.
 func prescribe(ex workout.Exercise, ss []session, day time.Time, unit workout.Unit) Prescription {
+	return loggable(progression(ex, ss, day, unit))
+}
+
+// loggable clamps pr to the limits every logged workout satisfies, and
+// says so in its reason when it had to.
+func loggable(pr Prescription) Prescription {
+	if limit := pr.Exercise.RepLimit(); pr.Reps > limit {
+		pr.Reps = limit
+		pr.Reason += fmt.Sprintf("; kept at %d %s per set, the most a set can log", limit, pr.Exercise.RepUnit())
+	}
+	pr.Reps = max(pr.Reps, 1)
+	pr.Sets = min(max(pr.Sets, 1), workout.MaxSets)
+	step := plateStep(pr.Unit)
+	switch heaviest := roundLoad(workout.MaxWeightKg, pr.Unit); {
+	case pr.Weight > heaviest:
+		pr.Weight = heaviest
+		pr.Reason += fmt.Sprintf("; kept at %s, the heaviest load the app accepts", formatLoad(heaviest, pr.Unit))
+	case !pr.Exercise.Bodyweight && pr.Weight < step:
+		pr.Weight = step
+		pr.Reason += fmt.Sprintf("; %s is the lightest load the plan prescribes", formatLoad(step, pr.Unit))
+	}
+	return pr
+}
+
+func progression(ex workout.Exercise, ss []session, day time.Time, unit workout.Unit) Prescription {
 	sc := schemeFor(ex)
 	pr := Prescription{Exercise: ex, Sets: sc.sets, Reps: sc.reps, Unit: unit}
 	if len(ss) == 0 {
@@ -591,14 +619,18 @@ func increment(ex workout.Exercise, unit workout.Unit) float64 {
 // roundLoad converts kg to unit and rounds down to the smallest plate
 // step (1.25 kg or 2.5 lb), so a prescription is always loadable.
 func roundLoad(kg float64, unit workout.Unit) float64 {
-	step := 1.25
-	v := kg
-	if unit == workout.Pounds {
-		step = 2.5
-		v = kg * workout.PoundsPerKilogram
-	}
+	step := plateStep(unit)
 	// A small epsilon keeps 100 kg logged as 220.46 lb at 220 lb, not 217.5.
-	return math.Floor(v/step+1e-3) * step
+	return math.Floor(fromKg(kg, unit)/step+1e-3) * step
+}
+
+// plateStep is the smallest load change: a pair of the smallest common
+// plates.
+func plateStep(unit workout.Unit) float64 {
+	if unit == workout.Pounds {
+		return 2.5
+	}
+	return 1.25
 }
 
 // FromKg converts a kilogram figure to unit (for charts and summaries).

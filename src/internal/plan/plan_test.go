@@ -358,7 +358,7 @@ func TestTrends(t *testing.T) {
 		add(15, "back-squat", workout.Kilograms, 100, 5, 5, 5). // Thu 5 Nov
 		add(1, "back-squat", workout.Pounds, 225, 5, 5, 5).     // Thu 19 Nov
 		add(2, "pull-up", workout.Kilograms, 0, 8, 7, 6)
-	got := Trends(h, workout.Kilograms)
+	got := Trends(h, workout.Kilograms, time.UTC)
 	if len(got) != 2 || got[0].Exercise.Key != "back-squat" || got[1].Exercise.Key != "pull-up" {
 		t.Fatalf("series = %+v", got)
 	}
@@ -379,5 +379,44 @@ func TestTrends(t *testing.T) {
 	}
 	if pu := got[1]; pu.Points[0].E1RM != 8 || pu.Weeks[0].Volume != 21 {
 		t.Errorf("pull-up series = %+v", pu)
+	}
+}
+
+// TestTrendsWeightedBodyweight: a pull-up with 25 lb added is a set of
+// reps at bodyweight plus 25 lb; its chart counts reps and names the added
+// load, never an "estimated 1RM" of the added plate alone.
+func TestTrendsWeightedBodyweight(t *testing.T) {
+	h := history{}.
+		add(3, "pull-up", workout.Pounds, 25, 5, 5, 4).
+		add(1, "pull-up", workout.Pounds, 0, 9, 8)
+	got := Trends(h, workout.Pounds, time.UTC)
+	if len(got) != 1 {
+		t.Fatalf("series = %+v", got)
+	}
+	pts := got[0].Points
+	want := []Point{
+		{Date: startOfDay(h[0].PerformedAt), E1RM: 5, AddedLoad: 25},
+		{Date: startOfDay(h[1].PerformedAt), E1RM: 9},
+	}
+	if diff := cmp.Diff(want, pts); diff != "" {
+		t.Errorf("points (-want +got):\n%s", diff)
+	}
+	if v := got[0].Weeks[len(got[0].Weeks)-1].Volume; v != 31 {
+		t.Errorf("weekly volume = %v, want 31 reps", v)
+	}
+}
+
+// TestTrendsInTheUsersZone: an evening session in New York (after midnight
+// UTC) is charted on its own day there.
+func TestTrendsInTheUsersZone(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := history{}.add(0, "back-squat", workout.Kilograms, 100, 5)
+	h[0].PerformedAt = time.Date(2026, 11, 20, 2, 30, 0, 0, time.UTC) // 21:30 on the 19th there
+	got := Trends(h, workout.Kilograms, ny)[0].Points[0].Date
+	if y, m, d := got.Date(); y != 2026 || m != time.November || d != 19 || got.Location() != ny {
+		t.Errorf("charted on %v, want 19 Nov in New York", got)
 	}
 }

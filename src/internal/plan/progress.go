@@ -12,12 +12,17 @@ import (
 type Point struct {
 	Date time.Time
 	// E1RM is in the series' unit; for bodyweight exercises it is the most
-	// reps in a set.
+	// reps (seconds for a timed one) in a set: without the user's
+	// bodyweight there is no one-rep max to estimate.
 	E1RM float64
+	// AddedLoad is, for a bodyweight exercise, the load added to that best
+	// set in the series' unit (0: bodyweight alone).
+	AddedLoad float64
 }
 
 // Week is one ISO-like week's volume (Monday start): sum of reps × load,
-// or of reps for bodyweight exercises.
+// or of reps (seconds) for bodyweight exercises, with or without added
+// load.
 type Week struct {
 	Start  time.Time
 	Volume float64
@@ -32,10 +37,14 @@ type Series struct {
 }
 
 // Trends returns one series per exercise in history (catalogue order),
-// converted to unit. Weeks without training inside a series' span appear
-// with zero volume, so a chart shows the gaps.
-func Trends(history []workout.Workout, unit workout.Unit) []Series {
+// converted to unit, by calendar day and week in loc (the user's time
+// zone). Weeks without training inside a series' span appear with zero
+// volume, so a chart shows the gaps.
+func Trends(history []workout.Workout, unit workout.Unit, loc *time.Location) []Series {
 	ws := append([]workout.Workout(nil), history...)
+	for i := range ws {
+		ws[i].PerformedAt = ws[i].PerformedAt.In(loc)
+	}
 	sortWorkouts(ws)
 	byEx := map[string][]workout.Workout{}
 	for _, w := range ws {
@@ -50,19 +59,22 @@ func Trends(history []workout.Workout, unit workout.Unit) []Series {
 		s := Series{Exercise: ex, Unit: unit}
 		weeks := map[time.Time]float64{}
 		for _, w := range list {
-			var best, vol float64
+			var best, added, vol float64
 			for _, set := range w.Sets {
 				kg := w.WeightKg(set)
-				if ex.Bodyweight && kg == 0 {
-					best = math.Max(best, float64(set.Reps))
-					vol += float64(set.Reps)
+				if ex.Bodyweight {
+					reps, load := float64(set.Reps), round1(fromKg(kg, unit))
+					if reps > best || (reps == best && load > added) {
+						best, added = reps, load
+					}
+					vol += reps
 					continue
 				}
 				best = math.Max(best, fromKg(E1RM(kg, set.Reps), unit))
 				vol += float64(set.Reps) * fromKg(kg, unit)
 			}
 			day := startOfDay(w.PerformedAt)
-			s.Points = append(s.Points, Point{Date: day, E1RM: round1(best)})
+			s.Points = append(s.Points, Point{Date: day, E1RM: round1(best), AddedLoad: added})
 			weeks[weekStart(day)] += vol
 		}
 		first := weekStart(startOfDay(list[0].PerformedAt))

@@ -3,7 +3,8 @@
 //
 // A Publisher owns one connection and Config.Channels channels in confirm
 // mode (one by default). It connects in the background (with backoff and
-// jitter), declares the messaging topology (package topology) on every
+// jitter; to one of a cluster's nodes, tried in random order, when
+// Config.Dial lists several), declares the messaging topology (package topology) on every
 // (re)connection, and keeps a window of unconfirmed messages that
 // concurrent callers share, so that many requests in flight are confirmed
 // together (amqp091-go deferred confirmations) instead of one round trip

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -24,57 +25,86 @@ type sendFunc func(amqp.Publishing) (confirmation, error)
 // never sent.
 var errLaneStopped = errors.New("channel closed before the message was sent")
 
-// lane is one confirm-mode channel and the one goroutine that publishes on
-// it. Callers queue their message and wait for its confirmation; the writer
-// publishes queued messages back to back, in arrival order, so concurrent
-// requests never hand the channel's locks to each other (a parked goroutine
-// woken for each publish was the bottleneck of a shared channel).
+// lane is one confirm-mode channel with two goroutines: a writer that
+// publishes the queued messages back to back, in arrival order, so that
+// concurrent requests never hand the channel's locks to each other (a
+// parked goroutine woken for each publish was the bottleneck of a shared
+// channel), and a confirmer that answers each caller once its message's
+// confirmation is in. A caller is woken once per message, and the
+// confirmer settles every confirmation that arrived together (the broker
+// acks many at once) with one look at the returned messages.
 type lane struct {
 	send    sendFunc
 	closed  func() bool
 	returns *returnTracker
 	reqs    chan *request
-	stop    chan struct{}
-	exited  chan struct{}
+	// sent holds the published messages in publishing order, which is the
+	// order the broker confirms them in.
+	sent   chan *request
+	stop   chan struct{}
+	exited chan struct{}
 }
 
 type request struct {
-	msg   amqp.Publishing
-	reply chan sent
-}
-
-type sent struct {
+	msg amqp.Publishing
 	c   confirmation
-	err error
+	// reply is buffered: the lane never waits for a caller that gave up.
+	reply chan error
 }
 
-// newLane starts the writer; queue bounds the requests waiting for it.
+// maxSettle bounds the confirmations settled together.
+const maxSettle = 256
+
+// newLane starts the writer and the confirmer. queue is how many requests
+// the lane holds, queued or waiting for their confirm: the publisher's
+// window, which bounds them all (a lane holding fewer would stop its
+// writer until confirms came in).
 func newLane(send sendFunc, closed func() bool, returns *returnTracker, queue int) *lane {
 	l := &lane{
 		send:    send,
 		closed:  closed,
 		returns: returns,
 		reqs:    make(chan *request, queue),
+		sent:    make(chan *request, queue),
 		stop:    make(chan struct{}),
 		exited:  make(chan struct{}),
 	}
-	go l.run()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		l.write()
+	}()
+	go func() {
+		defer wg.Done()
+		l.confirm()
+	}()
+	go func() {
+		wg.Wait()
+		close(l.exited)
+	}()
 	return l
 }
 
-func (l *lane) run() {
-	defer close(l.exited)
+// write publishes queued messages until the lane stops; whatever is still
+// queued then was never sent.
+func (l *lane) write() {
+	defer close(l.sent)
 	for {
 		select {
 		case r := <-l.reqs:
 			c, err := l.send(r.msg)
-			r.reply <- sent{c: c, err: err}
+			if err != nil {
+				r.reply <- fmt.Errorf("%w: publish workout %s: %w", ErrUnavailable, r.msg.MessageId, err)
+				continue
+			}
+			r.c = c
+			l.sent <- r
 		case <-l.stop:
-			// Whatever is still queued was never sent.
 			for {
 				select {
 				case r := <-l.reqs:
-					r.reply <- sent{err: errLaneStopped}
+					r.reply <- fmt.Errorf("%w: %w", ErrUnavailable, errLaneStopped)
 				default:
 					return
 				}
@@ -83,7 +113,89 @@ func (l *lane) run() {
 	}
 }
 
-// close stops the writer and waits for it; queued messages fail.
+// confirm answers sent messages as their confirmations arrive, until the
+// writer is gone and every message it sent was answered.
+func (l *lane) confirm() {
+	var next *request
+	for {
+		if next == nil {
+			r, ok := <-l.sent
+			if !ok {
+				return
+			}
+			next = r
+		}
+		select {
+		case <-next.c.Done():
+		case <-l.stop:
+			l.abandon(next)
+			for r := range l.sent {
+				l.abandon(r)
+			}
+			return
+		}
+		batch := []*request{next}
+		next = nil
+	collect:
+		for len(batch) < maxSettle {
+			select {
+			case r, ok := <-l.sent:
+				if !ok {
+					break collect
+				}
+				select {
+				case <-r.c.Done():
+					batch = append(batch, r)
+				default:
+					next = r
+					break collect
+				}
+			default:
+				break collect
+			}
+		}
+		l.settle(batch)
+	}
+}
+
+// settle answers requests whose confirmations arrived: nil only for an ack
+// of a message that was not returned.
+func (l *lane) settle(batch []*request) {
+	acked := make([]string, 0, len(batch))
+	for _, r := range batch {
+		if r.c.Acked() {
+			acked = append(acked, r.msg.MessageId)
+		}
+	}
+	returned := l.returns.takeAll(acked)
+	for _, r := range batch {
+		switch {
+		case !r.c.Acked() && l.closed():
+			r.reply <- fmt.Errorf("%w: connection lost before the confirm of workout %s", ErrUnavailable, r.msg.MessageId)
+		case !r.c.Acked():
+			r.reply <- fmt.Errorf("%w: workout %s", ErrNacked, r.msg.MessageId)
+		case returned[r.msg.MessageId] > 0:
+			returned[r.msg.MessageId]--
+			r.reply <- fmt.Errorf("%w: workout %s", ErrReturned, r.msg.MessageId)
+		default:
+			r.reply <- nil
+		}
+	}
+}
+
+// abandon answers a sent message when the lane stops: by its confirmation
+// if it is in, as unconfirmed otherwise.
+func (l *lane) abandon(r *request) {
+	select {
+	case <-r.c.Done():
+		l.settle([]*request{r})
+	default:
+		r.reply <- fmt.Errorf("%w: channel closed before the confirm of workout %s", ErrUnavailable, r.msg.MessageId)
+	}
+}
+
+// close stops the writer and the confirmer and waits for them; queued
+// messages fail, and so do sent ones whose confirmation is not in.
 func (l *lane) close() {
 	select {
 	case <-l.stop:
@@ -96,7 +208,7 @@ func (l *lane) close() {
 // publish sends msg through the writer and waits for the broker's answer:
 // nil only after an ack of a message that was not returned.
 func (l *lane) publish(ctx context.Context, msg amqp.Publishing) error {
-	r := &request{msg: msg, reply: make(chan sent, 1)}
+	r := &request{msg: msg, reply: make(chan error, 1)}
 	select {
 	case l.reqs <- r:
 	case <-l.exited:
@@ -104,38 +216,21 @@ func (l *lane) publish(ctx context.Context, msg amqp.Publishing) error {
 	case <-ctx.Done():
 		return fmt.Errorf("%w: waiting to publish workout %s: %w", ErrUnavailable, msg.MessageId, ctx.Err())
 	}
-	var s sent
 	select {
-	case s = <-r.reply:
+	case err := <-r.reply:
+		return err
 	case <-l.exited:
-		// The writer answers every request it took before it exits; a
-		// request queued after its last look was never sent.
+		// The lane answers every request it took before it exits; a
+		// request queued after the writer's last look was never sent.
 		select {
-		case s = <-r.reply:
+		case err := <-r.reply:
+			return err
 		default:
-			s.err = errLaneStopped
+			return fmt.Errorf("%w: %w", ErrUnavailable, errLaneStopped)
 		}
-	case <-ctx.Done():
-		return fmt.Errorf("%w: waiting to publish workout %s: %w", ErrUnavailable, msg.MessageId, ctx.Err())
-	}
-	if s.err != nil {
-		return fmt.Errorf("%w: publish workout %s: %w", ErrUnavailable, msg.MessageId, s.err)
-	}
-	select {
-	case <-s.c.Done():
 	case <-ctx.Done():
 		return fmt.Errorf("%w: waiting for the confirm of workout %s: %w", ErrUnavailable, msg.MessageId, ctx.Err())
 	}
-	if !s.c.Acked() {
-		if l.closed() {
-			return fmt.Errorf("%w: connection lost before the confirm of workout %s", ErrUnavailable, msg.MessageId)
-		}
-		return fmt.Errorf("%w: workout %s", ErrNacked, msg.MessageId)
-	}
-	if l.returns.take(msg.MessageId) {
-		return fmt.Errorf("%w: workout %s", ErrReturned, msg.MessageId)
-	}
-	return nil
 }
 
 // channelSender publishes on ch (in confirm mode) to the workouts exchange,

@@ -128,10 +128,12 @@ func TestLaneEachCallerGetsItsOwnConfirm(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeChannel()
-			l := f.lane(8)
-			defer l.close()
 			all := ids(32)
+			f := newFakeChannel()
+			// The publisher's window bounds the messages queued or waiting
+			// for their confirm, and sizes its lanes to hold them all.
+			l := f.lane(len(all))
+			defer l.close()
 			wait := publishAll(ctx, l, all)
 			waitSent(t, f, len(all))
 			// Settle in the reverse of the sending order: each caller must

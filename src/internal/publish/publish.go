@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/homelab-gitops/homelab/src/internal/amqpconn"
@@ -50,6 +51,9 @@ type Config struct {
 	// Backoff spaces reconnection attempts (100 ms to 10 s by default).
 	Backoff backoff.Policy
 	Logger  *slog.Logger
+	// Registry, when set, receives fitness_publisher_broker_connected,
+	// which names the broker node the publisher is connected to.
+	Registry prometheus.Registerer
 }
 
 // Publisher publishes workouts with publisher confirms. It is safe for
@@ -58,6 +62,7 @@ type Publisher struct {
 	cfg    Config
 	log    *slog.Logger
 	window chan struct{}
+	node   *amqpconn.NodeGauge
 
 	mu   sync.RWMutex
 	sess *session
@@ -86,9 +91,11 @@ func New(cfg Config) *Publisher {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Publisher{
-		cfg:      cfg,
-		log:      cfg.Logger.With("component", "publisher"),
-		window:   make(chan struct{}, cfg.Window),
+		cfg:    cfg,
+		log:    cfg.Logger.With("component", "publisher"),
+		window: make(chan struct{}, cfg.Window),
+		node: amqpconn.NewNodeGauge(cfg.Registry, "fitness_publisher_broker_connected",
+			"1 for the broker node (address) the publisher is connected to."),
 		stop:     cancel,
 		loopDone: make(chan struct{}),
 	}
@@ -103,6 +110,10 @@ func (p *Publisher) Ready() bool {
 	s := p.current()
 	return s != nil && !s.isClosed() && !s.blocked.Load()
 }
+
+// Broker is the address (host:port) of the node the publisher is connected
+// to, or "" while it is not.
+func (p *Publisher) Broker() string { return p.node.Current() }
 
 // Publish sends w and waits for the broker's confirm. It returns nil only
 // after an ack; otherwise an error wrapping ErrUnavailable, ErrReturned or
@@ -196,20 +207,24 @@ func (p *Publisher) run(ctx context.Context) {
 		}
 		attempt = 0
 		p.setCurrent(s)
-		p.log.Info("publisher connected")
+		addr := s.conn.RemoteAddr().String()
+		p.node.Set(addr)
+		p.log.Info("publisher connected", "broker", addr)
 		select {
 		case <-ctx.Done():
+			p.node.Clear()
 			p.setCurrent(nil)
 			if err := s.close(); err != nil {
 				p.log.Warn("closing publisher connection", "error", err)
 			}
 			return
 		case err := <-s.lost:
+			p.node.Clear()
 			p.setCurrent(nil)
 			if err := s.close(); err != nil {
 				p.log.Debug("closing lost publisher connection", "error", err)
 			}
-			p.log.Warn("publisher connection lost; reconnecting", "error", err)
+			p.log.Warn("publisher connection lost; reconnecting", "broker", addr, "error", err)
 		}
 	}
 }

@@ -122,8 +122,8 @@ func (s *session) close() error {
 // The broker sends basic.return before the basic.ack of the same message,
 // and amqp091-go dispatches both from one reader goroutine, handing the
 // return to an unbuffered listener before it processes the ack. One
-// goroutine owns the record: by the time a publisher that saw the ack asks
-// it, it has finished recording every return received before that ack.
+// goroutine owns the record: by the time a lane that saw the acks asks it,
+// it has finished recording every return received before those acks.
 type returnTracker struct {
 	reqs   chan takeReq
 	exited chan struct{}
@@ -132,8 +132,8 @@ type returnTracker struct {
 }
 
 type takeReq struct {
-	id    string
-	reply chan bool
+	ids   []string
+	reply chan map[string]int
 }
 
 func newReturnTracker(returns <-chan amqp.Return) *returnTracker {
@@ -158,34 +158,50 @@ func (t *returnTracker) loop(returns <-chan amqp.Return) {
 			t.ids[r.MessageId]++
 			t.mu.Unlock()
 		case req := <-t.reqs:
-			req.reply <- t.takeLocked(req.id)
+			req.reply <- t.takeLocked(req.ids)
 		}
 	}
 }
 
-func (t *returnTracker) takeLocked(id string) bool {
+// takeLocked consumes one record per occurrence of an id in ids and returns
+// how many of each it found (nil when none).
+func (t *returnTracker) takeLocked(ids []string) map[string]int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := t.ids[id]
-	if n == 0 {
-		return false
+	if len(t.ids) == 0 {
+		return nil
 	}
-	if n == 1 {
-		delete(t.ids, id)
-	} else {
-		t.ids[id] = n - 1
+	var out map[string]int
+	for _, id := range ids {
+		n := t.ids[id]
+		if n == 0 {
+			continue
+		}
+		if n == 1 {
+			delete(t.ids, id)
+		} else {
+			t.ids[id] = n - 1
+		}
+		if out == nil {
+			out = map[string]int{}
+		}
+		out[id]++
 	}
-	return true
+	return out
 }
 
-// take reports whether id was returned, consuming one record of it.
-func (t *returnTracker) take(id string) bool {
-	req := takeReq{id: id, reply: make(chan bool, 1)}
+// takeAll reports which of the acked messages ids were returned, consuming
+// one record per occurrence, in one round trip for the whole batch.
+func (t *returnTracker) takeAll(ids []string) map[string]int {
+	if len(ids) == 0 {
+		return nil
+	}
+	req := takeReq{ids: ids, reply: make(chan map[string]int, 1)}
 	select {
 	case t.reqs <- req:
 		return <-req.reply
 	case <-t.exited:
 		// The channel closed; every return it delivered is recorded.
-		return t.takeLocked(id)
+		return t.takeLocked(ids)
 	}
 }

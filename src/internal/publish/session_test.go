@@ -26,8 +26,16 @@ func TestReturnTracker(t *testing.T) {
 			close(returns)
 			<-tr.exited
 		}
-		if got := tr.take(tt.id); got != tt.want {
+		if got := tr.takeAll([]string{tt.id})[tt.id] > 0; got != tt.want {
 			t.Errorf("take %d (%s) = %v, want %v", i, tt.id, got, tt.want)
 		}
 	}
+	// One batch can hold the same id twice (a retry): each is one record.
+	returns2 := make(chan amqp.Return)
+	tr2 := newReturnTracker(returns2)
+	returns2 <- amqp.Return{MessageId: "d"}
+	if got := tr2.takeAll([]string{"d", "e", "d"}); got["d"] != 1 || got["e"] != 0 {
+		t.Errorf("takeAll = %v, want d once", got)
+	}
+	close(returns2)
 }

@@ -51,6 +51,9 @@ type View struct {
 	// Stale is true when the database could not be read recently enough:
 	// the view is the last known one, and pages should say so.
 	Stale bool
+	// Pending holds the ids among Workouts that were accepted (Remember)
+	// but not yet seen in a database read: pages mark them as pending.
+	Pending map[string]bool
 }
 
 // ReaderOptions tune a Reader; zero values take the defaults.
@@ -147,8 +150,11 @@ type Reader struct {
 const pendingTTL = 30 * time.Minute
 
 type view struct {
-	mu        sync.Mutex
-	workouts  []workout.Workout // newest first, from the last load + pending
+	mu sync.Mutex
+	// workouts are the last load's plus the pending ones, oldest first so
+	// that a just-logged workout (usually the newest) is appended, not
+	// inserted in front of the whole history.
+	workouts  []workout.Workout
 	pending   map[string]pendingWorkout
 	asOf      time.Time // last successful load
 	attempted time.Time // last load started
@@ -261,6 +267,16 @@ func (r *Reader) History(ctx context.Context, userID string, q Query) (View, err
 	out := View{AsOf: v.asOf}
 	out.Stale = v.asOf.IsZero() || v.lastErr != nil || r.opts.Now().Sub(v.asOf) > r.opts.StaleAfter
 	out.Workouts = q.apply(v.workouts)
+	if len(v.pending) > 0 {
+		for _, w := range out.Workouts {
+			if _, ok := v.pending[w.ID]; ok {
+				if out.Pending == nil {
+					out.Pending = map[string]bool{}
+				}
+				out.Pending[w.ID] = true
+			}
+		}
+	}
 	return out, nil
 }
 
@@ -294,9 +310,10 @@ func (r *Reader) Warm(ctx context.Context, userID string) error {
 	return nil
 }
 
-// Remember adds a workout this process just published to its user's view,
-// so that the user sees it before the consumer stored it. It stays until a
-// load shows it from the database (or pendingTTL passes).
+// Remember adds a workout this process (or another web replica, package
+// peers) just published to its user's view, so that the user sees it
+// before the consumer stored it. It stays pending until a load shows it
+// from the database (or pendingTTL passes).
 func (r *Reader) Remember(w workout.Workout) {
 	v := r.view(w.UserID)
 	v.mu.Lock()
@@ -304,13 +321,29 @@ func (r *Reader) Remember(w workout.Workout) {
 	if v.pending == nil {
 		v.pending = map[string]pendingWorkout{}
 	}
+	_, known := v.pending[w.ID]
 	v.pending[w.ID] = pendingWorkout{w: w, added: r.opts.Now()}
-	if slices.ContainsFunc(v.workouts, func(x workout.Workout) bool { return x.ID == w.ID }) {
+	if known {
 		return
 	}
-	// The view is already sorted: insert in place rather than re-sort a
-	// long history on every logged workout.
-	i, _ := slices.BinarySearchFunc(v.workouts, w, newestFirst)
+	// The view is sorted: find w's place rather than re-sort or scan a long
+	// history on every logged workout. A retry of a stored workout may
+	// differ in its logged time, never in its performed time, so a copy
+	// already in the view sits among the workouts performed at that time.
+	i, found := slices.BinarySearchFunc(v.workouts, w, oldestFirst)
+	if found {
+		return
+	}
+	for j := i - 1; j >= 0 && v.workouts[j].PerformedAt.Equal(w.PerformedAt); j-- {
+		if v.workouts[j].ID == w.ID {
+			return
+		}
+	}
+	for j := i; j < len(v.workouts) && v.workouts[j].PerformedAt.Equal(w.PerformedAt); j++ {
+		if v.workouts[j].ID == w.ID {
+			return
+		}
+	}
 	v.workouts = slices.Insert(v.workouts, i, w)
 }
 
@@ -445,14 +478,14 @@ func (r *Reader) finish(v *view, ws []workout.Workout, err error) {
 		}
 		ws = append(ws, p.w)
 	}
-	sortNewestFirst(ws)
+	slices.SortFunc(ws, oldestFirst)
 	if len(ws) > MaxPerUser {
-		ws = ws[:MaxPerUser:MaxPerUser]
+		ws = ws[len(ws)-MaxPerUser:]
 	}
 	v.workouts = ws
 }
 
-func sortNewestFirst(ws []workout.Workout) { slices.SortStableFunc(ws, newestFirst) }
+func oldestFirst(a, b workout.Workout) int { return newestFirst(b, a) }
 
 // newestFirst orders by performed date, then logged time, newest first; the
 // id breaks ties so the order is total.
@@ -476,7 +509,7 @@ func (q Query) check() error {
 	return nil
 }
 
-// apply filters ws (newest first) and copies the answer.
+// apply filters ws (oldest first) and copies the answer, newest first.
 func (q Query) apply(ws []workout.Workout) []workout.Workout {
 	limit := q.Limit
 	switch {
@@ -486,7 +519,8 @@ func (q Query) apply(ws []workout.Workout) []workout.Workout {
 		limit = MaxPerUser
 	}
 	out := make([]workout.Workout, 0, min(limit, len(ws)))
-	for _, w := range ws {
+	for i := len(ws) - 1; i >= 0; i-- {
+		w := ws[i]
 		if len(out) == limit {
 			break
 		}

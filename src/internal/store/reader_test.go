@@ -94,7 +94,7 @@ func history(user string, n int) []workout.Workout {
 
 func TestQueryApply(t *testing.T) {
 	ws := history("u", 40)
-	sortNewestFirst(ws)
+	slices.SortFunc(ws, oldestFirst) // as a view holds them
 	tests := []struct {
 		name  string
 		q     Query
@@ -282,13 +282,20 @@ func TestRememberShowsPublishedWorkoutsUntilStored(t *testing.T) {
 	if len(v.Workouts) != 4 || v.Workouts[0].ID != fresh.ID {
 		t.Fatalf("remembered workout not first: %+v", v.Workouts)
 	}
-	// A reload that does not show it yet keeps it.
+	if len(v.Pending) != 1 || !v.Pending[fresh.ID] {
+		t.Fatalf("pending = %v, want only %s", v.Pending, fresh.ID)
+	}
+	// A reload that does not show it yet keeps it, still pending.
 	c.Add(6 * time.Second)
 	if err := r.Warm(ctx, "dee"); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ = r.History(ctx, "dee", Query{}); len(v.Workouts) != 4 {
-		t.Fatalf("after a reload without it: %d workouts", len(v.Workouts))
+	if v, _ = r.History(ctx, "dee", Query{}); len(v.Workouts) != 4 || !v.Pending[fresh.ID] {
+		t.Fatalf("after a reload without it: %d workouts, pending %v", len(v.Workouts), v.Pending)
+	}
+	// A query that leaves it out marks nothing.
+	if v, _ = r.History(ctx, "dee", Query{Exercise: "bench-press"}); len(v.Pending) != 0 {
+		t.Fatalf("pending %v for a query without it", v.Pending)
 	}
 	// Once stored, it appears once.
 	l.set("dee", append(history("dee", 3), fresh), nil)
@@ -297,8 +304,8 @@ func TestRememberShowsPublishedWorkoutsUntilStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, _ = r.History(ctx, "dee", Query{})
-	if len(v.Workouts) != 4 {
-		t.Fatalf("after it was stored: %d workouts, want 4", len(v.Workouts))
+	if len(v.Workouts) != 4 || len(v.Pending) != 0 {
+		t.Fatalf("after it was stored: %d workouts (want 4), pending %v (want none)", len(v.Workouts), v.Pending)
 	}
 }
 
@@ -325,7 +332,7 @@ func TestRememberKeepsTheViewNewestFirst(t *testing.T) {
 		t.Fatalf("got %d workouts, want 9", len(v.Workouts))
 	}
 	want := slices.Clone(v.Workouts)
-	sortNewestFirst(want)
+	slices.SortFunc(want, newestFirst)
 	for i := range want {
 		if v.Workouts[i].ID != want[i].ID {
 			t.Fatalf("position %d: %s, want %s (view not newest first)", i, v.Workouts[i].ID, want[i].ID)
@@ -412,5 +419,39 @@ func TestWaitingUsersShareOneLoad(t *testing.T) {
 	defer l.mu.Unlock()
 	if l.lastBatch != 3 {
 		t.Errorf("last load read %d users, want 3", l.lastBatch)
+	}
+}
+
+// TestRememberARetryShowsOnce: a retried POST (same id, a later logged
+// time) shows once, whether the first attempt is pending or stored.
+func TestRememberARetryShowsOnce(t *testing.T) {
+	l := &fakeLoader{}
+	stored := history("fay", 6)
+	l.set("fay", stored, nil)
+	c := &clock{t: day0.AddDate(0, 1, 0)}
+	r := newTestReader(l, c, nil)
+	ctx := context.Background()
+	if err := r.Warm(ctx, "fay"); err != nil {
+		t.Fatal(err)
+	}
+	fresh := workout.Workout{ID: "ffffffff-0000-4000-8000-000000000001", UserID: "fay", Exercise: "deadlift",
+		PerformedAt: stored[2].PerformedAt, Unit: workout.Kilograms, Sets: []workout.Set{{Reps: 3, Weight: 150}}, LoggedAt: c.Now()}
+	retryOfStored := stored[2]
+	retryOfStored.LoggedAt = c.Now()
+	for _, w := range []workout.Workout{fresh, retryOfStored} {
+		r.Remember(w)
+		w.LoggedAt = w.LoggedAt.Add(time.Minute)
+		r.Remember(w)
+	}
+	v, _ := r.History(ctx, "fay", Query{})
+	if len(v.Workouts) != 7 {
+		t.Fatalf("%d workouts, want the 6 stored and 1 pending", len(v.Workouts))
+	}
+	seen := map[string]bool{}
+	for _, w := range v.Workouts {
+		if seen[w.ID] {
+			t.Errorf("%s shown twice", w.ID)
+		}
+		seen[w.ID] = true
 	}
 }

@@ -3,10 +3,10 @@
 // (re)connection, before they publish or consume; declaring is idempotent.
 //
 //	exchange workouts (topic, durable)
-//	  --workout.logged--> queue workouts.log (quorum, delivery limit,
-//	                      dead-letter exchange workouts.dlx, at-least-once)
+//	  --workout.logged--> queue workouts.log (quorum, 3 replicas, delivery
+//	                      limit, dead-letter exchange workouts.dlx, at-least-once)
 //	exchange workouts.dlx (fanout, durable)
-//	  --> queue workouts.dead (quorum)
+//	  --> queue workouts.dead (quorum, 3 replicas)
 package topology
 
 import (
@@ -27,6 +27,11 @@ const (
 	// The consumer never requeues on a database outage, so only a message
 	// that keeps killing consumers reaches it.
 	DeliveryLimit = 20
+	// Replicas is the quorum queues' initial group size: a message is
+	// confirmed once a majority (2 of 3) has it on disk, so one node may
+	// fail or be cut off without losing or stopping anything. A broker
+	// with fewer nodes gives each queue as many replicas as it has nodes.
+	Replicas = 3
 )
 
 // Headers set on a message the consumer dead-letters itself.
@@ -52,17 +57,18 @@ type Declarer interface {
 // wherever the queue is declared, or the broker refuses the declaration.
 func QueueArgs() amqp.Table {
 	return amqp.Table{
-		amqp.QueueTypeArg:        amqp.QueueTypeQuorum,
-		"x-delivery-limit":       int32(DeliveryLimit),
-		"x-dead-letter-exchange": DeadLetterExchange,
-		"x-dead-letter-strategy": "at-least-once",
-		amqp.QueueOverflowArg:    amqp.QueueOverflowRejectPublish,
+		amqp.QueueTypeArg:             amqp.QueueTypeQuorum,
+		"x-quorum-initial-group-size": int32(Replicas),
+		"x-delivery-limit":            int32(DeliveryLimit),
+		"x-dead-letter-exchange":      DeadLetterExchange,
+		"x-dead-letter-strategy":      "at-least-once",
+		amqp.QueueOverflowArg:         amqp.QueueOverflowRejectPublish,
 	}
 }
 
 // DeadLetterQueueArgs are the arguments of the dead-letter queue.
 func DeadLetterQueueArgs() amqp.Table {
-	return amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
+	return amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum, "x-quorum-initial-group-size": int32(Replicas)}
 }
 
 // Declare declares the whole topology on ch. A failure closes the channel

@@ -19,7 +19,7 @@ func (r *recorder) ExchangeDeclare(name, kind string, durable, autoDelete, inter
 }
 
 func (r *recorder) QueueDeclare(name string, durable, autoDelete, exclusive, noWait bool, args amqp.Table) (amqp.Queue, error) {
-	r.calls = append(r.calls, fmt.Sprintf("queue %s durable=%v type=%v dlx=%v limit=%v", name, durable, args[amqp.QueueTypeArg], args["x-dead-letter-exchange"], args["x-delivery-limit"]))
+	r.calls = append(r.calls, fmt.Sprintf("queue %s durable=%v type=%v replicas=%v dlx=%v limit=%v", name, durable, args[amqp.QueueTypeArg], args["x-quorum-initial-group-size"], args["x-dead-letter-exchange"], args["x-delivery-limit"]))
 	return amqp.Queue{Name: name}, r.fail("queue " + name)
 }
 
@@ -43,9 +43,9 @@ func TestDeclare(t *testing.T) {
 	want := []string{
 		"exchange workouts topic durable=true",
 		"exchange workouts.dlx fanout durable=true",
-		"queue workouts.dead durable=true type=quorum dlx=<nil> limit=<nil>",
+		"queue workouts.dead durable=true type=quorum replicas=3 dlx=<nil> limit=<nil>",
 		`bind workouts.dead "" workouts.dlx`,
-		"queue workouts.log durable=true type=quorum dlx=workouts.dlx limit=20",
+		"queue workouts.log durable=true type=quorum replicas=3 dlx=workouts.dlx limit=20",
 		`bind workouts.log "workout.logged" workouts`,
 	}
 	if fmt.Sprint(r.calls) != fmt.Sprint(want) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/gorilla/mux"
 
 	"github.com/homelab-gitops/homelab/src/internal/plan"
 	"github.com/homelab-gitops/homelab/src/internal/workout"
@@ -63,6 +64,7 @@ type apiWorkouts struct {
 	Workouts []workout.Workout `json:"workouts"`
 	Stale    bool              `json:"stale"`
 	AsOf     *time.Time        `json:"as_of,omitempty"`
+	Pending  []string          `json:"pending,omitempty"`
 }
 
 const jsonType = "application/json"
@@ -85,8 +87,25 @@ func asOf(h History) *time.Time {
 
 func (s *Server) apiPlan(w http.ResponseWriter, r *http.Request) {
 	id := identity(r)
+	today := s.userNow(r)
+	if name := r.URL.Query().Get("tz"); name != "" {
+		loc := location(name)
+		if loc == nil {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid query", Fields: map[string]string{"tz": "must be an IANA time zone such as Europe/Berlin"}})
+			return
+		}
+		today = s.now().In(loc)
+	}
 	h := s.history(r.Context(), id.UserID, HistoryQuery{})
-	p := plan.Build(h.Workouts, s.now())
+	if h.Unknown() {
+		s.retryAfter(w)
+		w.Header().Set(StaleHeader, "true")
+		writeJSON(w, http.StatusServiceUnavailable, apiError{
+			Error: "the plan is unavailable: your history could not be read yet; retry later",
+		})
+		return
+	}
+	p := plan.Build(h.Workouts, today)
 	out := apiPlan{Date: p.Date.Format(DateLayout), Unit: p.Unit, Stale: h.Stale, AsOf: asOf(h),
 		Prescriptions: []apiPrescription{}, Groups: []apiGroup{}, Notes: p.Notes}
 	if out.Notes == nil {
@@ -112,9 +131,18 @@ func (s *Server) apiPlan(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// listParams are the query parameters GET /api/v1/workouts understands;
+// any other is refused rather than silently ignored.
+var listParams = map[string]bool{"exercise": true, "from": true, "to": true, "limit": true}
+
 func (s *Server) apiListWorkouts(w http.ResponseWriter, r *http.Request) {
 	id := identity(r)
 	q, hv := parseHistoryQuery(r)
+	for name := range r.URL.Query() {
+		if !listParams[name] {
+			hv.Errors[name] = "unknown parameter (one workout is GET /api/v1/workouts/{id})"
+		}
+	}
 	if l := r.URL.Query().Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > maxAPILimit {
@@ -133,6 +161,11 @@ func (s *Server) apiListWorkouts(w http.ResponseWriter, r *http.Request) {
 	if out.Workouts == nil {
 		out.Workouts = []workout.Workout{}
 	}
+	for _, w := range out.Workouts {
+		if h.Pending[w.ID] {
+			out.Pending = append(out.Pending, w.ID)
+		}
+	}
 	if h.Stale {
 		w.Header().Set(StaleHeader, "true")
 	}
@@ -150,11 +183,15 @@ func (s *Server) apiPostWorkout(w http.ResponseWriter, r *http.Request) {
 	wo, err := workout.Decode(r.Body)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
-		if errors.Is(err, workout.ErrTooLarge) || errors.As(err, &tooLarge) {
+		var fe workout.FieldErrors
+		switch {
+		case errors.Is(err, workout.ErrTooLarge) || errors.As(err, &tooLarge):
 			writeJSON(w, http.StatusRequestEntityTooLarge, apiError{Error: "workout body too large"})
-			return
+		case errors.As(err, &fe):
+			writeJSON(w, http.StatusBadRequest, apiError{Error: "the body does not decode as a workout", Fields: fe})
+		default:
+			writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
 		}
-		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
 		return
 	}
 	wid, fields := workoutID(wo.ID, r.Header.Get(IdempotencyKeyHeader))
@@ -177,20 +214,66 @@ func (s *Server) apiPostWorkout(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnprocessableEntity, apiError{Error: err.Error()})
 		return
 	}
-	if err := s.publish(r.Context(), wo); err != nil {
-		s.retryAfter(w)
-		writeJSON(w, http.StatusServiceUnavailable, apiError{
-			Error: "the workout was not confirmed by the message queue; retry with the same id",
+	fp := workoutFingerprint(wo)
+	prev, seen := s.logged.lookup(id.UserID, wo.ID)
+	switch {
+	case seen && prev != fp:
+		writeJSON(w, http.StatusUnprocessableEntity, apiError{
+			Error: "this " + IdempotencyKeyHeader + " (workout id) was already used for a different workout; use a new key for a new workout",
 		})
 		return
+	case !seen:
+		if err := s.publish(r.Context(), wo); err != nil {
+			s.retryAfter(w)
+			writeJSON(w, http.StatusServiceUnavailable, apiError{
+				Error: "the workout was not confirmed by the message queue; retry with the same id",
+			})
+			return
+		}
+		s.logged.add(id.UserID, wo.ID, fp)
 	}
+	// A retry of a confirmed workout is answered as the first was.
 	h := w.Header()
-	h.Set("Location", "/api/v1/workouts?id="+wo.ID)
+	h.Set("Location", "/api/v1/workouts/"+wo.ID)
 	h.Set("Content-Type", jsonType)
 	w.WriteHeader(http.StatusAccepted)
 	// The id is a validated UUID (hex digits and dashes): nothing in it
 	// needs escaping, so the answer is written without an encoder.
 	_, _ = w.Write([]byte(`{"id":"` + wo.ID + "\"}\n"))
+}
+
+type apiWorkout struct {
+	Workout workout.Workout `json:"workout"`
+	Stale   bool            `json:"stale"`
+	AsOf    *time.Time      `json:"as_of,omitempty"`
+}
+
+// apiGetWorkout answers one of the user's workouts by id: the resource a
+// 202's Location names. A workout confirmed on another replica shows once
+// the consumer stored it and this replica read it.
+func (s *Server) apiGetWorkout(w http.ResponseWriter, r *http.Request) {
+	user := identity(r).UserID
+	wid := mux.Vars(r)["id"]
+	if !workout.ValidID(wid) {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid workout id", Fields: map[string]string{"id": "must be a lower-case UUID"}})
+		return
+	}
+	h := s.history(r.Context(), user, HistoryQuery{})
+	if h.Stale {
+		w.Header().Set(StaleHeader, "true")
+	}
+	for _, wo := range h.Workouts {
+		if wo.ID == wid {
+			writeJSON(w, http.StatusOK, apiWorkout{Workout: wo, Stale: h.Stale, AsOf: asOf(h)})
+			return
+		}
+	}
+	if h.Unknown() {
+		s.retryAfter(w)
+		writeJSON(w, http.StatusServiceUnavailable, apiError{Error: "your history could not be read yet; retry later"})
+		return
+	}
+	writeJSON(w, http.StatusNotFound, apiError{Error: "no workout of yours has this id"})
 }
 
 // workoutID picks the workout id from the body's id and the

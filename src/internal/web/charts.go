@@ -11,17 +11,21 @@ import (
 	"github.com/homelab-gitops/homelab/src/internal/workout"
 )
 
-// Chart geometry (SVG user units; CSS scales the SVG to the page width).
+// Chart geometry (SVG user units; CSS scales the SVG to the page width,
+// about 325 px on a 390 px phone, so a unit is about a pixel there).
 const (
 	chartW      = 320.0
-	chartH      = 150.0
-	chartLeft   = 40.0
-	chartRight  = 8.0
+	chartH      = 180.0
+	chartLeft   = 52.0
+	chartRight  = 10.0
 	chartTop    = 10.0
-	chartBottom = 22.0
-	// chartPoints and chartWeeks bound what one chart draws.
-	chartPoints = 120
+	chartBottom = 36.0
+	// chartFontSize is the size of every label: 12 px on a phone.
+	chartFontSize = 12.0
+	// chartWeeks bounds the window both charts of an exercise cover,
+	// chartPoints the sessions one chart draws.
 	chartWeeks  = 26
+	chartPoints = 120
 )
 
 type chartDot struct {
@@ -48,61 +52,138 @@ type chartXLabel struct {
 
 // chart is one SVG chart, computed here so the template only draws.
 type chart struct {
-	Kind    string // "e1rm" or "volume"
-	Title   string
-	Caption string
-	ViewBox string
-	Line    string
-	Dots    []chartDot
-	Bars    []chartBar
-	YTicks  []chartTick
-	XLabels []chartXLabel
+	Kind     string // "e1rm" or "volume"
+	Title    string
+	Caption  string
+	ViewBox  string
+	FontSize float64
+	Line     string
+	Dots     []chartDot
+	Bars     []chartBar
+	YTicks   []chartTick
+	XLabels  []chartXLabel
+	// XTitle and YTitle name the axes, with units.
+	XTitle, YTitle string
 	// Plot area, for the axis lines.
 	X0, X1, Y0, Y1 float64
 }
 
-// exerciseCharts are the two charts of one exercise.
+// YTitleY is where the rotated y-axis title is centred.
+func (c chart) YTitleY() float64 { return round2((c.Y0 + c.Y1) / 2) }
+
+// XMid is the middle of the x axis, where its title is centred.
+func (c chart) XMid() float64 { return round2((c.X0 + c.X1) / 2) }
+
+// XTitleY is the baseline of the x-axis title, under the date labels.
+func (c chart) XTitleY() float64 { return c.Y0 + 2.4*chartFontSize }
+
+// exerciseCharts are the two charts of one exercise, over one window.
 type exerciseCharts struct {
 	Key    string
 	Name   string
 	E1RM   chart
 	Volume chart
 	Latest string
+	// Window is the period both charts cover, e.g. "2 Jun 2026 – 4 Dec 2026".
+	Window string
 }
 
 func buildCharts(series []plan.Series) []exerciseCharts {
 	out := make([]exerciseCharts, 0, len(series))
 	for _, s := range series {
-		bw := s.Exercise.Bodyweight
-		unit := string(s.Unit)
-		e1Title, volTitle, volUnit := "Estimated 1RM ("+unit+")", "Weekly volume ("+unit+" × reps)", unit
-		if bw {
-			e1Title, volTitle, volUnit = "Best set (reps)", "Weekly reps", "reps"
-			unit = "reps"
-		}
 		ec := exerciseCharts{Key: s.Exercise.Key, Name: s.Exercise.Name}
-		pts := s.Points
-		if len(pts) > chartPoints {
-			pts = pts[len(pts)-chartPoints:]
+		weeks, pts := chartWindow(s.Weeks, s.Points)
+		if len(pts) == 0 {
+			continue
 		}
-		ec.E1RM = lineChart(pts, e1Title, unit)
-		weeks := s.Weeks
-		if len(weeks) > chartWeeks {
-			weeks = weeks[len(weeks)-chartWeeks:]
+		last := pts[len(pts)-1]
+		ec.Window = weeks[0].Start.Format("2 Jan 2006") + " – " + last.Date.Format("2 Jan 2006")
+		unit := string(s.Unit)
+		var e1, vol chartText
+		latest := "estimated 1RM "
+		if s.Exercise.Bodyweight {
+			what := s.Exercise.RepUnit()
+			if what == "s" {
+				what = "seconds"
+			}
+			latest = "best set "
+			e1 = chartText{title: "Best set (" + what + ")", axis: what, value: bodyweightValue(s.Exercise, s.Unit), counts: true}
+			vol = chartText{title: "Weekly " + what, axis: what, value: countValue(what), counts: true}
+		} else {
+			e1 = chartText{title: "Estimated 1RM (" + unit + ")", axis: "1RM, " + unit, value: loadValue(unit)}
+			vol = chartText{title: "Weekly volume (" + unit + " × reps)", axis: unit + " × reps", value: loadValue(unit)}
 		}
-		ec.Volume = barChart(weeks, volTitle, volUnit)
-		if len(pts) > 0 {
-			last := pts[len(pts)-1]
-			ec.Latest = fmt.Sprintf("%s %s on %s", trimFloat(last.E1RM), unit, last.Date.Format("2 Jan 2006"))
-		}
+		ec.E1RM = lineChart(pts, e1)
+		ec.E1RM.Caption = fmt.Sprintf("%s, %s", plural(len(pts), "session"), ec.Window)
+		ec.Volume = barChart(weeks, vol)
+		ec.Volume.Caption = fmt.Sprintf("%s, %s", plural(len(weeks), "week"), ec.Window)
+		ec.Latest = latest + e1.value(last) + " on " + last.Date.Format("2 Jan 2006")
 		out = append(out, ec)
 	}
 	return out
 }
 
-func lineChart(pts []plan.Point, title, unit string) chart {
-	c := chart{Kind: "e1rm", Title: title, ViewBox: fmt.Sprintf("0 0 %g %g", chartW, chartH),
+// chartWindow keeps the last chartWeeks weeks and the sessions in them (at
+// most chartPoints, the weeks then starting with the first kept), so that
+// both charts of an exercise cover the same period.
+func chartWindow(weeks []plan.Week, pts []plan.Point) ([]plan.Week, []plan.Point) {
+	if len(weeks) > chartWeeks {
+		weeks = weeks[len(weeks)-chartWeeks:]
+	}
+	if len(weeks) == 0 {
+		return nil, nil
+	}
+	from := weeks[0].Start
+	i := 0
+	for i < len(pts) && pts[i].Date.Before(from) {
+		i++
+	}
+	pts = pts[i:]
+	if len(pts) > chartPoints {
+		pts = pts[len(pts)-chartPoints:]
+		for len(weeks) > 1 && !weeks[1].Start.After(pts[0].Date) {
+			weeks = weeks[1:]
+		}
+	}
+	return weeks, pts
+}
+
+// chartText is what a chart says about its values.
+type chartText struct {
+	title, axis string
+	value       func(plan.Point) string
+	// counts: the values are whole numbers (reps, seconds), so are ticks.
+	counts bool
+}
+
+func loadValue(unit string) func(plan.Point) string {
+	return func(p plan.Point) string { return trimFloat(p.E1RM) + " " + unit }
+}
+
+func countValue(what string) func(plan.Point) string {
+	return func(p plan.Point) string { return trimFloat(p.E1RM) + " " + what }
+}
+
+// bodyweightValue names a bodyweight set: its reps (seconds) and any
+// added load, e.g. "5 reps +25 lb".
+func bodyweightValue(ex workout.Exercise, unit workout.Unit) func(plan.Point) string {
+	return func(p plan.Point) string {
+		v := trimFloat(p.E1RM) + " " + ex.RepUnit()
+		if p.AddedLoad > 0 {
+			v += " +" + trimFloat(p.AddedLoad) + " " + string(unit)
+		}
+		return v
+	}
+}
+
+func newChart(kind string, txt chartText, xTitle string) chart {
+	return chart{Kind: kind, Title: txt.title, ViewBox: fmt.Sprintf("0 0 %g %g", chartW, chartH), FontSize: chartFontSize,
+		XTitle: xTitle, YTitle: txt.axis,
 		X0: chartLeft, X1: chartW - chartRight, Y0: chartH - chartBottom, Y1: chartTop}
+}
+
+func lineChart(pts []plan.Point, txt chartText) chart {
+	c := newChart("e1rm", txt, "Session date")
 	if len(pts) == 0 {
 		return c
 	}
@@ -110,7 +191,7 @@ func lineChart(pts []plan.Point, title, unit string) chart {
 	for _, p := range pts {
 		lo, hi = math.Min(lo, p.E1RM), math.Max(hi, p.E1RM)
 	}
-	lo, hi = padRange(lo, hi)
+	lo, hi, step := niceScale(lo, hi, txt.counts)
 	first, last := pts[0].Date, pts[len(pts)-1].Date
 	span := last.Sub(first).Hours()
 	x := func(t time.Time) float64 {
@@ -127,21 +208,19 @@ func lineChart(pts []plan.Point, title, unit string) chart {
 			line.WriteByte(' ')
 		}
 		fmt.Fprintf(&line, "%g,%g", px, py)
-		c.Dots = append(c.Dots, chartDot{X: px, Y: py, Label: fmt.Sprintf("%s: %s %s", p.Date.Format("2 Jan 2006"), trimFloat(p.E1RM), unit)})
+		c.Dots = append(c.Dots, chartDot{X: px, Y: py, Label: p.Date.Format("2 Jan 2006") + ": " + txt.value(p)})
 	}
 	c.Line = line.String()
-	c.YTicks = ticks(lo, hi, y)
+	c.YTicks = ticks(lo, hi, step, y)
 	c.XLabels = []chartXLabel{{X: c.X0, Label: first.Format("2 Jan 06"), Anchor: "start"}}
 	if span > 0 {
 		c.XLabels = append(c.XLabels, chartXLabel{X: c.X1, Label: last.Format("2 Jan 06"), Anchor: "end"})
 	}
-	c.Caption = fmt.Sprintf("%s from %s to %s", plural(len(pts), "session"), first.Format("2 Jan 2006"), last.Format("2 Jan 2006"))
 	return c
 }
 
-func barChart(weeks []plan.Week, title, unit string) chart {
-	c := chart{Kind: "volume", Title: title, ViewBox: fmt.Sprintf("0 0 %g %g", chartW, chartH),
-		X0: chartLeft, X1: chartW - chartRight, Y0: chartH - chartBottom, Y1: chartTop}
+func barChart(weeks []plan.Week, txt chartText) chart {
+	c := newChart("volume", txt, "Week starting")
 	if len(weeks) == 0 {
 		return c
 	}
@@ -149,42 +228,55 @@ func barChart(weeks []plan.Week, title, unit string) chart {
 	for _, w := range weeks {
 		hi = math.Max(hi, w.Volume)
 	}
-	if hi == 0 {
-		hi = 1
-	}
-	hi *= 1.1
-	y := func(v float64) float64 { return c.Y0 - (c.Y0-c.Y1)*v/hi }
+	lo, hi, step := niceScale(0, math.Max(hi, 1), txt.counts)
+	y := func(v float64) float64 { return c.Y0 - (c.Y0-c.Y1)*(v-lo)/(hi-lo) }
 	slot := (c.X1 - c.X0) / float64(len(weeks))
 	for i, w := range weeks {
-		top := y(w.Volume)
+		top := round2(y(w.Volume))
 		c.Bars = append(c.Bars, chartBar{
-			X: round2(c.X0 + slot*float64(i) + slot*0.15), Y: round2(top),
+			X: round2(c.X0 + slot*float64(i) + slot*0.15), Y: top,
 			W: round2(slot * 0.7), H: round2(c.Y0 - top),
-			Label: fmt.Sprintf("week of %s: %s %s", w.Start.Format("2 Jan 2006"), trimFloat(w.Volume), unit),
+			Label: fmt.Sprintf("week of %s: %s %s", w.Start.Format("2 Jan 2006"), trimFloat(w.Volume), txt.axis),
 		})
 	}
-	c.YTicks = ticks(0, hi, y)
+	c.YTicks = ticks(lo, hi, step, y)
 	c.XLabels = []chartXLabel{{X: c.X0, Label: weeks[0].Start.Format("2 Jan 06"), Anchor: "start"}}
 	if len(weeks) > 1 {
 		c.XLabels = append(c.XLabels, chartXLabel{X: c.X1, Label: weeks[len(weeks)-1].Start.Format("2 Jan 06"), Anchor: "end"})
 	}
-	c.Caption = plural(len(weeks), "week")
 	return c
 }
 
-// padRange widens [lo, hi] by 5% (or to ±1 around a flat line).
-func padRange(lo, hi float64) (float64, float64) {
+// niceScale widens [lo, hi] to multiples of a step of 1, 2 or 5 × 10^n
+// that gives three to six ticks, so that every tick is a round number and
+// the axis ends on one; whole numbers only for counts. A flat series gets
+// a step on either side.
+func niceScale(lo, hi float64, counts bool) (float64, float64, float64) {
 	if hi-lo < 1e-9 {
-		return lo - 1, hi + 1
+		lo, hi = lo-1, hi+1
 	}
-	pad := (hi - lo) * 0.05
-	return lo - pad, hi + pad
+	raw := (hi - lo) / 4
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := 10 * mag
+	for _, m := range []float64{1, 2, 5} {
+		if m*mag >= raw-1e-9 {
+			step = m * mag
+			break
+		}
+	}
+	if counts {
+		step = math.Max(step, 1)
+	}
+	return math.Floor(lo/step+1e-9) * step, math.Ceil(hi/step-1e-9) * step, step
 }
 
-func ticks(lo, hi float64, y func(float64) float64) []chartTick {
-	out := make([]chartTick, 0, 3)
-	for _, v := range []float64{lo, (lo + hi) / 2, hi} {
-		out = append(out, chartTick{Y: round2(y(v)), Label: trimFloat(math.Round(v))})
+func ticks(lo, hi, step float64, y func(float64) float64) []chartTick {
+	n := int(math.Round((hi - lo) / step))
+	out := make([]chartTick, 0, n+1)
+	for i := 0; i <= n; i++ {
+		// Rounded to the step's precision: 0.1 × 3 is 0.3, not 0.30000000000000004.
+		v := math.Round((lo+float64(i)*step)/step) * step
+		out = append(out, chartTick{Y: round2(y(v)), Label: trimFloat(v)})
 	}
 	return out
 }

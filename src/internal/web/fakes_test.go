@@ -53,12 +53,14 @@ type fakeReader struct {
 	stale   bool
 	asOf    time.Time
 	queries []HistoryQuery
+	// pending holds what Remember added, as the store's reader marks it.
+	pending map[string]bool
 }
 
 func newFakeReader(ws ...workout.Workout) *fakeReader {
-	r := &fakeReader{byUser: map[string][]workout.Workout{}, ids: map[string]bool{}}
+	r := &fakeReader{byUser: map[string][]workout.Workout{}, ids: map[string]bool{}, pending: map[string]bool{}}
 	for _, w := range ws {
-		r.Remember(w)
+		r.add(w)
 	}
 	return r
 }
@@ -84,10 +86,24 @@ func (r *fakeReader) History(ctx context.Context, userID string, q HistoryQuery)
 	if q.Limit > 0 && len(out) > q.Limit {
 		out = out[:q.Limit]
 	}
-	return History{Workouts: out, Stale: r.stale, AsOf: r.asOf}, nil
+	h := History{Workouts: out, Stale: r.stale, AsOf: r.asOf, Pending: map[string]bool{}}
+	for _, w := range out {
+		if r.pending[w.ID] {
+			h.Pending[w.ID] = true
+		}
+	}
+	return h, nil
 }
 
 func (r *fakeReader) Remember(w workout.Workout) {
+	r.mu.Lock()
+	r.pending[w.ID] = true
+	r.mu.Unlock()
+	r.add(w)
+}
+
+// add makes w part of the stored history.
+func (r *fakeReader) add(w workout.Workout) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ids[w.ID] {

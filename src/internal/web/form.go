@@ -24,8 +24,11 @@ const DateLayout = "2006-01-02"
 type Form struct {
 	Exercise string
 	Date     string
-	Unit     string
-	Notes    string
+	// TZ is the browser's time zone (filled by static/tz.js): the date is
+	// a day there.
+	TZ    string
+	Unit  string
+	Notes string
 	// IdempotencyKey is the workout id, generated when the form is first
 	// shown: submitting the same form twice logs one workout.
 	IdempotencyKey string
@@ -37,14 +40,22 @@ type FormRow struct {
 	Reps, Weight, RPE string
 }
 
-// NewForm is an empty form for today with a fresh idempotency key.
-func NewForm(now time.Time, unit workout.Unit) Form {
-	return Form{Date: now.UTC().Format(DateLayout), Unit: string(unit), IdempotencyKey: uuid.NewString()}
+// NewForm is an empty form with a fresh idempotency key, dated today in
+// loc; without a zone (nil) the date is left for the browser to fill, as
+// the server does not know the user's day. unit may be "" (not known).
+func NewForm(now time.Time, loc *time.Location, unit workout.Unit) Form {
+	f := Form{Unit: string(unit), IdempotencyKey: uuid.NewString()}
+	if loc != nil {
+		f.Date, f.TZ = now.In(loc).Format(DateLayout), loc.String()
+	}
+	return f
 }
 
 var setFieldPattern = regexp.MustCompile(`^sets\[(\d+)\]\.(\w+)$`)
 
 // ParseForm reads the log form into a workout for userID and validates it.
+// The date is a day in the form's time zone (field "tz"), UTC without one;
+// today's date means now, another day its midday.
 // Errors are keyed by form field: "exercise", "date", "unit", "notes",
 // "rows" (about the sets as a whole) and "rows[i].reps|weight|rpe" (i is
 // the row as shown). A missing or malformed idempotency key is replaced by
@@ -52,10 +63,13 @@ var setFieldPattern = regexp.MustCompile(`^sets\[(\d+)\]\.(\w+)$`)
 // errors are empty.
 func ParseForm(v url.Values, userID string, now time.Time) (workout.Workout, Form, workout.FieldErrors) {
 	f := Form{
-		Exercise:       strings.TrimSpace(v.Get("exercise")),
-		Date:           strings.TrimSpace(v.Get("date")),
-		Unit:           strings.TrimSpace(v.Get("unit")),
-		Notes:          strings.TrimSpace(v.Get("notes")),
+		Exercise: strings.TrimSpace(v.Get("exercise")),
+		Date:     strings.TrimSpace(v.Get("date")),
+		TZ:       strings.TrimSpace(v.Get("tz")),
+		Unit:     strings.TrimSpace(v.Get("unit")),
+		// Browsers send a line break as CRLF but count it as one character
+		// for maxlength: count it as one too.
+		Notes:          strings.TrimSpace(strings.ReplaceAll(v.Get("notes"), "\r\n", "\n")),
 		IdempotencyKey: strings.ToLower(strings.TrimSpace(v.Get("idempotency_key"))),
 	}
 	if !workout.ValidID(f.IdempotencyKey) {
@@ -73,17 +87,23 @@ func ParseForm(v url.Values, userID string, now time.Time) (workout.Workout, For
 	if f.Exercise == "" {
 		errs["exercise"] = "choose an exercise"
 	}
-	switch d, err := time.Parse(DateLayout, f.Date); {
+	if f.Unit == "" {
+		errs["unit"] = "choose kg or lb"
+	}
+	loc := location(f.TZ)
+	if loc == nil {
+		loc, f.TZ = time.UTC, ""
+	}
+	switch d, err := time.ParseInLocation(DateLayout, f.Date, loc); {
 	case f.Date == "":
 		errs["date"] = "is required"
 	case err != nil:
 		errs["date"] = "use the format YYYY-MM-DD"
-	case d.Format(DateLayout) == now.UTC().Format(DateLayout):
+	case f.Date == now.In(loc).Format(DateLayout):
 		w.PerformedAt = now.UTC().Truncate(time.Second)
 	default:
-		// A past day without a time: midday keeps it on that day in
-		// every time zone a user is likely to be in.
-		w.PerformedAt = d.Add(12 * time.Hour)
+		// Another day without a time: its midday, in the user's zone.
+		w.PerformedAt = d.Add(12 * time.Hour).UTC()
 	}
 
 	// rowOf maps the i-th set of the workout to the row it came from.

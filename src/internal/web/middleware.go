@@ -146,9 +146,10 @@ func statusClass(code int) string {
 	return []string{"0xx", "1xx", "2xx", "3xx", "4xx", "5xx"}[min(max(code/100, 0), 5)]
 }
 
-// ContentSecurityPolicy allows only this origin's stylesheet and forms:
-// no scripts, no inline styles, no framing.
-const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
+// ContentSecurityPolicy allows only this origin's stylesheet, script file
+// (the browser's time zone, static/tz.js) and forms: no inline scripts or
+// styles, no framing.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
 
 // securityHeaderValues are set on every response.

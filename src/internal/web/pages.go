@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/homelab-gitops/homelab/src/internal/plan"
 	"github.com/homelab-gitops/homelab/src/internal/workout"
 )
@@ -36,16 +38,7 @@ func parseTemplates() (map[string]*template.Template, error) {
 			}
 			return t.UTC().Format("15:04:05 MST")
 		},
-		"e1rm": func(w workout.Workout) string {
-			best := 0.0
-			for _, s := range w.Sets {
-				best = max(best, plan.E1RM(s.Weight, s.Reps))
-			}
-			if best == 0 {
-				return ""
-			}
-			return trimFloat(best) + " " + string(w.Unit)
-		},
+		"e1rm": e1rmLabel,
 		"rowErr": func(errs workout.FieldErrors, i int, field string) string {
 			return errs[fmt.Sprintf("rows[%d].%s", i, field)]
 		},
@@ -69,6 +62,22 @@ func parseTemplates() (map[string]*template.Template, error) {
 	return out, nil
 }
 
+// e1rmLabel is a workout's best estimated one-rep max for the history
+// table; none for a bodyweight exercise, whose added load alone has none.
+func e1rmLabel(w workout.Workout) string {
+	if ex, ok := workout.Lookup(w.Exercise); !ok || ex.Bodyweight {
+		return ""
+	}
+	best := 0.0
+	for _, s := range w.Sets {
+		best = max(best, plan.E1RM(s.Weight, s.Reps))
+	}
+	if best == 0 {
+		return ""
+	}
+	return trimFloat(best) + " " + string(w.Unit)
+}
+
 // page is what every template gets.
 type page struct {
 	Title     string
@@ -89,8 +98,28 @@ type page struct {
 	History  *historyView
 	Charts   []exerciseCharts
 	Workouts []workout.Workout
-	Message  string
+	// Pending marks Workouts accepted but not yet read from the database.
+	Pending map[string]bool
+	Message string
+	// PlanUnavailable: the history was never read, so there is no plan.
+	PlanUnavailable bool
+	// TZ is the user's time zone as the server knew it ("" if not); the
+	// plan page asks tz.js to reload it once when the browser's differs.
+	TZ          string
+	ReloadForTZ bool
+	loc         *time.Location
 }
+
+// Day formats t as a day in the user's time zone (UTC when unknown).
+func (p page) Day(t time.Time) string {
+	if p.loc != nil {
+		t = t.In(p.loc)
+	}
+	return t.Format("Mon 2 Jan 2006")
+}
+
+// MaxNotes is the notes field's limit in characters.
+func (p page) MaxNotes() int { return workout.MaxNotesLength }
 
 type historyView struct {
 	Exercise string
@@ -102,7 +131,11 @@ type historyView struct {
 
 func (s *Server) newPage(r *http.Request, title, nav string) page {
 	id := identity(r)
-	return page{Title: title, Nav: nav, User: id.UserID, Dev: s.opts.Dev || id.Dev, RequestID: requestIDFrom(r.Context())}
+	p := page{Title: title, Nav: nav, User: id.UserID, Dev: s.opts.Dev || id.Dev, RequestID: requestIDFrom(r.Context())}
+	if p.loc = userLocation(r); p.loc != nil {
+		p.TZ = p.loc.String()
+	}
+	return p
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
@@ -125,23 +158,33 @@ const StaleHeader = "X-Data-Stale"
 
 func (s *Server) planPage(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "Today", "plan")
+	p.ReloadForTZ = true
 	h := s.history(r.Context(), p.User, HistoryQuery{})
-	pl := plan.Build(h.Workouts, s.now())
-	p.Plan, p.Stale, p.AsOf = &pl, h.Stale, h.AsOf
+	p.Stale, p.AsOf = h.Stale, h.AsOf
+	if h.Unknown() {
+		p.PlanUnavailable = true
+		s.render(w, r, http.StatusOK, "plan.html", p)
+		return
+	}
+	pl := plan.Build(h.Workouts, s.userNow(r))
+	p.Plan = &pl
 	s.render(w, r, http.StatusOK, "plan.html", p)
 }
 
 func (s *Server) logForm(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "Log workout", "log")
-	f := NewForm(s.now(), workout.Kilograms)
+	h := s.history(r.Context(), p.User, HistoryQuery{})
+	p.Stale, p.AsOf = h.Stale, h.AsOf
+	f := NewForm(s.now(), p.loc, formUnit(h, r))
 	if ex := r.URL.Query().Get("exercise"); ex != "" {
 		if _, ok := workout.Lookup(ex); ok {
 			f.Exercise = ex
 			// Prefill today's prescription for it, so logging as planned
-			// is one tap; the user edits what differed.
-			h := s.history(r.Context(), p.User, HistoryQuery{})
-			p.Stale, p.AsOf = h.Stale, h.AsOf
-			if pr, ok := plan.Next(h.Workouts, ex, s.now()); ok {
+			// is one tap; the user edits what differed. Not from a
+			// history never read: that would be a beginner's.
+			if h.Unknown() {
+				p.Problem = "Today's prescription is unavailable: your history could not be read yet. Enter what you did."
+			} else if pr, ok := plan.Next(h.Workouts, ex, s.userNow(r)); ok {
 				f.Unit = string(pr.Unit)
 				for i := 0; i < pr.Sets && i < FormRows; i++ {
 					f.Rows[i] = FormRow{Reps: fmt.Sprint(pr.Reps), Weight: trimFloat(pr.Weight)}
@@ -159,6 +202,22 @@ func (s *Server) logForm(w http.ResponseWriter, r *http.Request) {
 		f.Unit = string(u)
 	}
 	s.renderForm(w, r, http.StatusOK, p, f, nil)
+}
+
+// formUnit preselects the unit of the user's latest workout, else the one
+// of the last form they logged, else kilograms for a user known to have no
+// history; "" (the user must choose) when none of that is known.
+func formUnit(h History, r *http.Request) workout.Unit {
+	if len(h.Workouts) > 0 {
+		return plan.PreferredUnit(h.Workouts)
+	}
+	if u := cookieUnit(r); u != "" {
+		return u
+	}
+	if h.Unknown() {
+		return ""
+	}
+	return workout.Kilograms
 }
 
 func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, status int, p page, f Form, errs workout.FieldErrors) {
@@ -184,6 +243,22 @@ func (s *Server) logSubmit(w http.ResponseWriter, r *http.Request) {
 		s.renderForm(w, r, http.StatusUnprocessableEntity, p, f, errs)
 		return
 	}
+	fp := formFingerprint(f)
+	if prev, seen := s.logged.lookup(p.User, wo.ID); seen {
+		if prev != fp {
+			// The same form id with other content: an edited form sent
+			// again after it was logged. Keep what was typed under a new
+			// id, so that sending it again is a new workout, never lost.
+			f.IdempotencyKey = uuid.NewString()
+			p.Problem = "This form was already logged with different values (see History). " +
+				"What you typed is kept here as a new workout: submit again to log it too."
+			s.renderForm(w, r, http.StatusUnprocessableEntity, p, f, nil)
+			return
+		}
+		rememberUnit(w, r, wo.Unit)
+		http.Redirect(w, r, "/history?logged="+wo.ID, http.StatusSeeOther)
+		return
+	}
 	if err := s.publish(r.Context(), wo); err != nil {
 		// Keep what was typed and the same id: submitting again is a retry
 		// of the same workout, never a second one.
@@ -193,6 +268,8 @@ func (s *Server) logSubmit(w http.ResponseWriter, r *http.Request) {
 		s.renderForm(w, r, http.StatusServiceUnavailable, p, f, nil)
 		return
 	}
+	s.logged.add(p.User, wo.ID, fp)
+	rememberUnit(w, r, wo.Unit)
 	http.Redirect(w, r, "/history?logged="+wo.ID, http.StatusSeeOther)
 }
 
@@ -207,7 +284,7 @@ func (s *Server) historyPage(w http.ResponseWriter, r *http.Request) {
 	if len(hv.Errors) == 0 {
 		q.Limit = historyPageLimit
 		h := s.history(r.Context(), p.User, q)
-		p.Workouts, p.Stale, p.AsOf = h.Workouts, h.Stale, h.AsOf
+		p.Workouts, p.Stale, p.AsOf, p.Pending = h.Workouts, h.Stale, h.AsOf, h.Pending
 		hv.Limited = len(h.Workouts) >= historyPageLimit
 	}
 	status := http.StatusOK
@@ -253,7 +330,13 @@ func (s *Server) progressPage(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "Progress", "progress")
 	h := s.history(r.Context(), p.User, HistoryQuery{})
 	p.Stale, p.AsOf = h.Stale, h.AsOf
-	p.Charts = buildCharts(plan.Trends(h.Workouts, plan.PreferredUnit(h.Workouts)))
+	if !h.Unknown() {
+		loc := p.loc
+		if loc == nil {
+			loc = time.UTC
+		}
+		p.Charts = buildCharts(plan.Trends(h.Workouts, plan.PreferredUnit(h.Workouts), loc))
+	}
 	s.render(w, r, http.StatusOK, "progress.html", p)
 }
 

@@ -23,7 +23,7 @@ func (s storeReader) History(ctx context.Context, userID string, q HistoryQuery)
 	if err != nil {
 		return History{}, err
 	}
-	return History{Workouts: v.Workouts, Stale: v.Stale, AsOf: v.AsOf}, nil
+	return History{Workouts: v.Workouts, Stale: v.Stale, AsOf: v.AsOf, Pending: v.Pending}, nil
 }
 
 func (s storeReader) Remember(w workout.Workout) { s.r.Remember(w) }

@@ -53,7 +53,15 @@ type History struct {
 	// refresh in time; AsOf is when it was read (zero: never).
 	Stale bool
 	AsOf  time.Time
+	// Pending holds the ids of Workouts accepted but not yet read back
+	// from the database.
+	Pending map[string]bool
 }
+
+// Unknown reports that nothing was ever read for the user: the view holds
+// at most what this process published since it started. No plan can be
+// made from it: a user with years of history would get a beginner's.
+func (h History) Unknown() bool { return h.Stale && h.AsOf.IsZero() }
 
 // Reader reads workout history. History answers within ctx's deadline,
 // from a last-known view when the database is slow or down; its error is
@@ -64,10 +72,19 @@ type Reader interface {
 	Remember(w workout.Workout)
 }
 
+// Announcer tells the other web replicas about a workout this one
+// accepted (package peers), so that they show it before their next
+// history refresh. It must not block.
+type Announcer interface {
+	Announce(w workout.Workout)
+}
+
 // Options configure a Server.
 type Options struct {
 	Publisher Publisher
 	Reader    Reader
+	// Peers, when set, hears of every confirmed workout (several replicas).
+	Peers Announcer
 	// Auth identifies users: an access.Verifier in production,
 	// access.Dev in development mode.
 	Auth access.Authenticator
@@ -94,6 +111,9 @@ type Server struct {
 	static  fs.FS
 	metrics *metrics
 	handler http.Handler
+	// logged remembers the workouts confirmed here, to refuse an
+	// Idempotency-Key reused for a different workout.
+	logged *idempotencyCache
 }
 
 // New builds the server and its routes.
@@ -131,7 +151,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, log: opts.Logger, pages: pages, static: static, metrics: m}
+	s := &Server{opts: opts, log: opts.Logger, pages: pages, static: static, metrics: m, logged: newIdempotencyCache(idempotencyEntries)}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -155,6 +175,7 @@ func (s *Server) routes() http.Handler {
 	r.HandleFunc("/api/v1/plan", s.apiPlan).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/workouts", s.apiListWorkouts).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/workouts", s.apiPostWorkout).Methods(http.MethodPost)
+	r.HandleFunc("/api/v1/workouts/{id}", s.apiGetWorkout).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/openapi.yaml", s.apiSpec).Methods(http.MethodGet)
 
 	r.NotFoundHandler = http.HandlerFunc(s.notFound)
@@ -165,7 +186,7 @@ func (s *Server) routes() http.Handler {
 		s.metrics.csrfRejected.Inc()
 		s.logger(r.Context()).Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
 			"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
-		http.Error(w, "cross-origin request refused", http.StatusForbidden)
+		s.renderError(w, r, http.StatusForbidden, "Cross-origin request refused: submit from this site's own pages.")
 	}))
 
 	authed := access.Middleware(s.opts.Auth, func(r *http.Request, err error) {
@@ -247,6 +268,9 @@ func (s *Server) publish(ctx context.Context, w workout.Workout) error {
 	}
 	s.metrics.published.WithLabelValues("confirmed").Inc()
 	s.opts.Reader.Remember(w)
+	if s.opts.Peers != nil {
+		s.opts.Peers.Announce(w)
+	}
 	return nil
 }
 

@@ -9,10 +9,13 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Unit is the unit a workout's weights were logged in. Both are accepted so
@@ -29,9 +32,14 @@ const PoundsPerKilogram = 2.2046226218
 
 // Limits that keep one message small and reject obviously wrong input.
 const (
-	MaxSets        = 20
-	MaxReps        = 100
-	MaxWeightKg    = 600
+	MaxSets = 20
+	MaxReps = 100
+	// MaxSeconds bounds one set of a timed exercise, whose reps field
+	// counts seconds.
+	MaxSeconds  = 600
+	MaxWeightKg = 600
+	// MaxNotesLength counts characters (runes), as a form's maxlength does
+	// for the text people type.
 	MaxNotesLength = 500
 	MaxBodyBytes   = 16 << 10
 )
@@ -78,6 +86,26 @@ type Exercise struct {
 	IncrementKg float64
 	// Bodyweight exercises progress by reps rather than load.
 	Bodyweight bool
+	// Timed exercises are held for a time: a set's reps field counts
+	// seconds (the wire format stays the same for every exercise).
+	Timed bool
+}
+
+// RepLimit is the most a set of e may count: reps, or seconds for a timed
+// exercise.
+func (e Exercise) RepLimit() int {
+	if e.Timed {
+		return MaxSeconds
+	}
+	return MaxReps
+}
+
+// RepUnit names what a set of e counts: "reps" or "s".
+func (e Exercise) RepUnit() string {
+	if e.Timed {
+		return "s"
+	}
+	return "reps"
 }
 
 var catalogue = []Exercise{
@@ -90,7 +118,7 @@ var catalogue = []Exercise{
 	{Key: "dip", Name: "Dip", Group: Push, Bodyweight: true},
 	{Key: "barbell-row", Name: "Barbell row", Group: Pull, IncrementKg: 2.5},
 	{Key: "pull-up", Name: "Pull-up", Group: Pull, Bodyweight: true},
-	{Key: "plank", Name: "Plank (seconds as reps)", Group: Core, Bodyweight: true},
+	{Key: "plank", Name: "Plank (seconds)", Group: Core, Bodyweight: true, Timed: true},
 }
 
 // Catalogue returns the known exercises, sorted by key.
@@ -175,8 +203,11 @@ func (w Workout) Validate(now time.Time) error {
 		if i >= MaxSets {
 			break
 		}
-		if s.Reps < 1 || s.Reps > MaxReps {
-			fe[fmt.Sprintf("sets[%d].reps", i)] = fmt.Sprintf("must be between 1 and %d", MaxReps)
+		switch limit := ex.RepLimit(); {
+		case known && ex.Timed && (s.Reps < 1 || s.Reps > limit):
+			fe[fmt.Sprintf("sets[%d].reps", i)] = fmt.Sprintf("must be between 1 and %d seconds", limit)
+		case s.Reps < 1 || s.Reps > limit:
+			fe[fmt.Sprintf("sets[%d].reps", i)] = fmt.Sprintf("must be between 1 and %d", limit)
 		}
 		kg := w.WeightKg(s)
 		switch {
@@ -191,7 +222,7 @@ func (w Workout) Validate(now time.Time) error {
 			fe[fmt.Sprintf("sets[%d].rpe", i)] = "must be between 1 and 10"
 		}
 	}
-	if len(w.Notes) > MaxNotesLength {
+	if utf8.RuneCountInString(w.Notes) > MaxNotesLength {
 		fe["notes"] = fmt.Sprintf("at most %d characters", MaxNotesLength)
 	}
 	if w.LoggedAt.IsZero() {
@@ -223,12 +254,110 @@ func DecodeBytes(data []byte) (Workout, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var w Workout
-	if err := dec.Decode(&w); err != nil {
-		return Workout{}, fmt.Errorf("decode workout: %w", err)
+	// The times are decoded apart so that a bad one is reported by field
+	// in the client's terms, not as Go's parse error.
+	var in struct {
+		Workout
+		PerformedAt *json.RawMessage `json:"performed_at"`
+		LoggedAt    *json.RawMessage `json:"logged_at"`
+	}
+	if err := dec.Decode(&in); err != nil {
+		return Workout{}, describeDecodeError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return Workout{}, errors.New("decode workout: unexpected data after the object")
 	}
+	w := in.Workout
+	fe := FieldErrors{}
+	for _, f := range []struct {
+		name string
+		raw  *json.RawMessage
+		dst  *time.Time
+	}{{"performed_at", in.PerformedAt, &w.PerformedAt}, {"logged_at", in.LoggedAt, &w.LoggedAt}} {
+		if f.raw == nil || string(*f.raw) == "null" {
+			continue
+		}
+		if err := json.Unmarshal(*f.raw, f.dst); err != nil {
+			fe[f.name] = "use an RFC 3339 date-time with a time zone offset, e.g. 2026-11-20T18:30:00+01:00"
+		}
+	}
+	if len(fe) > 0 {
+		return Workout{}, fe
+	}
 	return w, nil
+}
+
+// describeDecodeError rewords encoding/json's errors, which name Go types
+// and struct fields, for the JSON client.
+func describeDecodeError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Errorf("decode workout: not valid JSON at byte %d", syntax.Offset)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("decode workout: the body is empty or cut short")
+	case errors.As(err, &typ):
+		field := jsonPath(typ.Field)
+		if field == "" {
+			return fmt.Errorf("decode workout: the body must be a JSON object, not %s", article(typ.Value))
+		}
+		want := jsonKind(typ.Type)
+		if want == "number" && strings.HasPrefix(typ.Value, "number") {
+			if k := typ.Type.Kind(); k == reflect.Float32 || k == reflect.Float64 {
+				return FieldErrors{field: "is out of range"}
+			}
+			return FieldErrors{field: "must be a whole number"}
+		}
+		return FieldErrors{field: "must be " + article(want) + ", not " + article(strings.Fields(typ.Value)[0])}
+	}
+	// The remaining errors (an unknown field, mostly) name nothing of Go.
+	return fmt.Errorf("decode workout: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// jsonPath turns encoding/json's "sets.0.reps" into "sets[0].reps", as
+// validation errors name fields.
+func jsonPath(dotted string) string {
+	parts := strings.Split(dotted, ".")
+	var b strings.Builder
+	for _, p := range parts {
+		if _, err := strconv.Atoi(p); err == nil {
+			b.WriteString("[" + p + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// jsonKind names the JSON type that decodes into t.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	default:
+		return "object"
+	}
+}
+
+func article(kind string) string {
+	switch kind {
+	case "array", "object":
+		return "an " + kind
+	case "":
+		return "a value"
+	default:
+		return "a " + kind
+	}
 }

@@ -50,6 +50,11 @@ func TestValidate(t *testing.T) {
 		{name: "rpe out of range", mutate: func(w *Workout) { w.Sets[0].RPE = 11 }, fields: []string{"sets[0].rpe"}},
 		{name: "long notes", mutate: func(w *Workout) { w.Notes = strings.Repeat("x", MaxNotesLength+1) }, fields: []string{"notes"}},
 		{name: "no logged_at", mutate: func(w *Workout) { w.LoggedAt = time.Time{} }, fields: []string{"logged_at"}},
+		{name: "plank of 105 s", mutate: func(w *Workout) { w.Exercise = "plank"; w.Sets = []Set{{Reps: 105}, {Reps: 105}, {Reps: 105}} }},
+		{name: "plank over the time limit", mutate: func(w *Workout) { w.Exercise = "plank"; w.Sets = []Set{{Reps: 601}} }, fields: []string{"sets[0].reps"}},
+		{name: "squat of 105 reps", mutate: func(w *Workout) { w.Sets[0].Reps = 105 }, fields: []string{"sets[0].reps"}},
+		{name: "notes of 500 two-byte characters", mutate: func(w *Workout) { w.Notes = strings.Repeat("é", MaxNotesLength) }},
+		{name: "notes of 501 characters", mutate: func(w *Workout) { w.Notes = strings.Repeat("é", MaxNotesLength+1) }, fields: []string{"notes"}},
 		{name: "several", mutate: func(w *Workout) { w.Unit = ""; w.Sets[0].Reps = 101 }, fields: []string{"sets[0].reps", "unit"}},
 	}
 	for _, tt := range tests {
@@ -125,6 +130,44 @@ func TestDecode(t *testing.T) {
 				t.Errorf("Decode = %v, want %v", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestDecodeErrorsSpeakJSON: a body that does not decode is answered with
+// the field at fault, in the JSON client's terms (no Go type names, no raw
+// time-parsing errors).
+func TestDecodeErrorsSpeakJSON(t *testing.T) {
+	tests := []struct {
+		name, body, field string
+		want              string
+	}{
+		{"date-only performed_at", `{"performed_at":"2026-11-20"}`, "performed_at", "RFC 3339"},
+		{"reps as a string", `{"sets":[{"reps":"five"}]}`, "sets[0].reps", "must be a number"},
+		{"fractional reps", `{"sets":[{"reps":5},{"reps":2.5}]}`, "sets[1].reps", "whole number"},
+		{"sets as a string", `{"sets":"five"}`, "sets", "must be an array"},
+		{"unit as a number", `{"unit":1}`, "unit", "must be a string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := DecodeBytes([]byte(tt.body))
+			var fe FieldErrors
+			if !errors.As(err, &fe) {
+				t.Fatalf("DecodeBytes = %v, want FieldErrors", err)
+			}
+			msg := fe[tt.field]
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("%s: %q, want it to say %q (all: %v)", tt.field, msg, tt.want, fe)
+			}
+			for _, goName := range []string{"int", "float64", "time.Time", "[]workout", "Go value", "parsing time", "workout.Set"} {
+				if strings.Contains(err.Error(), goName) {
+					t.Errorf("error %q exposes %q", err, goName)
+				}
+			}
+		})
+	}
+	_, err := DecodeBytes([]byte(`{"bogus":1}`))
+	if err == nil || !strings.Contains(err.Error(), `unknown field "bogus"`) || strings.Contains(err.Error(), "json:") {
+		t.Errorf("unknown field: %v", err)
 	}
 }
 

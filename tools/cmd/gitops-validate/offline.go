@@ -17,7 +17,9 @@ func (offlineTransport) RoundTrip(*http.Request) (*http.Response, error) { retur
 // resource with an http.Client on the default transport and clones a
 // remote base with git; both are refused here (git may still use local
 // repositories, which --base needs), so such a Kustomization is reported
-// as not available offline instead of reaching out.
+// as not available offline instead of reaching out. The one exception is
+// chart fetching (--fetch-charts): package chartfetch makes its requests
+// on a transport of its own, never on the default one.
 func goOffline() error {
 	http.DefaultTransport = offlineTransport{}
 	return os.Setenv("GIT_ALLOW_PROTOCOL", "file")

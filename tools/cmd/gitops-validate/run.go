@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 
 	"github.com/homelab-gitops/homelab/tools/internal/diff"
@@ -30,21 +31,46 @@ const (
 
 // options are the command's flags.
 type options struct {
-	output   string
-	paths    multiFlag
-	config   string
-	policies string
-	base     string
-	skip     string
-	charts   multiFlag
-	verbose  bool
-	profile  string
+	output          string
+	paths           multiFlag
+	config          string
+	policies        string
+	builtinPolicies bool
+	base            string
+	skip            string
+	charts          multiFlag
+	// fetch is --fetch-charts; when not given the config decides.
+	fetch      optionalBool
+	fetchCache string
+	verbose    bool
+	profile    string
 }
 
 type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// optionalBool is a boolean flag that tells whether it was given.
+type optionalBool struct{ v *bool }
+
+func (b *optionalBool) String() string {
+	if b == nil || b.v == nil {
+		return ""
+	}
+	return strconv.FormatBool(*b.v)
+}
+
+func (b *optionalBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	b.v = &v
+	return nil
+}
+
+func (b *optionalBool) IsBoolFlag() bool { return true }
 
 // usageError is a bad invocation (exit 2).
 type usageError struct{ err error }
@@ -58,10 +84,13 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.output, "o", output.Text, "shorthand for --output")
 	fs.Var(&o.paths, "path", "entry point directory (repository-relative), repeatable; default: clusters/<name>, kubernetes/flux/cluster, FluxInstance sync.path, or entryPoints in .gitops-validate.yaml")
 	fs.StringVar(&o.config, "config", "", "config file (default <repo>/.gitops-validate.yaml)")
-	fs.StringVar(&o.policies, "policies", "", "Rego policy directory (default: policies/ when present; \"-\" for none)")
+	fs.StringVar(&o.policies, "policies", "", "Rego policy directory (default: policies/ when present, else the built-in pack; \"-\" for none)")
+	fs.BoolVar(&o.builtinPolicies, "builtin-policies", true, "apply the built-in policy pack (errors as warnings) to a repository without policies of its own")
 	fs.StringVar(&o.base, "base", "", "Git revision to compare with: show the diff of rendered objects per Kustomization")
 	fs.StringVar(&o.skip, "skip", "", "comma-separated check classes to skip: parse, render, schema, graph, reference, secret, policy, helm")
 	fs.Var(&o.charts, "chart-cache", "directory of pulled Helm charts (<name>-<version>.tgz or unpacked), repeatable; added to chartCache in .gitops-validate.yaml")
+	fs.Var(&o.fetch, "fetch-charts", "fetch the charts found neither in the repository nor in a chart cache from their HelmRepository/OCIRepository (anonymous; the only network access); =false turns off fetchCharts of .gitops-validate.yaml")
+	fs.StringVar(&o.fetchCache, "fetch-cache", "", "directory of fetched charts (default fetchCache in .gitops-validate.yaml, else gitops-validate/charts in the user cache directory)")
 	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile to this file")
 	fs.Usage = func() {
@@ -150,7 +179,7 @@ func execute(ctx context.Context, o options, args []string, stdout, stderr io.Wr
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	opts := validate.Options{Root: root, ConfigFile: o.config, EntryPoints: o.paths, Policies: o.policies, ChartCache: o.charts, Skip: skip, Logger: logger}
+	opts := validate.Options{Root: root, ConfigFile: o.config, EntryPoints: o.paths, Policies: o.policies, NoBuiltinPolicies: !o.builtinPolicies, ChartCache: o.charts, FetchCharts: o.fetch.v, FetchCache: o.fetchCache, Skip: skip, Logger: logger}
 	rep, err := validate.Run(ctx, opts)
 	if err != nil {
 		return err

@@ -50,6 +50,7 @@ type image struct {
 var images = []image{
 	{"web", "./src/cmd/web", "ghcr.io/homelab-gitops/fitness-web", "Fitness app: pages and JSON API behind Cloudflare Access"},
 	{"consumer", "./src/cmd/consumer", "ghcr.io/homelab-gitops/fitness-consumer", "Fitness app: persists logged workouts from RabbitMQ into MongoDB"},
+	{"backup", "./src/cmd/backup", "ghcr.io/homelab-gitops/homelab-backup", "Homelab backups: MongoDB dumps and RabbitMQ definitions, shipped to S3"},
 }
 
 func imageNames() []string {

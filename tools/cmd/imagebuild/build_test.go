@@ -20,7 +20,7 @@ func TestParse(t *testing.T) {
 		push    string
 		wantErr string
 	}{
-		{name: "defaults to every image", args: nil, want: []string{"web", "consumer"}},
+		{name: "defaults to every image", args: nil, want: []string{"web", "consumer", "backup"}},
 		{name: "one image", args: []string{"consumer"}, want: []string{"consumer"}},
 		{name: "a name twice builds once", args: []string{"web", "web"}, want: []string{"web"}},
 		{name: "push one", args: []string{"-push", "ghcr.io/homelab-gitops/fitness-web:v1.2.3", "web"}, want: []string{"web"}, push: "ghcr.io/homelab-gitops/fitness-web:v1.2.3"},

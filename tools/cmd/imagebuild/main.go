@@ -1,5 +1,5 @@
 // Command imagebuild builds the images of the fitness services (src/cmd/web
-// and src/cmd/consumer) reproducibly, offline and without a container
+// and src/cmd/consumer) and of the backup jobs (src/cmd/backup) reproducibly, offline and without a container
 // runtime: for each, a multi-platform OCI image index (linux/amd64,
 // linux/arm64) holding the statically linked program on an empty base,
 // written as an OCI image layout under -out. It prints one line per image,
@@ -14,7 +14,7 @@
 // (authn.DefaultKeychain). With -sbom, it writes an SPDX 2.3 SBOM of each
 // image next to its layout.
 //
-//	go run ./tools/cmd/imagebuild                      # both images, print digests
+//	go run ./tools/cmd/imagebuild                      # every image, print digests
 //	go run ./tools/cmd/imagebuild -sbom -push ghcr.io/homelab-gitops/fitness-web:v1.2.3 web
 package main
 

@@ -47,6 +47,17 @@ const FileName = ".gitops-validate.yaml"
 //	# an error instead of an info (for repositories that mirror or vendor
 //	# their charts, so that a version bump without its chart fails).
 //	requireCharts: true
+//	# URLs under which Flux reads this repository, besides the bootstrap
+//	# source's and the checkout's Git remotes: a GitRepository with one of
+//	# them is rendered from the checkout.
+//	repositoryURLs: [https://github.com/me/home-ops]
+//	# Fetch the charts found neither in the repository nor in chartCache
+//	# from their HelmRepository or OCIRepository (anonymously; the only
+//	# network access of the validator), into fetchCache (relative to the
+//	# repository; default gitops-validate/charts in the user's cache
+//	# directory). The --fetch-charts flag overrides fetchCharts.
+//	fetchCharts: true
+//	fetchCache: .cache/fetched-charts
 type Config struct {
 	EntryPoints     []string         `json:"entryPoints,omitempty"`
 	Policies        string           `json:"policies,omitempty"`
@@ -55,6 +66,9 @@ type Config struct {
 	ExternalObjects []ExternalObject `json:"externalObjects,omitempty"`
 	ChartCache      []string         `json:"chartCache,omitempty"`
 	RequireCharts   bool             `json:"requireCharts,omitempty"`
+	RepositoryURLs  []string         `json:"repositoryURLs,omitempty"`
+	FetchCharts     bool             `json:"fetchCharts,omitempty"`
+	FetchCache      string           `json:"fetchCache,omitempty"`
 }
 
 // ExternalObject names an object made outside Git.

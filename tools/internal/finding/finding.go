@@ -73,14 +73,20 @@ type Finding struct {
 	Line     int      `json:"line,omitempty"`
 	Column   int      `json:"column,omitempty"`
 	Object   Object   `json:"object"`
+	// Cluster names the entry point whose render the finding comes from;
+	// a file shared by several clusters can have a finding in each.
+	Cluster string `json:"cluster,omitempty"`
 	// Kustomization is the Flux Kustomization (namespace/name) whose render
 	// produced the object, when there is one.
 	Kustomization string `json:"kustomization,omitempty"`
 	// Field is the dotted path of the field at fault inside the object
 	// (e.g. spec.template.spec.containers.0.image), when known.
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-	Hint    string `json:"hint,omitempty"`
+	Field string `json:"field,omitempty"`
+	// Variable is the postBuild variable the finding is about, when there
+	// is one.
+	Variable string `json:"variable,omitempty"`
+	Message  string `json:"message"`
+	Hint     string `json:"hint,omitempty"`
 }
 
 // Position renders file:line:col, leaving out what is unknown.
@@ -97,8 +103,9 @@ func (f Finding) Position() string {
 	}
 }
 
-// Sort orders findings by file, line, column, rule and message so that every
-// output is stable from run to run.
+// Sort orders findings by file, line, column, rule and message (then every
+// other field) so that every output is the same from run to run, whatever
+// order the parallel checks produced them in.
 func Sort(fs []Finding) {
 	slices.SortStableFunc(fs, func(a, b Finding) int {
 		return cmp.Or(
@@ -109,6 +116,10 @@ func Sort(fs []Finding) {
 			cmp.Compare(a.Rule, b.Rule),
 			cmp.Compare(a.Object.String(), b.Object.String()),
 			cmp.Compare(a.Message, b.Message),
+			cmp.Compare(a.Cluster, b.Cluster),
+			cmp.Compare(a.Kustomization, b.Kustomization),
+			cmp.Compare(a.Field, b.Field),
+			cmp.Compare(a.Hint, b.Hint),
 		)
 	})
 }
@@ -148,4 +159,15 @@ func Count(fs []Finding) Counts {
 		}
 	}
 	return c
+}
+
+// Stats are the counts and timing of a validation run, shared by the run
+// that fills them in and the outputs that print them.
+type Stats struct {
+	Clusters       int    `json:"clusters"`
+	Kustomizations int    `json:"kustomizations"`
+	Objects        int    `json:"objects"`
+	Files          int    `json:"files"`
+	Counts         Counts `json:"findings"`
+	DurationMS     int64  `json:"durationMs"`
 }

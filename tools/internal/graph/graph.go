@@ -7,6 +7,7 @@ package graph
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -261,15 +262,9 @@ func releaseClosure(c *render.Cluster) map[*render.Object]map[*render.Object]boo
 	}
 	direct := map[*render.Object][]*render.Object{}
 	for _, o := range byName {
-		deps, _, _ := unstructured.NestedSlice(o.U.Object, "spec", "dependsOn")
+		deps, _ := render.DependsOn(o.U.Object, o.U.GetNamespace())
 		for _, d := range deps {
-			m, _ := d.(map[string]any)
-			name, _ := m["name"].(string)
-			ns, _ := m["namespace"].(string)
-			if ns == "" {
-				ns = o.U.GetNamespace()
-			}
-			if dep := byName[ns+"/"+name]; dep != nil {
+			if dep := byName[d.Namespace+"/"+d.Name]; dep != nil {
 				direct[o] = append(direct[o], dep)
 			}
 		}
@@ -346,25 +341,88 @@ func closure(known map[render.Ref]*render.Kustomization) map[render.Ref]map[rend
 
 // duplicates reports an object produced by more than one Kustomization.
 func duplicates(c *render.Cluster) []finding.Finding {
-	first := map[render.ObjectID]*render.Object{}
-	var out []finding.Finding
+	type key struct {
+		id     render.ObjectID
+		target string
+	}
+	var order []key
+	producers := map[key][]*render.Object{}
 	for _, o := range c.Objects {
-		id := o.ID()
-		prev, ok := first[id]
-		if !ok {
-			first[id] = o
+		k := key{o.ID(), targetCluster(o)}
+		ps := producers[k]
+		if len(ps) == 0 {
+			order = append(order, k)
+		}
+		dup := false
+		for _, p := range ps {
+			// kustomize (or Helm) itself rejects duplicates within one build
+			if p.Owner == o.Owner && release(p) == release(o) {
+				dup = true
+			}
+		}
+		if !dup {
+			producers[k] = append(ps, o)
+		}
+	}
+	var out []finding.Finding
+	for _, k := range order {
+		ps := producers[k]
+		if len(ps) < 2 {
 			continue
 		}
-		if prev.Owner == o.Owner && release(prev) == release(o) {
-			continue // kustomize (or Helm) itself rejects duplicates within one build
+		identical := true
+		names := make([]string, len(ps))
+		for i, p := range ps {
+			names[i] = fmt.Sprintf("%s (%s)", producerName(p), p.File)
+			if !reflect.DeepEqual(p.U.Object, ps[0].U.Object) {
+				identical = false
+			}
 		}
-		f := finding.New(finding.GraphDuplicate, o.File, 0, 0, o.FindingObject(),
-			fmt.Sprintf("%s is produced by %s (%s) and by %s (%s); both apply it and pruning one deletes the other's object",
-				id, producerName(prev), prev.File, producerName(o), o.File))
-		f.Kustomization = o.Owner.Ref.String()
-		out = append(out, f)
+		msg := fmt.Sprintf("%s is produced by %s; each applies it and pruning one deletes the others' object", k.id, strings.Join(names, " and by "))
+		if identical {
+			msg = fmt.Sprintf("%s is produced, identical, by %s; each applies it (no conflict while they stay identical) and pruning one deletes the others' object", k.id, strings.Join(names, " and by "))
+		}
+		// Reported at every file that produces it: the reviewer looks at
+		// the one the pull request touched, whichever it is.
+		for _, p := range ps {
+			f := finding.New(finding.GraphDuplicate, p.File, 0, 0, p.FindingObject(), msg)
+			if identical {
+				f.Severity = finding.Warning
+			}
+			f.Kustomization = p.Owner.Ref.String()
+			out = append(out, f)
+		}
 	}
 	return out
+}
+
+// targetCluster names the cluster an object is applied to: the kubeConfig
+// of its HelmRelease or Kustomization ("" for the cluster Flux runs in).
+// The same object for two clusters is not a duplicate.
+func targetCluster(o *render.Object) string {
+	if hr := release(o); hr != nil {
+		if t := kubeConfig(hr.U.Object, hr.U.GetNamespace()); t != "" {
+			return t
+		}
+	}
+	for k := o.Owner; k != nil; k = k.Parent {
+		if k.Obj != nil {
+			if t := kubeConfig(k.Obj.Object, k.Namespace); t != "" {
+				return t
+			}
+		}
+	}
+	return ""
+}
+
+func kubeConfig(obj map[string]any, ns string) string {
+	for _, ref := range []string{"secretRef", "configMapRef"} {
+		if name, _, _ := unstructured.NestedString(obj, "spec", "kubeConfig", ref, "name"); name != "" {
+			key, _, _ := unstructured.NestedString(obj, "spec", "kubeConfig", ref, "key")
+			return ref + ":" + ns + "/" + name + "/" + key
+		}
+	}
+	return ""
 }
 
 // release is the HelmRelease whose chart rendered o (nil for objects of a
@@ -378,7 +436,7 @@ func release(o *render.Object) *render.Object {
 
 func producerName(o *render.Object) string {
 	if hr := release(o); hr != nil {
-		return fmt.Sprintf("the chart of HelmRelease %s/%s (Kustomization %s)", hr.U.GetNamespace(), hr.U.GetName(), o.Owner.Ref)
+		return fmt.Sprintf("the chart of HelmRelease %s (Kustomization %s)", render.NamespacedName(hr.U.GetNamespace(), hr.U.GetName()), o.Owner.Ref)
 	}
 	return "Kustomization " + o.Owner.Ref.String()
 }

@@ -129,12 +129,47 @@ func TestCRDOrderBetweenReleases(t *testing.T) {
 }
 
 func TestDuplicates(t *testing.T) {
-	a, b := ks("a"), ks("b")
-	c := &render.Cluster{Name: "x", Kustomizations: []*render.Kustomization{a, b}, Objects: []*render.Object{
-		obj(a, "v1", "Namespace", "", "web", nil), obj(b, "v1", "Namespace", "", "web", nil), obj(b, "v1", "Namespace", "", "other", nil),
-	}}
-	fs := Check(c, nil, nil)
-	if len(fs) != 1 || fs[0].Rule != finding.GraphDuplicate || !strings.Contains(fs[0].Message, "flux-system/a") {
-		t.Fatalf("findings %+v", fs)
+	remote := func(name, secret string) *render.Kustomization {
+		k := ks(name)
+		k.Obj = &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"kubeConfig": map[string]any{"secretRef": map[string]any{"name": secret}}}}}
+		return k
+	}
+	a, b, d := ks("a"), ks("b"), ks("d")
+	e, f := remote("e", "staging-kubeconfig"), remote("f", "production-kubeconfig")
+	labelled := map[string]any{"metadata": map[string]any{"name": "cfg", "namespace": "web", "labels": map[string]any{"tier": "1"}}}
+	tests := []struct {
+		name     string
+		objs     []*render.Object
+		severity finding.Severity // of every finding; "" for none
+		files    int
+	}{
+		{"two Kustomizations, different objects: an error at each producer",
+			[]*render.Object{obj(a, "v1", "ConfigMap", "web", "cfg", nil), obj(b, "v1", "ConfigMap", "web", "cfg", labelled), obj(b, "v1", "Namespace", "", "other", nil)},
+			finding.Error, 2},
+		{"byte-identical in three Kustomizations: a warning at each",
+			[]*render.Object{obj(a, "v1", "Namespace", "", "web", nil), obj(b, "v1", "Namespace", "", "web", nil), obj(d, "v1", "Namespace", "", "web", nil)},
+			finding.Warning, 3},
+		{"the same object for two clusters (spec.kubeConfig) is no duplicate",
+			[]*render.Object{obj(e, "v1", "Namespace", "", "web", nil), obj(f, "v1", "Namespace", "", "web", nil)},
+			"", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &render.Cluster{Name: "x", Kustomizations: []*render.Kustomization{a, b, d, e, f}, Objects: tt.objs}
+			fs := rules(Check(c, nil, nil))[finding.GraphDuplicate]
+			if len(fs) != tt.files {
+				t.Fatalf("%d findings, want %d: %+v", len(fs), tt.files, fs)
+			}
+			owners := map[string]bool{}
+			for _, f := range fs {
+				owners[f.Kustomization] = true
+				if f.Severity != tt.severity || !strings.Contains(f.Message, "flux-system/a") {
+					t.Errorf("finding %s %q, want severity %s naming every producer", f.Severity, f.Message, tt.severity)
+				}
+			}
+			if len(owners) != tt.files {
+				t.Errorf("findings at %v, want one at each of %d producers", owners, tt.files)
+			}
+		})
 	}
 }

@@ -62,19 +62,7 @@ func readHelmRelease(o *render.Object) (helmRelease, bool) {
 			h.action, h.timeout, h.attempts, h.own = action, timeout, attempts, own
 		}
 	}
-	deps, _, _ := unstructured.NestedSlice(spec, "dependsOn")
-	for _, d := range deps {
-		m, ok := d.(map[string]any)
-		if !ok {
-			continue
-		}
-		name, _ := m["name"].(string)
-		ns, _ := m["namespace"].(string)
-		if ns == "" {
-			ns = h.ref.Namespace
-		}
-		h.deps = append(h.deps, render.Ref{Namespace: ns, Name: name})
-	}
+	h.deps, _ = render.DependsOn(o.U.Object, h.ref.Namespace)
 	return h, true
 }
 

@@ -49,7 +49,7 @@ func Check(c *render.Cluster) []finding.Finding {
 			src := exists(ref["kind"], rns, ref["name"])
 			if src == nil {
 				emit(finding.HelmSourceMissing, "spec.chart.spec.sourceRef",
-					fmt.Sprintf("HelmRelease %s/%s: chart source %s/%s/%s does not exist in the cluster's manifests", ns, hr.U.GetName(), ref["kind"], rns, ref["name"]))
+					fmt.Sprintf("HelmRelease %s: chart source %s/%s does not exist in the cluster's manifests", render.NamespacedName(ns, hr.U.GetName()), ref["kind"], render.NamespacedName(rns, ref["name"])))
 			}
 			version, _, _ := unstructured.NestedString(spec, "version")
 			if ref["kind"] != "GitRepository" && ref["kind"] != "Bucket" && rangeRe.MatchString(version) {
@@ -58,11 +58,11 @@ func Check(c *render.Cluster) []finding.Finding {
 					v = "(latest)"
 				}
 				emit(finding.HelmVersion, "spec.chart.spec.version",
-					fmt.Sprintf("HelmRelease %s/%s: chart %s version %s is not pinned; an upstream release changes the cluster without a commit", ns, hr.U.GetName(), chart, v))
+					fmt.Sprintf("HelmRelease %s: chart %s version %s is not pinned; an upstream release changes the cluster without a commit%s", render.NamespacedName(ns, hr.U.GetName()), chart, v, resolved(c, hr)))
 			}
 			if _, ok := c.Charts[hr]; !ok {
 				emit(finding.HelmNotRendered, "spec.chart",
-					fmt.Sprintf("HelmRelease %s/%s: chart %s %s from %s/%s is not available offline%s; its templates and values are not validated", ns, hr.U.GetName(), chart, version, ref["kind"], ref["name"], missing(c, hr)))
+					fmt.Sprintf("HelmRelease %s: chart %s %s from %s/%s is not available offline%s; its templates and values are not validated", render.NamespacedName(ns, hr.U.GetName()), chart, version, ref["kind"], ref["name"], missing(c, hr)))
 			}
 			continue
 		}
@@ -74,28 +74,36 @@ func Check(c *render.Cluster) []finding.Finding {
 			src := exists(ref["kind"], rns, ref["name"])
 			if src == nil {
 				emit(finding.HelmSourceMissing, "spec.chartRef",
-					fmt.Sprintf("HelmRelease %s/%s: chartRef %s/%s/%s does not exist in the cluster's manifests", ns, hr.U.GetName(), ref["kind"], rns, ref["name"]))
+					fmt.Sprintf("HelmRelease %s: chartRef %s/%s does not exist in the cluster's manifests", render.NamespacedName(ns, hr.U.GetName()), ref["kind"], render.NamespacedName(rns, ref["name"])))
 			} else if ref["kind"] == "OCIRepository" {
 				tag, _, _ := unstructured.NestedString(src.U.Object, "spec", "ref", "tag")
 				digest, _, _ := unstructured.NestedString(src.U.Object, "spec", "ref", "digest")
 				semver, _, _ := unstructured.NestedString(src.U.Object, "spec", "ref", "semver")
 				if digest == "" && (tag == "" || tag == "latest") && (semver == "" || rangeRe.MatchString(semver)) {
 					f := finding.New(finding.HelmVersion, src.File, 0, 0, src.FindingObject(),
-						fmt.Sprintf("OCIRepository %s/%s (chart of HelmRelease %s/%s) is not pinned to a tag, digest or exact semver", rns, ref["name"], ns, hr.U.GetName()))
+						fmt.Sprintf("OCIRepository %s (chart of HelmRelease %s) is not pinned to a tag, digest or exact semver%s", render.NamespacedName(rns, ref["name"]), render.NamespacedName(ns, hr.U.GetName()), resolved(c, hr)))
 					f.Field = "spec.ref"
 					out = append(out, f)
 				}
 			}
 			if _, ok := c.Charts[hr]; !ok {
 				emit(finding.HelmNotRendered, "spec.chartRef",
-					fmt.Sprintf("HelmRelease %s/%s: chart %s from %s %s is not available offline%s; its templates and values are not validated", ns, hr.U.GetName(), chart, ref["kind"], ref["name"], missing(c, hr)))
+					fmt.Sprintf("HelmRelease %s: chart %s from %s %s is not available offline%s; its templates and values are not validated", render.NamespacedName(ns, hr.U.GetName()), chart, ref["kind"], ref["name"], missing(c, hr)))
 			}
 			continue
 		}
 		emit(finding.HelmSourceMissing, "spec",
-			fmt.Sprintf("HelmRelease %s/%s has neither spec.chart nor spec.chartRef", ns, hr.U.GetName()))
+			fmt.Sprintf("HelmRelease %s has neither spec.chart nor spec.chartRef", render.NamespacedName(ns, hr.U.GetName())))
 	}
 	return out
+}
+
+// resolved names the chart a fetch resolved an unpinned version to.
+func resolved(c *render.Cluster, hr *render.Object) string {
+	if where, ok := c.Charts[hr]; ok {
+		return "; this run rendered " + where
+	}
+	return ""
 }
 
 // missing says what was looked for when the chart was not found offline.

@@ -1,6 +1,7 @@
-// Package helmrender renders the charts of Flux HelmReleases offline, the
-// way helm-controller installs them: a chart directory in this repository
-// or a chart from a local cache of pulled charts is loaded once per run,
+// Package helmrender renders the charts of Flux HelmReleases, the way
+// helm-controller installs them: a chart directory in this repository, a
+// chart from a local cache of pulled charts, or (when allowed) a chart
+// fetched from its source by package chartfetch is loaded once per run,
 // its values are the chart defaults merged with spec.valuesFrom and
 // spec.values, and Helm's engine renders it with a fixed Kubernetes version
 // and no cluster (lookup returns nothing). spec.postRenderers (Kustomize
@@ -35,6 +36,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/resid"
 	"sigs.k8s.io/yaml"
 
+	"github.com/homelab-gitops/homelab/tools/internal/chartfetch"
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/memo"
 	"github.com/homelab-gitops/homelab/tools/internal/render"
@@ -49,6 +51,7 @@ const KubeVersion = "v1.37.0"
 // chart is loaded once.
 type Renderer struct {
 	cacheDirs []string
+	fetcher   *chartfetch.Fetcher
 	apis      func() []string
 	charts    memo.Map[string, *chart.Chart]
 }
@@ -57,11 +60,14 @@ type Renderer struct {
 // directories) and announcing the API versions (group/version and
 // group/version/Kind) apiVersions returns besides Helm's built-in set in
 // .Capabilities; it is called once, when the first chart is rendered.
-func New(cacheDirs []string, apiVersions func() []string) *Renderer {
+// With a fetcher, a chart found neither in the repository nor in the cache
+// directories is fetched from its HelmRepository or OCIRepository; nil
+// keeps the Renderer offline.
+func New(cacheDirs []string, apiVersions func() []string, fetcher *chartfetch.Fetcher) *Renderer {
 	if apiVersions == nil {
 		apiVersions = func() []string { return nil }
 	}
-	return &Renderer{cacheDirs: cacheDirs, apis: sync.OnceValue(apiVersions)}
+	return &Renderer{cacheDirs: cacheDirs, fetcher: fetcher, apis: sync.OnceValue(apiVersions)}
 }
 
 // Result is the output of rendering one HelmRelease.

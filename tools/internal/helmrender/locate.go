@@ -1,6 +1,7 @@
 package helmrender
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path"
@@ -46,11 +47,13 @@ type Location struct {
 // (spec.chart.spec with a GitRepository, Bucket or OCIRepository source that
 // is this repository, or spec.chartRef to a HelmChart or OCIRepository that
 // resolves to it), else the chart cache, by chart name and the pinned
-// version. When it finds nothing, the reason says what was looked for.
-func (r *Renderer) Locate(hr *render.Object, srcs Sources) (Location, string, bool) {
+// version, else, when the Renderer may fetch, the chart's HelmRepository
+// or OCIRepository. When it finds nothing, the reason says what was looked
+// for.
+func (r *Renderer) Locate(ctx context.Context, hr *render.Object, srcs Sources) (Location, string, bool) {
 	ns := hr.U.GetNamespace()
 	if spec, ok, _ := unstructured.NestedMap(hr.U.Object, "spec", "chart", "spec"); ok {
-		return r.locateSpec(spec, ns, srcs)
+		return r.locateSpec(ctx, spec, ns, srcs)
 	}
 	ref, ok, _ := unstructured.NestedStringMap(hr.U.Object, "spec", "chartRef")
 	if !ok {
@@ -67,7 +70,7 @@ func (r *Renderer) Locate(hr *render.Object, srcs Sources) (Location, string, bo
 	switch ref["kind"] {
 	case "HelmChart":
 		spec, _, _ := unstructured.NestedMap(obj.U.Object, "spec")
-		return r.locateSpec(spec, rns, srcs)
+		return r.locateSpec(ctx, spec, rns, srcs)
 	case "OCIRepository":
 		if src, ok := srcs.Repository("OCIRepository", rns, ref["name"]); ok {
 			return r.localChart(src, ".", fmt.Sprintf("OCIRepository %s/%s", rns, ref["name"]))
@@ -78,14 +81,18 @@ func (r *Renderer) Locate(hr *render.Object, srcs Sources) (Location, string, bo
 		if semver, _, _ := unstructured.NestedString(obj.U.Object, "spec", "ref", "semver"); version == "" && semver != "" {
 			version = semver
 		}
-		return r.cached(name, version)
+		loc, why, ok := r.cached(name, version)
+		if ok || r.fetcher == nil {
+			return loc, why, ok
+		}
+		return r.fetchOCIRepository(ctx, obj, why)
 	}
 	return Location{}, fmt.Sprintf("chartRef kind %q is not a chart source", ref["kind"]), false
 }
 
 // locateSpec resolves a HelmChart template (spec.chart.spec or a HelmChart's
 // spec) in namespace ns.
-func (r *Renderer) locateSpec(spec map[string]any, ns string, srcs Sources) (Location, string, bool) {
+func (r *Renderer) locateSpec(ctx context.Context, spec map[string]any, ns string, srcs Sources) (Location, string, bool) {
 	chart, _, _ := unstructured.NestedString(spec, "chart")
 	version, _, _ := unstructured.NestedString(spec, "version")
 	ref, _, _ := unstructured.NestedStringMap(spec, "sourceRef")
@@ -107,6 +114,9 @@ func (r *Renderer) locateSpec(spec map[string]any, ns string, srcs Sources) (Loc
 		}
 	}
 	loc, why, ok := r.cached(path.Base(chart), version)
+	if !ok && r.fetcher != nil && ref["kind"] == "HelmRepository" {
+		loc, why, ok = r.fetchHelmRepository(ctx, srcs, rns, ref["name"], chart, version, why)
+	}
 	loc.ValuesFiles, loc.IgnoreMissing = files, ignoreMissing
 	return loc, why, ok
 }

@@ -52,6 +52,9 @@ func Parse(path string, data []byte) *File {
 			var pe *yaml.ParserError
 			if errors.As(err, &pe) {
 				line, col = pe.Line, pe.Column+1 // the parser counts columns from 0
+				if l := problemLine(data, pe.Line, pe.Message); l > line {
+					line, col = l, indent(data, l)+1
+				}
 			}
 			msg := strings.TrimPrefix(err.Error(), "yaml: ")
 			if pe != nil {
@@ -231,4 +234,55 @@ func (f *File) Find(kind, name string) *Doc {
 		return byPart
 	}
 	return byKind
+}
+
+// problemLine finds the line a YAML syntax error is on. go-yaml reports
+// the start of the enclosing mapping or sequence when there is one (a
+// "did not find expected key" at the mapping's first key, lines above the
+// stray indentation). Prefixes of the stream that end at a line boundary
+// parse as long as the bad line is not in them: the first one from line
+// from on that fails with the same problem ends at the bad line. The scan
+// is bounded; 0 means not found.
+func problemLine(data []byte, from int, problem string) int {
+	const maxScan = 500
+	end := 0
+	for n := 1; end < len(data) && n < from+maxScan; n++ {
+		i := bytes.IndexByte(data[end:], '\n')
+		if i < 0 {
+			end = len(data)
+		} else {
+			end += i + 1
+		}
+		if n < from {
+			continue
+		}
+		var pe *yaml.ParserError
+		if errors.As(decodeAll(data[:end]), &pe) && pe.Message == problem {
+			return n
+		}
+	}
+	return 0
+}
+
+func decodeAll(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// indent is the number of leading spaces of line n (1-based) of data.
+func indent(data []byte, n int) int {
+	lines := bytes.SplitN(data, []byte("\n"), n+1)
+	if n > len(lines) {
+		return 0
+	}
+	l := lines[n-1]
+	return len(l) - len(bytes.TrimLeft(l, " "))
 }

@@ -18,6 +18,14 @@ func TestParse(t *testing.T) {
 	}{
 		{name: "two documents", data: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: b\n", docs: 2},
 		{name: "syntax error has line and column", data: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n   labels: {}\n", rule: finding.ParseSyntax, line: 5, col: 10, message: "mapping values are not allowed"},
+		// go-yaml names the enclosing mapping or sequence; the finding
+		// points at the line that breaks it.
+		{name: "stray indentation in a mapping", data: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: \"1\"\n   b: 2\n", rule: finding.ParseSyntax, line: 7, col: 4, message: "did not find expected key"},
+		{name: "key outdented", data: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: \"1\"\n b: 2\n", rule: finding.ParseSyntax, line: 7, col: 2, message: "did not find expected key"},
+		{name: "list item outdented", data: "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n        - name: a\n          image: x\n         ports: []\n", rule: finding.ParseSyntax, line: 9, col: 10, message: "did not find expected '-' indicator"},
+		{name: "sequence item in a mapping", data: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels:\n    a: b\n  - c\n", rule: finding.ParseSyntax, line: 7, col: 3, message: "did not find expected key"},
+		{name: "unclosed flow sequence", data: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: [1, 2\n  b: 3\n", rule: finding.ParseSyntax, line: 6, col: 3, message: "did not find expected ',' or ']'"},
+		{name: "flow sequence over two lines, error below", data: "a:\n  b: [1,\n    2]\n  c: 1\n d: 2\n", rule: finding.ParseSyntax, line: 5, col: 2, message: "did not find expected key"},
 		{name: "duplicate key", data: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  x: \"1\"\n  x: \"2\"\n", docs: 1, rule: finding.ParseDuplicateKey, line: 7, col: 3, message: `duplicate key "x" in .data (first at line 6)`},
 		{name: "merge keys are not duplicates", data: "base: &b {a: 1}\nx:\n  <<: *b\n  c: 2\n", docs: 1},
 		{name: "anchors and custom tags are YAML", data: "a: &x 1\nb: *x\nc: !custom tag\n", docs: 1},

@@ -34,8 +34,8 @@ func (g *GitHubOutput) Output(w io.Writer, r *Report) error {
 		}
 		props = append(props, "title="+escapeProperty(f.Rule))
 		msg := f.Message
-		if !f.Object.IsZero() {
-			msg += " [" + f.Object.String() + "]"
+		if s := subject(f, r); s != "" {
+			msg += " [" + s + "]"
 		}
 		if f.Hint != "" {
 			msg += "\n" + f.Hint

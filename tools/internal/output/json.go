@@ -6,7 +6,6 @@ import (
 
 	"github.com/homelab-gitops/homelab/tools/internal/diff"
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
-	"github.com/homelab-gitops/homelab/tools/internal/validate"
 )
 
 // JSONSchemaVersion is bumped on any incompatible change of the JSON output.
@@ -18,7 +17,8 @@ const JSONSchemaVersion = 1
 //	  "version": 1,
 //	  "findings": [{"rule", "class", "severity", "file", "line", "column",
 //	                "object": {"apiVersion", "kind", "namespace", "name"},
-//	                "kustomization", "field", "message", "hint"}],
+//	                "cluster", "kustomization", "field", "variable",
+//	                "message", "hint"}],
 //	  "stats": {"clusters", "kustomizations", "objects", "files",
 //	            "findings": {"errors", "warnings", "infos"}, "durationMs"},
 //	  "diff": {"base", "kustomizations": [...]}   // with --base only
@@ -30,7 +30,7 @@ type JSONOutput struct{}
 type jsonReport struct {
 	Version  int               `json:"version"`
 	Findings []finding.Finding `json:"findings"`
-	Stats    validate.Stats    `json:"stats"`
+	Stats    finding.Stats     `json:"stats"`
 	Diff     *diff.Report      `json:"diff,omitempty"`
 }
 

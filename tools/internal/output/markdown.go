@@ -55,7 +55,7 @@ func (m *MarkdownOutput) Output(w io.Writer, r *Report) error {
 			if f.Severity == finding.Error {
 				icon = "❌"
 			}
-			row := fmt.Sprintf("| %s | `%s` | `%s` | %s | %s |\n", icon, f.Rule, cell(f.Position()), cell(f.Object.String()), cell(f.Message))
+			row := fmt.Sprintf("| %s | `%s` | `%s` | %s | %s |\n", icon, f.Rule, cell(f.Position()), cell(subject(f, r)), cell(f.Message))
 			if b.Len()+len(row) > limit/2 {
 				break
 			}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/homelab-gitops/homelab/tools/internal/diff"
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
-	"github.com/homelab-gitops/homelab/tools/internal/validate"
 )
 
 // Format names.
@@ -27,11 +26,25 @@ var Formats = []string{Text, JSON, SARIF, GitHub, Markdown}
 // Report is what the outputs render.
 type Report struct {
 	Findings []finding.Finding
-	Stats    validate.Stats
+	Stats    finding.Stats
 	// Diff is set when a base revision was compared.
 	Diff *diff.Report
 	// Tool version for SARIF.
 	Version string
+}
+
+// subject names what a finding is about: the object, and the cluster when
+// the repository has more than one (a file shared by clusters can have a
+// finding in each).
+func subject(f finding.Finding, r *Report) string {
+	s := f.Object.String()
+	if r.Stats.Clusters > 1 && f.Cluster != "" {
+		if s != "" {
+			s += " in "
+		}
+		s += "cluster " + f.Cluster
+	}
+	return s
 }
 
 // Outputter writes a report.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/homelab-gitops/homelab/tools/internal/diff"
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
-	"github.com/homelab-gitops/homelab/tools/internal/validate"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -30,7 +29,7 @@ func sample() *Report {
 	}
 	return &Report{
 		Findings: fs,
-		Stats:    validate.Stats{Clusters: 1, Kustomizations: 4, Objects: 21, Files: 15, Counts: finding.Count(fs), DurationMS: 42},
+		Stats:    finding.Stats{Clusters: 1, Kustomizations: 4, Objects: 21, Files: 15, Counts: finding.Count(fs), DurationMS: 42},
 		Diff: &diff.Report{Base: "main", Kustomizations: []diff.KustomizationDiff{{
 			Cluster: "home", Kustomization: "flux-system/apps",
 			Objects: []diff.ObjectDiff{{Object: "Deployment/web/web", Change: diff.Changed, Diff: "--- base/Deployment/web/web\n+++ head/Deployment/web/web\n@@ -1 +1 @@\n-replicas: 1\n+replicas: 2\n"}},
@@ -108,5 +107,39 @@ func TestMarkdownFitsInAComment(t *testing.T) {
 	}
 	if strings.Index(s, "### gitops-validate") != 0 {
 		t.Error("summary is not first")
+	}
+}
+
+// TestSARIFHelp: a rule's help is there when the rule has a hint and left
+// out otherwise (SARIF requires text in a multiformatMessageString).
+func TestSARIFHelp(t *testing.T) {
+	var buf bytes.Buffer
+	if err := (&SARIFOutput{}).Output(&buf, sample()); err != nil {
+		t.Fatal(err)
+	}
+	var log struct {
+		Runs []struct {
+			Tool struct {
+				Driver struct {
+					Rules []struct {
+						ID   string          `json:"id"`
+						Help json.RawMessage `json:"help"`
+					} `json:"rules"`
+				} `json:"driver"`
+			} `json:"tool"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	helps := map[string]string{}
+	for _, r := range log.Runs[0].Tool.Driver.Rules {
+		helps[r.ID] = string(r.Help)
+	}
+	if h := helps["security-image-pinned"]; h != "" {
+		t.Errorf("policy rule without a hint has help %s", h)
+	}
+	if h := helps[finding.RefMissing]; !strings.Contains(h, `"text":`) || strings.Contains(h, `"text": ""`) {
+		t.Errorf("%s: help %s, want the rule's hint", finding.RefMissing, h)
 	}
 }

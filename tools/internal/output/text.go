@@ -13,8 +13,8 @@ type TextOutput struct{}
 func (t *TextOutput) Output(w io.Writer, r *Report) error {
 	for _, f := range r.Findings {
 		obj := ""
-		if !f.Object.IsZero() {
-			obj = " [" + f.Object.String() + "]"
+		if s := subject(f, r); s != "" {
+			obj = " [" + s + "]"
 		}
 		if _, err := fmt.Fprintf(w, "%s: %s %s %s%s\n", f.Position(), f.Severity, f.Rule, f.Message, obj); err != nil {
 			return err

@@ -62,96 +62,22 @@ func newIndex(c *render.Cluster, cfg *config.Config) *index {
 		id := o.ID()
 		ix.objects[key{id.Group, id.Kind, id.Namespace, id.Name}] = o
 	}
-	secret := func(ns, name, by string) {
-		if name != "" {
-			ix.made[key{"", "Secret", ns, name}] = by
-		}
-	}
-	service := func(ns, name, by string) { ix.made[key{"", "Service", ns, name}] = by }
 	for _, o := range c.Objects {
 		id := o.ID()
-		ns := id.Namespace
-		s := func(path ...string) string { v, _, _ := unstructured.NestedString(o.U.Object, path...); return v }
-		switch {
-		case id.Group == certGroup && id.Kind == "Certificate":
-			secret(ns, s("spec", "secretName"), "cert-manager (Certificate "+id.Name+")")
-		case id.Group == gatewayGroup && id.Kind == "Gateway" && hasIssuerAnnotation(o):
-			for _, l := range slice(o.U.Object, "spec", "listeners") {
-				for _, cr := range slice(l, "tls", "certificateRefs") {
-					crNS, _ := cr["namespace"].(string)
-					if crNS == "" {
-						crNS = ns
-					}
-					name, _ := cr["name"].(string)
-					secret(crNS, name, "cert-manager gateway-shim (Gateway "+id.Name+")")
-				}
+		if rule, ok := operators[groupKind{id.Group, id.Kind}]; ok {
+			for _, m := range rule(o) {
+				ix.made[key{"", m.kind, m.namespace, m.name}] = m.by
 			}
-		case id.Group == "networking.k8s.io" && id.Kind == "Ingress" && hasIssuerAnnotation(o):
-			for _, t := range slice(o.U.Object, "spec", "tls") {
-				name, _ := t["secretName"].(string)
-				secret(ns, name, "cert-manager ingress-shim (Ingress "+id.Name+")")
-			}
-		case id.Group == "external-secrets.io" && id.Kind == "ExternalSecret":
-			name := s("spec", "target", "name")
-			if name == "" {
-				name = id.Name
-			}
-			secret(ns, name, "external-secrets (ExternalSecret "+id.Name+")")
-		case id.Group == "triggers.tekton.dev" && id.Kind == "EventListener":
-			service(ns, "el-"+id.Name, "Tekton Triggers (EventListener "+id.Name+")")
-		case id.Group == "operator.tekton.dev" && (id.Kind == "TektonDashboard" ||
-			id.Kind == "TektonConfig" && (s("spec", "profile") == "all" || hasField(o.U.Object, "spec", "dashboard"))):
-			target := s("spec", "targetNamespace")
-			if target == "" {
-				target = "tekton-pipelines"
-			}
-			service(target, "tekton-dashboard", "Tekton operator ("+id.Kind+" "+id.Name+")")
-		case id.Group == "bitnami.com" && id.Kind == "SealedSecret":
-			secret(ns, id.Name, "sealed-secrets")
-		case id.Group == "rabbitmq.com" && id.Kind == "RabbitmqCluster":
-			by := "RabbitMQ cluster operator (RabbitmqCluster " + id.Name + ")"
-			secret(ns, id.Name+"-default-user", by)
-			secret(ns, id.Name+"-erlang-cookie", by)
-			service(ns, id.Name, by)
-			service(ns, id.Name+"-nodes", by)
-			ix.made[key{"", "ServiceAccount", ns, id.Name + "-server"}] = by
-			ix.made[key{"", "ConfigMap", ns, id.Name + "-server-conf"}] = by
-			ix.made[key{"", "ConfigMap", ns, id.Name + "-plugins-conf"}] = by
-		case id.Group == "mongodbcommunity.mongodb.com" && id.Kind == "MongoDBCommunity":
-			by := "MongoDB operator (MongoDBCommunity " + id.Name + ")"
-			secret(ns, id.Name+"-agent-password", by)
-			secret(ns, id.Name+"-keyfile", by)
-			secret(ns, id.Name+"-agent-certs", by)
-			secret(ns, id.Name+"-admin-scram-credentials", by)
-			service(ns, id.Name+"-svc", by)
-			for _, u := range slice(o.U.Object, "spec", "users") {
-				name, _ := u["name"].(string)
-				db, _ := u["db"].(string)
-				cs, _ := u["connectionStringSecretName"].(string)
-				if cs == "" {
-					cs = strings.ToLower(id.Name + "-" + db + "-" + name)
-				}
-				csNS, _ := u["connectionStringSecretNamespace"].(string)
-				if csNS == "" {
-					csNS = ns
-				}
-				secret(csNS, cs, by)
-				if sc, _ := u["scramCredentialsSecretName"].(string); sc != "" {
-					secret(ns, sc+"-scram-credentials", by)
-				}
-			}
-		case id.Group == "mongodb.com" && id.Kind == "MongoDB":
-			by := "MongoDB operator (MongoDB " + id.Name + ")"
-			service(ns, id.Name+"-svc", by)
-			secret(ns, id.Name+"-agent-password", by)
-		case helmcheck.IsHelmRelease(o):
+			continue
+		}
+		if helmcheck.IsHelmRelease(o) {
 			if _, rendered := c.Charts[o]; rendered {
 				// Its objects are in c.Objects: what the chart makes is
 				// known, and what it does not make is missing.
 				continue
 			}
 			ix.charts[helmcheck.TargetNamespace(o)] = helmcheck.ChartName(c, o)
-			release := fmt.Sprintf("the Helm chart %s of HelmRelease %s/%s", helmcheck.ChartName(c, o), o.U.GetNamespace(), o.U.GetName())
+			release := fmt.Sprintf("the Helm chart %s of HelmRelease %s", helmcheck.ChartName(c, o), render.NamespacedName(o.U.GetNamespace(), o.U.GetName()))
 			remember := func(v string) {
 				if _, seen := ix.valueNames[v]; !seen {
 					ix.valueNames[v] = release
@@ -312,9 +238,9 @@ func (ck *checker) ref(o *render.Object, group, kind, ns, name, field, what stri
 	st, why, target := ck.ix.lookup(group, kind, ns, name)
 	switch st {
 	case missing:
-		ck.emit(o, finding.RefMissing, field, fmt.Sprintf("%s: %s %s/%s/%s does not exist in the manifests of cluster %s", o.ID(), what, kind, ns, name, ck.cluster))
+		ck.emit(o, finding.RefMissing, field, fmt.Sprintf("%s: %s %s/%s does not exist in the manifests of cluster %s", o.ID(), what, kind, render.NamespacedName(ns, name), ck.cluster))
 	case unknown:
-		ck.emit(o, finding.RefUnknown, field, fmt.Sprintf("%s: %s %s/%s/%s is not in the repository; %s", o.ID(), what, kind, ns, name, why))
+		ck.emit(o, finding.RefUnknown, field, fmt.Sprintf("%s: %s %s/%s is not in the repository; %s", o.ID(), what, kind, render.NamespacedName(ns, name), why))
 	}
 	return target
 }

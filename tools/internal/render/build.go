@@ -1,9 +1,14 @@
 package render
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 
 	"sigs.k8s.io/kustomize/api/konfig"
@@ -12,6 +17,7 @@ import (
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/openapi"
+	"sigs.k8s.io/yaml"
 )
 
 // kustomize keeps its OpenAPI schema in package globals (kyaml/openapi),
@@ -27,10 +33,17 @@ var (
 )
 
 // kustomizeBuild runs krusty with kustomize-controller's options (load
-// restrictions off, plugins off), like fluxcd/pkg/kustomize.Build.
-func kustomizeBuild(fs filesys.FileSystem, dir string) (res resmap.ResMap, err error) {
+// restrictions off, plugins off), like fluxcd/pkg/kustomize.Build. What
+// kustomize prints to stderr (deprecated kustomization fields) is returned
+// in warnings, one per line, rather than mixed into the command's output.
+func kustomizeBuild(fs filesys.FileSystem, dir string) (res resmap.ResMap, warnings []string, err error) {
 	buildMu.Lock()
 	defer buildMu.Unlock()
+	restore, captured, cerr := captureStderr()
+	if cerr != nil {
+		return nil, nil, cerr
+	}
+	defer func() { warnings = append(warnings, captured(restore())...) }()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("recovered from kustomize build panic: %v", r)
@@ -51,7 +64,10 @@ func kustomizeBuild(fs filesys.FileSystem, dir string) (res resmap.ResMap, err e
 	if watch.dirty {
 		schemaDirty = true
 	}
-	return res, err
+	if watch.remote != nil {
+		return nil, nil, watch.remote
+	}
+	return res, nil, err
 }
 
 // schemaFieldRe matches the top-level kustomization fields that change the
@@ -59,20 +75,77 @@ func kustomizeBuild(fs filesys.FileSystem, dir string) (res resmap.ResMap, err e
 var schemaFieldRe = regexp.MustCompile(`(?m)^(openapi|crds):`)
 
 // schemaWatch notes when a kustomization read during a build can change
-// the global schema.
+// the global schema, and keeps kustomize from downloading generator files.
 type schemaWatch struct {
 	filesys.FileSystem
 	dirty bool
+	// remote is the first generator file source given as a URL.
+	remote *remoteFileError
 }
 
 func (w *schemaWatch) ReadFile(path string) ([]byte, error) {
 	data, err := w.FileSystem.ReadFile(path)
-	if err == nil && !w.dirty && isKustomizationName(filepath.Base(path)) {
-		if schemaFieldRe.Match(data) {
-			w.dirty = true
+	if err != nil || !isKustomizationName(filepath.Base(path)) {
+		return data, err
+	}
+	if !w.dirty && schemaFieldRe.Match(data) {
+		w.dirty = true
+	}
+	if bytes.Contains(data, []byte("://")) {
+		var rf *remoteFileError
+		if errors.As(remoteGeneratorFile(path, data), &rf) {
+			// kustomize would download it: point it at a file that does
+			// not exist instead, so that the build fails offline, and
+			// report the remote file as the cause.
+			if w.remote == nil {
+				w.remote = rf
+			}
+			data = bytes.ReplaceAll(data, []byte(rf.url), []byte("gitops-validate-remote-file-not-fetched"))
 		}
 	}
-	return data, err
+	return data, nil
+}
+
+// remoteFileError is a generator file given as a URL: kustomize would
+// download it, which the validator never does.
+type remoteFileError struct {
+	kustomization, generator, url string
+}
+
+func (e *remoteFileError) Error() string {
+	return fmt.Sprintf("%s %s: the file source %s is remote", e.kustomization, e.generator, e.url)
+}
+
+// remoteGeneratorFile refuses a kustomization whose configMapGenerator or
+// secretGenerator reads a file from a URL, before kustomize fetches it.
+func remoteGeneratorFile(path string, data []byte) error {
+	var kus kustypes.Kustomization
+	if err := yaml.Unmarshal(data, &kus); err != nil {
+		return nil // kustomize reports the syntax error
+	}
+	check := func(what string, args kustypes.GeneratorArgs) error {
+		for _, f := range args.FileSources {
+			src := f
+			if _, v, ok := strings.Cut(f, "="); ok {
+				src = v // key=source
+			}
+			if strings.Contains(src, "://") {
+				return &remoteFileError{kustomization: path, generator: what + " " + args.Name, url: src}
+			}
+		}
+		return nil
+	}
+	for _, g := range kus.ConfigMapGenerator {
+		if err := check("configMapGenerator", g.GeneratorArgs); err != nil {
+			return err
+		}
+	}
+	for _, g := range kus.SecretGenerator {
+		if err := check("secretGenerator", g.GeneratorArgs); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func isKustomizationName(name string) bool {
@@ -95,5 +168,41 @@ func BuildFiles(files map[string][]byte) (resmap.ResMap, error) {
 			return nil, fmt.Errorf("write %s: %w", p, err)
 		}
 	}
-	return kustomizeBuild(fs, ".")
+	res, _, err := kustomizeBuild(fs, ".")
+	return res, err
+}
+
+// captureStderr points os.Stderr at a pipe until restore is called;
+// captured then returns the lines written. kustomize writes its
+// deprecation warnings straight to os.Stderr; builds hold buildMu, which
+// is what makes swapping the variable safe for kustomize's writes. A write
+// from elsewhere in that window is captured too, and logged with them.
+func captureStderr() (restore func() []byte, captured func([]byte) []string, err error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, fmt.Errorf("capture kustomize's stderr: %w", err)
+	}
+	saved := os.Stderr
+	os.Stderr = w
+	out := make(chan []byte, 1)
+	go func() {
+		data, _ := io.ReadAll(r)
+		r.Close()
+		out <- data
+	}()
+	restore = func() []byte {
+		os.Stderr = saved
+		w.Close()
+		return <-out
+	}
+	captured = func(data []byte) []string {
+		var lines []string
+		for l := range strings.SplitSeq(strings.TrimSpace(string(data)), "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				lines = append(lines, l)
+			}
+		}
+		return lines
+	}
+	return restore, captured, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -65,10 +66,18 @@ type Result struct {
 // the same generated kustomization over the same directory are done once.
 type Renderer struct {
 	builds memo.Map[string, resmap.ResMap]
+	// Log receives what kustomize prints while building (deprecated
+	// fields), at debug level.
+	Log *slog.Logger
 }
 
-// New returns a Renderer.
-func New() *Renderer { return &Renderer{} }
+// New returns a Renderer that logs to log (nil: nowhere).
+func New(log *slog.Logger) *Renderer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Renderer{Log: log}
+}
 
 // Render builds k from src. vars serves the ConfigMaps and Secrets that
 // spec.postBuild.substituteFrom names (a fake client over the repository's
@@ -160,8 +169,9 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 			obj := finding.Object{APIVersion: rs.GetApiVersion(), Kind: rs.GetKind(), Namespace: rs.GetNamespace(), Name: rs.GetName()}
 			for _, v := range missing {
 				f := finding.New(finding.RenderVarMissing, file, 0, 0, obj,
-					fmt.Sprintf("variable ${%s} has no value in Kustomization %s (postBuild.substitute/substituteFrom) and no default; Flux substitutes an empty string", v, k.Ref))
+					fmt.Sprintf("variable ${%s} has no value in Kustomization %s (postBuild.substitute/substituteFrom) and no default; Flux substitutes an empty string", v.Name, k.Ref))
 				f.Kustomization = k.Ref.String()
+				f.Field, f.Variable = v.Field, v.Name
 				out.Findings = append(out.Findings, f)
 			}
 			if err != nil {
@@ -218,7 +228,10 @@ func (r *Renderer) build(src Source, dir, kfile string, manifest []byte) (resmap
 			base = hidden
 		}
 		fs := newOverlayFS(base, map[string][]byte{kfile: manifest})
-		res, err := kustomizeBuild(fs, dir)
+		res, warnings, err := kustomizeBuild(fs, dir)
+		for _, w := range warnings {
+			r.Log.Debug("kustomize", "dir", src.repoPath(dir), "message", w)
+		}
 		if err != nil && hidden != nil {
 			if why := hidden.explain(); why != "" {
 				err = &ignoredError{err: err, why: why}
@@ -326,6 +339,15 @@ func (r *Renderer) renderFinding(k *Kustomization, src Source, err error) findin
 		f := finding.New(finding.RenderSource, k.File, k.Line, 0, k.FindingObject(),
 			fmt.Sprintf("Kustomization %s is not rendered: it includes the remote resource %s, which is not fetched offline; its objects are not checked", k.Ref, url))
 		f.Hint = "Vendor the remote manifests into the repository (kustomize-controller fetches them on every reconciliation, so a moved or changed URL changes the cluster without a commit)."
+		f.Kustomization = k.Ref.String()
+		return f
+	}
+	var rf *remoteFileError
+	if errors.As(err, &rf) {
+		f := finding.New(finding.RenderSource, k.File, k.Line, 0, k.FindingObject(),
+			fmt.Sprintf("Kustomization %s is not rendered: %s generates from the remote file %s, which is not fetched offline; its objects are not checked",
+				k.Ref, rf.generator+" in "+src.repoPath(rf.kustomization), rf.url))
+		f.Hint = "Commit the file next to the kustomization (kustomize-controller downloads it on every reconciliation, so a changed URL changes the cluster without a commit)."
 		f.Kustomization = k.Ref.String()
 		return f
 	}

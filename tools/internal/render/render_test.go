@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
@@ -84,7 +85,7 @@ func renderDir(t *testing.T, spec string) Result {
 	if err := os.WriteFile(filepath.Join(root, "app", "objects.yaml"), []byte(configMap), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res := New().Render(context.Background(), kustomization(t, spec), Source{Root: root}, fakeVars{})
+	res := New(nil).Render(context.Background(), kustomization(t, spec), Source{Root: root}, fakeVars{})
 	entries, _ := os.ReadDir(filepath.Join(root, "app"))
 	if len(entries) != 1 {
 		t.Fatalf("render wrote to the source directory: %v", entries)
@@ -122,14 +123,14 @@ func TestSubstitution(t *testing.T) {
 			spec:    "  path: ./app\n  sourceRef: {kind: GitRepository, name: flux-system}\n  postBuild:\n    substitute: {NAME: inline}\n",
 			want:    map[string]string{"plain": "inline", "defaulted": "fallback", "escaped": "${NAME}", "missing": ""},
 			raw:     "${NAME}",
-			missing: []string{"NOPE"},
+			missing: []string{"NOPE at data.missing"},
 		},
 		{
 			name:    "substituteFrom a ConfigMap, optional missing Secret",
 			spec:    "  path: ./app\n  sourceRef: {kind: GitRepository, name: flux-system}\n  postBuild:\n    substituteFrom:\n      - {kind: ConfigMap, name: vars}\n      - {kind: Secret, name: absent, optional: true}\n",
 			want:    map[string]string{"plain": "from-configmap", "defaulted": "fallback", "escaped": "${NAME}", "missing": ""},
 			raw:     "${NAME}",
-			missing: []string{"NOPE"},
+			missing: []string{"NOPE at data.missing"},
 		},
 	}
 	for _, tt := range tests {
@@ -156,12 +157,12 @@ func TestSubstitution(t *testing.T) {
 					t.Errorf("unexpected finding %s: %s", f.Rule, f.Message)
 					continue
 				}
-				missing = append(missing, f.Message)
+				missing = append(missing, f.Variable+" at "+f.Field)
 				if f.File != "app/objects.yaml" {
 					t.Errorf("finding file %q, want app/objects.yaml", f.File)
 				}
 			}
-			if len(missing) != len(tt.missing) {
+			if !slices.Equal(missing, tt.missing) {
 				t.Errorf("missing-variable findings %v, want %v", missing, tt.missing)
 			}
 			if app.File != "app/objects.yaml" {
@@ -210,7 +211,7 @@ func TestKustomizationSpecApplied(t *testing.T) {
 func TestRenderErrors(t *testing.T) {
 	kus := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - present.yaml\n  - absent.yaml\n"
 	root := testfs.Tree(t, map[string]string{"app/kustomization.yaml": kus, "app/present.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n"})
-	r := New()
+	r := New(nil)
 	res := r.Render(context.Background(), kustomization(t, "  path: ./app\n  sourceRef: {kind: GitRepository, name: flux-system}\n"), Source{Root: root}, nil)
 	if len(res.Findings) != 1 || res.Findings[0].Rule != finding.RenderFailed || res.Findings[0].File != "app/kustomization.yaml" || res.Findings[0].Line != 5 {
 		t.Fatalf("want render-failed at app/kustomization.yaml:5, got %+v", res.Findings)
@@ -237,5 +238,47 @@ func TestSchemaFieldDetection(t *testing.T) {
 		if got := schemaFieldRe.MatchString(tt.data); got != tt.want {
 			t.Errorf("%q: %v, want %v", tt.data, got, tt.want)
 		}
+	}
+}
+
+// TestMissingVars: one walk of the object finds every variable Flux's
+// strict mode would fail on, each once, at the first field in document
+// order that references it.
+func TestMissingVars(t *testing.T) {
+	const doc = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: app
+  labels:
+    ${KEY_VAR}: x
+data:
+  set: ${SET}
+  both: ${ONE}-${TWO^^}
+  again: ${ONE}
+  defaulted: ${A:=x} ${B:-y} ${C-z} ${D:+w}
+  nested: ${E:=${INNER}}
+  escaped: $${ESCAPED}
+  list:
+    - plain
+    - ${IN_LIST}
+  unparsable: ${BROKEN
+`
+	var n kyaml.Node
+	if err := kyaml.Unmarshal([]byte(doc), &n); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range missingVars(&n, map[string]string{"SET": "1"}) {
+		got = append(got, m.Name+" at "+m.Field)
+	}
+	want := []string{
+		"KEY_VAR at metadata.labels.${KEY_VAR}",
+		"ONE at data.both",
+		"TWO at data.both",
+		"INNER at data.nested",
+		"IN_LIST at data.list.1",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("missing\n  %v\nwant\n  %v", got, want)
 	}
 }

@@ -5,12 +5,17 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/fluxcd/pkg/envsubst/parse"
 
 	kustomize "github.com/fluxcd/pkg/kustomize"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/api/resource"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // substituter runs Flux's postBuild substitution for one Kustomization. The
@@ -19,6 +24,8 @@ import (
 // inline, which SubstituteVariables treats identically.
 type substituter struct {
 	obj unstructured.Unstructured
+	// vars are the variables, substituteFrom and inline merged.
+	vars map[string]string
 	// unknown is set when some variables come from an object that is not
 	// available offline: substitution then runs as Flux's default
 	// (non-strict) and missing variables are not reported.
@@ -50,46 +57,111 @@ func newSubstituter(ctx context.Context, k *Kustomization, vars client.Client) (
 	if err := unstructured.SetNestedStringMap(obj.Object, merged, "spec", "postBuild", "substitute"); err != nil {
 		return nil, false, fmt.Errorf("set variables: %w", err)
 	}
-	s := &substituter{obj: obj}
+	s := &substituter{obj: obj, vars: merged}
 	if loadErr != nil {
 		return s, true, loadErr
 	}
 	return s, true, nil
 }
 
-var missingVarRe = regexp.MustCompile(`variable not set \(strict mode\): "([^"]+)"`)
+// MissingVar is a variable referenced without a value or default.
+type MissingVar struct {
+	Name string
+	// Field is the dotted path of the field (or map key) that references
+	// it, as in finding.Finding.Field.
+	Field string
+}
 
-// apply substitutes variables in rs. Variables without a value or default
-// are returned in missing (Flux, not strict by default, substitutes an
-// empty string for them, which is what the result holds).
-func (s *substituter) apply(ctx context.Context, rs *resource.Resource, data []byte) (*resource.Resource, []string, error) {
+// apply substitutes variables in rs as Flux does by default (not strict):
+// a variable without a value or default becomes an empty string. Such
+// variables are returned in missing, each once, at the first field that
+// references it.
+func (s *substituter) apply(ctx context.Context, rs *resource.Resource, data []byte) (*resource.Resource, []MissingVar, error) {
 	if !bytes.ContainsRune(data, '$') {
 		// Nothing to substitute: Flux's envsubst pass would return the
 		// object unchanged.
 		return rs, nil, nil
 	}
-	obj := s.obj
-	if s.unknown {
-		out, err := kustomize.SubstituteVariables(ctx, nil, obj, rs.DeepCopy())
-		return out, nil, err
+	var missing []MissingVar
+	if !s.unknown && len(s.vars) > 0 { // with no variables at all, Flux does not substitute
+		missing = missingVars(rs.YNode(), s.vars)
 	}
-	var missing []string
-	for range 64 {
-		out, err := kustomize.SubstituteVariables(ctx, nil, obj, rs.DeepCopy(), kustomize.SubstituteWithStrict(true))
-		if err == nil {
-			return out, missing, nil
-		}
-		m := missingVarRe.FindStringSubmatch(err.Error())
-		if m == nil {
-			return nil, missing, err
-		}
-		missing = append(missing, m[1])
-		if len(missing) == 1 {
-			obj = unstructured.Unstructured{Object: obj.DeepCopy().Object}
-		}
-		vars, _, _ := unstructured.NestedStringMap(obj.Object, "spec", "postBuild", "substitute")
-		vars[m[1]] = ""
-		_ = unstructured.SetNestedStringMap(obj.Object, vars, "spec", "postBuild", "substitute")
+	out, err := kustomize.SubstituteVariables(ctx, nil, s.obj, rs.DeepCopy())
+	if out == nil && err == nil {
+		return nil, nil, nil // substitution disabled by annotation or label
 	}
-	return nil, missing, fmt.Errorf("too many variables without a value")
+	return out, missing, err
+}
+
+// missingVars walks the object's keys and string values in document order
+// and parses each one that may reference a variable with Flux's envsubst
+// parser, once: a variable is missing where Flux's strict mode would fail,
+// that is referenced bare or with a transformation (${VAR}, ${VAR^^})
+// rather than with a default operator (${VAR:=x}, ${VAR:-x}), including
+// inside another expansion's arguments. A string that does not parse is
+// left to the substitution, which reports it.
+func missingVars(root *kyaml.Node, vars map[string]string) []MissingVar {
+	var out []MissingVar
+	seen := map[string]bool{}
+	check := func(text string, path []string) {
+		if !strings.Contains(text, "${") {
+			return
+		}
+		tree, err := parse.Parse(text)
+		if err != nil {
+			return
+		}
+		var walk func(n parse.Node)
+		walk = func(n parse.Node) {
+			switch n := n.(type) {
+			case *parse.ListNode:
+				for _, c := range n.Nodes {
+					walk(c)
+				}
+			case *parse.FuncNode:
+				for _, a := range n.Args {
+					walk(a)
+				}
+				if _, ok := vars[n.Param]; !ok && !isDefaultOp(n.Name) && !seen[n.Param] {
+					seen[n.Param] = true
+					out = append(out, MissingVar{Name: n.Param, Field: strings.Join(path, ".")})
+				}
+			}
+		}
+		walk(tree.Root)
+	}
+	var walk func(n *kyaml.Node, path []string)
+	walk = func(n *kyaml.Node, path []string) {
+		switch n.Kind {
+		case kyaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case kyaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				key := n.Content[i].Value
+				p := append(slices.Clip(path), key)
+				check(key, p)
+				walk(n.Content[i+1], p)
+			}
+		case kyaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, append(slices.Clip(path), strconv.Itoa(i)))
+			}
+		case kyaml.ScalarNode:
+			check(n.Value, path)
+		}
+	}
+	walk(root, nil)
+	return out
+}
+
+// isDefaultOp reports whether an expansion operator supplies its own value
+// when the variable is unset, as envsubst's strict mode tolerates.
+func isDefaultOp(name string) bool {
+	switch name {
+	case "-", "+", "=", "?", ":-", ":+", ":=", ":?":
+		return true
+	}
+	return false
 }

@@ -30,7 +30,17 @@ type Ref struct {
 	Name      string
 }
 
-func (r Ref) String() string { return r.Namespace + "/" + r.Name }
+func (r Ref) String() string { return NamespacedName(r.Namespace, r.Name) }
+
+// NamespacedName prints namespace/name, or the name alone when there is no
+// namespace (a cluster-scoped object, or one left to a default), never
+// "/name".
+func NamespacedName(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "/" + name
+}
 
 // Kustomization is a Flux Kustomization as its parent rendered it.
 type Kustomization struct {
@@ -59,7 +69,7 @@ type SourceRef struct {
 	Namespace string
 }
 
-func (s SourceRef) String() string { return s.Kind + "/" + s.Namespace + "/" + s.Name }
+func (s SourceRef) String() string { return s.Kind + "/" + NamespacedName(s.Namespace, s.Name) }
 
 // Object is one rendered object with the file it came from.
 type Object struct {
@@ -144,23 +154,33 @@ func NewKustomization(u *unstructured.Unstructured, parent *Kustomization, file 
 	if k.SourceRef.Namespace == "" {
 		k.SourceRef.Namespace = k.Namespace
 	}
-	deps, _, err := unstructured.NestedSlice(u.Object, "spec", "dependsOn")
-	if err != nil {
-		return nil, fmt.Errorf("Kustomization/%s: spec.dependsOn: %w", k.Ref, err)
+	if k.DependsOn, err = DependsOn(u.Object, k.Namespace); err != nil {
+		return nil, fmt.Errorf("Kustomization/%s: %w", k.Ref, err)
 	}
+	return k, nil
+}
+
+// DependsOn reads spec.dependsOn of a Flux object (Kustomization,
+// HelmRelease): entries without a namespace are in ns.
+func DependsOn(obj map[string]any, ns string) ([]Ref, error) {
+	deps, _, err := unstructured.NestedSlice(obj, "spec", "dependsOn")
+	if err != nil {
+		return nil, fmt.Errorf("spec.dependsOn: %w", err)
+	}
+	var out []Ref
 	for _, d := range deps {
 		m, ok := d.(map[string]any)
 		if !ok {
 			continue
 		}
 		name, _ := m["name"].(string)
-		ns, _ := m["namespace"].(string)
-		if ns == "" {
-			ns = k.Namespace
+		dns, _ := m["namespace"].(string)
+		if dns == "" {
+			dns = ns
 		}
-		k.DependsOn = append(k.DependsOn, Ref{Namespace: ns, Name: name})
+		out = append(out, Ref{Namespace: dns, Name: name})
 	}
-	return k, nil
+	return out, nil
 }
 
 // CleanPath turns spec.path ("./apps", "apps/", "") into a clean relative

@@ -94,8 +94,11 @@ func (v *Validator) AddCRD(u *unstructured.Unstructured, source string) error {
 	if v.crds.replace(group, kind, lazyDoc{source: source, data: data}) {
 		return nil
 	}
-	// The embedded CRD of that kind is already compiled: compile this one
-	// now, its versions replace the embedded ones.
+	// The embedded CRD of that kind is already compiled, or being compiled
+	// (a preload in the background): wait until it is, so that it cannot
+	// land after this one, then compile this one now, its versions replace
+	// the embedded ones.
+	v.crds.load(group, kind)
 	var crd apiextensionsv1.CustomResourceDefinition
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &crd); err != nil {
 		return fmt.Errorf("crd %s: %w", u.GetName(), err)

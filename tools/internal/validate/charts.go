@@ -3,11 +3,14 @@ package validate
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"runtime"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/homelab-gitops/homelab/tools/internal/chartfetch"
+	"github.com/homelab-gitops/homelab/tools/internal/config"
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/helmcheck"
 	"github.com/homelab-gitops/homelab/tools/internal/helmrender"
@@ -34,8 +37,42 @@ func chartCacheDirs(root string, flagDirs, configDirs []string) ([]string, error
 	return out, nil
 }
 
+// chartFetcher is the fetcher of the run when fetching is on (the flag,
+// else the config), nil otherwise.
+func chartFetcher(root string, opts Options, cfg *config.Config, log *slog.Logger) (*chartfetch.Fetcher, error) {
+	on := cfg.FetchCharts
+	if opts.FetchCharts != nil {
+		on = *opts.FetchCharts
+	}
+	if !on {
+		return nil, nil
+	}
+	dir := opts.FetchCache
+	switch {
+	case dir != "":
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return nil, fmt.Errorf("fetch cache %s: %w", dir, err)
+		}
+		dir = abs
+	case cfg.FetchCache != "":
+		dir = cfg.FetchCache
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(root, filepath.FromSlash(dir))
+		}
+	default:
+		d, err := chartfetch.DefaultDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	log.Debug("fetching charts", "cache", dir)
+	return chartfetch.New(chartfetch.Options{Dir: dir, Logger: log})
+}
+
 // renderCharts renders the chart of every HelmRelease of the cluster that
-// is available offline, and adds the chart's objects to the cluster
+// is available (offline, or fetched when that is on), and adds the chart's objects to the cluster
 // (attributed to the HelmRelease). Charts found nowhere are left to
 // helmcheck, which reports them as not rendered.
 func (c *clusterRun) renderCharts(ctx context.Context) []finding.Finding {
@@ -60,36 +97,40 @@ func (c *clusterRun) renderCharts(ctx context.Context) []finding.Finding {
 			crdVersions = append(crdVersions, helmrender.ServedVersions(o.U)...)
 		}
 	}
+	// Locating a chart may fetch it: releases are located, like rendered,
+	// in parallel.
 	type job struct {
-		hr  *render.Object
-		loc helmrender.Location
+		loc      helmrender.Location
+		why      string
+		rendered bool
+		res      helmrender.Result
 	}
-	var jobs []job
-	c.cluster.Charts = map[*render.Object]string{}
-	c.cluster.ChartsMissing = map[*render.Object]string{}
-	for _, hr := range releases {
-		loc, why, ok := c.run.charts.Locate(hr, srcs)
-		if !ok {
-			c.cluster.ChartsMissing[hr] = why
-			continue
-		}
-		jobs = append(jobs, job{hr, loc})
-	}
-	results := make([]helmrender.Result, len(jobs))
+	jobs := make([]job, len(releases))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, j := range jobs {
+	g.SetLimit(runtime.GOMAXPROCS(0) + 1)
+	for i, hr := range releases {
 		g.Go(func() error {
-			results[i] = c.run.charts.Render(gctx, helmrender.Release{HR: j.hr, Location: j.loc, Sources: srcs, APIVersions: crdVersions})
+			j := &jobs[i]
+			j.loc, j.why, j.rendered = c.run.charts.Locate(gctx, hr, srcs)
+			if j.rendered {
+				j.res = c.run.charts.Render(gctx, helmrender.Release{HR: hr, Location: j.loc, Sources: srcs, APIVersions: crdVersions})
+			}
 			return nil
 		})
 	}
 	_ = g.Wait()
+	c.cluster.Charts = map[*render.Object]string{}
+	c.cluster.ChartsMissing = map[*render.Object]string{}
 	var out []finding.Finding
-	for i, res := range results {
-		c.cluster.Charts[jobs[i].hr] = jobs[i].loc.Describe
-		out = append(out, res.Findings...)
-		for _, o := range res.Objects {
+	for i, j := range jobs {
+		hr := releases[i]
+		if !j.rendered {
+			c.cluster.ChartsMissing[hr] = j.why
+			continue
+		}
+		c.cluster.Charts[hr] = j.loc.Describe
+		out = append(out, j.res.Findings...)
+		for _, o := range j.res.Objects {
 			c.cluster.Objects = append(c.cluster.Objects, o)
 			c.run.preload(o)
 		}

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	policypack "github.com/homelab-gitops/homelab/policies"
 	"github.com/homelab-gitops/homelab/tools/internal/config"
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/graph"
@@ -26,14 +28,18 @@ import (
 	"github.com/homelab-gitops/homelab/tools/schemas"
 )
 
-// check runs every check over the rendered clusters. Checks of single
-// objects run in parallel; cross-object checks run per cluster.
 // newValidator builds the schema validator over the embedded CRDs and the
 // config's CRD directories (nil when schema checks are skipped).
 func (r *run) newValidator(opts Options) (*schema.Validator, error) {
 	if opts.Skip[finding.ClassSchema] {
 		return nil, nil
 	}
+	return r.loadSchemas()
+}
+
+// loadSchemas returns a validator over the embedded CRDs and the config's
+// CRD directories.
+func (r *run) loadSchemas() (*schema.Validator, error) {
 	fsys := []fs.FS{schemas.Compiled}
 	for _, d := range r.cfg.CRDs {
 		fsys = append(fsys, os.DirFS(filepath.Join(r.root, filepath.FromSlash(d))))
@@ -59,7 +65,10 @@ func (r *run) preload(o *render.Object) {
 type checkTools struct {
 	validator *schema.Validator
 	engine    *policy.Engine
-	err       error
+	// builtin is set when engine runs the validator's own pack on a
+	// repository that has none.
+	builtin bool
+	err     error
 }
 
 func (r *run) prepare(ctx context.Context, opts Options) <-chan checkTools {
@@ -68,7 +77,17 @@ func (r *run) prepare(ctx context.Context, opts Options) <-chan checkTools {
 		t := checkTools{validator: r.validator}
 		var wg sync.WaitGroup
 		var perr error
-		if dir := r.policyDir(opts); dir != "" && !opts.Skip[finding.ClassPolicy] {
+		dir := r.policyDir(opts)
+		if dir == "" && opts.Policies != "-" && !opts.NoBuiltinPolicies {
+			dir = filepath.Join(r.tmp, "builtin-policies")
+			if err := policypack.Extract(dir); err != nil {
+				t.err = err
+				ch <- t
+				return
+			}
+			t.builtin = true
+		}
+		if dir != "" && !opts.Skip[finding.ClassPolicy] {
 			wg.Go(func() {
 				e, err := policy.Load(ctx, dir)
 				if err != nil {
@@ -85,6 +104,8 @@ func (r *run) prepare(ctx context.Context, opts Options) <-chan checkTools {
 	return ch
 }
 
+// check runs every check over the rendered clusters. Checks of single
+// objects run in parallel; cross-object checks run per cluster.
 func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []string, prep <-chan checkTools, opts Options) ([]finding.Finding, error) {
 	var (
 		mu  sync.Mutex
@@ -123,17 +144,13 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 		return nil, tools.err
 	}
 	validator, engine := tools.validator, tools.engine
-	if v := validator; v != nil {
-		// The API server ignores metadata.namespace on cluster-scoped
-		// objects; kustomize sets it on custom ones it does not know.
-		for _, c := range clusters {
-			for _, o := range c.Objects {
-				id := o.ID()
-				if id.Namespace != "" && v.ClusterScoped(id.Group, id.Kind) {
-					o.U.SetNamespace("")
-				}
-			}
+	checkPolicies := func(pf []finding.Finding, err error) ([]finding.Finding, error) {
+		if tools.builtin {
+			pf = builtinSeverity(pf)
 		}
+		return pf, err
+	}
+	if v := validator; v != nil {
 		for _, c := range clusters {
 			for _, o := range c.Objects {
 				if o.U.GetKind() == "CustomResourceDefinition" && strings.HasPrefix(o.U.GetAPIVersion(), "apiextensions.k8s.io/") {
@@ -180,13 +197,13 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 					}
 				}
 				if engine != nil {
-					pf, err := engine.CheckObjects(gctx, policyObjs)
+					pf, err := checkPolicies(engine.CheckObjects(gctx, policyObjs))
 					if err != nil {
 						return err
 					}
 					fs = append(fs, pf...)
 				}
-				add(fs...)
+				add(inCluster(c.Name, fs)...)
 				return nil
 			})
 		}
@@ -220,13 +237,13 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 				fs = append(fs, hf...)
 			}
 			if engine != nil {
-				pf, err := engine.CheckCluster(gctx, c)
+				pf, err := checkPolicies(engine.CheckCluster(gctx, c))
 				if err != nil {
 					return err
 				}
 				fs = append(fs, pf...)
 			}
-			add(fs...)
+			add(inCluster(c.Name, fs)...)
 			return nil
 		})
 	}
@@ -258,12 +275,15 @@ type kindTally struct {
 func (t *kindTally) add(cluster string, o *render.Object, f finding.Finding) {
 	id := o.ID()
 	key := cluster + "\x00" + id.Group + "/" + id.Kind
+	f.Cluster = cluster
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.first == nil {
 		t.first, t.count = map[string]*finding.Finding{}, map[string]int{}
 	}
-	if t.first[key] == nil || f.File < t.first[key].File {
+	// The representative is the first by file and object, not by arrival:
+	// objects are checked in parallel.
+	if first := t.first[key]; first == nil || cmp.Or(strings.Compare(f.File, first.File), strings.Compare(f.Object.String(), first.Object.String())) < 0 {
 		if t.first[key] == nil {
 			t.order = append(t.order, key)
 		}
@@ -282,6 +302,33 @@ func (t *kindTally) findings() []finding.Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// builtinConventions are the areas of the built-in pack that encode this
+// platform's design (Flux intervals and remediation, default-deny networks
+// behind one Gateway, replicas and probes) rather than defects: on a
+// repository that did not adopt the pack they are infos.
+var builtinConventions = []string{"flux-", "network-", "reliability-"}
+
+// builtinSeverity lowers the built-in pack's findings: a repository that
+// did not adopt this project's pack is told about them but not failed on.
+// Security, secret, data and certificate findings become warnings; the
+// conventions and every warn rule, infos.
+func builtinSeverity(fs []finding.Finding) []finding.Finding {
+	for i := range fs {
+		convention := false
+		for _, p := range builtinConventions {
+			convention = convention || strings.HasPrefix(fs[i].Rule, p)
+		}
+		switch {
+		case fs[i].Severity == finding.Error && !convention:
+			fs[i].Severity = finding.Warning
+		default:
+			fs[i].Severity = finding.Info
+		}
+		fs[i].Hint += " (Built-in policy pack: this repository has no policies/ of its own. Copy the pack to enforce it, or pass --builtin-policies=false.)"
+	}
+	return fs
 }
 
 func (r *run) policyDir(opts Options) string {
@@ -377,7 +424,7 @@ func (r *run) position(fs []finding.Finding, clusters []*render.Cluster) {
 					}
 				}
 			}
-			f.Message += fmt.Sprintf(" (rendered by HelmRelease %s/%s from chart %s, template %s)", hr.U.GetNamespace(), hr.U.GetName(), o.Chart.Chart, o.Chart.Template)
+			f.Message += fmt.Sprintf(" (rendered by HelmRelease %s from chart %s, template %s)", render.NamespacedName(hr.U.GetNamespace(), hr.U.GetName()), o.Chart.Chart, o.Chart.Template)
 			continue
 		}
 		pf, err := r.files.Get(f.File)
@@ -393,11 +440,6 @@ func (r *run) position(fs []finding.Finding, clusters []*render.Cluster) {
 			path = strings.Split(f.Field, ".")
 		}
 		f.Line, f.Column = d.Lookup(path...)
-		if f.Rule == finding.RenderVarMissing {
-			if l := varLine(r.root, f.File, d.Line(), f.Message); l > 0 {
-				f.Line, f.Column = l, 0
-			}
-		}
 	}
 }
 
@@ -405,24 +447,4 @@ func (r *run) position(fs []finding.Finding, clusters []*render.Cluster) {
 type chartKey struct {
 	file string
 	obj  finding.Object
-}
-
-// varLine finds the line holding the ${VAR} named in msg, from line start.
-func varLine(root, file string, start int, msg string) int {
-	i := strings.Index(msg, "${")
-	j := strings.Index(msg[i+1:], "}")
-	if i < 0 || j < 0 {
-		return 0
-	}
-	name := msg[i+2 : i+1+j]
-	data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(file)))
-	if err != nil {
-		return 0
-	}
-	for n, l := range strings.Split(string(data), "\n") {
-		if n+1 >= start && (strings.Contains(l, "${"+name+"}") || strings.Contains(l, "${"+name+":") || strings.Contains(l, "${"+name+"=")) {
-			return n + 1
-		}
-	}
-	return 0
 }

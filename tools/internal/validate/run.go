@@ -5,9 +5,11 @@ package validate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -29,6 +31,10 @@ import (
 	"github.com/homelab-gitops/homelab/tools/internal/schema"
 )
 
+// ErrNoEntryPoint is returned when the repository has no Flux entry point:
+// there is nothing to render, which is not the same as nothing wrong.
+var ErrNoEntryPoint = errors.New("no Flux entry point")
+
 // Options configure a run.
 type Options struct {
 	// Root is the repository directory.
@@ -38,11 +44,22 @@ type Options struct {
 	// EntryPoints overrides discovery (repository-relative directories).
 	EntryPoints []string
 	// Policies is the Rego pack directory ("" = config or policies/ when
-	// present; "-" = none).
+	// present, else the built-in pack; "-" = none).
 	Policies string
+	// NoBuiltinPolicies keeps the built-in pack off a repository without
+	// a pack of its own.
+	NoBuiltinPolicies bool
 	// ChartCache are directories of pulled Helm charts (relative to the
 	// working directory), besides chartCache in the config.
 	ChartCache []string
+	// FetchCharts, when set, overrides fetchCharts in the config: fetch
+	// the charts found neither in the repository nor in a chart cache from
+	// their sources. This is the validator's only network access.
+	FetchCharts *bool
+	// FetchCache is the directory fetched charts are cached in (relative
+	// to the working directory); default fetchCache in the config, else
+	// chartfetch.DefaultDir.
+	FetchCache string
 	// Checks turns off checks by class when false; nil runs everything.
 	Skip   map[finding.Class]bool
 	Logger *slog.Logger
@@ -53,17 +70,7 @@ type Report struct {
 	Root     string
 	Clusters []*render.Cluster
 	Findings []finding.Finding
-	Stats    Stats
-}
-
-// Stats are counts and timings of a run.
-type Stats struct {
-	Clusters       int            `json:"clusters"`
-	Kustomizations int            `json:"kustomizations"`
-	Objects        int            `json:"objects"`
-	Files          int            `json:"files"`
-	Counts         finding.Counts `json:"findings"`
-	DurationMS     int64          `json:"durationMs"`
+	Stats    finding.Stats
 }
 
 type run struct {
@@ -75,6 +82,8 @@ type run struct {
 	log       *slog.Logger
 	mu        sync.Mutex
 	artifacts map[string]render.Source
+	// remotes are the checkout's Git remote URLs.
+	remotes   []string
 	validator *schema.Validator
 	// preinstalled are API groups whose CRDs exist before Flux runs (from
 	// bootstrapCRDs and the charts of bootstrap helmfiles).
@@ -112,6 +121,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	eps := found.EntryPoints
+	if len(eps) == 0 {
+		return nil, fmt.Errorf("%w in %s: looked for clusters/<name>/, <dir>/clusters/<name>/, kubernetes/flux/cluster, kubernetes/flux, flux/cluster, "+
+			"the spec.sync.path of a FluxInstance and a Flux Kustomization whose spec.path contains its own file; "+
+			"if Flux reconciles this repository, name the directory its bootstrap Kustomization applies with --path DIR or entryPoints in %s",
+			ErrNoEntryPoint, root, config.FileName)
+	}
 	tmp, err := os.MkdirTemp("", "gitops-validate-")
 	if err != nil {
 		return nil, fmt.Errorf("temporary directory: %w", err)
@@ -119,8 +134,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	defer os.RemoveAll(tmp)
 
 	r := &run{
-		root: root, tmp: tmp, cfg: cfg, renderer: render.New(), log: log,
-		artifacts: map[string]render.Source{},
+		root: root, tmp: tmp, cfg: cfg, renderer: render.New(log), log: log,
+		artifacts: map[string]render.Source{}, remotes: gitRemotes(ctx, root),
 		files: manifest.NewCache(func(p string) ([]byte, error) {
 			return os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
 		}),
@@ -136,7 +151,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if r.validator != nil {
 		apis = r.validator.APIVersions
 	}
-	r.charts = helmrender.New(cacheDirs, apis)
+	fetcher, err := chartFetcher(root, opts, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	r.charts = helmrender.New(cacheDirs, apis, fetcher)
 	r.skip = opts.Skip
 	if r.validator != nil && found.FluxOperator {
 		r.validator.FluxOperatorKinds()
@@ -148,10 +167,6 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	prep := r.prepare(ctx, opts)
 	rep := &Report{Root: root}
-	if len(eps) == 0 {
-		rep.Findings = append(rep.Findings, finding.New(finding.GraphPath, "", 0, 0, finding.Object{},
-			"no Flux entry point found: expected clusters/<name>/, kubernetes/flux/cluster or a FluxInstance; name one with --path or entryPoints in "+config.FileName))
-	}
 
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
@@ -159,7 +174,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	for i, ep := range eps {
 		g.Go(func() error {
 			cr := &clusterRun{run: r, cluster: &render.Cluster{Name: ep.Cluster, Entry: ep.Path}}
-			fs := cr.render(gctx)
+			fs := inCluster(ep.Cluster, cr.render(gctx))
 			clusters[i] = cr.cluster
 			mu.Lock()
 			rep.Findings = append(rep.Findings, fs...)
@@ -172,6 +187,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	rep.Clusters = clusters
+	if err := r.clearClusterScopedNamespaces(clusters); err != nil {
+		return nil, err
+	}
 
 	var failed []string
 	for _, f := range rep.Findings {
@@ -212,6 +230,17 @@ type clusterRun struct {
 	sources    map[render.ObjectID]*render.Object
 	generators []*render.Object
 	done       bool
+	// bootstrapSource is the sourceRef of the bootstrap Kustomization
+	// (gotk-sync.yaml): this repository, whatever its name.
+	bootstrapSource render.SourceRef
+}
+
+// adopt gives the synthetic entry point the definition found for it in
+// the repository; its source is then this repository too.
+func (c *clusterRun) adopt(root, k *render.Kustomization) {
+	root.Obj, root.File, root.Line, root.Synthetic = k.Obj, k.File, k.Line, false
+	root.SourceRef, root.DependsOn = k.SourceRef, k.DependsOn
+	c.bootstrapSource = k.SourceRef
 }
 
 // render renders the entry point and, wave by wave, every Kustomization it
@@ -347,10 +376,19 @@ func (c *clusterRun) accept(ctx context.Context, parent *render.Kustomization, o
 			if prev, ok := c.known[k.Ref]; ok {
 				if prev.Synthetic && prev.Path == k.Path {
 					// The bootstrap Kustomization itself (gotk-sync.yaml).
-					prev.Obj, prev.File, prev.Line, prev.Synthetic = k.Obj, k.File, k.Line, false
-					prev.SourceRef, prev.DependsOn = k.SourceRef, k.DependsOn
+					c.adopt(prev, k)
 				}
 				continue // duplicates are reported by the graph check
+			}
+			if root := c.cluster.Kustomizations[0]; root.Synthetic && parent == root && k.Path == root.Path && k.SourceRef.Kind != "ExternalArtifact" {
+				// The bootstrap Kustomization under another name than
+				// flux-system (flux bootstrap --name, or written by hand):
+				// it is the entry point, not a child to render again.
+				delete(c.known, root.Ref)
+				root.Ref = k.Ref
+				c.known[k.Ref] = root
+				c.adopt(root, k)
+				continue
 			}
 			c.known[k.Ref] = k
 			c.cluster.Kustomizations = append(c.cluster.Kustomizations, k)
@@ -358,4 +396,71 @@ func (c *clusterRun) accept(ctx context.Context, parent *render.Kustomization, o
 		}
 	}
 	return next, findings
+}
+
+// clearClusterScopedNamespaces drops metadata.namespace from cluster-scoped
+// objects, which the API server ignores: kustomize sets it on custom kinds
+// it does not know, helm-controller on every object of a chart. It is part
+// of rendering, whichever checks run, so that a render of another revision
+// (--base) names the same objects the same way. The scope comes from the
+// cluster's own CRDs, else the built-in kinds and embedded CRDs.
+func (r *run) clearClusterScopedNamespaces(clusters []*render.Cluster) error {
+	v := r.validator
+	for _, c := range clusters {
+		own := map[string]bool{} // group/kind of the cluster's CRDs: cluster scoped
+		for _, o := range c.Objects {
+			if o.U.GetKind() != "CustomResourceDefinition" || !strings.HasPrefix(o.U.GetAPIVersion(), "apiextensions.k8s.io/") {
+				continue
+			}
+			group, _, _ := unstructured.NestedString(o.U.Object, "spec", "group")
+			kind, _, _ := unstructured.NestedString(o.U.Object, "spec", "names", "kind")
+			scope, _, _ := unstructured.NestedString(o.U.Object, "spec", "scope")
+			own[group+"/"+kind] = scope == "Cluster"
+		}
+		for _, o := range c.Objects {
+			id := o.ID()
+			if id.Namespace == "" {
+				continue
+			}
+			scoped, ok := own[id.Group+"/"+id.Kind]
+			if !ok {
+				if v == nil {
+					// Schema checks are off: the scopes are still needed.
+					var err error
+					if v, err = r.loadSchemas(); err != nil {
+						return err
+					}
+				}
+				scoped = v.ClusterScoped(id.Group, id.Kind)
+			}
+			if scoped {
+				o.U.SetNamespace("")
+			}
+		}
+	}
+	return nil
+}
+
+// inCluster marks findings with the cluster they come from.
+func inCluster(cluster string, fs []finding.Finding) []finding.Finding {
+	for i := range fs {
+		fs[i].Cluster = cluster
+	}
+	return fs
+}
+
+// gitRemotes lists the URLs of root's Git remotes (none outside a Git
+// checkout). It reads the local config only.
+func gitRemotes(ctx context.Context, root string) []string {
+	out, err := exec.CommandContext(ctx, "git", "-C", root, "config", "--get-regexp", `^remote\..*\.url$`).Output()
+	if err != nil {
+		return nil
+	}
+	var urls []string
+	for line := range strings.Lines(string(out)) {
+		if _, url, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+			urls = append(urls, url)
+		}
+	}
+	return urls
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -48,15 +49,17 @@ func (c *clusterRun) resolveSource(k *render.Kustomization) (render.Source, reso
 		return c.resolveArtifact(ref)
 	}
 	obj, ok := c.sources[id]
-	if ref.Name == render.FluxSystemName && ref.Namespace == render.FluxNamespace {
+	if ref.Name == render.FluxSystemName && ref.Namespace == render.FluxNamespace || ref == c.bootstrapSource {
 		return c.withIgnore(c.artifactRoot(repo, ref.Kind, k.Path), ref.Kind, obj), resolved, ""
 	}
 	if !ok {
 		return render.Source{}, pendingSource, ""
 	}
 	url, _, _ := unstructured.NestedString(obj.U.Object, "spec", "url")
-	if own := c.ownURL(); own != "" && sameURL(url, own) {
-		return c.withIgnore(c.artifactRoot(repo, ref.Kind, k.Path), ref.Kind, obj), resolved, ""
+	for _, own := range c.ownURLs() {
+		if sameURL(url, own) {
+			return c.withIgnore(c.artifactRoot(repo, ref.Kind, k.Path), ref.Kind, obj), resolved, ""
+		}
 	}
 	tag, _, _ := unstructured.NestedString(obj.U.Object, "spec", "ref", "tag")
 	if ref.Kind == "GitRepository" {
@@ -151,17 +154,28 @@ func (c *clusterRun) withIgnore(src render.Source, kind string, obj *render.Obje
 	return src
 }
 
-// ownURL is the URL of the bootstrap GitRepository/OCIRepository, when the
-// repository defines it.
-func (c *clusterRun) ownURL() string {
+// ownURLs are the URLs that name this repository: the bootstrap source's
+// (flux-system, or whatever the bootstrap Kustomization reads), the Git
+// remotes of the checkout, and repositoryURLs in the config. A second
+// GitRepository with one of them is this repository under another name.
+func (c *clusterRun) ownURLs() []string {
+	urls := slices.Clone(c.run.remotes)
+	urls = append(urls, c.run.cfg.RepositoryURLs...)
+	ids := []render.ObjectID{}
 	for _, kind := range []string{"GitRepository", "OCIRepository"} {
-		id := render.ObjectID{Group: render.SourceGroup, Kind: kind, Namespace: render.FluxNamespace, Name: render.FluxSystemName}
+		ids = append(ids, render.ObjectID{Group: render.SourceGroup, Kind: kind, Namespace: render.FluxNamespace, Name: render.FluxSystemName})
+	}
+	if b := c.bootstrapSource; b.Kind != "" {
+		ids = append(ids, render.ObjectID{Group: render.SourceGroup, Kind: b.Kind, Namespace: b.Namespace, Name: b.Name})
+	}
+	for _, id := range ids {
 		if o, ok := c.sources[id]; ok {
-			u, _, _ := unstructured.NestedString(o.U.Object, "spec", "url")
-			return u
+			if u, _, _ := unstructured.NestedString(o.U.Object, "spec", "url"); u != "" {
+				urls = append(urls, u)
+			}
 		}
 	}
-	return ""
+	return urls
 }
 
 func sameURL(a, b string) bool {

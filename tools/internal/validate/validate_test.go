@@ -146,3 +146,34 @@ func TestFixturePerRule(t *testing.T) {
 		})
 	}
 }
+
+// A repository without policies of its own gets the built-in pack, its
+// findings one severity lower; the flag turns it off.
+func TestBuiltinPolicies(t *testing.T) {
+	dir := fixture(t, "")
+	if _, err := os.Stat(filepath.Join(dir, "policies")); err == nil {
+		t.Fatal("the fixture must not have a policies/ directory")
+	}
+	for _, off := range []bool{false, true} {
+		rep, err := Run(context.Background(), Options{Root: dir, NoBuiltinPolicies: off})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, f := range rep.Findings {
+			if f.Class != finding.ClassPolicy {
+				continue
+			}
+			n++
+			if f.Severity == finding.Error || !strings.Contains(f.Hint, "Built-in policy pack") {
+				t.Errorf("built-in pack finding %s %s %q: want at most a warning that says where it comes from", f.Severity, f.Rule, f.Hint)
+			}
+		}
+		if off && n != 0 {
+			t.Errorf("--builtin-policies=false: %d policy findings", n)
+		}
+		if !off && n == 0 {
+			t.Error("the built-in pack found nothing on the fixture (its Deployment has no probes, one replica, ...)")
+		}
+	}
+}
