@@ -67,7 +67,14 @@ func TestKindWorkflowCanDeployEveryImage(t *testing.T) {
 	}
 
 	env := workflowEnv(t, filepath.Join(root, kindWorkflow), "kind")
-	loaded := strings.Fields(env["KIND_IMAGES"])
+	var loaded []string
+	for _, pair := range strings.Fields(env["KIND_IMAGES"]) {
+		name, repo, ok := strings.Cut(pair, "=")
+		if !ok || name == "" || repo == "" {
+			t.Fatalf("KIND_IMAGES in %s: %q is not <imagebuild name>=<repository>", kindWorkflow, pair)
+		}
+		loaded = append(loaded, repo)
+	}
 	published := publishedRepositories(t, filepath.Join(root, imagesWorkflow))
 	if len(loaded) == 0 || len(published) == 0 {
 		t.Fatalf("KIND_IMAGES in %s = %v, images published by %s = %v", kindWorkflow, loaded, imagesWorkflow, published)
@@ -229,15 +236,16 @@ func workflowEnv(t *testing.T, file, job string) map[string]string {
 }
 
 // publishedRepositories lists the image repositories the images workflow
-// pushes: its IMAGE_REPO for each entry of its image matrix.
+// pushes: the repository of each entry of its matrix.
 func publishedRepositories(t *testing.T, file string) []string {
 	t.Helper()
 	var wf struct {
 		Jobs map[string]struct {
-			Env      map[string]string `json:"env"`
 			Strategy struct {
 				Matrix struct {
-					Image []string `json:"image"`
+					Include []struct {
+						Repository string `json:"repository"`
+					} `json:"include"`
 				} `json:"matrix"`
 			} `json:"strategy"`
 		} `json:"jobs"`
@@ -251,9 +259,10 @@ func publishedRepositories(t *testing.T, file string) []string {
 	}
 	var out []string
 	for _, j := range wf.Jobs {
-		repo := j.Env["IMAGE_REPO"]
-		for _, image := range j.Strategy.Matrix.Image {
-			out = append(out, strings.ReplaceAll(repo, "${{ matrix.image }}", image))
+		for _, inc := range j.Strategy.Matrix.Include {
+			if inc.Repository != "" {
+				out = append(out, inc.Repository)
+			}
 		}
 	}
 	return out
