@@ -67,7 +67,7 @@ func (r *gitRepo) commit(ctx context.Context, msg string) (string, error) {
 }
 
 func (r *gitRepo) push(ctx context.Context) error {
-	_, err := r.git(ctx, "push", "--quiet", "origin", "HEAD:"+r.branch)
+	_, err := r.git(ctx, "push", "--quiet", "origin", "HEAD:refs/heads/"+r.branch)
 	return err
 }
 
