@@ -61,7 +61,9 @@ func (e *env) pointChartSources(ctx context.Context, dir string) ([]string, erro
 					}
 					pushed[repoPath] = next
 				}
-				if err := n.PipeE(yaml.Lookup("spec"), yaml.SetField("insecure", yaml.NewScalarRNode("true"))); err != nil {
+				insecure := yaml.NewScalarRNode("true")
+				insecure.YNode().Tag = yaml.NodeTagBool
+				if err := n.PipeE(yaml.Lookup("spec"), yaml.SetField("insecure", insecure)); err != nil {
 					return err
 				}
 			} else {

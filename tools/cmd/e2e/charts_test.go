@@ -76,6 +76,13 @@ func TestPointChartSources(t *testing.T) {
 	if !strings.HasPrefix(url, "oci://127.0.0.1:") || !strings.HasSuffix(url, "/cloudpirates") || fieldString(oci, "spec", "insecure") != "true" || fieldString(oci, "spec", "type") != "oci" {
 		t.Errorf("OCI source after the rewrite:\n%s", oci.MustString())
 	}
+	raw, err := os.ReadFile(filepath.Join(tree, "infrastructure/b/repository.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), "insecure: true\n") {
+		t.Errorf("spec.insecure is not the boolean true:\n%s", raw)
+	}
 	client, err := helmregistry.NewClient(helmregistry.ClientOptPlainHTTP(), helmregistry.ClientOptWriter(io.Discard))
 	if err != nil {
 		t.Fatal(err)
