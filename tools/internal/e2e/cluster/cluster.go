@@ -261,7 +261,10 @@ func (cl *Cluster) StartStatusSimulator(ctx context.Context, g *proc.Group, binD
 		Args: []string{
 			"--kubeconfig=" + cl.Kubeconfig,
 			"--config=" + stages,
+			// kwok insists on a node selector; this one matches no node,
+			// the nodes stay with the first process.
 			"--manage-all-nodes=false",
+			"--manage-nodes-with-label-selector=e2e.homelab.dev/kwok-status-simulator=none",
 		},
 	})
 	if err != nil {
