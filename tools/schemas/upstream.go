@@ -27,14 +27,22 @@ type Upstream struct {
 	Module string
 	// Dir is the subtree carried; Kustomizations must read inside it.
 	Dir string
+	// Commit is the upstream commit the tag names; Digest the sha256 of
+	// the embedded archive (upstream/README.md lists both).
+	Commit string
+	Digest string
 }
 
 // Upstreams are the sources the binary embeds. Add one here, run
 // `go test ./tools/schemas -update` (it takes the tree from the Go module
-// cache) and list it in crds/README.md.
+// cache), record its digest here and list it in upstream/README.md.
 func Upstreams() []Upstream {
 	return []Upstream{
-		{URL: "https://github.com/kubernetes-sigs/gateway-api", Tag: "v1.5.1", Module: "sigs.k8s.io/gateway-api@v1.5.1", Dir: "config/crd"},
+		{
+			URL: "https://github.com/kubernetes-sigs/gateway-api", Tag: "v1.5.1", Module: "sigs.k8s.io/gateway-api@v1.5.1", Dir: "config/crd",
+			Commit: "e7677b70ae75d14a4448fba94870e7deea6cf0ad",
+			Digest: "sha256:8091649f6ad148b18187152f222a6fcd43244d5e3f09c7984bfae61a3adab9ef",
+		},
 	}
 }
 

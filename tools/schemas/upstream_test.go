@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io/fs"
 	"os"
@@ -82,6 +84,13 @@ func TestUpstreams(t *testing.T) {
 				}
 				t.Logf("wrote %s; run the tests again to check the embedded copy", u.File())
 				return
+			}
+			data, err := upstreamFS.ReadFile(u.File())
+			if err != nil {
+				t.Fatalf("%v (run go test ./tools/schemas -update)", err)
+			}
+			if sum := sha256.Sum256(data); "sha256:"+hex.EncodeToString(sum[:]) != u.Digest {
+				t.Errorf("%s: sha256 %x, Upstreams() records %s (update it and upstream/README.md after a deliberate change)", u.File(), sum, u.Digest)
 			}
 			dst := t.TempDir()
 			if err := u.Extract(dst); err != nil {
