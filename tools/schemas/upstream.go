@@ -55,23 +55,6 @@ func (u Upstream) File() string {
 	return "upstream/" + name + "_" + u.Tag + ".tar.gz"
 }
 
-// FindUpstream returns the embedded source for a GitRepository URL and tag.
-func FindUpstream(url, tag string) (Upstream, bool) {
-	norm := func(s string) string {
-		s = strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(s), "/"), ".git")
-		for _, p := range []string{"ssh://git@", "https://", "http://", "git@"} {
-			s = strings.TrimPrefix(s, p)
-		}
-		return strings.Replace(s, ":", "/", 1)
-	}
-	for _, u := range Upstreams() {
-		if tag == u.Tag && norm(url) == norm(u.URL) {
-			return u, true
-		}
-	}
-	return Upstream{}, false
-}
-
 // Extract writes u's files under dst, at their paths in the upstream
 // repository.
 func (u Upstream) Extract(dst string) error {

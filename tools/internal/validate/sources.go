@@ -63,8 +63,10 @@ func (c *clusterRun) resolveSource(k *render.Kustomization) (render.Source, reso
 	}
 	tag, _, _ := unstructured.NestedString(obj.U.Object, "spec", "ref", "tag")
 	if ref.Kind == "GitRepository" {
-		if up, ok := schemas.FindUpstream(url, tag); ok {
-			return c.upstream(up, obj)
+		for _, up := range schemas.Upstreams() {
+			if up.Tag == tag && sameURL(url, up.URL) {
+				return c.upstream(up, obj)
+			}
 		}
 	}
 	return render.Source{}, externalSource, fmt.Sprintf("%s points at %s, which is not this repository", id, url)

@@ -11,7 +11,7 @@ import (
 
 // gatewayAPISource installs the Gateway API CRDs of a release tag the way
 // clusters/homelab does, and the clean fixture's apps depend on it.
-func gatewayAPISource(tag string) map[string]string {
+func gatewayAPISource(url, tag string) map[string]string {
 	return map[string]string{
 		"clusters/home/gateway-api.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
@@ -20,7 +20,7 @@ metadata:
   namespace: flux-system
 spec:
   interval: 12h
-  url: https://github.com/kubernetes-sigs/gateway-api
+  url: ` + url + `
   ref:
     tag: ` + tag + `
   ignore: |
@@ -66,17 +66,19 @@ spec:
 // A repository that installs the Gateway API CRDs from an upstream tag the
 // validator embeds is validated against that release, not the newest.
 func TestUpstreamGatewayAPIVersion(t *testing.T) {
+	const url = "https://github.com/kubernetes-sigs/gateway-api"
 	for _, tt := range []struct {
-		tag        string
+		url, tag   string
 		rendered   bool
 		retryError bool
 	}{
-		{"v1.5.1", true, true},   // embedded: its HTTPRoute has no retry
-		{"v1.4.0", false, false}, // not embedded: the newest embedded CRDs
+		{url, "v1.5.1", true, true}, // embedded: its HTTPRoute has no retry
+		{"git@GitHub.com:kubernetes-sigs/gateway-api.git", "v1.5.1", true, true}, // the same repository spelt otherwise
+		{url, "v1.4.0", false, false},                                            // not embedded: the newest embedded CRDs
 	} {
-		t.Run(tt.tag, func(t *testing.T) {
+		t.Run(tt.url+"@"+tt.tag, func(t *testing.T) {
 			dir := fixture(t, "")
-			testfs.Write(t, dir, gatewayAPISource(tt.tag))
+			testfs.Write(t, dir, gatewayAPISource(tt.url, tt.tag))
 			rep, err := Run(context.Background(), Options{Root: dir, Policies: policies(t)})
 			if err != nil {
 				t.Fatal(err)
