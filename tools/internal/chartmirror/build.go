@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/ignore"
 	"helm.sh/helm/v3/pkg/repo"
@@ -29,6 +30,8 @@ type Built struct {
 	Data   []byte
 	Digest string
 	Time   time.Time
+	// Meta is the packaged Chart.yaml, as Helm's loader read it.
+	Meta *chart.Metadata
 }
 
 // Package builds the archive of c from its upstream source, with its
@@ -61,7 +64,7 @@ func Package(ctx context.Context, srcs Sources, c Chart) (*Built, error) {
 	if ch.Metadata.Name != c.Name || ch.Metadata.Version != c.Version {
 		return nil, fmt.Errorf("%s %s: the source at %s is chart %s %s", c.Name, c.Version, c.Tag, ch.Metadata.Name, ch.Metadata.Version)
 	}
-	return &Built{Chart: c, Data: data, Digest: Digest(data), Time: co.time}, nil
+	return &Built{Chart: c, Data: data, Digest: Digest(data), Time: co.time, Meta: ch.Metadata}, nil
 }
 
 // Digest is the sha256 of data as "sha256:<hex>".
@@ -320,11 +323,7 @@ func Index(built []*Built) ([]byte, error) {
 	idx := repo.NewIndexFile()
 	var newest time.Time
 	for _, b := range built {
-		ch, err := loader.LoadArchive(bytes.NewReader(b.Data))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", b.Chart.Archive(), err)
-		}
-		if err := idx.MustAdd(ch.Metadata, b.Chart.Archive(), "", strings.TrimPrefix(b.Digest, "sha256:")); err != nil {
+		if err := idx.MustAdd(b.Meta, b.Chart.Archive(), "", strings.TrimPrefix(b.Digest, "sha256:")); err != nil {
 			return nil, fmt.Errorf("index %s: %w", b.Chart.Archive(), err)
 		}
 		cv, err := idx.Get(b.Chart.Name, b.Chart.Version)

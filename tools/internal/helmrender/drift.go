@@ -38,7 +38,7 @@ func imageDrift(defaults, vals map[string]any, appVersion string) []drift {
 		slices.Sort(keys)
 		for _, k := range keys {
 			p := append(slices.Clone(prefix), k)
-			d, _ := def[k]
+			d := def[k]
 			switch val := v[k].(type) {
 			case map[string]any:
 				dm, _ := d.(map[string]any)
