@@ -43,18 +43,19 @@ var (
 	bannerKey   = client.ObjectKey{Namespace: fixtureAppNS, Name: "web-banner"}
 )
 
-// fixtureRepo is the working clone of the fixture repository.
-type fixtureRepo struct {
+// gitRepo is a working clone that the test commits to and pushes from
+// (origin is the local Git server).
+type gitRepo struct {
 	dir    string
 	branch string
 }
 
-func (r *fixtureRepo) git(ctx context.Context, args ...string) (string, error) {
+func (r *gitRepo) git(ctx context.Context, args ...string) (string, error) {
 	return gitserver.Git(ctx, r.dir, args...)
 }
 
 // commit commits everything in the working tree and returns the commit id.
-func (r *fixtureRepo) commit(ctx context.Context, msg string) (string, error) {
+func (r *gitRepo) commit(ctx context.Context, msg string) (string, error) {
 	if _, err := r.git(ctx, "add", "-A"); err != nil {
 		return "", err
 	}
@@ -65,13 +66,13 @@ func (r *fixtureRepo) commit(ctx context.Context, msg string) (string, error) {
 	return strings.TrimSpace(sha), err
 }
 
-func (r *fixtureRepo) push(ctx context.Context) error {
-	_, err := r.git(ctx, "push", "--quiet", "origin", "HEAD:"+r.branch)
+func (r *gitRepo) push(ctx context.Context) error {
+	_, err := r.git(ctx, "push", "--quiet", "origin", "HEAD:refs/heads/"+r.branch)
 	return err
 }
 
 // edit replaces old with new in a file of the working tree; old must occur.
-func (r *fixtureRepo) edit(path, old, new string) error {
+func (r *gitRepo) edit(path, old, new string) error {
 	p := filepath.Join(r.dir, path)
 	data, err := os.ReadFile(p)
 	if err != nil {
@@ -89,7 +90,7 @@ func (e *env) runFixture(ctx context.Context, s *stack) error {
 	if err != nil {
 		return err
 	}
-	r := &fixtureRepo{dir: filepath.Join(e.work, "fixture-repo")}
+	r := &gitRepo{dir: filepath.Join(e.work, "fixture-repo")}
 	if err := os.CopyFS(r.dir, os.DirFS(filepath.Join(e.o.repoDir, fixtureDir))); err != nil {
 		return fmt.Errorf("copy fixture: %w", err)
 	}
@@ -152,7 +153,7 @@ func (e *env) runFixture(ctx context.Context, s *stack) error {
 
 // pushChange changes the web Deployment in Git and measures how long the
 // change takes to reach the API, against the Kustomization's interval.
-func (e *env) pushChange(ctx context.Context, s *stack, r *fixtureRepo) error {
+func (e *env) pushChange(ctx context.Context, s *stack, r *gitRepo) error {
 	var ks kustomizev1.Kustomization
 	if err := s.c.Get(ctx, fixtureApps, &ks); err != nil {
 		return fmt.Errorf("get %s: %w", fixtureApps, err)
@@ -204,7 +205,7 @@ func (e *env) pushChange(ctx context.Context, s *stack, r *fixtureRepo) error {
 
 // pushPrune removes the banner ConfigMap from Git and waits for Flux to
 // delete it from the cluster.
-func (e *env) pushPrune(ctx context.Context, s *stack, r *fixtureRepo) error {
+func (e *env) pushPrune(ctx context.Context, s *stack, r *gitRepo) error {
 	var cm corev1.ConfigMap
 	if err := s.c.Get(ctx, bannerKey, &cm); err != nil {
 		e.rep.Fail("fixture: prune", fmt.Sprintf("ConfigMap %s is not there to begin with: %v", bannerKey, err))
@@ -244,7 +245,7 @@ func (e *env) pushPrune(ctx context.Context, s *stack, r *fixtureRepo) error {
 // validator on that commit (it must fail), pushes it, and checks that the
 // Kustomization turns not Ready with the API server's error while the last
 // good state stays applied. A revert then restores Ready.
-func (e *env) pushBroken(ctx context.Context, s *stack, r *fixtureRepo) error {
+func (e *env) pushBroken(ctx context.Context, s *stack, r *gitRepo) error {
 	const check = "fixture: validator flags the broken commit before the push"
 	var goodOut string
 	var goodCode int
@@ -363,7 +364,7 @@ func mentions(lines []string, words ...string) bool {
 	return false
 }
 
-func gitHead(ctx context.Context, r *fixtureRepo) (string, error) {
+func gitHead(ctx context.Context, r *gitRepo) (string, error) {
 	sha, err := r.git(ctx, "rev-parse", "HEAD")
 	return strings.TrimSpace(sha), err
 }

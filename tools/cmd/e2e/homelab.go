@@ -9,33 +9,34 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
-	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/chartserver"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/flux"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/gitserver"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/kube"
-	"github.com/homelab-gitops/homelab/tools/internal/e2e/proc"
 )
 
 const (
 	homelabCluster  = "clusters/homelab"
 	homelabSyncFile = "clusters/homelab/flux-system/gotk-sync.yaml"
 	fluxNS          = "flux-system"
+	// e2eWorkflow lists, in EXPECTED_KUSTOMIZATIONS, the Kustomizations
+	// that must be Ready: the kind workflow and this test read the same list.
+	e2eWorkflow = ".github/workflows/e2e.yaml"
 )
-
-// The Kustomizations issue 9 asks `flux get kustomizations` to list.
-var homelabKustomizations = []string{"flux-system", "infra-controllers", "infra-configs", "apps"}
 
 // moduleMirrors maps Git sources of clusters/homelab that are also
 // published as Go modules to their module path: the module proxy serves the
@@ -46,19 +47,28 @@ var moduleMirrors = map[string]string{
 }
 
 type homelab struct {
-	stack   *stack
+	stack *stack
+	repo  *gitRepo
+	// commit is the clone's first commit: HEAD plus the source rewrites.
 	commit  string
 	started time.Time
-	// mirrored lists the Git sources served from a module mirror.
-	mirrored []string
+	// mirrored lists the Git sources served from a module mirror,
+	// rewritten the chart sources pointed at the chart server.
+	mirrored, rewritten []string
+	expected            []string
+	sim                 *simulator
 }
 
 // startHomelab serves a clone of this repository's HEAD, points its
-// flux-system GitRepository (and the sources that have a module mirror) at
-// the local Git server in one extra commit, and applies the sync objects
-// with the sops-age Secret, as `flux bootstrap` would.
+// flux-system GitRepository, the sources that have a module mirror and the
+// chart sources at local servers in one extra commit, and applies the sync
+// objects with the sops-age Secret, as `flux bootstrap` would.
 func (e *env) startHomelab(ctx context.Context, s *stack) (*homelab, error) {
 	hl := &homelab{stack: s, started: time.Now()}
+	var err error
+	if hl.expected, err = expectedKustomizations(filepath.Join(e.o.repoDir, e2eWorkflow)); err != nil {
+		return nil, err
+	}
 	dir := filepath.Join(e.work, "homelab-repo")
 	if _, err := gitserver.Git(ctx, "", "clone", "--quiet", "--no-hardlinks", e.o.repoDir, dir); err != nil {
 		return nil, fmt.Errorf("clone this repository: %w", err)
@@ -79,20 +89,28 @@ func (e *env) startHomelab(ctx context.Context, s *stack) (*homelab, error) {
 	if err := os.WriteFile(syncPath, data, 0o644); err != nil {
 		return nil, fmt.Errorf("write the sync objects: %w", err)
 	}
+	if e.o.chartsDir == "" {
+		e.o.chartsDir = filepath.Join(dir, "charts")
+	}
+	if e.charts, err = chartserver.Start(e.o.chartsDir, e.log); err != nil {
+		return nil, fmt.Errorf("start the chart server: %w", err)
+	}
 	if hl.mirrored, err = e.mirrorSources(ctx, dir); err != nil {
 		return nil, err
 	}
-	if _, err := gitserver.Git(ctx, dir, "commit", "--quiet", "-am", "e2e: fetch from the local Git server"); err != nil {
+	if hl.rewritten, err = e.pointChartSources(ctx, dir); err != nil {
 		return nil, err
 	}
-	if _, err := gitserver.Git(ctx, dir, "push", "--quiet", url, "HEAD:refs/heads/"+branch); err != nil {
+	hl.repo = &gitRepo{dir: dir, branch: branch}
+	if _, err := hl.repo.git(ctx, "remote", "set-url", "origin", url); err != nil {
 		return nil, err
 	}
-	sha, err := gitserver.Git(ctx, dir, "rev-parse", "HEAD")
-	if err != nil {
+	if hl.commit, err = hl.repo.commit(ctx, "e2e: fetch from the local Git and chart servers"); err != nil {
 		return nil, err
 	}
-	hl.commit = strings.TrimSpace(sha)
+	if err := hl.repo.push(ctx); err != nil {
+		return nil, err
+	}
 
 	key, err := os.ReadFile(e.o.ageKey)
 	if err != nil {
@@ -110,8 +128,34 @@ func (e *env) startHomelab(ctx context.Context, s *stack) (*homelab, error) {
 	if err := kube.ApplyFile(ctx, s.c, syncPath); err != nil {
 		return nil, fmt.Errorf("apply the sync objects: %w", err)
 	}
-	e.log.Info("clusters/homelab syncing from the local Git server", "commit", short(hl.commit), "mirrored", hl.mirrored)
+	if hl.sim, err = e.startSimulator(ctx, s); err != nil {
+		return nil, err
+	}
+	e.log.Info("clusters/homelab syncing from the local Git server", "commit", short(hl.commit), "mirrored", hl.mirrored, "charts", hl.rewritten)
 	return hl, nil
+}
+
+// expectedKustomizations reads EXPECTED_KUSTOMIZATIONS from the kind
+// workflow's job environment.
+func expectedKustomizations(workflow string) ([]string, error) {
+	data, err := os.ReadFile(workflow)
+	if err != nil {
+		return nil, fmt.Errorf("read the expected Kustomizations: %w", err)
+	}
+	var wf struct {
+		Jobs map[string]struct {
+			Env map[string]string `json:"env"`
+		} `json:"jobs"`
+	}
+	if err := sigsyaml.Unmarshal(data, &wf); err != nil {
+		return nil, fmt.Errorf("%s: %w", workflow, err)
+	}
+	for _, job := range slices.Sorted(maps.Keys(wf.Jobs)) {
+		if list := strings.Fields(wf.Jobs[job].Env["EXPECTED_KUSTOMIZATIONS"]); len(list) > 0 {
+			return list, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: no job sets EXPECTED_KUSTOMIZATIONS", workflow)
 }
 
 // mirrorSources points every GitRepository of clusters/homelab whose URL
@@ -192,11 +236,9 @@ func (e *env) moduleMirror(ctx context.Context, name, module, tag string) (strin
 	return url, nil
 }
 
-// checkHomelab waits for flux-system to apply the clone's commit, then
-// reports each Kustomization of clusters/homelab: Ready, or why not. A
-// reason other than something that cannot be had offline (a chart, a Git
-// source without a mirror, an operator that would set the status a health
-// check waits for) fails the run.
+// checkHomelab waits for flux-system to apply the clone's commit, then for
+// the whole tree to be Ready, prints `flux get` for Kustomizations and
+// HelmReleases, and runs the proofs.
 func (e *env) checkHomelab(ctx context.Context, hl *homelab) error {
 	c := hl.stack.c
 	key := client.ObjectKey{Namespace: fluxNS, Name: "flux-system"}
@@ -214,182 +256,82 @@ func (e *env) checkHomelab(ctx context.Context, hl *homelab) error {
 	if len(hl.mirrored) > 0 {
 		e.rep.Note("Git sources served from a local mirror of the Go module of the same tag: %s", strings.Join(hl.mirrored, ", "))
 	}
-
-	// Give the layers below flux-system time to get as far as they can
-	// offline: until every Kustomization is Ready or has stopped on
-	// something it cannot get, or a minute has passed.
-	settle, cancel2 := context.WithTimeout(ctx, time.Minute)
-	defer cancel2()
-	_ = proc.WaitFor(settle, nil, time.Second, func(ctx context.Context) (bool, error) {
-		var list kustomizev1.KustomizationList
-		if err := c.List(ctx, &list, client.InNamespace(fluxNS)); err != nil {
-			return false, err
-		}
-		return len(list.Items) >= len(homelabKustomizations) && settled(list.Items), nil
-	})
-
-	out, err := e.flux(ctx, hl.stack, "get", "kustomizations", "-n", fluxNS)
-	fmt.Printf("\n[homelab] $ flux get kustomizations -n %s\n%s\n", fluxNS, out)
-	if err != nil {
+	for _, r := range hl.rewritten {
+		e.rep.Note("chart source rewritten to the chart server (charts/ archives): %s", r)
+	}
+	if err := e.waitHomelabReady(ctx, hl); err != nil {
 		return err
 	}
-	var missing []string
-	for _, name := range homelabKustomizations {
-		if !listed(out, name) {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) > 0 {
-		e.rep.Fail("homelab: flux get kustomizations lists the layers", "missing: "+strings.Join(missing, ", "))
-	} else {
-		e.rep.Pass("homelab: flux get kustomizations lists the layers", strings.Join(homelabKustomizations, ", "), 0)
-	}
-
-	var list kustomizev1.KustomizationList
-	if err := c.List(ctx, &list, client.InNamespace(fluxNS)); err != nil {
-		return fmt.Errorf("list Kustomizations: %w", err)
-	}
-	why, err := offlineReasons(ctx, c)
-	if err != nil {
+	if err := e.printTables(ctx, hl.stack); err != nil {
 		return err
 	}
-	ready := map[string]bool{}
-	for _, ks := range list.Items {
-		ready[ks.Namespace+"/"+ks.Name] = flux.Ready(ks.Status.Conditions).Status == metav1.ConditionTrue
-	}
-	for _, ks := range list.Items {
-		e.explain(ctx, c, &ks, ready, why)
-	}
-	if e.o.withoutCharts {
-		return e.applyWithoutCharts(ctx, hl)
+	if e.o.proofs {
+		return e.homelabProofs(ctx, hl)
 	}
 	return nil
 }
 
-// offlineReasons collects, by object, the Ready messages of the sources and
-// HelmReleases that are not Ready.
-type reasons struct {
-	sources  map[string]string // "GitRepository/name" -> message
-	releases map[string]string // "namespace/name" -> message
+// printTables prints `flux get kustomizations` and `flux get helmreleases
+// -A`: the flux CLI's output when the cache has the CLI, else the same
+// columns read from the API.
+func (e *env) printTables(ctx context.Context, s *stack) error {
+	cli := true
+	if _, err := os.Stat(filepath.Join(e.binDir, "flux")); err != nil {
+		cli = false
+	}
+	for _, args := range [][]string{{"get", "kustomizations"}, {"get", "helmreleases", "-A"}} {
+		var out string
+		var err error
+		if cli {
+			out, err = e.flux(ctx, s, args...)
+		} else {
+			out, err = fluxTable(ctx, s.c, args[1])
+		}
+		fmt.Printf("\n[%s] $ flux %s\n%s\n", s.name, strings.Join(args, " "), out)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func offlineReasons(ctx context.Context, c client.Client) (*reasons, error) {
-	r := &reasons{sources: map[string]string{}, releases: map[string]string{}}
-	var git sourcev1.GitRepositoryList
-	if err := c.List(ctx, &git); err != nil {
-		return nil, fmt.Errorf("list GitRepositories: %w", err)
-	}
-	for _, s := range git.Items {
-		if cond := flux.Ready(s.Status.Conditions); cond.Status != metav1.ConditionTrue {
-			r.sources["GitRepository/"+s.Namespace+"/"+s.Name] = cond.Message
+// fluxTable writes the columns of `flux get kustomizations` (flux-system
+// namespace) or `flux get helmreleases -A` from the API objects.
+func fluxTable(ctx context.Context, c client.Client, what string) (string, error) {
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
+	row := func(cols ...string) { fmt.Fprintln(w, strings.Join(cols, "\t")) }
+	switch what {
+	case "kustomizations":
+		var list kustomizev1.KustomizationList
+		if err := c.List(ctx, &list, client.InNamespace(fluxNS)); err != nil {
+			return "", fmt.Errorf("list Kustomizations: %w", err)
 		}
-	}
-	var helm sourcev1.HelmRepositoryList
-	if err := c.List(ctx, &helm); err != nil {
-		return nil, fmt.Errorf("list HelmRepositories: %w", err)
-	}
-	for _, s := range helm.Items {
-		cond := flux.Ready(s.Status.Conditions)
-		switch {
-		case cond.Status == metav1.ConditionTrue:
-		case s.Spec.Type == sourcev1.HelmRepositoryTypeOCI && cond.Reason == "NoStatus":
-			r.sources["HelmRepository/"+s.Namespace+"/"+s.Name] = s.Spec.URL + ": an OCI registry, contacted only when a HelmChart pulls from it"
-		default:
-			r.sources["HelmRepository/"+s.Namespace+"/"+s.Name] = s.Spec.URL + ": " + cond.Message
+		row("NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE")
+		for _, ks := range list.Items {
+			r := flux.Ready(ks.Status.Conditions)
+			row(ks.Name, ks.Status.LastAppliedRevision, strconv.FormatBool(ks.Spec.Suspend), string(r.Status), oneLine(r.Message))
 		}
-	}
-	var oci sourcev1.OCIRepositoryList
-	if err := c.List(ctx, &oci); err != nil {
-		return nil, fmt.Errorf("list OCIRepositories: %w", err)
-	}
-	for _, s := range oci.Items {
-		if cond := flux.Ready(s.Status.Conditions); cond.Status != metav1.ConditionTrue {
-			r.sources["OCIRepository/"+s.Namespace+"/"+s.Name] = s.Spec.URL + ": " + cond.Message
+	case "helmreleases":
+		var list helmv2.HelmReleaseList
+		if err := c.List(ctx, &list); err != nil {
+			return "", fmt.Errorf("list HelmReleases: %w", err)
 		}
-	}
-	var hrs helmv2.HelmReleaseList
-	if err := c.List(ctx, &hrs); err != nil {
-		return nil, fmt.Errorf("list HelmReleases: %w", err)
-	}
-	for _, hr := range hrs.Items {
-		if cond := flux.Ready(hr.Status.Conditions); cond.Status != metav1.ConditionTrue {
-			r.releases[hr.Namespace+"/"+hr.Name] = cond.Reason + ": " + cond.Message
+		row("NAMESPACE", "NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE")
+		for _, hr := range list.Items {
+			r := flux.Ready(hr.Status.Conditions)
+			row(hr.Namespace, hr.Name, hr.Status.LastAttemptedRevision, strconv.FormatBool(hr.Spec.Suspend), string(r.Status), oneLine(r.Message))
 		}
-	}
-	return r, nil
-}
-
-// explain reports one Kustomization: a pass when Ready, a note naming the
-// offline cause when it waits on one, a failure otherwise.
-func (e *env) explain(ctx context.Context, c client.Client, ks *kustomizev1.Kustomization, ready map[string]bool, why *reasons) {
-	name := "homelab: Kustomization " + ks.Name
-	r := flux.Ready(ks.Status.Conditions)
-	switch {
-	case r.Status == metav1.ConditionTrue:
-		applied, missing := inventoryPresent(ctx, c, ks)
-		if len(missing) > 0 {
-			e.rep.Fail(name, fmt.Sprintf("Ready, but %d inventory objects are not in the API: %s", len(missing), strings.Join(missing, ", ")))
-			return
-		}
-		e.rep.Pass(name, fmt.Sprintf("Ready at %s, %d objects applied", ks.Status.LastAppliedRevision, applied), 0)
-
-	case r.Reason == "DependencyNotReady" && len(unreadyDependencies(ks, ready)) > 0:
-		e.rep.Pass(name+" waits for its dependencies", fmt.Sprintf("not Ready only because %s is not Ready (%s)",
-			strings.Join(unreadyDependencies(ks, ready), ", "), r.Message), 0)
-
-	case ks.Spec.SourceRef.Kind == "GitRepository" && why.sources["GitRepository/"+sourceNS(ks)+"/"+ks.Spec.SourceRef.Name] != "":
-		e.rep.Note("%s not Ready, its GitRepository %s cannot be fetched offline: %s", ks.Name, ks.Spec.SourceRef.Name,
-			why.sources["GitRepository/"+sourceNS(ks)+"/"+ks.Spec.SourceRef.Name])
-
 	default:
-		// Applied, and waiting on the health of what it applied: fine only
-		// when what it waits on is a HelmRelease whose chart cannot be
-		// fetched here.
-		applied, missing := inventoryPresent(ctx, c, ks)
-		waiting := waitingReleases(ks, why)
-		if len(missing) == 0 && applied > 0 && len(waiting) > 0 {
-			e.rep.Pass(name+" applied everything that does not need a chart",
-				fmt.Sprintf("%d objects in the API; not Ready (%s: %s) because of %d HelmReleases", applied, r.Reason, r.Message, len(waiting)), 0)
-			for _, w := range waiting {
-				e.rep.Note("%s", w)
-			}
-			for _, src := range slices.Sorted(maps.Keys(why.sources)) {
-				if strings.HasPrefix(src, "HelmRepository/") || strings.HasPrefix(src, "OCIRepository/") {
-					e.rep.Note("chart source %s not Ready offline: %s", src, why.sources[src])
-				}
-			}
-			return
-		}
-		e.rep.Fail(name, fmt.Sprintf("not Ready for a reason the test does not accept offline: %s: %s (inventory: %d present, missing %v)", r.Reason, r.Message, applied, missing))
+		return "", fmt.Errorf("no table for %q", what)
 	}
+	if err := w.Flush(); err != nil {
+		return "", err
+	}
+	return b.String(), nil
 }
 
-func sourceNS(ks *kustomizev1.Kustomization) string {
-	if ks.Spec.SourceRef.Namespace != "" {
-		return ks.Spec.SourceRef.Namespace
-	}
-	return ks.Namespace
-}
-
-// waitingReleases lists the HelmReleases in the Kustomization's inventory
-// that are not Ready, with their message.
-func waitingReleases(ks *kustomizev1.Kustomization, why *reasons) []string {
-	var out []string
-	if ks.Status.Inventory == nil {
-		return nil
-	}
-	for _, entry := range ks.Status.Inventory.Entries {
-		ns, name, group, kind, ok := parseInventoryID(entry.ID)
-		if !ok || group != helmv2.GroupVersion.Group || kind != "HelmRelease" {
-			continue
-		}
-		if msg, notReady := why.releases[ns+"/"+name]; notReady {
-			out = append(out, fmt.Sprintf("HelmRelease %s/%s not Ready: %s", ns, name, msg))
-		}
-	}
-	slices.Sort(out)
-	return out
-}
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // inventoryPresent counts the objects of the Kustomization's inventory that
 // exist in the API and lists those that do not.
@@ -425,65 +367,6 @@ func parseInventoryID(id string) (ns, name, group, kind string, ok bool) {
 	return parts[0], parts[1], parts[2], parts[3], true
 }
 
-// listed reports whether the `flux get` table has a row for name.
-func listed(table, name string) bool {
-	for _, line := range strings.Split(table, "\n") {
-		if f := strings.Fields(line); len(f) > 0 && f[0] == name {
-			return true
-		}
-	}
-	return false
-}
-
-// settled reports whether every Kustomization is in a state it keeps
-// offline: Ready, failed, running health checks on what it applied, or
-// waiting for a dependency that is itself not Ready.
-func settled(list []kustomizev1.Kustomization) bool {
-	ready := map[string]bool{}
-	for _, ks := range list {
-		ready[ks.Namespace+"/"+ks.Name] = flux.Ready(ks.Status.Conditions).Status == metav1.ConditionTrue
-	}
-	for _, ks := range list {
-		r := flux.Ready(ks.Status.Conditions)
-		switch {
-		case r.Reason == "DependencyNotReady":
-			if len(unreadyDependencies(&ks, ready)) == 0 {
-				return false // about to go ahead
-			}
-		case r.Status != metav1.ConditionUnknown, healthChecking(&ks):
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// healthChecking reports whether the Kustomization has applied its objects
-// and is waiting for them to become healthy.
-func healthChecking(ks *kustomizev1.Kustomization) bool {
-	for _, c := range ks.Status.Conditions {
-		if strings.Contains(c.Message, "Running health checks") {
-			return true
-		}
-	}
-	return false
-}
-
-// unreadyDependencies lists the dependsOn entries of ks that are not Ready.
-func unreadyDependencies(ks *kustomizev1.Kustomization, ready map[string]bool) []string {
-	var out []string
-	for _, d := range ks.Spec.DependsOn {
-		ns := d.Namespace
-		if ns == "" {
-			ns = ks.Namespace
-		}
-		if !ready[ns+"/"+d.Name] {
-			out = append(out, ns+"/"+d.Name)
-		}
-	}
-	return out
-}
-
 // fieldString returns the string at path in n, or "".
 func fieldString(n *yaml.RNode, path ...string) string {
 	v, err := n.Pipe(yaml.Lookup(path...))
@@ -491,89 +374,4 @@ func fieldString(n *yaml.RNode, path ...string) string {
 		return ""
 	}
 	return yaml.GetValue(v)
-}
-
-// chartCRDGroups are the API groups whose CRDs the charts of
-// infrastructure/controllers install; tools/schemas/crds holds the upstream
-// files (the validator's offline schemas).
-var chartCRDGroups = []string{"cert-manager.io", "acme.cert-manager.io", "traefik.io", "rabbitmq.com", "mongodb.com", "mongodbcommunity.mongodb.com"}
-
-// applyWithoutCharts shows what the layers behind the charts would apply:
-// it installs the CRDs the charts would install (the upstream files in
-// tools/schemas/crds), then adds, beside the real ones, copies of the
-// infra-configs and apps Kustomizations named offline-<name>, without
-// dependsOn and without health checks. Their Ready means that the API server
-// accepted every object of those layers of the real tree (decrypted and
-// substituted like the real ones); it does not claim that anything would
-// run: no operator or chart workload exists here, and kwok's pods run
-// nothing.
-func (e *env) applyWithoutCharts(ctx context.Context, hl *homelab) error {
-	c := hl.stack.c
-	t := time.Now()
-	dir := filepath.Join(e.o.repoDir, "tools", "schemas", "crds")
-	crdDir := filepath.Join(e.work, "chart-crds")
-	if err := os.MkdirAll(crdDir, 0o755); err != nil {
-		return err
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", dir, err)
-	}
-	for _, entry := range entries {
-		group, _, ok := strings.Cut(entry.Name(), "_")
-		if !ok || !slices.Contains(chartCRDGroups, group) {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(dir, entry.Name()))
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(crdDir, entry.Name()), data, 0o644); err != nil {
-			return err
-		}
-	}
-	n, err := kube.ApplyCRDs(ctx, c, crdDir)
-	if err != nil {
-		return fmt.Errorf("apply the charts' CRDs: %w", err)
-	}
-	e.rep.Note("applied %d CRDs that the charts would install (tools/schemas/crds, upstream files) for the offline-* copies", n)
-
-	for _, name := range []string{"infra-configs", "apps"} {
-		var real kustomizev1.Kustomization
-		if err := c.Get(ctx, client.ObjectKey{Namespace: fluxNS, Name: name}, &real); err != nil {
-			return fmt.Errorf("get Kustomization %s: %w", name, err)
-		}
-		cp := &kustomizev1.Kustomization{
-			ObjectMeta: metav1.ObjectMeta{
-				Namespace: fluxNS,
-				Name:      "offline-" + name,
-				Labels:    map[string]string{"e2e.homelab.dev/copy-of": name},
-			},
-			Spec: *real.Spec.DeepCopy(),
-		}
-		cp.Spec.DependsOn = nil
-		cp.Spec.Wait = false
-		cp.Spec.HealthChecks = nil
-		cp.Spec.HealthCheckExprs = nil
-		cp.Spec.Timeout = &metav1.Duration{Duration: 2 * time.Minute}
-		if err := c.Create(ctx, cp); err != nil {
-			return fmt.Errorf("create %s: %w", cp.Name, err)
-		}
-		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		ks, err := flux.WaitKustomization(wctx, c, client.ObjectKeyFromObject(cp), flux.AppliedRevision(hl.commit))
-		cancel()
-		check := "homelab: offline-" + name + " (copy without dependsOn/health checks) applies"
-		if err != nil {
-			e.rep.Fail(check, err.Error())
-			continue
-		}
-		applied, missing := inventoryPresent(ctx, c, ks)
-		if len(missing) > 0 {
-			e.rep.Fail(check, fmt.Sprintf("Ready, but not in the API: %s", strings.Join(missing, ", ")))
-			continue
-		}
-		e.rep.Pass(check, fmt.Sprintf("every object of ./%s accepted by the API server: %d objects", strings.TrimPrefix(real.Spec.Path, "./"), applied), time.Since(t))
-		t = time.Now()
-	}
-	return nil
 }

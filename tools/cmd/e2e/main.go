@@ -36,6 +36,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/chartserver"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/cluster"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/flux"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/gitserver"
@@ -53,12 +54,20 @@ type options struct {
 	workDir       string
 	keep          bool
 	timeout       time.Duration
-	nodes         int
 	fixture       bool
 	homelab       bool
+	proofs        bool
 	verbose       bool
 	hold          bool
-	withoutCharts bool
+	// chartsDir is the chart mirror the chart server serves.
+	chartsDir string
+	// simulatedStatus is the kwok stages file for operator-managed kinds.
+	simulatedStatus string
+	// readyTimeout bounds the wait for the whole tree to be Ready.
+	readyTimeout time.Duration
+	// unschedulableFor is how long a rollout's new pod may stay
+	// unschedulable before the rollout counts as deadlocked.
+	unschedulableFor time.Duration
 }
 
 func main() {
@@ -70,12 +79,15 @@ func main() {
 	flag.StringVar(&o.ageKey, "age-key", "tools/internal/treetest/testdata/sops/TEST-ONLY-age.agekey", "TEST ONLY age identity for the flux-system/sops-age Secret (relative to -repo)")
 	flag.StringVar(&o.workDir, "work", "", "working directory (default: a new temporary directory)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (logs, kubeconfig) after the run")
-	flag.DurationVar(&o.timeout, "timeout", 8*time.Minute, "bound on the whole run")
-	flag.IntVar(&o.nodes, "nodes", 3, "number of fake (kwok) nodes")
+	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "bound on the whole run")
 	flag.BoolVar(&o.fixture, "fixture", true, "run the push, prune and broken-commit flows on the fixture repository")
 	flag.BoolVar(&o.homelab, "homelab", true, "reconcile clusters/homelab from a clone of this repository")
+	flag.BoolVar(&o.proofs, "proofs", true, "after clusters/homelab is Ready, push the prune, broken-chart and Traefik rollout changes through Git")
+	flag.StringVar(&o.chartsDir, "charts", "", "chart mirror served to Flux: index.yaml and the archives (default: charts/ of the commit under test)")
+	flag.StringVar(&o.simulatedStatus, "simulated-status", "tools/e2e/kwok/simulated-status.yaml", "kwok stages simulating the status of operator-managed kinds (relative to -repo)")
+	flag.DurationVar(&o.readyTimeout, "ready-timeout", 10*time.Minute, "bound on the wait for every Kustomization and HelmRelease of clusters/homelab to be Ready")
+	flag.DurationVar(&o.unschedulableFor, "unschedulable-for", 45*time.Second, "how long a rollout's new pod may stay unschedulable before the rollout counts as deadlocked")
 	flag.BoolVar(&o.verbose, "v", false, "debug logging")
-	flag.BoolVar(&o.withoutCharts, "without-charts", true, "also apply copies of infra-configs and apps without their dependsOn on the chart layer (offline-*), with the charts' CRDs, to check that the API server accepts those layers")
 	flag.BoolVar(&o.hold, "hold", false, "after the checks, keep the cluster and the Git server running until Ctrl-C, to push by hand")
 	flag.Parse()
 	os.Exit(run(o))
@@ -104,8 +116,16 @@ func run(o options) int {
 			return 2
 		}
 	}
-	if !filepath.IsAbs(o.ageKey) {
-		o.ageKey = filepath.Join(repo, o.ageKey)
+	if o.chartsDir != "" {
+		if o.chartsDir, err = filepath.Abs(o.chartsDir); err != nil {
+			log.Error("resolve -charts", "err", err)
+			return 2
+		}
+	}
+	for _, p := range []*string{&o.ageKey, &o.simulatedStatus} {
+		if !filepath.IsAbs(*p) {
+			*p = filepath.Join(repo, *p)
+		}
 	}
 
 	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -163,6 +183,7 @@ type env struct {
 	binDir string
 	g      *proc.Group
 	git    *gitserver.Server
+	charts *chartserver.Server
 	rep    *report.Report
 	log    *slog.Logger
 }
@@ -185,7 +206,7 @@ func (e *env) startStack(ctx context.Context, name string) (*stack, error) {
 		BinDir:     e.binDir,
 		KwokStages: filepath.Join(e.o.cacheDir, "kwok", "stages.yaml"),
 		WorkDir:    work,
-		Nodes:      e.o.nodes,
+		Nodes:      cluster.SeedTopology(),
 	}, e.log)
 	if err != nil {
 		return nil, fmt.Errorf("start cluster %s: %w", name, err)
@@ -197,8 +218,8 @@ func (e *env) startStack(ctx context.Context, name string) (*stack, error) {
 	if err := flux.Start(ctx, e.g, name, e.binDir, work, cl.Kubeconfig, flux.Default, e.log); err != nil {
 		return nil, fmt.Errorf("start Flux in %s: %w", name, err)
 	}
-	e.rep.Pass(name+": cluster and Flux up", fmt.Sprintf("etcd, kube-apiserver %s, controller-manager, scheduler, kwok (%d Ready nodes); %d Flux CRDs; %s",
-		cl.Server, e.o.nodes, n, strings.Join(flux.Default, ", ")), time.Since(t))
+	e.rep.Pass(name+": cluster and Flux up", fmt.Sprintf("etcd, kube-apiserver %s, controller-manager, scheduler, kwok (%s); %d Flux CRDs; %s",
+		cl.Server, topology(cluster.SeedTopology()), n, strings.Join(flux.Default, ", ")), time.Since(t))
 	return &stack{name: name, cluster: cl, c: cl.Client}, nil
 }
 
@@ -213,10 +234,14 @@ func runAll(ctx, holdCtx context.Context, o options, work string, g *proc.Group,
 	}
 	defer e.git.Close()
 
-	// clusters/homelab reconciles (or waits on what it cannot fetch) in
-	// its own cluster while the fixture flows run; its state is read at
-	// the end.
+	// clusters/homelab reconciles in its own cluster while the fixture
+	// flows run; it is checked after them.
 	var hl *homelab
+	defer func() {
+		if e.charts != nil {
+			e.charts.Close()
+		}
+	}()
 	if o.homelab {
 		s, err := e.startStack(ctx, "homelab")
 		if err != nil {
@@ -225,6 +250,8 @@ func runAll(ctx, holdCtx context.Context, o options, work string, g *proc.Group,
 		if hl, err = e.startHomelab(ctx, s); err != nil {
 			return fmt.Errorf("homelab: %w", err)
 		}
+		// Before the process group stops: no kwok may start after that.
+		defer hl.sim.stop()
 	}
 	var fx *stack
 	if o.fixture {
@@ -254,6 +281,20 @@ func runAll(ctx, holdCtx context.Context, o options, work string, g *proc.Group,
 	return nil
 }
 
+// topology describes the fake nodes for the report.
+func topology(nodes []cluster.Node) string {
+	var cp, workers []string
+	for _, n := range nodes {
+		if n.ControlPlane {
+			cp = append(cp, n.Name+"@"+n.Zone)
+		} else {
+			workers = append(workers, n.Name+"@"+n.Zone)
+		}
+	}
+	return fmt.Sprintf("%d Ready nodes: control plane %s, tainted %s:%s; workers %s", len(nodes),
+		strings.Join(cp, " "), cluster.ControlPlaneTaint.Key, cluster.ControlPlaneTaint.Effect, strings.Join(workers, " "))
+}
+
 func stackOf(hl *homelab) *stack {
 	if hl == nil {
 		return nil
@@ -261,8 +302,12 @@ func stackOf(hl *homelab) *stack {
 	return hl.stack
 }
 
-// fluxGet prints what `flux get` shows for the whole cluster of s.
+// fluxGet prints what `flux get` shows for the whole cluster of s; without
+// the flux CLI, the Kustomization and HelmRelease tables from the API.
 func (e *env) fluxGet(ctx context.Context, s *stack, w io.Writer) error {
+	if _, err := os.Stat(filepath.Join(e.binDir, "flux")); err != nil {
+		return e.printTables(ctx, s)
+	}
 	cmds := [][]string{
 		{"get", "sources", "git", "-A"},
 		{"get", "kustomizations", "-A"},

@@ -41,8 +41,36 @@ type Config struct {
 	KwokStages string
 	// WorkDir receives certificates, kubeconfigs and etcd's data.
 	WorkDir string
-	// Nodes is the number of fake nodes.
-	Nodes int
+	// Nodes are the fake nodes to create.
+	Nodes []Node
+	// WebhookAdmission keeps the API server's admission webhooks on. Off,
+	// the API server never calls the webhooks that charts register: their
+	// servers would be pods on fake nodes, which run nothing.
+	WebhookAdmission bool
+}
+
+// Node is a fake node.
+type Node struct {
+	Name string
+	Zone string
+	// ControlPlane nodes carry the control-plane role label and the
+	// NoSchedule taint kubeadm gives them.
+	ControlPlane bool
+}
+
+// ControlPlaneTaint is the taint kubeadm puts on control-plane nodes.
+var ControlPlaneTaint = corev1.Taint{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}
+
+// SeedTopology is the homelab's shape: three stacked control-plane nodes,
+// tainted, and two workers, spread over three zones.
+func SeedTopology() []Node {
+	return []Node{
+		{Name: "cp-1", Zone: "zone-a", ControlPlane: true},
+		{Name: "cp-2", Zone: "zone-b", ControlPlane: true},
+		{Name: "cp-3", Zone: "zone-c", ControlPlane: true},
+		{Name: "worker-1", Zone: "zone-a"},
+		{Name: "worker-2", Zone: "zone-b"},
+	}
 }
 
 // Cluster is a running cluster.
@@ -53,6 +81,7 @@ type Cluster struct {
 	Server string
 	Client client.Client
 	REST   *rest.Config
+	name   string
 }
 
 const fakeNodeAnnotation = "kwok.x-k8s.io/node"
@@ -69,6 +98,10 @@ func Start(ctx context.Context, g *proc.Group, cfg Config, log *slog.Logger) (*C
 		return nil, err
 	}
 	etcdPort, peerPort, apiPort := ports[0], ports[1], ports[2]
+	apiArgs := []string{}
+	if !cfg.WebhookAdmission {
+		apiArgs = append(apiArgs, "--disable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook")
+	}
 
 	f, err := writePKI(pkiDir)
 	if err != nil {
@@ -109,7 +142,7 @@ func Start(ctx context.Context, g *proc.Group, cfg Config, log *slog.Logger) (*C
 	apiserver, err := g.Start(proc.Spec{
 		Name: cfg.Name + "-kube-apiserver",
 		Path: bin("kube-apiserver"),
-		Args: []string{
+		Args: append([]string{
 			"--etcd-servers=" + etcdURL,
 			"--bind-address=127.0.0.1",
 			"--advertise-address=127.0.0.1",
@@ -126,7 +159,7 @@ func Start(ctx context.Context, g *proc.Group, cfg Config, log *slog.Logger) (*C
 			"--allow-privileged=true",
 			"--endpoint-reconciler-type=none",
 			"--profiling=false",
-		},
+		}, apiArgs...),
 	})
 	if err != nil {
 		return nil, err
@@ -194,14 +227,14 @@ func Start(ctx context.Context, g *proc.Group, cfg Config, log *slog.Logger) (*C
 		return nil, err
 	}
 
-	cl := &Cluster{Kubeconfig: kubeconfig, Server: server, Client: c, REST: restCfg}
+	cl := &Cluster{Kubeconfig: kubeconfig, Server: server, Client: c, REST: restCfg, name: cfg.Name}
 	if err := cl.createNodes(ctx, cfg.Nodes); err != nil {
 		return nil, err
 	}
-	if err := proc.WaitFor(ctx, kwok, 500*time.Millisecond, cl.nodesReady(cfg.Nodes)); err != nil {
+	if err := proc.WaitFor(ctx, kwok, 500*time.Millisecond, cl.nodesReady(len(cfg.Nodes))); err != nil {
 		return nil, fmt.Errorf("wait for the fake nodes: %w", err)
 	}
-	log.Info("fake nodes ready", "cluster", cfg.Name, "nodes", cfg.Nodes)
+	log.Info("fake nodes ready", "cluster", cfg.Name, "nodes", len(cfg.Nodes))
 	// The controller manager is working once its service-account
 	// controller has made the default namespace's ServiceAccount.
 	if err := proc.WaitFor(ctx, kcm, 500*time.Millisecond, func(ctx context.Context) (bool, error) {
@@ -216,33 +249,71 @@ func Start(ctx context.Context, g *proc.Group, cfg Config, log *slog.Logger) (*C
 	return cl, nil
 }
 
-func (cl *Cluster) createNodes(ctx context.Context, n int) error {
-	for i := range n {
-		name := fmt.Sprintf("kwok-node-%d", i)
+// StartStatusSimulator starts a second kwok process that plays only the
+// stages of the file: the status of custom resources whose operators do
+// not run (their pods are kwok's, which run nothing). kwok resolves every
+// kind of the file when it starts, so their CRDs must be served by then;
+// the pod and node stages stay with the first kwok process.
+func (cl *Cluster) StartStatusSimulator(ctx context.Context, g *proc.Group, binDir, stages string) error {
+	p, err := g.Start(proc.Spec{
+		Name: cl.name + "-kwok-status",
+		Path: filepath.Join(binDir, "kwok"),
+		Args: []string{
+			"--kubeconfig=" + cl.Kubeconfig,
+			"--config=" + stages,
+			// kwok insists on a node selector; this one matches no node,
+			// the nodes stay with the first process.
+			"--manage-all-nodes=false",
+			"--manage-nodes-with-label-selector=e2e.homelab.dev/kwok-status-simulator=none",
+		},
+	})
+	if err != nil {
+		return err
+	}
+	// kwok exits at once when a kind cannot be resolved; give it the time
+	// to list every kind, and fail with its log if it stopped.
+	t := time.NewTimer(3 * time.Second)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	}
+	if exited, err := p.Exited(); exited {
+		return fmt.Errorf("kwok status simulator exited (%v), see %s", err, p.LogPath())
+	}
+	return nil
+}
+
+func (cl *Cluster) createNodes(ctx context.Context, nodes []Node) error {
+	for _, n := range nodes {
+		labels := map[string]string{
+			"kubernetes.io/hostname":      n.Name,
+			"kubernetes.io/os":            "linux",
+			"kubernetes.io/arch":          "amd64",
+			"topology.kubernetes.io/zone": n.Zone,
+			"type":                        "kwok",
+		}
+		var taints []corev1.Taint
+		if n.ControlPlane {
+			labels["node-role.kubernetes.io/control-plane"] = ""
+			taints = append(taints, ControlPlaneTaint)
+		}
 		node := &corev1.Node{
 			ObjectMeta: metav1.ObjectMeta{
-				Name:        name,
+				Name:        n.Name,
 				Annotations: map[string]string{fakeNodeAnnotation: "fake"},
-				Labels: map[string]string{
-					"kubernetes.io/hostname":      name,
-					"kubernetes.io/os":            "linux",
-					"kubernetes.io/arch":          "amd64",
-					"topology.kubernetes.io/zone": fmt.Sprintf("zone-%d", i%3),
-					"type":                        "kwok",
-				},
+				Labels:      labels,
 			},
-			Status: corev1.NodeStatus{
-				Allocatable: nodeResources(),
-				Capacity:    nodeResources(),
-			},
+			Spec: corev1.NodeSpec{Taints: taints},
 		}
 		if err := cl.Client.Create(ctx, node); err != nil {
-			return fmt.Errorf("create node %s: %w", name, err)
+			return fmt.Errorf("create node %s: %w", n.Name, err)
 		}
 		// Capacity lives in the status subresource.
 		node.Status = corev1.NodeStatus{Allocatable: nodeResources(), Capacity: nodeResources()}
 		if err := cl.Client.Status().Update(ctx, node); err != nil {
-			return fmt.Errorf("set capacity of node %s: %w", name, err)
+			return fmt.Errorf("set capacity of node %s: %w", n.Name, err)
 		}
 	}
 	return nil
