@@ -102,7 +102,7 @@ charts: ## rebuild the chart mirror charts/ from upstream Git tags (CHART_SOURCE
 	scripts/mirror-charts.sh $(CHARTS_FLAGS)
 
 .PHONY: images
-images: ## build the service and backup images reproducibly (OCI layouts in .cache/images) and re-pin their digests (apps/homelab, infrastructure/configs/backups)
+images: ## build the service and backup images reproducibly (OCI layouts in .cache/images) and re-pin their digests (apps/homelab, infrastructure/backups)
 	scripts/pin-images.sh
 
 .PHONY: e2e

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # pin-images.sh: pins the fitness images in apps/homelab/kustomization.yaml
-# and the backup image in the backup CronJobs (infrastructure/configs/backups)
+# and the backup image in the backup CronJobs (infrastructure/backups)
 # to the digests of the reproducible build (tools/cmd/imagebuild) of the
 # current commit, and names that commit in the kustomization. The images workflow pushes
 # byte-identical images when that commit is tagged for a release; Flux image
@@ -38,7 +38,7 @@ while read -r image digest; do
 	if [[ "${image}" == backup ]]; then
 		# No image automation for the backup jobs: the digest is pinned in
 		# each CronJob, after the tag it is released under.
-		for cronjob in infrastructure/configs/backups/*-cronjob.yaml; do
+		for cronjob in infrastructure/backups/*-cronjob.yaml; do
 			sed -E -i "s|(image: ghcr\.io/homelab-gitops/homelab-backup:[^@]+@)sha256:[0-9a-f]{64}$|\1${digest}|" "${cronjob}"
 			if ! grep -qF "@${digest}" "${cronjob}"; then
 				echo "pin-images: could not write the backup digest into ${cronjob}" >&2
@@ -67,4 +67,4 @@ if ! grep -qE "^# +source commit: ${commit}$" "${file}"; then
 fi
 
 echo "${digests}"
-git --no-pager diff --stat -- "${file}" infrastructure/configs/backups
+git --no-pager diff --stat -- "${file}" infrastructure/backups

@@ -27,7 +27,7 @@ func TestExpectedKustomizationsComeFromTheKindWorkflow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"flux-system", "gateway-api", "infra-controllers", "infra-configs", "apps"} {
+	for _, name := range []string{"flux-system", "gateway-api", "infra-controllers", "infra-configs", "infra-backups", "apps"} {
 		if !slices.Contains(got, name) {
 			t.Errorf("EXPECTED_KUSTOMIZATIONS = %v, lacks %s", got, name)
 		}

@@ -29,6 +29,7 @@ const (
 	GraphCRDUnknown    = "graph-crd-unknown"
 	GraphDuplicate     = "graph-duplicate-object"
 	GraphTimeout       = "graph-timeout-short"
+	GraphWaitVolume    = "graph-wait-unbound-volume"
 	GraphHealthInvalid = "graph-health-expression-invalid"
 	GraphHealthCurrent = "graph-health-expression-current"
 	RefMissing         = "reference-missing"
@@ -63,6 +64,7 @@ var Rules = map[string]Rule{
 	GraphCRDUnknown:    {GraphCRDUnknown, ClassGraph, Info, "CRD installed outside the repository", "Nothing in this repository installs the CRD; make sure the cluster has it."},
 	GraphDuplicate:     {GraphDuplicate, ClassGraph, Error, "Same object from two Kustomizations", "Keep the object in one Kustomization: two owners fight over it and pruning deletes it."},
 	GraphTimeout:       {GraphTimeout, ClassGraph, Error, "Kustomization timeout shorter than its HelmReleases' retries", "Raise the Kustomization's spec.timeout to the figure in the message (HelmRelease timeout × (1 + remediation retries), added along dependsOn chains), or lower the HelmReleases' timeouts or retries."},
+	GraphWaitVolume:    {GraphWaitVolume, ClassGraph, Warning, "Kustomization waits for a claim nothing it runs mounts", "Apply the claim (and its CronJob) from a Kustomization that does not wait for it (wait: false, or healthChecks that leave it out), mount it from a workload of the same Kustomization, or declare its StorageClass in the tree with volumeBindingMode: Immediate."},
 	GraphHealthInvalid: {GraphHealthInvalid, ClassGraph, Error, "Health check expression invalid", "Fix the CEL expression in spec.healthCheckExprs: kustomize-controller cannot parse it, or it does not give a boolean, so the health check never passes."},
 	GraphHealthCurrent: {GraphHealthCurrent, ClassGraph, Error, "Health check expression healthy before any status", "Make the current expression false until the condition it waits for exists: status.conditions.exists(c, c.type == 'X' && c.status == 'True'), not filter(...).all(...), which is true for an empty list."},
 	RefMissing:         {RefMissing, ClassReference, Error, "Reference to a missing object", "Create the object, fix the name, or list it under externalObjects in .gitops-validate.yaml if it is made outside Git."},

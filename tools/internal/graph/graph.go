@@ -1,8 +1,8 @@
 // Package graph checks the Flux dependency graph of a cluster: dependsOn
 // targets exist and form no cycle, custom resources are applied only after
 // the Kustomization that installs their CRD, no object is produced by two
-// Kustomizations, and a Kustomization waits as long as its HelmReleases may
-// take.
+// Kustomizations, a Kustomization waits as long as its HelmReleases may
+// take, and it does not wait for a claim that nothing it runs will mount.
 package graph
 
 import (
@@ -35,6 +35,7 @@ func Check(c *render.Cluster, builtins Builtins, preinstalled []string) []findin
 	out = append(out, crdOrder(c, builtins, preinstalled)...)
 	out = append(out, duplicates(c)...)
 	out = append(out, timeouts(c)...)
+	out = append(out, waitedVolumes(c)...)
 	return out
 }
 

@@ -46,7 +46,7 @@ func TestKustomizationsBuild(t *testing.T) {
 			}
 		})
 	}
-	for _, want := range []string{"flux-system", "gateway-api", "infra-controllers", "infra-configs", "apps"} {
+	for _, want := range []string{"flux-system", "gateway-api", "infra-controllers", "infra-configs", "infra-backups", "apps"} {
 		if !slices.ContainsFunc(r.Kustomizations, func(ks *kustomizev1.Kustomization) bool { return ks.Name == want }) {
 			t.Errorf("Kustomization %s is missing from %s", want, clusterPath)
 		}
@@ -130,6 +130,7 @@ func TestDependencyOrder(t *testing.T) {
 		"infra-controllers": "gateway-api",
 		"infra-configs":     "infra-controllers",
 		"apps":              "infra-configs",
+		"infra-backups":     "infra-configs",
 	}
 	for _, ks := range r.Kustomizations {
 		dep, ok := want[ks.Name]

@@ -105,6 +105,7 @@ func TestFixturePerRule(t *testing.T) {
 		{"graph-crd-order", finding.GraphCRDOrder, "infrastructure/configs/cluster-issuer.yaml", 1, "cert-manager"},
 		{"graph-duplicate-object", finding.GraphDuplicate, "", 0, "Namespace/web"},
 		{"graph-timeout-short", finding.GraphTimeout, "clusters/home/infrastructure.yaml", 9, "cert-manager/cert-manager install 10m × 4 attempt(s) = 40m"},
+		{"graph-wait-unbound-volume", finding.GraphWaitVolume, "apps/web/cache-claim.yaml", 3, "waits for PersistentVolumeClaim web/cache (spec.wait), but nothing in it mounts the claim"},
 		{"graph-health-expression-current", finding.GraphHealthCurrent, "clusters/home/infrastructure.yaml", 36, "an empty condition list"},
 		{"graph-health-expression-invalid", finding.GraphHealthInvalid, "clusters/home/infrastructure.yaml", 37, "does not parse"},
 		{"reference-missing", finding.RefMissing, "apps/web/deployment.yaml", 0, "web-tokens"},
