@@ -28,6 +28,18 @@ var digestRef = regexp.MustCompile(`@sha256:[0-9a-f]{64}$`)
 // serves, never the digest of a real image.
 var zeroDigest = "sha256:" + strings.Repeat("0", 64)
 
+// digestException is the policy pack's annotation for a deliberate
+// exception to security-image-digest; its value is the reason.
+const digestException = "exceptions.policy.homelab.dev/security-image-digest"
+
+// digestExcepted returns the reason doc gives for not pinning its images
+// by digest, or "".
+func digestExcepted(doc map[string]any) string {
+	annotations, _ := dig(doc, "metadata")["annotations"].(map[string]any)
+	reason, _ := annotations[digestException].(string)
+	return strings.TrimSpace(reason)
+}
+
 // checkDigest returns what is wrong with the image reference img.
 func checkDigest(img string) string {
 	switch {
@@ -94,6 +106,9 @@ func containers(spec map[string]any) []map[string]any {
 }
 
 func checkImages(o object) []string {
+	if digestExcepted(o.Doc) != "" {
+		return nil
+	}
 	var problems []string
 	if spec := podSpec(o); spec != nil {
 		for _, c := range containers(spec) {

@@ -24,7 +24,7 @@ var crdKinds = map[string][]string{
 	"image.toolkit.fluxcd.io/v1":           {"ImageRepository", "ImagePolicy", "ImageUpdateAutomation"},
 	"kustomize.config.k8s.io/v1beta1":      nil,
 	"kustomize.config.k8s.io/v1alpha1":     nil,
-	"apiextensions.k8s.io/v1":              nil,
+	"apiextensions.k8s.io/v1":              {"CustomResourceDefinition"},
 	"gateway.networking.k8s.io/v1alpha2":   nil,
 	"gateway.networking.k8s.io/v1beta1":    nil,
 	"admissionregistration.k8s.io/v1beta1": nil,
@@ -290,5 +290,33 @@ func TestNoZeroDigestAnywhere(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestFluxComponentsMatchTheE2EVersion checks that gotk-components.yaml is
+// Flux's install manifest of the release the end-to-end test runs, with
+// bootstrap's components (scripts/flux-components.sh reproduces it).
+func TestFluxComponentsMatchTheE2EVersion(t *testing.T) {
+	root := repoRoot(t)
+	env, err := os.ReadFile(filepath.Join(root, "tools/e2e/versions.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var version string
+	for _, line := range strings.Split(string(env), "\n") {
+		if v, ok := strings.CutPrefix(line, "FLUX_VERSION="); ok {
+			version = v
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(root, "clusters/homelab/flux-system/gotk-components.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := string(data[:min(len(data), 512)])
+	if want := "# Flux Version: " + version + "\n"; version == "" || !strings.Contains(header, want) {
+		t.Errorf("gotk-components.yaml header %q lacks %q (tools/e2e/versions.env)", header, want)
+	}
+	if want := "# Components: source-controller,kustomize-controller,helm-controller,notification-controller,image-reflector-controller,image-automation-controller\n"; !strings.Contains(header, want) {
+		t.Errorf("gotk-components.yaml header %q lacks bootstrap's components %q", header, want)
 	}
 }
