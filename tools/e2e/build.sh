@@ -29,7 +29,7 @@ fi
 if [[ ${E2E_CHECK_ONLY:-} == 1 ]]; then
 	exit 1
 fi
-mkdir -p "$bin" "$out/src" "$out/crds" "$out/kwok"
+mkdir -p "$bin" "$out/src" "$out/kwok"
 start=$SECONDS
 
 # module_dir prints the extracted directory of module@version in the module cache.
@@ -113,26 +113,7 @@ for ctl in source-controller:$SOURCE_CONTROLLER_VERSION kustomize-controller:$KU
 			go mod edit -require "github.com/fluxcd/$name/api@$version")
 		build_into "$name" "$dir" . -mod=mod -ldflags "-s -w"
 	fi
-	cp "$(module_dir "github.com/fluxcd/$name@$version")"/config/crd/bases/*.yaml "$out/crds/"
 done
-
-# CRDs of Flux components that clusters/homelab may use but the test does
-# not run: `flux bootstrap` installs them with gotk-components.yaml, which
-# the repository leaves empty. The module proxy serves these controllers only
-# as their api modules, so their CRDs are generated from those types with
-# controller-gen, as the controllers' own Makefiles do.
-if [[ ! -x $out/src/tools/controller-gen ]]; then
-	log "building controller-gen"
-	GOBIN=$out/src/tools go install "sigs.k8s.io/controller-tools/cmd/controller-gen@$CONTROLLER_TOOLS_VERSION"
-fi
-for ctl in notification-controller:$NOTIFICATION_CONTROLLER_VERSION image-reflector-controller:$IMAGE_CONTROLLERS_VERSION image-automation-controller:$IMAGE_CONTROLLERS_VERSION; do
-	version=${ctl#*:}
-	ctl=${ctl%%:*}
-	dir=$(copy_module "$ctl-api" "github.com/fluxcd/$ctl/api@$version")
-	log "generating the CRDs of $ctl"
-	(cd "$dir" && GOFLAGS=-mod=mod "$out/src/tools/controller-gen" crd:crdVersions=v1 paths=./... output:crd:dir="$out/crds")
-done
-chmod u+w "$out"/crds/*.yaml
 
 # flux CLI. Its embedded install manifests are generated from release
 # downloads by flux2's Makefile, which cannot run offline; the e2e never

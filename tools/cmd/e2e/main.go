@@ -186,7 +186,12 @@ type env struct {
 	charts *chartserver.Server
 	rep    *report.Report
 	log    *slog.Logger
+	// install is what the tree's flux-system directory installs.
+	install *flux.Install
 }
+
+// fluxSystemDir is where bootstrap writes Flux's install manifests.
+const fluxSystemDir = "clusters/homelab/flux-system"
 
 // stack is one cluster with Flux running against it. The fixture and
 // clusters/homelab each get their own, since both bootstrap with the
@@ -211,15 +216,21 @@ func (e *env) startStack(ctx context.Context, name string) (*stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start cluster %s: %w", name, err)
 	}
-	n, err := kube.ApplyCRDs(ctx, cl.Client, filepath.Join(e.o.cacheDir, "crds"))
-	if err != nil {
+	// What bootstrap would install: the CRDs of the tree's
+	// gotk-components.yaml, and the controllers with the feature gates
+	// its patches set.
+	if err := kube.ApplyCRDs(ctx, cl.Client, e.install.CRDs); err != nil {
 		return nil, fmt.Errorf("install Flux CRDs in %s: %w", name, err)
 	}
-	if err := flux.Start(ctx, e.g, name, e.binDir, work, cl.Kubeconfig, flux.Default, e.log); err != nil {
+	if err := flux.Start(ctx, e.g, name, e.binDir, work, cl.Kubeconfig, flux.Default, e.install.Args, e.log); err != nil {
 		return nil, fmt.Errorf("start Flux in %s: %w", name, err)
 	}
-	e.rep.Pass(name+": cluster and Flux up", fmt.Sprintf("etcd, kube-apiserver %s, controller-manager, scheduler, kwok (%s); %d Flux CRDs; %s",
-		cl.Server, topology(cluster.SeedTopology()), n, strings.Join(flux.Default, ", ")), time.Since(t))
+	var ctrls []string
+	for _, c := range flux.Default {
+		ctrls = append(ctrls, strings.TrimSpace(c+" "+strings.Join(e.install.Args[c], " ")))
+	}
+	e.rep.Pass(name+": cluster and Flux up", fmt.Sprintf("etcd, kube-apiserver %s, controller-manager, scheduler, kwok (%s); %d Flux CRDs from %s; %s",
+		cl.Server, topology(cluster.SeedTopology()), len(e.install.CRDs), fluxSystemDir+"/gotk-components.yaml", strings.Join(ctrls, ", ")), time.Since(t))
 	return &stack{name: name, cluster: cl, c: cl.Client}, nil
 }
 
@@ -228,6 +239,9 @@ func (e *env) startStack(ctx context.Context, name string) (*stack, error) {
 func runAll(ctx, holdCtx context.Context, o options, work string, g *proc.Group, rep *report.Report, log *slog.Logger) error {
 	e := &env{o: o, work: work, binDir: filepath.Join(o.cacheDir, "bin"), g: g, rep: rep, log: log}
 	var err error
+	if e.install, err = flux.ReadInstall(filepath.Join(o.repoDir, fluxSystemDir)); err != nil {
+		return err
+	}
 	e.git, err = gitserver.Start(ctx, filepath.Join(work, "git"), log)
 	if err != nil {
 		return fmt.Errorf("start git server: %w", err)

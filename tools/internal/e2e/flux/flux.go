@@ -37,8 +37,9 @@ var OfflineProxyEnv = []string{
 
 // Start runs the controllers in g with the kubeconfig and waits until each
 // reports ready on its health endpoint. prefix is put before the process
-// names.
-func Start(ctx context.Context, g *proc.Group, prefix, binDir, workDir, kubeconfig string, ctrls Controllers, log *slog.Logger) error {
+// names; extra adds arguments per controller (those the tree gives it,
+// Install.Args).
+func Start(ctx context.Context, g *proc.Group, prefix, binDir, workDir, kubeconfig string, ctrls Controllers, extra map[string][]string, log *slog.Logger) error {
 	for _, name := range ctrls {
 		ports, err := cluster.FreePorts(3)
 		if err != nil {
@@ -68,6 +69,7 @@ func Start(ctx context.Context, g *proc.Group, prefix, binDir, workDir, kubeconf
 				"--storage-adv-addr="+addr(ports[2]),
 			)
 		}
+		args = append(args, extra[name]...)
 		p, err := g.Start(proc.Spec{
 			Name: prefix + "-" + name,
 			Path: filepath.Join(binDir, name),
@@ -83,7 +85,7 @@ func Start(ctx context.Context, g *proc.Group, prefix, binDir, workDir, kubeconf
 		if err := proc.WaitFor(ctx, p, 300*time.Millisecond, healthy("http://"+health+"/readyz")); err != nil {
 			return fmt.Errorf("wait for %s: %w", name, err)
 		}
-		log.Info("controller ready", "controller", prefix+"-"+name)
+		log.Info("controller ready", "controller", prefix+"-"+name, "extra", extra[name])
 	}
 	return nil
 }

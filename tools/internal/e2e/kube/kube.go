@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"sort"
 	"time"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
@@ -126,40 +124,19 @@ func ApplyFile(ctx context.Context, c client.Client, path string) error {
 	return Apply(ctx, c, objs)
 }
 
-// ApplyCRDs applies every CRD in the YAML files of dir and waits until the
-// API server serves them.
-func ApplyCRDs(ctx context.Context, c client.Client, dir string) (int, error) {
-	paths, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if err != nil {
-		return 0, fmt.Errorf("list CRDs in %s: %w", dir, err)
-	}
-	sort.Strings(paths)
-	var names []string
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return 0, fmt.Errorf("read %s: %w", p, err)
-		}
-		objs, err := DecodeYAML(data)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", p, err)
-		}
-		for _, o := range objs {
-			if o.GetKind() != "CustomResourceDefinition" {
-				continue
-			}
-			if err := Apply(ctx, c, []*unstructured.Unstructured{o}); err != nil {
-				return 0, fmt.Errorf("%s: %w", p, err)
-			}
-			names = append(names, o.GetName())
+// ApplyCRDs applies the CRDs and waits until each is established.
+func ApplyCRDs(ctx context.Context, c client.Client, crds []*unstructured.Unstructured) error {
+	for _, o := range crds {
+		if err := Apply(ctx, c, []*unstructured.Unstructured{o}); err != nil {
+			return fmt.Errorf("apply CRD %s: %w", o.GetName(), err)
 		}
 	}
-	for _, name := range names {
-		if err := waitEstablished(ctx, c, name); err != nil {
-			return 0, err
+	for _, o := range crds {
+		if err := waitEstablished(ctx, c, o.GetName()); err != nil {
+			return err
 		}
 	}
-	return len(names), nil
+	return nil
 }
 
 func waitEstablished(ctx context.Context, c client.Client, name string) error {
