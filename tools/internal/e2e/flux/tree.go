@@ -38,17 +38,21 @@ func ReadInstall(dir string) (*Install, error) {
 	}
 	in := &Install{Args: map[string][]string{}}
 	for _, r := range rm.Resources() {
-		m, err := r.Map()
+		// Through JSON: kustomize's own maps hold plain ints, which
+		// the API machinery cannot copy.
+		data, err := r.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", dir, r.CurId(), err)
 		}
-		u := &unstructured.Unstructured{Object: m}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(data); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", dir, r.CurId(), err)
+		}
+		m := u.Object
 		switch u.GetKind() {
 		case "CustomResourceDefinition":
 			in.CRDs = append(in.CRDs, u)
 		case "Deployment":
-			// NoCopy: kustomize's maps hold plain ints, which the
-			// copying accessors refuse.
 			containers, _, _ := unstructured.NestedFieldNoCopy(m, "spec", "template", "spec", "containers")
 			cs, _ := containers.([]any)
 			for _, c := range cs {

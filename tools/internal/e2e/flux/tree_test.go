@@ -46,3 +46,14 @@ func TestReadInstallWithoutCRDs(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// The CRDs are applied with the API machinery, which deep-copies them.
+func TestReadInstallCRDsCopy(t *testing.T) {
+	in, err := ReadInstall("../../../../clusters/homelab/flux-system")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range in.CRDs {
+		_ = c.DeepCopy()
+	}
+}
