@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/kube"
@@ -310,9 +311,17 @@ func (cl *Cluster) createNodes(ctx context.Context, nodes []Node) error {
 		if err := cl.Client.Create(ctx, node); err != nil {
 			return fmt.Errorf("create node %s: %w", n.Name, err)
 		}
-		// Capacity lives in the status subresource.
-		node.Status = corev1.NodeStatus{Allocatable: nodeResources(), Capacity: nodeResources()}
-		if err := cl.Client.Status().Update(ctx, node); err != nil {
+		// Capacity lives in the status subresource. kwok writes the same
+		// status (conditions, heartbeats) as soon as the node exists, so
+		// the update retries on a conflict with the latest version.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			if err := cl.Client.Get(ctx, client.ObjectKeyFromObject(node), node); err != nil {
+				return err
+			}
+			node.Status.Allocatable, node.Status.Capacity = nodeResources(), nodeResources()
+			return cl.Client.Status().Update(ctx, node)
+		})
+		if err != nil {
 			return fmt.Errorf("set capacity of node %s: %w", n.Name, err)
 		}
 	}
