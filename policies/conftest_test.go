@@ -60,7 +60,7 @@ func TestConftestEngine(t *testing.T) {
 		},
 		{
 			file:       "testdata/conftest/traefik-rendered.yaml",
-			wantObject: []string{"reliability-spread-taints"},
+			wantObject: []string{"reliability-spread-rollout", "reliability-spread-taints"},
 		},
 	}
 	for _, tt := range tests {

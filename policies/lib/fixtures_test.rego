@@ -37,6 +37,7 @@ pod_spec := {
 		"topologyKey": "kubernetes.io/hostname",
 		"whenUnsatisfiable": "DoNotSchedule",
 		"nodeTaintsPolicy": "Honor",
+		"matchLabelKeys": ["pod-template-hash"],
 		"labelSelector": {"matchLabels": labels},
 	}],
 	"containers": [container],

@@ -39,6 +39,7 @@ rule_ids := {
 	"reliability-replicas",
 	"reliability-resources",
 	"reliability-spread",
+	"reliability-spread-rollout",
 	"reliability-spread-taints",
 	"secrets-sops-encrypted",
 	"security-capabilities",

@@ -103,6 +103,25 @@ spread_consequence := "; with maxUnavailable 0 the rollout's surge pod is that r
 spread_consequence := ", so a drained node's pod cannot move to another node" if not surge_only
 
 # METADATA
+# title: Spread constraints hold after a rollout
+# custom:
+#   id: reliability-spread-rollout
+#   severity: error
+#   rationale: During a rolling update the old ReplicaSet's pods still match the constraint's labelSelector, so the scheduler places each new pod against a count that includes pods about to go. With two nodes and two replicas the first new pod lands beside an old one, the old pods are then removed, and the rollout can end with every replica on one node, which the constraint was meant to prevent and which nothing later corrects.
+#   remediation: Add matchLabelKeys ["pod-template-hash"] to each DoNotSchedule constraint of a Deployment, so only pods of the same revision are counted; for a Deployment a chart renders, in the HelmRelease values.
+deny contains result if {
+	input.kind == "Deployment"
+	some i, c in object.get(pod_spec, "topologySpreadConstraints", [])
+	object.get(c, "whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule"
+	not "pod-template-hash" in object.get(c, "matchLabelKeys", [])
+	msg := sprintf(
+		"%s: topologySpreadConstraints[%d] (%s, DoNotSchedule) counts the old revision's pods during a rolling update, so the new pods can all land on one node; add matchLabelKeys: [pod-template-hash]",
+		[lib.describe(input), i, object.get(c, "topologyKey", "")],
+	)
+	result := lib.result(rego.metadata.rule(), input, msg)
+}
+
+# METADATA
 # title: Spread constraints ignore untolerated nodes
 # custom:
 #   id: reliability-spread-taints

@@ -102,3 +102,23 @@ test_reliability_spread_taints_pass if {
 	not fires("reliability-spread-taints", json.patch(surge_deployment, [{"op": "replace", "path": sprintf("%s/whenUnsatisfiable", [spread0]), "value": "ScheduleAnyway"}]))
 	not fires("reliability-spread-taints", json.remove(fx.deployment, ["spec/template/spec/topologySpreadConstraints"]))
 }
+
+test_reliability_spread_rollout_fail if {
+	fires("reliability-spread-rollout", json.remove(fx.deployment, [sprintf("%s/matchLabelKeys", [spread0])]))
+	fires("reliability-spread-rollout", json.patch(fx.deployment, [{"op": "replace", "path": sprintf("%s/matchLabelKeys", [spread0]), "value": ["app.kubernetes.io/name"]}]))
+}
+
+test_reliability_spread_rollout_fail_message if {
+	some r in reliability.deny with input as json.remove(fx.deployment, [sprintf("%s/matchLabelKeys", [spread0])])
+	r.rule == "reliability-spread-rollout"
+	contains(r.msg, "topologySpreadConstraints[0] (kubernetes.io/hostname, DoNotSchedule)")
+	contains(r.msg, "matchLabelKeys: [pod-template-hash]")
+}
+
+test_reliability_spread_rollout_pass if {
+	not fires("reliability-spread-rollout", fx.deployment)
+	not fires("reliability-spread-rollout", json.patch(json.remove(fx.deployment, [sprintf("%s/matchLabelKeys", [spread0])]), [{"op": "replace", "path": sprintf("%s/whenUnsatisfiable", [spread0]), "value": "ScheduleAnyway"}]))
+
+	# A StatefulSet's pods keep their names and nodes' order: no surge.
+	not fires("reliability-spread-rollout", json.patch(json.remove(fx.deployment, [sprintf("%s/matchLabelKeys", [spread0])]), [{"op": "replace", "path": "/kind", "value": "StatefulSet"}]))
+}

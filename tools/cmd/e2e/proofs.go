@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/cluster"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/flux"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/kube"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/proc"
@@ -305,10 +306,72 @@ func (e *env) proofBrokenChart(ctx context.Context, hl *homelab) error {
 		return err
 	}
 	t = time.Now()
-	wctx2, cancel2 := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel2()
-	_, err = flux.WaitKustomization(wctx2, c, client.ObjectKey{Namespace: fluxNS, Name: "infra-controllers"}, flux.AppliedRevision(fixed))
-	e.rep.Check("homelab: revert restores Ready", "infra-controllers Ready at "+short(fixed)+" with HelmRelease cert-manager Ready", time.Since(t), err)
+	detail, err = e.recoverRelease(ctx, hl, fixed)
+	e.rep.Check("homelab: revert restores Ready", detail, time.Since(t), err)
+	return nil
+}
+
+// helmStaleFailureWait is how long a revert is given to clear the
+// HelmRelease's failure by itself before the runbook's forced
+// reconciliation.
+const helmStaleFailureWait = time.Minute
+
+// recoverRelease waits until infra-controllers is Ready at the revert
+// commit fixed. helm-controller v1.4 (Flux v2.7) leaves a HelmRelease
+// Ready=False after a revert to the release that is running: the release is
+// in sync, so no action runs and the failure of the reverted generation
+// stays (fluxcd/helm-controller#1362, fixed in v1.5.0). When that happens
+// the step does what docs/runbook.md tells the operator,
+// `flux reconcile helmrelease --force`, and says so.
+func (e *env) recoverRelease(ctx context.Context, hl *homelab, fixed string) (string, error) {
+	c := hl.stack.c
+	key := client.ObjectKey{Namespace: fluxNS, Name: "infra-controllers"}
+	detail := "infra-controllers Ready at " + short(fixed) + " with HelmRelease cert-manager Ready"
+	wctx, cancel := context.WithTimeout(ctx, helmStaleFailureWait)
+	_, err := flux.WaitKustomization(wctx, c, key, flux.AppliedRevision(fixed))
+	cancel()
+	if err == nil {
+		return detail + ", no intervention", nil
+	}
+	var hr helmv2.HelmRelease
+	if err := c.Get(ctx, certManagerKey, &hr); err != nil {
+		return "", fmt.Errorf("get HelmRelease %s: %w", certManagerKey, err)
+	}
+	r := flux.Ready(hr.Status.Conditions)
+	if r.Status != metav1.ConditionFalse || r.ObservedGeneration != hr.Generation {
+		return "", fmt.Errorf("infra-controllers not Ready %s after the revert, HelmRelease %s Ready=%s (%s) at generation %d of %d: %w",
+			helmStaleFailureWait, certManagerKey, r.Status, r.Reason, r.ObservedGeneration, hr.Generation, err)
+	}
+	stale := fmt.Sprintf("HelmRelease %s kept Ready=False (%s) at the reverted generation %d for %s (fluxcd/helm-controller#1362 in helm-controller v1.4)",
+		certManagerKey, r.Reason, hr.Generation, helmStaleFailureWait)
+	if err := forceReconcile(ctx, c, &hr); err != nil {
+		return "", err
+	}
+	t := time.Now()
+	wctx, cancel = context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	if _, err := flux.WaitKustomization(wctx, c, key, flux.AppliedRevision(fixed)); err != nil {
+		return "", fmt.Errorf("%s; after flux reconcile helmrelease --force: %w", stale, err)
+	}
+	return fmt.Sprintf("%s; %s; `flux reconcile helmrelease --force` (docs/runbook.md) recovered it in %s",
+		detail, stale, time.Since(t).Round(100*time.Millisecond)), nil
+}
+
+// forceReconcile does what `flux reconcile helmrelease --force` does: a
+// forced upgrade at the next reconciliation.
+func forceReconcile(ctx context.Context, c client.Client, hr *helmv2.HelmRelease) error {
+	patch := client.MergeFrom(hr.DeepCopy())
+	ann := hr.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	now := time.Now().Format(time.RFC3339Nano)
+	ann["reconcile.fluxcd.io/requestedAt"] = now
+	ann["reconcile.fluxcd.io/forceAt"] = now
+	hr.SetAnnotations(ann)
+	if err := c.Patch(ctx, hr, patch); err != nil {
+		return fmt.Errorf("force a reconciliation of HelmRelease %s/%s: %w", hr.Namespace, hr.Name, err)
+	}
 	return nil
 }
 
@@ -388,12 +451,29 @@ func (e *env) proofRollout(ctx context.Context, hl *homelab) error {
 	if cause := context.Cause(rctx); errors.Is(cause, errDeadlock) {
 		err = fmt.Errorf("commit %s: %w", short(sha), cause)
 	}
+	// The rollout must leave the replicas spread as the first install did:
+	// a constraint that counts the old revision's pods lets the new ones
+	// land together (policy reliability-spread-rollout).
+	if nodes := slices.Compact(slices.Clone(placed)); err == nil && len(nodes) < min(len(placed), len(workers())) {
+		err = fmt.Errorf("commit %s: after the rollout the %d new pods run on %s only: one node's loss takes every replica", short(sha), len(placed), strings.Join(nodes, ", "))
+	}
 	e.rep.Check(check, fmt.Sprintf("commit %s: HelmRelease upgraded, %d pods replaced one at a time (maxSurge 1, maxUnavailable 0), new pods on %s",
 		short(sha), len(placed), strings.Join(placed, ", ")), time.Since(t), err)
 	return nil
 }
 
 var errDeadlock = errors.New("rollout deadlocked")
+
+// workers are the names of the untainted nodes of the cluster's topology.
+func workers() []string {
+	var out []string
+	for _, n := range cluster.SeedTopology() {
+		if !n.ControlPlane {
+			out = append(out, n.Name)
+		}
+	}
+	return out
+}
 
 // conditionMentioning returns "<type>: <message>" of the first condition
 // whose message contains word, or "".
