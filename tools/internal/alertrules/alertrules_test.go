@@ -26,9 +26,8 @@ var (
 // into it.
 const runbookURL = "https://github.com/homelab-gitops/homelab/blob/main/docs/alerts.md"
 
-// promtoolVersion is the Prometheus release the cluster runs
-// (prometheus-statefulset.yaml); its promtool checks the files.
-const promtoolVersion = "3.5.0"
+// prometheusImage finds the Prometheus release in the StatefulSet's image.
+var prometheusImage = regexp.MustCompile(`image: \S+/prometheus:v([0-9]+\.[0-9]+\.[0-9]+)@sha256:`)
 
 func TestRepositoryAlerts(t *testing.T) {
 	ruleFiles, err := filepath.Glob(filepath.Join(rulesDir, "*.yaml"))
@@ -257,10 +256,21 @@ func promtoolTests(t *testing.T) []string {
 }
 
 // findPromtool returns $PROMTOOL, or promtool from PATH, if it is the
-// pinned release (make builds it; see the Makefile). Otherwise the test
-// skips, except under CI=true where it fails.
+// release of the Prometheus the cluster runs (prometheus-statefulset.yaml;
+// make builds it from tools/promtool). Otherwise the test skips, except
+// under CI=true where it fails: a Prometheus bump without its promtool
+// fails there.
 func findPromtool(t *testing.T) string {
 	t.Helper()
+	sts, err := os.ReadFile(filepath.Join(monitoringDir, "prometheus-statefulset.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := prometheusImage.FindSubmatch(sts)
+	if m == nil {
+		t.Fatalf("no Prometheus image (…/prometheus:vX.Y.Z@sha256:…) in %s/prometheus-statefulset.yaml", monitoringDir)
+	}
+	promtoolVersion := string(m[1])
 	path := os.Getenv("PROMTOOL")
 	if path == "" {
 		path, _ = exec.LookPath("promtool")
