@@ -18,12 +18,26 @@ type Object struct {
 	File string
 }
 
+// ProblemKind says what is wrong.
+type ProblemKind int
+
+const (
+	// Blocked: a declared flow is not allowed.
+	Blocked ProblemKind = iota
+	// Undeclared: a flow the file does not declare is allowed.
+	Undeclared
+	// NoEndpoint: a workload's pods are none of the endpoints.
+	NoEndpoint
+)
+
 // Problem is one finding of Check.
 type Problem struct {
-	File   string
-	Line   int    // 0 when the file is a manifest (the object names the place)
-	Object string // Kind/namespace/name, when the problem is about one
-	Msg    string
+	Kind ProblemKind
+	File string
+	Line int // 0 when the file is a manifest (the object names the place)
+	// The object the problem is about (a policy or a workload), if any.
+	ObjKind, Namespace, Name string
+	Msg                      string
 }
 
 func (p Problem) String() string {
@@ -31,8 +45,8 @@ func (p Problem) String() string {
 	if p.Line > 0 {
 		loc = fmt.Sprintf("%s:%d", p.File, p.Line)
 	}
-	if p.Object != "" {
-		return fmt.Sprintf("%s: %s: %s", loc, p.Object, p.Msg)
+	if p.ObjKind != "" {
+		return fmt.Sprintf("%s: %s/%s/%s: %s", loc, p.ObjKind, p.Namespace, p.Name, p.Msg)
 	}
 	return fmt.Sprintf("%s: %s", loc, p.Msg)
 }
@@ -65,6 +79,7 @@ func Check(f *File, objs []Object) ([]Problem, Stats, error) {
 		ns    = namespaces{}
 		probs []Problem
 		st    Stats
+		byID  = map[string]*policy{}
 	)
 	for _, o := range objs {
 		switch o.U.GetKind() {
@@ -76,6 +91,7 @@ func Check(f *File, objs []Object) ([]Problem, Stats, error) {
 			p.id = "NetworkPolicy/" + p.np.Namespace + "/" + p.np.Name
 			p.file = o.File
 			pols = append(pols, &p)
+			byID[p.id] = &p
 		case "Namespace":
 			l := labels.Set{"kubernetes.io/metadata.name": o.U.GetName()}
 			for k, v := range o.U.GetLabels() {
@@ -105,7 +121,7 @@ func Check(f *File, objs []Object) ([]Problem, Stats, error) {
 					if !in.allowed() {
 						why = append(why, in.explain("ingress", b))
 					}
-					probs = append(probs, Problem{File: f.Path, Line: fl.Line,
+					probs = append(probs, Problem{Kind: Blocked, File: f.Path, Line: fl.Line,
 						Msg: fmt.Sprintf("declared flow %s -> %s %s (%s) is blocked: %s", from, to, port, fl.Why, strings.Join(why, "; "))})
 				}
 			}
@@ -113,10 +129,6 @@ func Check(f *File, objs []Object) ([]Problem, Stats, error) {
 	}
 
 	// Every other flow across namespaces or the cluster's edge is denied.
-	files := map[string]string{}
-	for _, p := range pols {
-		files[p.id] = p.file
-	}
 	ports := candidatePorts(f, pols)
 	names := f.names()
 	for _, from := range names {
@@ -144,7 +156,8 @@ func Check(f *File, objs []Object) ([]Problem, Stats, error) {
 				if len(culprit) == 0 {
 					continue
 				}
-				probs = append(probs, Problem{File: files[culprit[0]], Object: culprit[0],
+				p := byID[culprit[0]]
+				probs = append(probs, Problem{Kind: Undeclared, File: p.file, ObjKind: "NetworkPolicy", Namespace: p.np.Namespace, Name: p.np.Name,
 					Msg: fmt.Sprintf("undeclared flow %s -> %s %s is allowed: %s; %s; declare it in %s or narrow the policy",
 						from, to, port, eg.explain("egress", a), in.explain("ingress", b), f.Path)})
 			}
@@ -160,7 +173,7 @@ func Check(f *File, objs []Object) ([]Problem, Stats, error) {
 		st.Workloads++
 		tl, _, _ := unstructured.NestedStringMap(o.U.Object, append(slices.Clone(path), "metadata", "labels")...)
 		if !slices.ContainsFunc(names, func(n string) bool { return f.Endpoints[n].covers(o.U.GetNamespace(), tl) }) {
-			probs = append(probs, Problem{File: o.File, Object: fmt.Sprintf("%s/%s/%s", o.U.GetKind(), o.U.GetNamespace(), o.U.GetName()),
+			probs = append(probs, Problem{Kind: NoEndpoint, File: o.File, ObjKind: o.U.GetKind(), Namespace: o.U.GetNamespace(), Name: o.U.GetName(),
 				Msg: fmt.Sprintf("its pods are no endpoint of %s, so their flows are not checked; add an endpoint with namespace %s and pod labels it has", f.Path, o.U.GetNamespace())})
 		}
 	}

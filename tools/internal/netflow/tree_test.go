@@ -1,4 +1,4 @@
-package netflow
+package netflow_test
 
 import (
 	"context"
@@ -7,10 +7,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
+	"github.com/homelab-gitops/homelab/tools/internal/netflow"
 	"github.com/homelab-gitops/homelab/tools/internal/validate"
 )
 
@@ -31,38 +33,40 @@ func TestRepositoryFlows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var objs []Object
+	var objs []netflow.Object
 	for _, c := range rep.Clusters {
 		if c.Name != "homelab" {
 			continue
 		}
 		for _, o := range c.Objects {
-			objs = append(objs, Object{U: o.U, File: o.File})
+			objs = append(objs, netflow.Object{U: o.U, File: o.File})
 		}
 	}
 	if len(objs) == 0 {
 		t.Fatalf("cluster homelab rendered no objects")
 	}
-	f, err := Load(flowFile, loadVars(t))
+	f, err := netflow.Load(flowFile, loadVars(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	probs, st, err := Check(f, objs)
+	start := time.Now()
+	probs, st, err := netflow.Check(f, objs)
 	if err != nil {
 		t.Fatal(err)
 	}
+	took := time.Since(start)
 	for _, p := range probs {
 		t.Error(p)
 	}
-	t.Logf("%d endpoints, %d declared flows (endpoint pairs x ports), %d policies, %d workloads, %d undeclared combinations checked",
-		st.Endpoints, st.Flows, st.Policies, st.Workloads, st.Checked)
+	t.Logf("%d endpoints, %d declared flows (endpoint pairs x ports), %d policies, %d workloads, %d undeclared combinations checked in %v",
+		st.Endpoints, st.Flows, st.Policies, st.Workloads, st.Checked, took.Round(time.Millisecond))
 
 	// The same tree without the policy that admits Prometheus into traefik
 	// must fail, naming the flow and the policies that now block it.
-	without := slices.DeleteFunc(slices.Clone(objs), func(o Object) bool {
+	without := slices.DeleteFunc(slices.Clone(objs), func(o netflow.Object) bool {
 		return o.U.GetKind() == "NetworkPolicy" && o.U.GetNamespace() == "traefik" && o.U.GetName() == "allow-prometheus"
 	})
-	probs, _, err = Check(f, without)
+	probs, _, err = netflow.Check(f, without)
 	if err != nil {
 		t.Fatal(err)
 	}
