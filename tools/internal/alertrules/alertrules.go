@@ -5,7 +5,8 @@
 // description and a runbook link to a section that exists).
 //
 // promtool itself checks the syntax of the rules and runs the tests; see
-// the package's tests for how the repository's rules are checked.
+// the package's tests for how the repository's rules, Prometheus
+// configuration and Grafana dashboards are checked.
 package alertrules
 
 import (
