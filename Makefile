@@ -12,6 +12,10 @@ CACHE       := $(CURDIR)/.cache
 TOOLS_BIN   := $(CACHE)/tools/$(GOTOOLCHAIN)
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLS_BIN)/staticcheck-$(STATICCHECK_VERSION)
+# The Prometheus release the cluster runs (its module, tools/promtool/go.mod,
+# is v0.305.0); its promtool checks and unit-tests the monitoring files.
+PROMTOOL_VERSION := 3.5.0
+PROMTOOL    := $(TOOLS_BIN)/promtool-$(PROMTOOL_VERSION)
 
 # Packages whose tests start real servers take their time; everything is bounded.
 TEST_TIMEOUT ?= 25m
@@ -51,8 +55,8 @@ shellcheck: ## lint the shell scripts
 	shellcheck -x $$(git ls-files '*.sh')
 
 .PHONY: test-go
-test-go: ## unit and integration tests (real RabbitMQ, embedded MongoDB, Chromium, nginx)
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+test-go: $(PROMTOOL) ## unit and integration tests (real RabbitMQ, embedded MongoDB, Chromium, nginx, promtool)
+	PROMTOOL=$(PROMTOOL) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: test-vip
 test-vip: deps ## edge VIP failover in network namespaces with the homelab's 60 s preempt delay (root; prints the seconds)
@@ -71,6 +75,18 @@ $(STATICCHECK):
 	@mkdir -p $(TOOLS_BIN)
 	GOBIN=$(TOOLS_BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	mv $(TOOLS_BIN)/staticcheck $@
+
+# Prometheus's go.mod has a replace directive, so `go install …@version`
+# refuses it; tools/promtool is a module that requires it (once, ~4 min of
+# CPU cold; cached by version).
+$(PROMTOOL): tools/promtool/go.mod tools/promtool/go.sum
+	@mkdir -p $(TOOLS_BIN)
+	cd tools/promtool && $(GO) build -trimpath \
+		-ldflags "-X github.com/prometheus/common/version.Version=$(PROMTOOL_VERSION)" \
+		-o $@ github.com/prometheus/prometheus/cmd/promtool
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## build the pinned promtool into .cache/tools (make test does)
 
 .PHONY: validate
 validate: ## render and check every Flux Kustomization of this repository

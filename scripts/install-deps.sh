@@ -12,9 +12,11 @@
 #   time              peak memory figures in make bench-validate
 #   etcd-client       etcdctl for the etcd snapshot script test (tools/internal/etcdsnapshot)
 #   iproute2          `ip netns`: the RabbitMQ cluster's nodes in namespaces (fault tests, make chaos)
+#   nftables, cloud-init   the hosts' firewall rulesets (`nft -c`, loaded in a network namespace) and
+#                     their cloud-init user-data (`cloud-init schema`), tools/internal/hostprov
 set -euo pipefail
 
-packages=(rabbitmq-server nginx-light libnginx-mod-stream keepalived chromium chromium-driver git shellcheck time etcd-client iproute2)
+packages=(rabbitmq-server nginx-light libnginx-mod-stream keepalived chromium chromium-driver git shellcheck time etcd-client iproute2 nftables cloud-init)
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi

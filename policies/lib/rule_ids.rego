@@ -13,6 +13,7 @@ rule_ids := {
 	"data-prune-protected",
 	"data-rabbitmq-replicas",
 	"data-rabbitmq-tls",
+	"flux-alert-coverage",
 	"flux-chart-version",
 	"flux-health-checks",
 	"flux-interval",

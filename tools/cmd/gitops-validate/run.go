@@ -87,7 +87,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.policies, "policies", "", "Rego policy directory (default: policies/ when present, else the built-in pack; \"-\" for none)")
 	fs.BoolVar(&o.builtinPolicies, "builtin-policies", true, "apply the built-in policy pack (errors as warnings) to a repository without policies of its own")
 	fs.StringVar(&o.base, "base", "", "Git revision to compare with: show the diff of rendered objects per Kustomization")
-	fs.StringVar(&o.skip, "skip", "", "comma-separated check classes to skip: parse, render, schema, graph, reference, secret, policy, helm")
+	fs.StringVar(&o.skip, "skip", "", "comma-separated check classes to skip: parse, render, schema, graph, reference, secret, policy, helm, flow")
 	fs.Var(&o.charts, "chart-cache", "directory of pulled Helm charts (<name>-<version>.tgz or unpacked), repeatable; added to chartCache in .gitops-validate.yaml")
 	fs.Var(&o.fetch, "fetch-charts", "fetch the charts found neither in the repository nor in a chart cache from their HelmRepository/OCIRepository (anonymous; the only network access); =false turns off fetchCharts of .gitops-validate.yaml")
 	fs.StringVar(&o.fetchCache, "fetch-cache", "", "directory of fetched charts (default fetchCache in .gitops-validate.yaml, else gitops-validate/charts in the user cache directory)")
@@ -149,7 +149,7 @@ func execute(ctx context.Context, o options, args []string, stdout, stderr io.Wr
 			continue
 		}
 		switch c := finding.Class(s); c {
-		case finding.ClassParse, finding.ClassRender, finding.ClassSchema, finding.ClassGraph, finding.ClassReference, finding.ClassSecret, finding.ClassPolicy, finding.ClassHelm:
+		case finding.ClassParse, finding.ClassRender, finding.ClassSchema, finding.ClassGraph, finding.ClassReference, finding.ClassSecret, finding.ClassPolicy, finding.ClassHelm, finding.ClassFlow:
 			skip[c] = true
 		default:
 			return usageError{fmt.Errorf("unknown check class %q in --skip", s)}
@@ -220,7 +220,7 @@ func baseDiff(ctx context.Context, o options, opts validate.Options, head *valid
 	}
 	bopts.Skip = map[finding.Class]bool{
 		finding.ClassParse: true, finding.ClassSchema: true, finding.ClassGraph: true, finding.ClassReference: true,
-		finding.ClassSecret: true, finding.ClassPolicy: true, finding.ClassHelm: true,
+		finding.ClassSecret: true, finding.ClassPolicy: true, finding.ClassHelm: true, finding.ClassFlow: true,
 	}
 	base, err := validate.Run(ctx, bopts)
 	if err != nil {

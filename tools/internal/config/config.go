@@ -69,6 +69,21 @@ type Config struct {
 	RepositoryURLs  []string         `json:"repositoryURLs,omitempty"`
 	FetchCharts     bool             `json:"fetchCharts,omitempty"`
 	FetchCache      string           `json:"fetchCache,omitempty"`
+	Flows           *Flows           `json:"flows,omitempty"`
+}
+
+// Flows names the file of declared network flows that the rendered
+// NetworkPolicies are checked against (tools/internal/netflow), and the
+// ConfigMap of the rendered cluster whose data fills its ${VARS}.
+type Flows struct {
+	File     string    `json:"file"`
+	VarsFrom ConfigRef `json:"varsFrom,omitempty"`
+}
+
+// ConfigRef names a ConfigMap.
+type ConfigRef struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
 }
 
 // ExternalObject names an object made outside Git.
@@ -125,6 +140,9 @@ func Load(root, file string) (*Config, error) {
 		if e.Kind == "" || e.Name == "" {
 			return nil, fmt.Errorf("config %s: externalObjects[%d]: kind and name are required", file, i)
 		}
+	}
+	if c.Flows != nil && c.Flows.File == "" {
+		return nil, fmt.Errorf("config %s: flows.file is required", file)
 	}
 	return &c, nil
 }

@@ -40,6 +40,7 @@ const (
 	ClassSecret    Class = "secret"
 	ClassPolicy    Class = "policy"
 	ClassHelm      Class = "helm"
+	ClassFlow      Class = "flow"
 )
 
 // Object names the Kubernetes object a finding is about.

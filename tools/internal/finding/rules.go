@@ -42,6 +42,10 @@ const (
 	HelmRenderFailed   = "helm-render-failed"
 	HelmImageDrift     = "helm-image-version-drift"
 	PolicyError        = "policy-evaluation-failed"
+	FlowBlocked        = "flow-blocked"
+	FlowUndeclared     = "flow-undeclared"
+	FlowEndpoint       = "flow-endpoint-missing"
+	FlowFile           = "flow-file-invalid"
 )
 
 // Rules is the catalogue of built-in rules, keyed by id. Outputs such as
@@ -77,6 +81,10 @@ var Rules = map[string]Rule{
 	HelmRenderFailed:   {HelmRenderFailed, ClassHelm, Error, "Helm chart does not render", "helm-controller fails the release with the same error; fix the values (or the chart template named in the message)."},
 	HelmImageDrift:     {HelmImageDrift, ClassHelm, Warning, "Pinned image and chart version disagree", "The values pin an image version other than the one the chart ships (its default at the same values path, or its appVersion): a chart update moved without the pinned image, or the reverse. Update the chart and its pinned images together (Renovate groups them per chart), or say why in a comment."},
 	PolicyError:        {PolicyError, ClassPolicy, Error, "Policy evaluation failed", "Fix the Rego pack; the policies could not be evaluated."},
+	FlowBlocked:        {FlowBlocked, ClassFlow, Error, "Declared network flow blocked", "Allow the flow in the policies named (egress where the client is isolated, ingress where the server is), or remove it from the flow file if nothing needs it."},
+	FlowUndeclared:     {FlowUndeclared, ClassFlow, Error, "Undeclared network flow allowed", "Narrow the policy named so that it admits only declared flows, or declare the flow (with why) in the flow file."},
+	FlowEndpoint:       {FlowEndpoint, ClassFlow, Error, "Workload that is no flow endpoint", "Add an endpoint for the workload's pods (namespace and pod labels) to the flow file, with the flows it needs."},
+	FlowFile:           {FlowFile, ClassFlow, Error, "Flow file invalid", "Fix the flow file at the line named (flows in .gitops-validate.yaml)."},
 }
 
 // New builds a finding for a built-in rule with its catalogue severity,

@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	clientscheme "k8s.io/client-go/kubernetes/scheme"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 )
 
 // Issue is one schema problem of an object.
@@ -59,6 +60,11 @@ func New(crdFS ...fs.FS) (*Validator, error) {
 		return nil, fmt.Errorf("build scheme: %w", err)
 	}
 	if err := apiextensionsv1.AddToScheme(sch); err != nil {
+		return nil, fmt.Errorf("build scheme: %w", err)
+	}
+	// APIService is built into every API server (the aggregation layer),
+	// not a CRD: metrics-server registers one.
+	if err := apiregistrationv1.AddToScheme(sch); err != nil {
 		return nil, fmt.Errorf("build scheme: %w", err)
 	}
 	v := &Validator{

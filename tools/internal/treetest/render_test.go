@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
@@ -285,6 +286,7 @@ var scheme = func() *runtime.Scheme {
 		sourcev1.AddToScheme,
 		helmv2.AddToScheme,
 		gatewayv1.Install,
+		apiregistrationv1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			panic(err)

@@ -17,17 +17,19 @@ import (
 // (tools/cmd/gitops-validate); here a kind outside this list is an error, so
 // a typo in apiVersion or kind cannot pass unnoticed.
 var crdKinds = map[string][]string{
-	"traefik.io/v1alpha1":                  {"Middleware"},
-	"cert-manager.io/v1":                   {"ClusterIssuer", "Certificate"},
-	"rabbitmq.com/v1beta1":                 {"RabbitmqCluster", "User", "Permission"},
-	"mongodbcommunity.mongodb.com/v1":      {"MongoDBCommunity"},
-	"image.toolkit.fluxcd.io/v1":           {"ImageRepository", "ImagePolicy", "ImageUpdateAutomation"},
-	"kustomize.config.k8s.io/v1beta1":      nil,
-	"kustomize.config.k8s.io/v1alpha1":     nil,
-	"apiextensions.k8s.io/v1":              {"CustomResourceDefinition"},
-	"gateway.networking.k8s.io/v1alpha2":   nil,
-	"gateway.networking.k8s.io/v1beta1":    nil,
-	"admissionregistration.k8s.io/v1beta1": nil,
+	"traefik.io/v1alpha1":                    {"Middleware"},
+	"cert-manager.io/v1":                     {"ClusterIssuer", "Certificate"},
+	"rabbitmq.com/v1beta1":                   {"RabbitmqCluster", "User", "Permission"},
+	"mongodbcommunity.mongodb.com/v1":        {"MongoDBCommunity"},
+	"image.toolkit.fluxcd.io/v1":             {"ImageRepository", "ImagePolicy", "ImageUpdateAutomation"},
+	"notification.toolkit.fluxcd.io/v1beta3": {"Provider", "Alert"},
+	"notification.toolkit.fluxcd.io/v1":      {"Receiver"},
+	"kustomize.config.k8s.io/v1beta1":        nil,
+	"kustomize.config.k8s.io/v1alpha1":       nil,
+	"apiextensions.k8s.io/v1":                {"CustomResourceDefinition"},
+	"gateway.networking.k8s.io/v1alpha2":     nil,
+	"gateway.networking.k8s.io/v1beta1":      nil,
+	"admissionregistration.k8s.io/v1beta1":   nil,
 }
 
 func TestKustomizationsBuild(t *testing.T) {

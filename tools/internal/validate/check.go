@@ -224,6 +224,9 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 			if !skip(finding.ClassReference) {
 				fs = append(fs, refs.Check(c, r.cfg)...)
 			}
+			if r.cfg.Flows != nil && !skip(finding.ClassFlow) {
+				fs = append(fs, r.checkFlows(c)...)
+			}
 			if !skip(finding.ClassHelm) {
 				hf := helmcheck.Check(c)
 				if r.cfg.RequireCharts {

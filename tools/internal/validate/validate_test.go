@@ -115,6 +115,7 @@ func TestFixturePerRule(t *testing.T) {
 		{"helm-version-unpinned", finding.HelmVersion, "infrastructure/controllers/cert-manager.yaml", 0, "1.x"},
 		{"policy", "security-image-pinned", "apps/web/deployment.yaml", 1, ":latest"},
 		{"policy-combined", "network-default-deny", "apps/web/deployment.yaml", 1, "no NetworkPolicy"},
+		{"flow-blocked", finding.FlowBlocked, "flows.yaml", 5, "declared flow lan -> web 8080/TCP (users) is blocked: ingress of web restricted by [NetworkPolicy/web/default-deny]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.overlay, func(t *testing.T) {
