@@ -21,6 +21,9 @@ const (
 	SchemaInvalid      = "schema-invalid"
 	SchemaUnknownKind  = "schema-unknown-kind"
 	SchemaNoSchema     = "schema-no-schema"
+	SchemaNotServed    = "schema-version-not-served"
+	SchemaRemoved      = "schema-version-removed"
+	SchemaFluxRelease  = "schema-flux-release"
 	GraphDependsOn     = "graph-dependson-missing"
 	GraphCycle         = "graph-dependson-cycle"
 	GraphPath          = "graph-path-missing"
@@ -55,6 +58,9 @@ var Rules = map[string]Rule{
 	SchemaInvalid:      {SchemaInvalid, ClassSchema, Error, "Object does not match its schema", "Fix the field named in the message; the API server would reject the object."},
 	SchemaUnknownKind:  {SchemaUnknownKind, ClassSchema, Error, "Unknown kind or version in a known API group", "Fix apiVersion/kind: the API group exists but has no such kind or version in the embedded CRDs. If the cluster runs another release of that CRD, add it to the repository or to crds in .gitops-validate.yaml."},
 	SchemaNoSchema:     {SchemaNoSchema, ClassSchema, Warning, "No schema for the kind", "Add the CRD to the repository, to tools/schemas/crds or to crds in .gitops-validate.yaml so the object is validated."},
+	SchemaNotServed:    {SchemaNotServed, ClassSchema, Error, "API version not served by the installed Flux release", "Use a version the installed Flux release serves (flux migrate rewrites the manifests), or upgrade Flux in the same change."},
+	SchemaRemoved:      {SchemaRemoved, ClassSchema, Warning, "API version removed in the newest Flux release", "Move to a served version before upgrading Flux (flux migrate rewrites the manifests). If the cluster runs an older Flux, say so: a gotk-components.yaml header, a FluxInstance spec.distribution.version or the tag of a flux-manifests source, and the objects are checked against that release."},
+	SchemaFluxRelease:  {SchemaFluxRelease, ClassSchema, Info, "Flux release the cluster installs", "Flux objects are checked against the API versions this release serves."},
 	GraphDependsOn:     {GraphDependsOn, ClassGraph, Error, "dependsOn names a missing Kustomization", "Fix the name/namespace in spec.dependsOn or add the Kustomization."},
 	GraphCycle:         {GraphCycle, ClassGraph, Error, "dependsOn cycle", "Break the cycle: Flux never reconciles Kustomizations that wait on each other."},
 	GraphPath:          {GraphPath, ClassGraph, Error, "spec.path does not exist", "Point spec.path at a directory of the source (relative to its root)."},

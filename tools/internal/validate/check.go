@@ -44,7 +44,14 @@ func (r *run) loadSchemas() (*schema.Validator, error) {
 	for _, d := range r.cfg.CRDs {
 		fsys = append(fsys, os.DirFS(filepath.Join(r.root, filepath.FromSlash(d))))
 	}
-	return schema.New(fsys...)
+	v, err := schema.New(fsys...)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.AddLegacy(schemas.Legacy); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // preload starts loading, in the background, the CRD of o's kind and
@@ -209,6 +216,9 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 		}
 		g.Go(func() error {
 			var fs []finding.Finding
+			if validator != nil {
+				fs = append(fs, fluxAPIFindings(c, r.fluxRelease(c))...)
+			}
 			if !skip(finding.ClassGraph) {
 				var b graph.Builtins
 				if validator != nil {
