@@ -99,6 +99,11 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 	}
 
 	gen := kustomize.NewGenerator(src.Root, *k.Obj)
+	if hidden := ignoredManifests(src, dir); hidden != "" {
+		// The generator reads the directory on disk, which has files the
+		// artifact lacks: a workflow YAML there would fail its decoding.
+		gen = kustomize.NewGeneratorWithIgnore(src.Root, hidden, *k.Obj)
+	}
 	manifest, kfile, action, err := gen.GenerateManifest(dir)
 	if err != nil {
 		out.Findings = append(out.Findings, r.renderFinding(k, src, err))
@@ -455,6 +460,54 @@ func resourceFinding(k *Kustomization, file string, rs *resource.Resource, err e
 		fmt.Sprintf("Kustomization %s: %s: %v", k.Ref, rs.CurId(), err))
 	f.Kustomization = k.Ref.String()
 	return f
+}
+
+// ignoredManifests lists, as ignore patterns anchored at dir, the YAML
+// files and directories under dir that src's artifact leaves out, when
+// Flux would generate dir's kustomization (it has none): the walk stops
+// where the generator's does, at a directory with its own kustomization.
+func ignoredManifests(src Source, dir string) string {
+	if src.Ignore == nil || hasKustomization(dir) {
+		return ""
+	}
+	var lines []string
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return nil
+		}
+		rel, err := filepath.Rel(src.Root, p)
+		if err != nil {
+			return nil
+		}
+		under, _ := filepath.Rel(dir, p)
+		if d.IsDir() {
+			if _, ignored := src.Ignore.Ignored(filepath.ToSlash(rel), true); ignored {
+				lines = append(lines, "/"+filepath.ToSlash(under)+"/")
+				return filepath.SkipDir
+			}
+			if hasKustomization(p) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" {
+			return nil
+		}
+		if _, ignored := src.Ignore.Ignored(filepath.ToSlash(rel), false); ignored {
+			lines = append(lines, "/"+filepath.ToSlash(under))
+		}
+		return nil
+	})
+	return strings.Join(lines, "\n")
+}
+
+func hasKustomization(dir string) bool {
+	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		if st, err := os.Stat(filepath.Join(dir, name)); err == nil && !st.IsDir() {
+			return true
+		}
+	}
+	return false
 }
 
 // withoutIgnored drops from a generated kustomization the resources the
