@@ -16,6 +16,7 @@ const (
 	ParseDuplicateKey  = "parse-duplicate-key"
 	RenderFailed       = "render-failed"
 	RenderVarMissing   = "render-variable-missing"
+	RenderVarUnknown   = "render-variable-unknown"
 	RenderSubstitution = "render-substitution-failed"
 	RenderSource       = "render-source-unavailable"
 	SchemaInvalid      = "schema-invalid"
@@ -53,6 +54,7 @@ var Rules = map[string]Rule{
 	ParseDuplicateKey:  {ParseDuplicateKey, ClassParse, Error, "Duplicate mapping key", "Remove one of the keys: Kubernetes keeps only the last one, silently."},
 	RenderFailed:       {RenderFailed, ClassRender, Error, "kustomize build failed", "kustomize-controller will fail with the same error; fix the file named in the message."},
 	RenderVarMissing:   {RenderVarMissing, ClassRender, Error, "Variable without a value", "Add the variable to postBuild.substitute or the substituteFrom ConfigMap/Secret, give it a default with ${VAR:=default}, or escape it as $${VAR}."},
+	RenderVarUnknown:   {RenderVarUnknown, ClassRender, Info, "Variables whose values are not in the repository", "The values come from a Secret or ConfigMap made in the cluster (an ExternalSecret target, a bootstrap Secret); fields that use them are not checked against schema patterns. List the object under externalObjects in .gitops-validate.yaml if it is made outside Git."},
 	RenderSubstitution: {RenderSubstitution, ClassRender, Error, "postBuild substitution failed", "Check the ${...} expressions in the object and the variable names."},
 	RenderSource:       {RenderSource, ClassRender, Info, "Source not available offline", "The Kustomization reads from a source outside this repository; it is not rendered or checked."},
 	SchemaInvalid:      {SchemaInvalid, ClassSchema, Error, "Object does not match its schema", "Fix the field named in the message; the API server would reject the object."},

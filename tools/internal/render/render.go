@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -141,11 +142,15 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 		f.Hint = "Add the object to the repository, mark the reference optional: true, or list it under externalObjects in .gitops-validate.yaml."
 		f.Field = "spec.postBuild.substituteFrom"
 		out.Findings = append(out.Findings, f)
-		subst.unknown = true
+		k.UnknownValues = true
 	case err != nil:
 		out.Findings = append(out.Findings, finding.New(finding.RenderFailed, k.File, k.Line, 0, kobj,
 			fmt.Sprintf("Kustomization %s: postBuild.substituteFrom: %v", k.Ref, trimRoot(err.Error(), src.Root))))
 	}
+	if ok {
+		subst.unknown = k.UnknownValues
+	}
+	unknownVars := map[string]bool{}
 	labels, _, _ := unstructured.NestedStringMap(k.Obj.Object, "spec", "commonMetadata", "labels")
 	annotations, _, _ := unstructured.NestedStringMap(k.Obj.Object, "spec", "commonMetadata", "annotations")
 
@@ -170,7 +175,10 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 			continue
 		}
 		if ok {
-			next, missing, err := subst.apply(ctx, rs, data)
+			next, missing, unknown, err := subst.apply(ctx, rs, data)
+			for _, v := range unknown {
+				unknownVars[v] = true
+			}
 			obj := finding.Object{APIVersion: rs.GetApiVersion(), Kind: rs.GetKind(), Namespace: rs.GetNamespace(), Name: rs.GetName()}
 			for _, v := range missing {
 				f := finding.New(finding.RenderVarMissing, file, 0, 0, obj,
@@ -205,6 +213,17 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 		applyCommonMetadata(u, labels, annotations)
 		_, encrypted := m["sops"]
 		out.Objects = append(out.Objects, &Object{U: u, File: file, Owner: k, Encrypted: encrypted})
+	}
+	if len(unknownVars) > 0 {
+		names := slices.Sorted(maps.Keys(unknownVars))
+		for i, n := range names {
+			names[i] = "${" + n + "}"
+		}
+		f := finding.New(finding.RenderVarUnknown, k.File, k.Line, 0, kobj,
+			fmt.Sprintf("Kustomization %s: %s take their values from postBuild.substituteFrom objects that are not in the repository; they stay unknown, and no schema pattern, format or enum check fails on a field that uses them", k.Ref, strings.Join(names, ", ")))
+		f.Field = "spec.postBuild.substituteFrom"
+		f.Kustomization = k.Ref.String()
+		out.Findings = append(out.Findings, f)
 	}
 	return out
 }

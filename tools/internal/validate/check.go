@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -368,6 +369,11 @@ func schemaFindings(v *schema.Validator, o *render.Object) []finding.Finding {
 	}
 	var out []finding.Finding
 	for _, is := range v.Validate(obj) {
+		if o.Owner != nil && o.Owner.UnknownValues && holdsVariable(obj, is.Field) {
+			// The value is a variable whose value is unknown offline
+			// (render-variable-unknown): no verdict on its pattern.
+			continue
+		}
 		rule := finding.SchemaInvalid
 		switch {
 		case is.NoSchema:
@@ -381,6 +387,31 @@ func schemaFindings(v *schema.Validator, o *render.Object) []finding.Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// holdsVariable reports whether the string at the dotted field path of obj
+// (list indexes as numbers) still references a variable, ${VAR}.
+func holdsVariable(obj map[string]any, field string) bool {
+	if field == "" {
+		return false
+	}
+	var cur any = obj
+	for _, step := range strings.Split(field, ".") {
+		switch c := cur.(type) {
+		case map[string]any:
+			cur = c[step]
+		case []any:
+			i, err := strconv.Atoi(step)
+			if err != nil || i < 0 || i >= len(c) {
+				return false
+			}
+			cur = c[i]
+		default:
+			return false
+		}
+	}
+	s, ok := cur.(string)
+	return ok && strings.Contains(s, "${")
 }
 
 // withoutSOPS drops the sops metadata and replaces encrypted values by

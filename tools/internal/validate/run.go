@@ -310,6 +310,7 @@ func (c *clusterRun) render(ctx context.Context) []finding.Finding {
 			case !c.done && !c.vars.ready(k):
 				wait = append(wait, k)
 			default:
+				k.UnknownValues = c.vars.unknownValues(k)
 				ready = append(ready, k)
 				jobs = append(jobs, job{k, src})
 			}
@@ -336,13 +337,7 @@ func (c *clusterRun) render(ctx context.Context) []finding.Finding {
 		_ = g.Wait()
 		pending = wait
 		for i, res := range results {
-			unknown := c.vars.unknownValues(jobs[i].k)
-			for _, f := range res.Findings {
-				if unknown && f.Rule == finding.RenderVarMissing {
-					continue // the variable may come from a Secret made in the cluster
-				}
-				findings = append(findings, f)
-			}
+			findings = append(findings, res.Findings...)
 			next, fs := c.accept(ctx, jobs[i].k, res.Objects)
 			findings = append(findings, fs...)
 			pending = append(pending, next...)
