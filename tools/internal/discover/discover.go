@@ -47,6 +47,9 @@ type EntryPoint struct {
 	// when a FluxInstance creates them (its spec.sync.kind and name);
 	// empty for flux bootstrap's GitRepository flux-system.
 	SourceKind, SourceName string
+	// FluxVersion is the spec.distribution.version of the FluxInstance
+	// whose sync this entry point is, and FluxVersionFile its file.
+	FluxVersion, FluxVersionFile string
 }
 
 // skipDirs are never walked.
@@ -203,13 +206,13 @@ func find(root string, explicit []string, from string, instances []instance) ([]
 			}
 		}
 		if ep := add(bp, b.how()); ep != nil {
-			ep.SourceKind, ep.SourceName = b.syncKind, b.syncName
-		} else if b.syncName != "" {
+			b.describe(ep)
+		} else if b.kind == "FluxInstance" {
 			// The same directory found by layout: it is this instance's.
 			for i := range eps {
 				if eps[i].Path == bp {
 					eps[i].From += "; " + b.how()
-					eps[i].SourceKind, eps[i].SourceName = b.syncKind, b.syncName
+					b.describe(&eps[i])
 				}
 			}
 		}
@@ -232,10 +235,22 @@ type instance struct {
 	// defines the source it reads (as gotk-sync.yaml does): an
 	// application's ks.yaml reads a source defined elsewhere.
 	ownSource bool
-	// syncKind and syncName are a FluxInstance's spec.sync.kind and name.
-	syncKind, syncName string
+	// syncKind and syncName are a FluxInstance's spec.sync.kind and name,
+	// version its spec.distribution.version.
+	syncKind, syncName, version string
 	// replaced are the directories found by layout it replaces.
 	replaced []string
+}
+
+// describe copies what a FluxInstance says about its sync to ep.
+func (in instance) describe(ep *EntryPoint) {
+	if in.kind != "FluxInstance" {
+		return
+	}
+	ep.SourceKind, ep.SourceName = in.syncKind, in.syncName
+	if in.version != "" {
+		ep.FluxVersion, ep.FluxVersionFile = in.version, in.file
+	}
 }
 
 // how says why the entry point was chosen.
@@ -330,26 +345,32 @@ func selfIncluding(root string) ([]instance, error) {
 func fluxInstancePaths(root string) ([]instance, bool, error) {
 	var out []instance
 	operator := false
-	mentions := [][]byte{[]byte("FluxInstance"), []byte("flux-instance")}
+	mentions := [][]byte{[]byte("FluxInstance"), []byte("flux-instance"), []byte("instance:")}
 	err := walkYAML(root, nil, mentions, func(f *manifest.File) {
 		for _, d := range f.Docs {
-			var sync []string
-			switch d.Kind {
-			case "FluxInstance":
+			var spec []string
+			switch {
+			case d.Kind == "FluxInstance":
 				operator = true
-				sync = []string{"spec", "sync"}
-			case "HelmRelease": // the flux-instance chart: values.instance.sync
+				spec = []string{"spec"}
+			case d.Kind == "HelmRelease": // the flux-instance chart: values.instance
 				if d.Name == "flux-instance" || lookup(d.Root, "spec", "chart", "spec", "chart") == "flux-instance" {
 					operator = true
 				}
-				sync = []string{"spec", "values", "instance", "sync"}
+				spec = []string{"spec", "values", "instance"}
+			case d.Kind == "" && lookup(d.Root, "instance", "distribution", "version") != "":
+				// A values file of the flux-instance chart (given to it by
+				// valuesFrom or a helmfile).
+				operator = true
+				spec = []string{"instance"}
 			default:
 				continue
 			}
-			sp := lookup(d.Root, append(sync, "path")...)
+			field := func(path ...string) string { return lookup(d.Root, append(slices.Clone(spec), path...)...) }
+			sp := field("sync", "path")
 			if sp != "" && !strings.Contains(sp, "${") && !strings.Contains(sp, "{{") {
 				out = append(out, instance{file: f.Path, path: sp, kind: "FluxInstance",
-					syncKind: lookup(d.Root, append(sync, "kind")...), syncName: lookup(d.Root, append(sync, "name")...)})
+					syncKind: field("sync", "kind"), syncName: field("sync", "name"), version: field("distribution", "version")})
 			}
 		}
 	})

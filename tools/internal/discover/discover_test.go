@@ -113,6 +113,23 @@ func TestEntryPointReasons(t *testing.T) {
 	}
 }
 
+// A values file of the flux-instance chart (passed by valuesFrom or a
+// helmfile) names the entry point, its source and the Flux version.
+func TestFluxInstanceValuesFile(t *testing.T) {
+	res, err := Find(testfs.Tree(t, map[string]string{
+		"kubernetes/flux/cluster/ks.yaml": "",
+		"kubernetes/apps/flux-system/flux-instance/app/helm-values.yaml": "instance:\n  distribution: {version: 2.6.4}\n" +
+			"  sync: {kind: GitRepository, name: home-kubernetes, path: kubernetes/flux/cluster}\n",
+	}), nil, "")
+	if err != nil || len(res.EntryPoints) != 1 || !res.FluxOperator {
+		t.Fatalf("%+v, operator %v, %v", res.EntryPoints, res.FluxOperator, err)
+	}
+	ep := res.EntryPoints[0]
+	if ep.Path != "kubernetes/flux/cluster" || ep.SourceName != "home-kubernetes" || ep.FluxVersion != "2.6.4" {
+		t.Errorf("entry point %+v; want kubernetes/flux/cluster from GitRepository home-kubernetes, Flux 2.6.4", ep)
+	}
+}
+
 func TestFluxOperator(t *testing.T) {
 	res, err := Find(testfs.Tree(t, map[string]string{"clusters/a/x.yaml": "", "bootstrap/fi.yaml": fluxInstance}), nil, "")
 	if err != nil || !res.FluxOperator {

@@ -73,6 +73,13 @@ func (r *run) fluxRelease(c *render.Cluster) installedFlux {
 			}
 		}
 	}
+	if ep := r.entries[c.Name]; len(found) == 0 && ep.FluxVersion != "" {
+		// The FluxInstance whose sync is this cluster's entry point, in
+		// a file Flux does not apply (a helmfile's or a chart's values).
+		if rel, ok := schemas.FindFluxRelease(ep.FluxVersion); ok {
+			found = append(found, installedFlux{release: rel, from: fmt.Sprintf("%s: FluxInstance distribution.version (%s)", ep.FluxVersionFile, ep.FluxVersion), file: ep.FluxVersionFile})
+		}
+	}
 	if len(found) == 0 {
 		rels, err := schemas.FluxReleases()
 		if err != nil || len(rels) == 0 {

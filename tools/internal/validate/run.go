@@ -84,7 +84,9 @@ type run struct {
 	mu        sync.Mutex
 	artifacts map[string]render.Source
 	// remotes are the checkout's Git remote URLs.
-	remotes   []string
+	remotes []string
+	// entries are the entry points by cluster name.
+	entries   map[string]discover.EntryPoint
 	validator *schema.Validator
 	// preinstalled are API groups whose CRDs exist before Flux runs (from
 	// bootstrapCRDs and the charts of bootstrap helmfiles).
@@ -169,7 +171,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	prep := r.prepare(ctx, opts)
 	rep := &Report{Root: root}
 
+	r.entries = map[string]discover.EntryPoint{}
 	for _, ep := range eps {
+		r.entries[ep.Cluster] = ep
 		log.Info("entry point", "cluster", ep.Cluster, "path", ep.Path, "from", ep.From)
 		rep.Stats.EntryPoints = append(rep.Stats.EntryPoints, finding.EntryPoint{Cluster: ep.Cluster, Path: ep.Path, Reason: ep.From})
 	}
