@@ -10,12 +10,13 @@ import (
 	"sync"
 )
 
-// Legacy holds legacy/compiled/<group>_<Kind>.json.gz: for each Flux kind,
-// a CustomResourceDefinition with the versions earlier Flux releases served
-// and the newest one (compiled/) no longer does, each version's schema taken
-// from the last controller release that served it (legacy/README.md). The
-// validator falls back on them, so that a repository pinning an older Flux
-// is validated against what it installs.
+// Legacy holds legacy/compiled/<group>_<Kind>.json.gz: for each Flux and
+// Gateway API kind, a CustomResourceDefinition with the versions earlier
+// releases served and the newest one (compiled/) no longer does, each
+// version's schema taken from the last release that served it
+// (legacy/README.md). The validator falls back on them, so that a
+// repository pinning an older Flux, or installing the Gateway API from a
+// chart, is validated against what it installs.
 //
 //go:embed legacy/compiled/*.json.gz
 var Legacy embed.FS
@@ -59,9 +60,10 @@ type LegacySource struct {
 	Group   string `json:"group"`
 	Kind    string `json:"kind"`
 	Version string `json:"version"`
-	// Controller and Tag name the upstream release (the Go module
-	// github.com/fluxcd/<controller> at Tag); Commit is the tag's commit
-	// and File the CRD file's path in that repository.
+	// Controller and Tag name the upstream release: a Flux controller (the
+	// Go module github.com/fluxcd/<controller> at Tag) or "gateway-api"
+	// (sigs.k8s.io/gateway-api at Tag, experimental channel); Commit is the
+	// tag's commit and File the CRD file's path in that repository.
 	Controller string `json:"controller"`
 	Tag        string `json:"tag"`
 	Commit     string `json:"commit"`

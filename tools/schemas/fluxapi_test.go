@@ -188,15 +188,56 @@ func gunzip(t *testing.T, fsys fs.FS, name string) []byte {
 	return data
 }
 
-// legacyCRDs picks, for every version some release served that compiled/
-// does not, the CRD file of the last release serving it, and builds one
-// CRD per kind holding those versions only.
-func legacyCRDs(t *testing.T, table fluxTable, files map[string]controllerCRD) (map[string][]byte, []LegacySource, map[string]controllerCRD) {
+// pick is the CRD file a legacy version is taken from, rel the index of
+// the release shipping it (the last one serving the version wins).
+type pick struct {
+	rel int
+	crd controllerCRD
+}
+
+// gatewayPicks adds the Gateway API versions that the embedded CRDs (the
+// newest standard channel) do not serve but an earlier release's
+// experimental channel did, from the last tag serving each: a repository
+// installing the Gateway API from a chart has those versions.
+func gatewayPicks(t *testing.T, mirror string, picks map[[3]string]pick) {
 	newest := newestVersions(t)
-	type pick struct {
-		rel int
-		crd controllerCRD
+	repo := gitRepo(filepath.Join(mirror, "kubernetes-sigs+gateway-api", "repo"))
+	var tags []string
+	for _, tag := range strings.Fields(string(repo.run(t, "tag", "--list", "v1.*"))) {
+		if !strings.Contains(tag, "-") {
+			tags = append(tags, tag)
+		}
 	}
+	slices.SortFunc(tags, compareMinor)
+	for i, tag := range tags {
+		commit := strings.TrimSpace(string(repo.run(t, "rev-parse", tag+"^{commit}")))
+		for _, f := range strings.Fields(string(repo.run(t, "ls-tree", "--name-only", tag, "config/crd/experimental/"))) {
+			if !strings.HasPrefix(path.Base(f), "gateway.networking.k8s.io_") || strings.Contains(f, "_vap_") {
+				continue
+			}
+			data := repo.run(t, "show", tag+":"+f)
+			js, err := yaml.YAMLToJSON(data)
+			if err != nil {
+				t.Fatalf("gateway-api@%s %s: %v", tag, f, err)
+			}
+			var doc crdDoc
+			if err := json.Unmarshal(js, &doc); err != nil || doc.Spec.Group == "" {
+				continue
+			}
+			key := doc.Spec.Group + "/" + doc.Spec.Names.Kind
+			for _, v := range doc.Spec.Versions {
+				if v.Served && !slices.Contains(newest[key], v.Name) {
+					picks[[3]string{doc.Spec.Group, doc.Spec.Names.Kind, v.Name}] = pick{i, controllerCRD{controller: "gateway-api", tag: tag, commit: commit, file: f, data: data, doc: doc}}
+				}
+			}
+		}
+	}
+}
+
+// fluxPicks chooses, for every version a Flux release served that the
+// newest CRDs do not, the CRD file of the last release serving it.
+func fluxPicks(t *testing.T, table fluxTable, files map[string]controllerCRD) map[[3]string]pick {
+	newest := newestVersions(t)
 	picks := map[[3]string]pick{} // group, kind, version
 	for i, rel := range table.Releases {
 		for key, vs := range rel.APIs {
@@ -218,6 +259,12 @@ func legacyCRDs(t *testing.T, table fluxTable, files map[string]controllerCRD) (
 			}
 		}
 	}
+	return picks
+}
+
+// legacyCRDs builds one CRD per kind holding the picked versions only, and
+// says where each comes from.
+func legacyCRDs(t *testing.T, picks map[[3]string]pick) (map[string][]byte, []LegacySource, map[string]controllerCRD) {
 	byKind := map[string][]any{}
 	sources := map[string][]string{}
 	used := map[string]controllerCRD{}
@@ -313,7 +360,9 @@ func legacyFileName(c controllerCRD) string {
 func TestFluxReleases(t *testing.T) {
 	if mirror := os.Getenv("FLUX_GIT"); *update && mirror != "" {
 		table, files := generateFluxTable(t, mirror)
-		compiled, legacy, used := legacyCRDs(t, table, files)
+		picks := fluxPicks(t, table, files)
+		gatewayPicks(t, mirror, picks)
+		compiled, legacy, used := legacyCRDs(t, picks)
 		table.Legacy = legacy
 		for _, dir := range []string{"legacy/compiled", "legacy/crds"} {
 			if err := os.RemoveAll(dir); err != nil {

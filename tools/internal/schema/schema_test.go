@@ -213,9 +213,27 @@ spec:
 	if issues := v.Validate(hr("v2alpha9", "sourceRef")); len(issues) != 1 || !issues[0].UnknownKind {
 		t.Errorf("v2alpha9 HelmRelease: %+v, want an unknown version", issues)
 	}
+	// A Gateway API version of the experimental channel that the embedded
+	// standard CRDs do not serve (installed from a chart).
+	var route map[string]any
+	if err := yaml.Unmarshal([]byte(`apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: ssh, namespace: default}
+spec:
+  parentRefs: [{name: gateway, sectionName: ssh}]
+  rules: [{backendRefs: [{name: forgejo, port: 22}]}]
+`), &route); err != nil {
+		t.Fatal(err)
+	}
+	if issues := v.Validate(route); len(issues) != 0 {
+		t.Errorf("v1alpha2 TCPRoute: %+v", issues)
+	}
 	plain, err := New(schemas.Compiled)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if issues := plain.Validate(route); len(issues) != 1 || !issues[0].UnknownKind {
+		t.Errorf("without legacy schemas, v1alpha2 TCPRoute: %+v, want an unknown version", issues)
 	}
 	if issues := plain.Validate(hr("v2beta1", "sourceRef")); len(issues) != 1 || !issues[0].UnknownKind {
 		t.Errorf("without legacy schemas, v2beta1 HelmRelease: %+v, want an unknown version", issues)
