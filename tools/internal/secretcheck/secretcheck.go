@@ -2,12 +2,29 @@
 package secretcheck
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strings"
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/render"
 )
+
+// sopsGenerated reports a data value that a secretGenerator took from a
+// SOPS-encrypted file (a whole YAML or JSON document with its sops
+// metadata, or one ENC[...] value of an encrypted dotenv file):
+// kustomize-controller decrypts those generator inputs before it builds.
+func sopsGenerated(b64 string) bool {
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return false
+	}
+	s := string(raw)
+	if strings.HasPrefix(s, "ENC[") {
+		return true
+	}
+	return strings.Contains(s, "ENC[AES256_GCM,") && (strings.Contains(s, "\nsops:") || strings.Contains(s, `"sops":`))
+}
 
 // Check reports o when it is a Secret that carries values and is not
 // SOPS-encrypted (no sops metadata, or values that are not ENC[...]).
@@ -24,6 +41,9 @@ func Check(o *render.Object) []finding.Finding {
 				continue
 			}
 			if o.Encrypted && strings.HasPrefix(s, "ENC[") {
+				continue
+			}
+			if field == "data" && sopsGenerated(s) {
 				continue
 			}
 			plain = append(plain, field+"."+k)
