@@ -201,7 +201,7 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 						}
 					}
 					if !skip(finding.ClassSecret) && !fromChart(o) {
-						fs = append(fs, secretcheck.Check(o)...)
+						fs = append(fs, secretcheck.Check(o, r.committed(o))...)
 					}
 				}
 				if engine != nil {
@@ -387,6 +387,21 @@ func schemaFindings(v *schema.Validator, o *render.Object) []finding.Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// committed reads a Secret's values as its file has them.
+func (r *run) committed(o *render.Object) secretcheck.Committed {
+	return func(field, key string) (string, bool) {
+		pf, err := r.files.Get(o.File)
+		if err != nil {
+			return "", false
+		}
+		d := pf.Find(o.U.GetKind(), o.U.GetName())
+		if d == nil {
+			return "", false
+		}
+		return d.Scalar(field, key)
+	}
 }
 
 // holdsVariable reports whether the string at the dotted field path of obj
