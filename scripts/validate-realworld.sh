@@ -17,7 +17,10 @@ BIN=${BIN:-$root/bin/gitops-validate}
 ONLY=${ONLY:-}
 
 [[ -x "$BIN" ]] || { echo "no validator at $BIN (make build)" >&2; exit 2; }
-[[ -x /usr/bin/time ]] || { echo "/usr/bin/time is needed for the peak memory (apt-get install time)" >&2; exit 2; }
+if ! command -v jq >/dev/null || [[ ! -x /usr/bin/time ]]; then
+  echo "jq and /usr/bin/time are needed (scripts/install-deps.sh)" >&2
+  exit 2
+fi
 mkdir -p "$OUT"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
