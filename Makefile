@@ -113,6 +113,11 @@ bench: deps ## service benchmarks against their raw limits (prints ratios and la
 bench-validate: deps ## the validator vs the kustomize build + kubeconform + conftest pipeline (prints times and ratios)
 	scripts/bench-validate.sh
 
+.PHONY: validate-realworld
+validate-realworld: ## the validator on the public repositories of tools/testdata/realworld/repos.txt (needs their mirrors: MIRROR=dir of <owner>+<name>/repo)
+	$(GO) build -trimpath -o $(BIN)/gitops-validate ./tools/cmd/gitops-validate
+	scripts/validate-realworld.sh
+
 .PHONY: charts
 charts: ## rebuild the chart mirror charts/ from upstream Git tags (CHART_SOURCES=local clones, else clones them); fails on a digest change
 	scripts/mirror-charts.sh $(CHARTS_FLAGS)

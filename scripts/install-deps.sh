@@ -9,14 +9,15 @@
 #   chromium, chromium-driver   the browser test
 #   git               rendering base revisions, the e2e Git server
 #   ShellCheck        lints scripts/ and the run: steps of the workflows
-#   time              peak memory figures in make bench-validate
+#   time              peak memory figures in make bench-validate and make validate-realworld
+#   jq                reads the validator's JSON reports in make validate-realworld
 #   etcd-client       etcdctl for the etcd snapshot script test (tools/internal/etcdsnapshot)
 #   iproute2          `ip netns`: the RabbitMQ cluster's nodes in namespaces (fault tests, make chaos)
 #   nftables, cloud-init   the hosts' firewall rulesets (`nft -c`, loaded in a network namespace) and
 #                     their cloud-init user-data (`cloud-init schema`), tools/internal/hostprov
 set -euo pipefail
 
-packages=(rabbitmq-server nginx-light libnginx-mod-stream keepalived chromium chromium-driver git shellcheck time etcd-client iproute2 nftables cloud-init)
+packages=(rabbitmq-server nginx-light libnginx-mod-stream keepalived chromium chromium-driver git shellcheck time jq etcd-client iproute2 nftables cloud-init)
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi

@@ -39,9 +39,17 @@ type EntryPoint struct {
 	Cluster string
 	// Path is repository-relative, slash separated.
 	Path string
-	// From says how it was found: "config", "flag", "clusters",
-	// "convention" or "FluxInstance <file>".
+	// From says how it was found and why it was chosen: "config", "flag",
+	// "clusters", "convention", "FluxInstance <file>" or "Kustomization
+	// <file>", with the candidate it replaced if any.
 	From string
+	// SourceKind and SourceName name the bootstrap source and Kustomization
+	// when a FluxInstance creates them (its spec.sync.kind and name);
+	// empty for flux bootstrap's GitRepository flux-system.
+	SourceKind, SourceName string
+	// FluxVersion is the spec.distribution.version of the FluxInstance
+	// whose sync this entry point is, and FluxVersionFile its file.
+	FluxVersion, FluxVersionFile string
 }
 
 // skipDirs are never walked.
@@ -126,16 +134,17 @@ func find(root string, explicit []string, from string, instances []instance) ([]
 	}
 	seen := map[string]bool{}
 	var eps []EntryPoint
-	add := func(p, how string) {
+	add := func(p, how string) *EntryPoint {
 		p = clean(p)
 		if seen[p] {
-			return
+			return nil
 		}
 		if st, err := os.Stat(filepath.Join(root, p)); err != nil || !st.IsDir() {
-			return
+			return nil
 		}
 		seen[p] = true
 		eps = append(eps, EntryPoint{Cluster: clusterName(p), Path: p, From: how})
+		return &eps[len(eps)-1]
 	}
 	if ents, err := os.ReadDir(filepath.Join(root, "clusters")); err == nil {
 		for _, e := range ents {
@@ -169,51 +178,161 @@ func find(root string, explicit []string, from string, instances []instance) ([]
 			}
 		}
 	}
-	for _, fi := range instances {
-		add(fi.path, "FluxInstance "+fi.file)
+	// The bootstrap Kustomization of older layouts (such as
+	// kubernetes/<cluster>/flux/config/cluster.yaml) renders the directory
+	// it is defined in: its path contains its own file.
+	roots, err := selfIncluding(root)
+	if err != nil {
+		return nil, err
+	}
+	// A FluxInstance's sync.path, or a bootstrap Kustomization that
+	// defines its own source, inside a directory found by layout is what
+	// Flux reconciles: it replaces that directory (clusters/<name> holding
+	// talos/ or .sops.yaml next to flux/ is not applied as a whole).
+	bootstraps := slices.Clone(instances)
+	for _, r := range roots {
+		if r.ownSource {
+			bootstraps = append(bootstraps, r)
+		}
+	}
+	for _, b := range bootstraps {
+		bp := clean(b.path)
+		for i := 0; i < len(eps); i++ {
+			if strings.HasPrefix(bp, eps[i].Path+"/") {
+				delete(seen, eps[i].Path)
+				b.replaced = append(b.replaced, eps[i].Path)
+				eps = slices.Delete(eps, i, i+1)
+				i--
+			}
+		}
+		if ep := add(bp, b.how()); ep != nil {
+			b.describe(ep)
+		} else if b.kind == "FluxInstance" {
+			// The same directory found by layout: it is this instance's.
+			for i := range eps {
+				if eps[i].Path == bp {
+					eps[i].From += "; " + b.how()
+					b.describe(&eps[i])
+				}
+			}
+		}
 	}
 	if len(eps) == 0 {
-		// The bootstrap Kustomization of older layouts (such as
-		// kubernetes/<cluster>/flux/config/cluster.yaml) renders the
-		// directory it is defined in: its path contains its own file.
-		roots, err := selfIncluding(root)
-		if err != nil {
-			return nil, err
-		}
 		for _, r := range roots {
-			add(r.path, "Kustomization "+r.file)
+			add(r.path, r.how())
 		}
 	}
 	slices.SortFunc(eps, func(a, b EntryPoint) int { return strings.Compare(a.Path, b.Path) })
 	return eps, nil
 }
 
-type instance struct{ file, path string }
+// instance is a bootstrap found in a file: a FluxInstance's sync or a
+// Kustomization whose path contains its own file.
+type instance struct {
+	file, path string
+	kind       string // "FluxInstance" or "Kustomization"
+	// ownSource is set for a Kustomization when a YAML file under its path
+	// defines the source it reads (as gotk-sync.yaml does): an
+	// application's ks.yaml reads a source defined elsewhere.
+	ownSource bool
+	// syncKind and syncName are a FluxInstance's spec.sync.kind and name,
+	// version its spec.distribution.version.
+	syncKind, syncName, version string
+	// replaced are the directories found by layout it replaces.
+	replaced []string
+}
+
+// describe copies what a FluxInstance says about its sync to ep.
+func (in instance) describe(ep *EntryPoint) {
+	if in.kind != "FluxInstance" {
+		return
+	}
+	ep.SourceKind, ep.SourceName = in.syncKind, in.syncName
+	if in.version != "" {
+		ep.FluxVersion, ep.FluxVersionFile = in.version, in.file
+	}
+}
+
+// how says why the entry point was chosen.
+func (in instance) how() string {
+	h := in.kind + " " + in.file
+	if in.kind == "Kustomization" {
+		h += " (its spec.path contains its own file"
+		if in.ownSource {
+			h += " and the source it reads"
+		}
+		h += ")"
+	}
+	if len(in.replaced) > 0 {
+		h += ", inside " + strings.Join(in.replaced, ", ")
+	}
+	return h
+}
 
 // selfIncluding finds the Flux Kustomizations whose spec.path contains the
 // file that defines them, outermost paths only. Only files that mention
-// the Flux Kustomization API are parsed.
+// the Flux APIs are parsed. When some of them find the source they read
+// under their path (a bootstrap: gotk-sync.yaml defines both), the others
+// are applications' own ks.yaml files, not entry points. A path of "."
+// counts only for such a bootstrap (flux bootstrap --path=./).
 func selfIncluding(root string) ([]instance, error) {
-	var found []instance
+	type sourceDef struct{ file, name string }
+	// Only a GitRepository is this repository: a Kustomization reading an
+	// OCIRepository of flux-manifests with path "./" renders that artifact.
+	var (
+		found   []instance
+		sources []sourceDef
+		refs    []string // sourceRef.name of found, by index
+	)
 	skipUnderscore := func(name string) bool { return strings.HasPrefix(name, "_") }
-	err := walkYAML(root, skipUnderscore, [][]byte{[]byte("kustomize.toolkit.fluxcd.io/")}, func(f *manifest.File) {
+	err := walkYAML(root, skipUnderscore, [][]byte{[]byte("kustomize.toolkit.fluxcd.io/"), []byte("source.toolkit.fluxcd.io/")}, func(f *manifest.File) {
 		for _, doc := range f.Docs {
-			if doc.Kind != "Kustomization" || !strings.HasPrefix(lookup(doc.Root, "apiVersion"), "kustomize.toolkit.fluxcd.io/") {
+			av := lookup(doc.Root, "apiVersion")
+			if strings.HasPrefix(av, "source.toolkit.fluxcd.io/") {
+				if doc.Kind == "GitRepository" {
+					sources = append(sources, sourceDef{f.Path, lookup(doc.Root, "metadata", "name")})
+				}
+				continue
+			}
+			if doc.Kind != "Kustomization" || !strings.HasPrefix(av, "kustomize.toolkit.fluxcd.io/") {
 				continue
 			}
 			sp := clean(lookup(doc.Root, "spec", "path"))
-			if sp != "." && !strings.Contains(sp, "${") && strings.HasPrefix(f.Path, sp+"/") {
-				found = append(found, instance{file: f.Path, path: sp})
+			// "." counts for flux bootstrap --path=./ only (a Kustomization
+			// of another repository's root can sit in any file).
+			root := sp == "." && (path.Base(f.Path) == "gotk-sync.yaml" || doc.Name == "flux-system")
+			if !strings.Contains(sp, "${") && (root || sp != "." && strings.HasPrefix(f.Path, sp+"/")) {
+				found = append(found, instance{file: f.Path, path: sp, kind: "Kustomization"})
+				ref := lookup(doc.Root, "spec", "sourceRef", "name")
+				if kind := lookup(doc.Root, "spec", "sourceRef", "kind"); kind != "GitRepository" {
+					ref = ""
+				}
+				refs = append(refs, ref)
 			}
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
+	bootstraps := false
+	for i := range found {
+		found[i].ownSource = refs[i] != "" && slices.ContainsFunc(sources, func(s sourceDef) bool {
+			// Everything is under ".": there the source must be in the same file.
+			return s.name == refs[i] && (s.file == found[i].file || found[i].path != "." && strings.HasPrefix(s.file, found[i].path+"/"))
+		})
+		bootstraps = bootstraps || found[i].ownSource
+	}
+	if bootstraps {
+		found = slices.DeleteFunc(found, func(in instance) bool { return !in.ownSource })
+	} else {
+		found = slices.DeleteFunc(found, func(in instance) bool { return in.path == "." })
+	}
 	// A self-including path inside another one is rendered by that one.
 	var out []instance
 	for _, f := range found {
-		nested := slices.ContainsFunc(found, func(o instance) bool { return strings.HasPrefix(f.path, o.path+"/") })
+		nested := slices.ContainsFunc(found, func(o instance) bool {
+			return o.path != f.path && (o.path == "." || strings.HasPrefix(f.path, o.path+"/"))
+		})
 		if !nested {
 			out = append(out, f)
 		}
@@ -226,22 +345,32 @@ func selfIncluding(root string) ([]instance, error) {
 func fluxInstancePaths(root string) ([]instance, bool, error) {
 	var out []instance
 	operator := false
-	mentions := [][]byte{[]byte("FluxInstance"), []byte("flux-instance")}
+	mentions := [][]byte{[]byte("FluxInstance"), []byte("flux-instance"), []byte("instance:")}
 	err := walkYAML(root, nil, mentions, func(f *manifest.File) {
 		for _, d := range f.Docs {
-			var sp string
-			switch d.Kind {
-			case "FluxInstance":
+			var spec []string
+			switch {
+			case d.Kind == "FluxInstance":
 				operator = true
-				sp = lookup(d.Root, "spec", "sync", "path")
-			case "HelmRelease": // the flux-instance chart: values.instance.sync
+				spec = []string{"spec"}
+			case d.Kind == "HelmRelease": // the flux-instance chart: values.instance
 				if d.Name == "flux-instance" || lookup(d.Root, "spec", "chart", "spec", "chart") == "flux-instance" {
 					operator = true
 				}
-				sp = lookup(d.Root, "spec", "values", "instance", "sync", "path")
+				spec = []string{"spec", "values", "instance"}
+			case d.Kind == "" && lookup(d.Root, "instance", "distribution", "version") != "":
+				// A values file of the flux-instance chart (given to it by
+				// valuesFrom or a helmfile).
+				operator = true
+				spec = []string{"instance"}
+			default:
+				continue
 			}
+			field := func(path ...string) string { return lookup(d.Root, append(slices.Clone(spec), path...)...) }
+			sp := field("sync", "path")
 			if sp != "" && !strings.Contains(sp, "${") && !strings.Contains(sp, "{{") {
-				out = append(out, instance{file: f.Path, path: sp})
+				out = append(out, instance{file: f.Path, path: sp, kind: "FluxInstance",
+					syncKind: field("sync", "kind"), syncName: field("sync", "name"), version: field("distribution", "version")})
 			}
 		}
 	})

@@ -35,6 +35,26 @@ func TestFind(t *testing.T) {
 			"kubernetes/nas-1/flux/config/cluster.yaml":     "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: cluster, namespace: flux-system}\nspec:\n  path: kubernetes/nas-1/flux\n",
 			"_archive/old/flux/cluster.yaml":                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: cluster, namespace: flux-system}\nspec:\n  path: ./_archive/old/flux\n",
 		}, want: []string{"kubernetes/cluster-0/flux=kubernetes/cluster-0/flux", "kubernetes/nas-1/flux=kubernetes/nas-1/flux"}},
+		{name: "a bootstrap inside clusters/<name> replaces it", files: map[string]string{
+			"kube/clusters/bio/talos/talconfig.yaml": "clusterName: bio\n",
+			"kube/clusters/bio/flux/flux-repo.yaml":  gitRepo("flux-system") + selfKs("cluster", "./kube/clusters/bio/flux", "flux-system"),
+		}, want: []string{"kube/clusters/bio/flux=kube/clusters/bio/flux"}},
+		{name: "an application's own ks.yaml is not a cluster", files: map[string]string{
+			"kubernetes/main/flux/config/cluster.yaml":     gitRepo("home") + selfKs("cluster", "./kubernetes/main/flux", "home"),
+			"kubernetes/main/apps/db/mariadb/ks.yaml":      selfKs("mariadb", "./kubernetes/main/apps/db/mariadb/", "home"),
+			"kubernetes/main/apps/db/mariadb/release.yaml": "",
+		}, want: []string{"kubernetes/main/flux=kubernetes/main/flux"}},
+		{name: "flux bootstrap --path=./", files: map[string]string{
+			"flux-system/gotk-sync.yaml":        gitRepo("flux-system") + selfKs("flux-system", "./", "flux-system"),
+			"kube-system/volsync/ks.yaml":       selfKs("volsync", "./kube-system/volsync", "flux-system"),
+			"monitoring/dashboards/remote.yaml": gitRepo("flux2-monitoring-example") + selfKs("dashboards", "./", "flux2-monitoring-example"),
+		}, want: []string{".=."}},
+		{name: "a FluxInstance sync.path inside clusters/<name> replaces it", files: map[string]string{
+			"clusters/prod/config/flux.yaml":          fluxInstanceSync("clusters/prod/config", "cluster-repository"),
+			"clusters/prod/vars/vars.yaml":            "",
+			"clusters/test/config/flux.yaml":          fluxInstanceSync("clusters/test/config", ""),
+			"clusters/test/config/kustomization.yaml": "",
+		}, want: []string{"clusters/prod/config=clusters/prod/config", "clusters/test/config=clusters/test/config"}},
 		{name: "explicit wins", files: map[string]string{"clusters/a/x.yaml": "", "env/prod/x.yaml": ""}, explicit: []string{"./env/prod/"}, want: []string{"env/prod=env/prod"}},
 		{name: "explicit must exist", files: map[string]string{"clusters/a/x.yaml": ""}, explicit: []string{"nope"}, wantErr: true},
 		{name: "nothing found", files: map[string]string{"README.md": ""}},
@@ -59,6 +79,54 @@ func TestFind(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func gitRepo(name string) string {
+	return "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: " + name + ", namespace: flux-system}\nspec: {url: https://example.com/x}\n---\n"
+}
+
+func selfKs(name, path, source string) string {
+	return "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: " + name + ", namespace: flux-system}\nspec:\n  path: " + path + "\n  sourceRef: {kind: GitRepository, name: " + source + "}\n"
+}
+
+func fluxInstanceSync(path, name string) string {
+	return "apiVersion: fluxcd.controlplane.io/v1\nkind: FluxInstance\nmetadata: {name: flux, namespace: flux-system}\nspec:\n  sync:\n    kind: GitRepository\n    name: '" + name + "'\n    path: " + path + "\n"
+}
+
+// Entry points say why they were chosen, and a FluxInstance's entry point
+// names the source and Kustomization its sync creates.
+func TestEntryPointReasons(t *testing.T) {
+	res, err := Find(testfs.Tree(t, map[string]string{
+		"clusters/prod/config/flux.yaml": fluxInstanceSync("clusters/prod/config", "cluster-repository"),
+		"kube/flux/sync.yaml":            "",
+	}), nil, "")
+	if err != nil || len(res.EntryPoints) != 1 {
+		t.Fatalf("%+v, %v", res.EntryPoints, err)
+	}
+	ep := res.EntryPoints[0]
+	if ep.SourceKind != "GitRepository" || ep.SourceName != "cluster-repository" {
+		t.Errorf("source %s/%s, want GitRepository/cluster-repository", ep.SourceKind, ep.SourceName)
+	}
+	if want := "FluxInstance clusters/prod/config/flux.yaml, inside clusters/prod"; ep.From != want {
+		t.Errorf("From %q, want %q", ep.From, want)
+	}
+}
+
+// A values file of the flux-instance chart (passed by valuesFrom or a
+// helmfile) names the entry point, its source and the Flux version.
+func TestFluxInstanceValuesFile(t *testing.T) {
+	res, err := Find(testfs.Tree(t, map[string]string{
+		"kubernetes/flux/cluster/ks.yaml": "",
+		"kubernetes/apps/flux-system/flux-instance/app/helm-values.yaml": "instance:\n  distribution: {version: 2.6.4}\n" +
+			"  sync: {kind: GitRepository, name: home-kubernetes, path: kubernetes/flux/cluster}\n",
+	}), nil, "")
+	if err != nil || len(res.EntryPoints) != 1 || !res.FluxOperator {
+		t.Fatalf("%+v, operator %v, %v", res.EntryPoints, res.FluxOperator, err)
+	}
+	ep := res.EntryPoints[0]
+	if ep.Path != "kubernetes/flux/cluster" || ep.SourceName != "home-kubernetes" || ep.FluxVersion != "2.6.4" {
+		t.Errorf("entry point %+v; want kubernetes/flux/cluster from GitRepository home-kubernetes, Flux 2.6.4", ep)
 	}
 }
 

@@ -171,4 +171,15 @@ type Stats struct {
 	Files          int    `json:"files"`
 	Counts         Counts `json:"findings"`
 	DurationMS     int64  `json:"durationMs"`
+	// EntryPoints are the directories rendered as clusters, and why.
+	EntryPoints []EntryPoint `json:"entryPoints,omitempty"`
+}
+
+// EntryPoint is a directory rendered as a cluster's root and the reason it
+// was chosen (a flag, the config, the repository layout, a FluxInstance or
+// a bootstrap Kustomization, and what it replaced).
+type EntryPoint struct {
+	Cluster string `json:"cluster"`
+	Path    string `json:"path"`
+	Reason  string `json:"reason"`
 }

@@ -16,11 +16,15 @@ const (
 	ParseDuplicateKey  = "parse-duplicate-key"
 	RenderFailed       = "render-failed"
 	RenderVarMissing   = "render-variable-missing"
+	RenderVarUnknown   = "render-variable-unknown"
 	RenderSubstitution = "render-substitution-failed"
 	RenderSource       = "render-source-unavailable"
 	SchemaInvalid      = "schema-invalid"
 	SchemaUnknownKind  = "schema-unknown-kind"
 	SchemaNoSchema     = "schema-no-schema"
+	SchemaNotServed    = "schema-version-not-served"
+	SchemaRemoved      = "schema-version-removed"
+	SchemaFluxRelease  = "schema-flux-release"
 	GraphDependsOn     = "graph-dependson-missing"
 	GraphCycle         = "graph-dependson-cycle"
 	GraphPath          = "graph-path-missing"
@@ -55,11 +59,15 @@ var Rules = map[string]Rule{
 	ParseDuplicateKey:  {ParseDuplicateKey, ClassParse, Error, "Duplicate mapping key", "Remove one of the keys: Kubernetes keeps only the last one, silently."},
 	RenderFailed:       {RenderFailed, ClassRender, Error, "kustomize build failed", "kustomize-controller will fail with the same error; fix the file named in the message."},
 	RenderVarMissing:   {RenderVarMissing, ClassRender, Error, "Variable without a value", "Add the variable to postBuild.substitute or the substituteFrom ConfigMap/Secret, give it a default with ${VAR:=default}, or escape it as $${VAR}."},
+	RenderVarUnknown:   {RenderVarUnknown, ClassRender, Info, "Variables whose values are not in the repository", "The values come from a Secret or ConfigMap made in the cluster (an ExternalSecret target, a bootstrap Secret); fields that use them are not checked against schema patterns. List the object under externalObjects in .gitops-validate.yaml if it is made outside Git."},
 	RenderSubstitution: {RenderSubstitution, ClassRender, Error, "postBuild substitution failed", "Check the ${...} expressions in the object and the variable names."},
 	RenderSource:       {RenderSource, ClassRender, Info, "Source not available offline", "The Kustomization reads from a source outside this repository; it is not rendered or checked."},
 	SchemaInvalid:      {SchemaInvalid, ClassSchema, Error, "Object does not match its schema", "Fix the field named in the message; the API server would reject the object."},
 	SchemaUnknownKind:  {SchemaUnknownKind, ClassSchema, Error, "Unknown kind or version in a known API group", "Fix apiVersion/kind: the API group exists but has no such kind or version in the embedded CRDs. If the cluster runs another release of that CRD, add it to the repository or to crds in .gitops-validate.yaml."},
 	SchemaNoSchema:     {SchemaNoSchema, ClassSchema, Warning, "No schema for the kind", "Add the CRD to the repository, to tools/schemas/crds or to crds in .gitops-validate.yaml so the object is validated."},
+	SchemaNotServed:    {SchemaNotServed, ClassSchema, Error, "API version not served by the installed Flux release", "Use a version the installed Flux release serves (flux migrate rewrites the manifests), or upgrade Flux in the same change."},
+	SchemaRemoved:      {SchemaRemoved, ClassSchema, Warning, "API version removed in the newest Flux release", "Move to a served version before upgrading Flux (flux migrate rewrites the manifests). If the cluster runs an older Flux, say so: a gotk-components.yaml header, a FluxInstance spec.distribution.version or the tag of a flux-manifests source, and the objects are checked against that release."},
+	SchemaFluxRelease:  {SchemaFluxRelease, ClassSchema, Info, "Flux release the cluster installs", "Flux objects are checked against the API versions this release serves."},
 	GraphDependsOn:     {GraphDependsOn, ClassGraph, Error, "dependsOn names a missing Kustomization", "Fix the name/namespace in spec.dependsOn or add the Kustomization."},
 	GraphCycle:         {GraphCycle, ClassGraph, Error, "dependsOn cycle", "Break the cycle: Flux never reconciles Kustomizations that wait on each other."},
 	GraphPath:          {GraphPath, ClassGraph, Error, "spec.path does not exist", "Point spec.path at a directory of the source (relative to its root)."},

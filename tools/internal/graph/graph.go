@@ -7,6 +7,7 @@ package graph
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -371,17 +372,25 @@ func duplicates(c *render.Cluster) []finding.Finding {
 		if len(ps) < 2 {
 			continue
 		}
-		identical := true
+		identical, sameSpec := true, true
 		names := make([]string, len(ps))
 		for i, p := range ps {
 			names[i] = fmt.Sprintf("%s (%s)", producerName(p), p.File)
 			if !reflect.DeepEqual(p.U.Object, ps[0].U.Object) {
 				identical = false
+				sameSpec = sameSpec && reflect.DeepEqual(withoutLabels(p.U.Object), withoutLabels(ps[0].U.Object))
 			}
 		}
 		msg := fmt.Sprintf("%s is produced by %s; each applies it and pruning one deletes the others' object", k.id, strings.Join(names, " and by "))
-		if identical {
+		switch {
+		case identical:
 			msg = fmt.Sprintf("%s is produced, identical, by %s; each applies it (no conflict while they stay identical) and pruning one deletes the others' object", k.id, strings.Join(names, " and by "))
+		case sameSpec:
+			// The same object with each Kustomization's own labels (its
+			// commonMetadata, a component's labels): only those change
+			// hands, as Flux's owner labels do for any shared object.
+			msg = fmt.Sprintf("%s is produced, identical apart from labels and annotations, by %s; each applies it with its own labels and pruning one deletes the others' object", k.id, strings.Join(names, " and by "))
+			identical = true
 		}
 		// Reported at every file that produces it: the reviewer looks at
 		// the one the pull request touched, whichever it is.
@@ -395,6 +404,17 @@ func duplicates(c *render.Cluster) []finding.Finding {
 		}
 	}
 	return out
+}
+
+// withoutLabels is obj without metadata.labels and metadata.annotations.
+func withoutLabels(obj map[string]any) map[string]any {
+	meta, _ := obj["metadata"].(map[string]any)
+	cp := maps.Clone(obj)
+	m := maps.Clone(meta)
+	delete(m, "labels")
+	delete(m, "annotations")
+	cp["metadata"] = m
+	return cp
 }
 
 // targetCluster names the cluster an object is applied to: the kubeConfig

@@ -137,6 +137,7 @@ func TestDuplicates(t *testing.T) {
 	a, b, d := ks("a"), ks("b"), ks("d")
 	e, f := remote("e", "staging-kubeconfig"), remote("f", "production-kubeconfig")
 	labelled := map[string]any{"metadata": map[string]any{"name": "cfg", "namespace": "web", "labels": map[string]any{"tier": "1"}}}
+	changed := map[string]any{"data": map[string]any{"mode": "production"}}
 	tests := []struct {
 		name     string
 		objs     []*render.Object
@@ -144,8 +145,11 @@ func TestDuplicates(t *testing.T) {
 		files    int
 	}{
 		{"two Kustomizations, different objects: an error at each producer",
-			[]*render.Object{obj(a, "v1", "ConfigMap", "web", "cfg", nil), obj(b, "v1", "ConfigMap", "web", "cfg", labelled), obj(b, "v1", "Namespace", "", "other", nil)},
+			[]*render.Object{obj(a, "v1", "ConfigMap", "web", "cfg", nil), obj(b, "v1", "ConfigMap", "web", "cfg", changed), obj(b, "v1", "Namespace", "", "other", nil)},
 			finding.Error, 2},
+		{"the same object with each Kustomization's labels: a warning at each",
+			[]*render.Object{obj(a, "v1", "ConfigMap", "web", "cfg", nil), obj(b, "v1", "ConfigMap", "web", "cfg", labelled)},
+			finding.Warning, 2},
 		{"byte-identical in three Kustomizations: a warning at each",
 			[]*render.Object{obj(a, "v1", "Namespace", "", "web", nil), obj(b, "v1", "Namespace", "", "web", nil), obj(d, "v1", "Namespace", "", "web", nil)},
 			finding.Warning, 3},

@@ -132,6 +132,21 @@ func (d *Doc) Lookup(path ...string) (line, col int) {
 	return line, col
 }
 
+// Scalar returns the scalar value at path of map keys, as written in the
+// file (before any substitution), and whether there is one.
+func (d *Doc) Scalar(path ...string) (string, bool) {
+	n := d.Root
+	for _, p := range path {
+		if n = child(n, p); n == nil {
+			return "", false
+		}
+	}
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return "", false
+	}
+	return n.Value, true
+}
+
 func child(n *yaml.Node, key string) *yaml.Node {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil

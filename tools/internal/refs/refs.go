@@ -43,7 +43,11 @@ type index struct {
 	// its values, in any namespace or cluster-wide (a ClusterIssuer from
 	// a DNS webhook chart's issuers list, for example).
 	valueNames map[string]string
-	cfg        *config.Config
+	// istiod names the HelmRelease installing Istio's control plane, which
+	// publishes its root certificate as ConfigMap istio-ca-root-cert in
+	// every namespace.
+	istiod string
+	cfg    *config.Config
 }
 
 type state int
@@ -71,6 +75,9 @@ func newIndex(c *render.Cluster, cfg *config.Config) *index {
 			continue
 		}
 		if helmcheck.IsHelmRelease(o) {
+			if helmcheck.ChartName(c, o) == "istiod" {
+				ix.istiod = render.NamespacedName(o.U.GetNamespace(), o.U.GetName())
+			}
 			if _, rendered := c.Charts[o]; rendered {
 				// Its objects are in c.Objects: what the chart makes is
 				// known, and what it does not make is missing.
@@ -138,6 +145,8 @@ func (ix *index) lookup(group, kind, ns, name string) (state, string, *render.Ob
 		return made, "Kubernetes (default ServiceAccount)", nil
 	case kind == "ConfigMap" && name == "kube-root-ca.crt":
 		return made, "Kubernetes", nil
+	case kind == "ConfigMap" && name == "istio-ca-root-cert" && ix.istiod != "":
+		return made, "istiod (HelmRelease " + ix.istiod + ")", nil
 	case kind == "Secret" && ns == render.FluxNamespace && (name == "sops-age" || name == "sops-gpg" || name == "flux-system"):
 		return made, "Flux bootstrap", nil
 	}

@@ -83,6 +83,14 @@ func TestCheck(t *testing.T) {
 			"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: issuer-values, namespace: cert-manager}\ndata:\n  values.yaml: |\n    resources:\n      - apiVersion: cert-manager.io/v1\n        kind: ClusterIssuer\n        metadata: {name: letsencrypt-production}\n",
 			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: issuers, namespace: cert-manager}\nspec:\n  chart: {spec: {chart: k8s-resource}}\n  valuesFrom: [{kind: ConfigMap, name: issuer-values}, {kind: ConfigMap, name: absent}]\n"},
 			want: map[string]int{finding.RefUnknown: 1}},
+		{name: "Istio's root certificate ConfigMap is made by istiod, when the cluster installs it", docs: []string{
+			"apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: prod}\nspec:\n  containers: [{name: c, image: x}]\n  volumes: [{name: ca, configMap: {name: istio-ca-root-cert}}]\n",
+			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: istiod, namespace: istio-system}\nspec: {chart: {spec: {chart: istiod}}}\n"},
+			rendered: true,
+			want:     map[string]int{}},
+		{name: "without istiod it is missing", docs: []string{
+			"apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: prod}\nspec:\n  containers: [{name: c, image: x}]\n  volumes: [{name: ca, configMap: {name: istio-ca-root-cert}}]\n"},
+			want: map[string]int{finding.RefMissing: 1}},
 		{name: "a HelmRelease without spec", docs: []string{
 			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: broken, namespace: web}\n"},
 			want: map[string]int{}},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -99,6 +100,11 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 	}
 
 	gen := kustomize.NewGenerator(src.Root, *k.Obj)
+	if hidden := ignoredManifests(src, dir); hidden != "" {
+		// The generator reads the directory on disk, which has files the
+		// artifact lacks: a workflow YAML there would fail its decoding.
+		gen = kustomize.NewGeneratorWithIgnore(src.Root, hidden, *k.Obj)
+	}
 	manifest, kfile, action, err := gen.GenerateManifest(dir)
 	if err != nil {
 		out.Findings = append(out.Findings, r.renderFinding(k, src, err))
@@ -136,11 +142,15 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 		f.Hint = "Add the object to the repository, mark the reference optional: true, or list it under externalObjects in .gitops-validate.yaml."
 		f.Field = "spec.postBuild.substituteFrom"
 		out.Findings = append(out.Findings, f)
-		subst.unknown = true
+		k.UnknownValues = true
 	case err != nil:
 		out.Findings = append(out.Findings, finding.New(finding.RenderFailed, k.File, k.Line, 0, kobj,
 			fmt.Sprintf("Kustomization %s: postBuild.substituteFrom: %v", k.Ref, trimRoot(err.Error(), src.Root))))
 	}
+	if ok {
+		subst.unknown = k.UnknownValues
+	}
+	unknownVars := map[string]bool{}
 	labels, _, _ := unstructured.NestedStringMap(k.Obj.Object, "spec", "commonMetadata", "labels")
 	annotations, _, _ := unstructured.NestedStringMap(k.Obj.Object, "spec", "commonMetadata", "annotations")
 
@@ -165,7 +175,10 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 			continue
 		}
 		if ok {
-			next, missing, err := subst.apply(ctx, rs, data)
+			next, missing, unknown, err := subst.apply(ctx, rs, data)
+			for _, v := range unknown {
+				unknownVars[v] = true
+			}
 			obj := finding.Object{APIVersion: rs.GetApiVersion(), Kind: rs.GetKind(), Namespace: rs.GetNamespace(), Name: rs.GetName()}
 			for _, v := range missing {
 				f := finding.New(finding.RenderVarMissing, file, 0, 0, obj,
@@ -200,6 +213,17 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 		applyCommonMetadata(u, labels, annotations)
 		_, encrypted := m["sops"]
 		out.Objects = append(out.Objects, &Object{U: u, File: file, Owner: k, Encrypted: encrypted})
+	}
+	if len(unknownVars) > 0 {
+		names := slices.Sorted(maps.Keys(unknownVars))
+		for i, n := range names {
+			names[i] = "${" + n + "}"
+		}
+		f := finding.New(finding.RenderVarUnknown, k.File, k.Line, 0, kobj,
+			fmt.Sprintf("Kustomization %s: %s take their values from postBuild.substituteFrom objects that are not in the repository; they stay unknown, and no schema pattern, format or enum check fails on a field that uses them", k.Ref, strings.Join(names, ", ")))
+		f.Field = "spec.postBuild.substituteFrom"
+		f.Kustomization = k.Ref.String()
+		out.Findings = append(out.Findings, f)
 	}
 	return out
 }
@@ -455,6 +479,54 @@ func resourceFinding(k *Kustomization, file string, rs *resource.Resource, err e
 		fmt.Sprintf("Kustomization %s: %s: %v", k.Ref, rs.CurId(), err))
 	f.Kustomization = k.Ref.String()
 	return f
+}
+
+// ignoredManifests lists, as ignore patterns anchored at dir, the YAML
+// files and directories under dir that src's artifact leaves out, when
+// Flux would generate dir's kustomization (it has none): the walk stops
+// where the generator's does, at a directory with its own kustomization.
+func ignoredManifests(src Source, dir string) string {
+	if src.Ignore == nil || hasKustomization(dir) {
+		return ""
+	}
+	var lines []string
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return nil
+		}
+		rel, err := filepath.Rel(src.Root, p)
+		if err != nil {
+			return nil
+		}
+		under, _ := filepath.Rel(dir, p)
+		if d.IsDir() {
+			if _, ignored := src.Ignore.Ignored(filepath.ToSlash(rel), true); ignored {
+				lines = append(lines, "/"+filepath.ToSlash(under)+"/")
+				return filepath.SkipDir
+			}
+			if hasKustomization(p) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" {
+			return nil
+		}
+		if _, ignored := src.Ignore.Ignored(filepath.ToSlash(rel), false); ignored {
+			lines = append(lines, "/"+filepath.ToSlash(under))
+		}
+		return nil
+	})
+	return strings.Join(lines, "\n")
+}
+
+func hasKustomization(dir string) bool {
+	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		if st, err := os.Stat(filepath.Join(dir, name)); err == nil && !st.IsDir() {
+			return true
+		}
+	}
+	return false
 }
 
 // withoutIgnored drops from a generated kustomization the resources the

@@ -27,8 +27,9 @@ type substituter struct {
 	// vars are the variables, substituteFrom and inline merged.
 	vars map[string]string
 	// unknown is set when some variables come from an object that is not
-	// available offline: substitution then runs as Flux's default
-	// (non-strict) and missing variables are not reported.
+	// available offline: a variable without a value or default is then
+	// unknown rather than missing; it is kept as ${VAR} (not reported, and
+	// the checks leave fields holding it alone).
 	unknown bool
 }
 
@@ -75,22 +76,39 @@ type MissingVar struct {
 // apply substitutes variables in rs as Flux does by default (not strict):
 // a variable without a value or default becomes an empty string. Such
 // variables are returned in missing, each once, at the first field that
-// references it.
-func (s *substituter) apply(ctx context.Context, rs *resource.Resource, data []byte) (*resource.Resource, []MissingVar, error) {
+// references it. When the values are unknown (s.unknown), they are
+// returned in unknown instead and substituted by themselves, ${VAR}.
+func (s *substituter) apply(ctx context.Context, rs *resource.Resource, data []byte) (out *resource.Resource, missing []MissingVar, unknown []string, err error) {
 	if !bytes.ContainsRune(data, '$') {
 		// Nothing to substitute: Flux's envsubst pass would return the
 		// object unchanged.
-		return rs, nil, nil
+		return rs, nil, nil, nil
 	}
-	var missing []MissingVar
-	if !s.unknown && len(s.vars) > 0 { // with no variables at all, Flux does not substitute
+	obj := s.obj
+	switch {
+	case s.unknown:
+		var self map[string]string
+		for _, v := range missingVars(rs.YNode(), s.vars) {
+			if self == nil {
+				self = maps.Clone(s.vars)
+			}
+			self[v.Name] = "${" + v.Name + "}"
+			unknown = append(unknown, v.Name)
+		}
+		if self != nil {
+			obj = *s.obj.DeepCopy()
+			if err := unstructured.SetNestedStringMap(obj.Object, self, "spec", "postBuild", "substitute"); err != nil {
+				return nil, nil, nil, fmt.Errorf("set variables: %w", err)
+			}
+		}
+	case len(s.vars) > 0: // with no variables at all, Flux does not substitute
 		missing = missingVars(rs.YNode(), s.vars)
 	}
-	out, err := kustomize.SubstituteVariables(ctx, nil, s.obj, rs.DeepCopy())
+	out, err = kustomize.SubstituteVariables(ctx, nil, obj, rs.DeepCopy())
 	if out == nil && err == nil {
-		return nil, nil, nil // substitution disabled by annotation or label
+		return nil, nil, nil, nil // substitution disabled by annotation or label
 	}
-	return out, missing, err
+	return out, missing, unknown, err
 }
 
 // missingVars walks the object's keys and string values in document order

@@ -60,6 +60,11 @@ type Kustomization struct {
 	// Synthetic marks an entry point that is not defined in the repository
 	// (bootstrap or a FluxInstance creates it).
 	Synthetic bool
+	// UnknownValues is set when postBuild.substituteFrom names a ConfigMap
+	// or Secret whose values are not in the repository (an ExternalSecret
+	// target, an object made in the cluster): a variable without a value
+	// is then unknown, not missing, and stays ${VAR} in the output.
+	UnknownValues bool
 }
 
 // SourceRef is spec.sourceRef with the namespace defaulted.

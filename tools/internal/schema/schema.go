@@ -49,6 +49,9 @@ type Validator struct {
 	codec  runtime.Decoder
 	groups map[string]bool // built-in groups
 	crds   *crdSet
+	// legacy holds versions of CRD kinds that the embedded CRDs no longer
+	// serve (an older Flux release's); consulted when crds lacks a version.
+	legacy *crdSet
 }
 
 // New returns a validator over the built-in kinds and the CRDs in each of
@@ -72,6 +75,7 @@ func New(crdFS ...fs.FS) (*Validator, error) {
 		codec:  kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, sch, sch, kjson.SerializerOptions{Strict: true}),
 		groups: map[string]bool{},
 		crds:   newCRDSet(),
+		legacy: newCRDSet(),
 	}
 	for gvk := range sch.AllKnownTypes() {
 		v.groups[gvk.Group] = true
@@ -82,6 +86,32 @@ func New(crdFS ...fs.FS) (*Validator, error) {
 		}
 	}
 	return v, nil
+}
+
+// AddLegacy registers compiled CRDs (<group>_<Kind>.json.gz) whose versions
+// validate objects of a version the other CRDs of that kind do not serve:
+// the schemas of releases that served it before.
+func (v *Validator) AddLegacy(fsys fs.FS) error {
+	if err := v.legacy.addFS(fsys); err != nil {
+		return fmt.Errorf("load legacy crds: %w", err)
+	}
+	return nil
+}
+
+// version returns the compiled schema of group/kind at version, from the
+// CRDs or, failing that, the legacy ones.
+func (v *Validator) version(group, kind, version string) (*crdVersion, bool) {
+	if k, ok := v.crds.kind(group, kind); ok {
+		if ver, ok := k.versions[version]; ok {
+			return ver, true
+		}
+	}
+	if k, ok := v.legacy.kind(group, kind); ok {
+		if ver, ok := k.versions[version]; ok {
+			return ver, true
+		}
+	}
+	return nil, false
 }
 
 // AddCRD registers a CustomResourceDefinition found in the repository; it
@@ -132,10 +162,10 @@ func (v *Validator) Validate(obj map[string]any) []Issue {
 	if v.scheme.Recognizes(gvk) {
 		return v.validateBuiltin(gvk, obj)
 	}
+	if ver, ok := v.version(gvk.Group, gvk.Kind, gvk.Version); ok {
+		return ver.validate(obj)
+	}
 	if k, ok := v.crds.kind(gvk.Group, gvk.Kind); ok {
-		if ver, ok := k.versions[gvk.Version]; ok {
-			return ver.validate(obj)
-		}
 		var served []string
 		for name := range k.versions {
 			served = append(served, gvk.Group+"/"+name)
@@ -303,18 +333,20 @@ func (v *Validator) PreloadKind(apiVersion, kind string) {
 	if err != nil || v.groups[gv.Group] {
 		return
 	}
-	if k, ok := v.crds.kind(gv.Group, kind); ok {
-		if ver, ok := k.versions[gv.Version]; ok {
-			ver.celValidator()
-		}
+	if ver, ok := v.version(gv.Group, kind, gv.Version); ok {
+		ver.celValidator()
 	}
 }
 
 // LoadErrors returns the CRDs that could not be decoded or compiled.
 func (v *Validator) LoadErrors() []error {
-	v.crds.mu.Lock()
-	defer v.crds.mu.Unlock()
-	return slices.Clone(v.crds.errors)
+	var errs []error
+	for _, s := range []*crdSet{v.crds, v.legacy} {
+		s.mu.Lock()
+		errs = append(errs, s.errors...)
+		s.mu.Unlock()
+	}
+	return errs
 }
 
 // APIVersions lists the API versions the validator knows, as Helm's

@@ -175,3 +175,67 @@ func TestAPIVersions(t *testing.T) {
 		t.Error("APIVersions must list TCPRoute v1 (served) and not v1alpha2 (not served)")
 	}
 }
+
+// A version the embedded CRDs no longer serve is validated against the
+// legacy schema of the last release that served it, strictly: its own
+// fields pass, a typo does not; a version no release served stays unknown.
+func TestLegacyVersions(t *testing.T) {
+	v, err := New(schemas.Compiled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.AddLegacy(schemas.Legacy); err != nil {
+		t.Fatal(err)
+	}
+	hr := func(version, chartField string) map[string]any {
+		var obj map[string]any
+		doc := `apiVersion: helm.toolkit.fluxcd.io/` + version + `
+kind: HelmRelease
+metadata: {name: podinfo, namespace: apps}
+spec:
+  interval: 10m
+  chart:
+    spec:
+      chart: podinfo
+      ` + chartField + `: {kind: HelmRepository, name: podinfo}
+`
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			t.Fatal(err)
+		}
+		return obj
+	}
+	if issues := v.Validate(hr("v2beta1", "sourceRef")); len(issues) != 0 {
+		t.Errorf("v2beta1 HelmRelease: %+v", issues)
+	}
+	if issues := v.Validate(hr("v2beta2", "sourceReff")); len(issues) != 2 || !strings.Contains(issues[1].Message, `unknown field "spec.chart.spec.sourceReff"`) {
+		t.Errorf("v2beta2 HelmRelease with a misspelt field: %+v", issues)
+	}
+	if issues := v.Validate(hr("v2alpha9", "sourceRef")); len(issues) != 1 || !issues[0].UnknownKind {
+		t.Errorf("v2alpha9 HelmRelease: %+v, want an unknown version", issues)
+	}
+	// A Gateway API version of the experimental channel that the embedded
+	// standard CRDs do not serve (installed from a chart).
+	var route map[string]any
+	if err := yaml.Unmarshal([]byte(`apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: ssh, namespace: default}
+spec:
+  parentRefs: [{name: gateway, sectionName: ssh}]
+  rules: [{backendRefs: [{name: forgejo, port: 22}]}]
+`), &route); err != nil {
+		t.Fatal(err)
+	}
+	if issues := v.Validate(route); len(issues) != 0 {
+		t.Errorf("v1alpha2 TCPRoute: %+v", issues)
+	}
+	plain, err := New(schemas.Compiled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if issues := plain.Validate(route); len(issues) != 1 || !issues[0].UnknownKind {
+		t.Errorf("without legacy schemas, v1alpha2 TCPRoute: %+v, want an unknown version", issues)
+	}
+	if issues := plain.Validate(hr("v2beta1", "sourceRef")); len(issues) != 1 || !issues[0].UnknownKind {
+		t.Errorf("without legacy schemas, v2beta1 HelmRelease: %+v, want an unknown version", issues)
+	}
+}

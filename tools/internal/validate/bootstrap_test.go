@@ -109,3 +109,32 @@ spec:
 		})
 	}
 }
+
+// A FluxInstance's sync creates the source and the Kustomization under
+// sync.name: Kustomizations reading that source read this repository.
+func TestFluxInstanceSyncName(t *testing.T) {
+	dir := t.TempDir()
+	testfs.Write(t, dir, map[string]string{
+		"clusters/home/flux.yaml": `apiVersion: fluxcd.controlplane.io/v1
+kind: FluxInstance
+metadata: {name: flux, namespace: flux-system}
+spec:
+  distribution: {version: 2.x, registry: ghcr.io/fluxcd}
+  sync: {kind: GitRepository, name: home-ops, url: https://example.com/home-ops.git, ref: refs/heads/main, path: clusters/home}
+`,
+		"clusters/home/apps.yaml": `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: apps, namespace: flux-system}
+spec:
+  interval: 1h
+  path: ./apps
+  prune: true
+  sourceRef: {kind: GitRepository, name: home-ops}
+`,
+		"apps/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: default}\ndata: {a: b}\n",
+	})
+	got := strings.Join(renderedOnce(t, dir), " ")
+	if got != "flux-system/home-ops flux-system/apps" {
+		t.Errorf("Kustomizations %s; want flux-system/home-ops (the FluxInstance's sync) and flux-system/apps", got)
+	}
+}

@@ -224,13 +224,45 @@ spec:
   sourceRef: {kind: OCIRepository, name: flux-system}
 `,
 		"kubernetes/apps/settings.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: default}\ndata: {a: b}\n",
+		// An ArtifactGenerator copying a directory (trailing slash) of the
+		// same OCI artifact: paths relative to kubernetes/ too.
+		"kubernetes/clusters/home/generator.yaml": `apiVersion: source.extensions.fluxcd.io/v1beta1
+kind: ArtifactGenerator
+metadata: {name: apps, namespace: flux-system}
+spec:
+  sources: [{alias: repo, kind: OCIRepository, name: flux-system}]
+  artifacts:
+    - name: web
+      copy: [{from: "@repo/web/app/", to: "@artifact/web/app/"}]
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: web, namespace: flux-system}
+spec:
+  interval: 10m
+  path: ./web/app
+  prune: true
+  sourceRef: {kind: ExternalArtifact, name: web}
+`,
+		"kubernetes/web/app/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, namespace: default}\ndata: {a: b}\n",
 	})
 	rep, err := Run(context.Background(), Options{Root: root, Policies: "-"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	noErrors(t, rep)
-	if findObject(rep, "ConfigMap", "default", "settings") == nil {
+	cm := findObject(rep, "ConfigMap", "default", "settings")
+	if cm == nil {
 		t.Fatal("kubernetes/apps was not rendered for the OCI Kustomization path ./apps")
+	}
+	if cm.File != "kubernetes/apps/settings.yaml" {
+		t.Errorf("file %q, want the repository path kubernetes/apps/settings.yaml", cm.File)
+	}
+	web := findObject(rep, "ConfigMap", "default", "web")
+	if web == nil {
+		t.Fatalf("the ArtifactGenerator's copy of kubernetes/web/app/ was not rendered; findings %+v", rep.Findings)
+	}
+	if web.File != "kubernetes/web/app/config.yaml" {
+		t.Errorf("file %q, want kubernetes/web/app/config.yaml", web.File)
 	}
 }

@@ -4,6 +4,7 @@
 package validate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -83,7 +84,9 @@ type run struct {
 	mu        sync.Mutex
 	artifacts map[string]render.Source
 	// remotes are the checkout's Git remote URLs.
-	remotes   []string
+	remotes []string
+	// entries are the entry points by cluster name.
+	entries   map[string]discover.EntryPoint
 	validator *schema.Validator
 	// preinstalled are API groups whose CRDs exist before Flux runs (from
 	// bootstrapCRDs and the charts of bootstrap helmfiles).
@@ -168,12 +171,18 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	prep := r.prepare(ctx, opts)
 	rep := &Report{Root: root}
 
+	r.entries = map[string]discover.EntryPoint{}
+	for _, ep := range eps {
+		r.entries[ep.Cluster] = ep
+		log.Info("entry point", "cluster", ep.Cluster, "path", ep.Path, "from", ep.From)
+		rep.Stats.EntryPoints = append(rep.Stats.EntryPoints, finding.EntryPoint{Cluster: ep.Cluster, Path: ep.Path, Reason: ep.From})
+	}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	clusters := make([]*render.Cluster, len(eps))
 	for i, ep := range eps {
 		g.Go(func() error {
-			cr := &clusterRun{run: r, cluster: &render.Cluster{Name: ep.Cluster, Entry: ep.Path}}
+			cr := &clusterRun{run: r, cluster: &render.Cluster{Name: ep.Cluster, Entry: ep.Path}, entry: ep}
 			fs := inCluster(ep.Cluster, cr.render(gctx))
 			clusters[i] = cr.cluster
 			mu.Lock()
@@ -225,6 +234,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 type clusterRun struct {
 	run        *run
 	cluster    *render.Cluster
+	entry      discover.EntryPoint
 	vars       *varStore
 	known      map[render.Ref]*render.Kustomization
 	sources    map[render.ObjectID]*render.Object
@@ -256,17 +266,23 @@ func (c *clusterRun) render(ctx context.Context) []finding.Finding {
 	}
 	c.known = map[render.Ref]*render.Kustomization{}
 	c.sources = map[render.ObjectID]*render.Object{}
+	// The bootstrap: flux bootstrap's flux-system, or the source and
+	// Kustomization a FluxInstance's spec.sync names.
+	name, kind := cmp.Or(c.entry.SourceName, render.FluxSystemName), cmp.Or(c.entry.SourceKind, "GitRepository")
 	rootObj := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": render.KustomizeGroup + "/v1",
 		"kind":       render.KindKustomizaton,
-		"metadata":   map[string]any{"name": render.FluxSystemName, "namespace": render.FluxNamespace},
+		"metadata":   map[string]any{"name": name, "namespace": render.FluxNamespace},
 		"spec": map[string]any{
 			"path":      "./" + c.cluster.Entry,
-			"sourceRef": map[string]any{"kind": "GitRepository", "name": render.FluxSystemName},
+			"sourceRef": map[string]any{"kind": kind, "name": name},
 		},
 	}}
 	root, _ := render.NewKustomization(rootObj, nil, c.cluster.Entry, 0)
 	root.Synthetic = true
+	if c.entry.SourceName != "" {
+		c.bootstrapSource = root.SourceRef
+	}
 	c.known[root.Ref] = root
 	c.cluster.Kustomizations = append(c.cluster.Kustomizations, root)
 
@@ -298,6 +314,7 @@ func (c *clusterRun) render(ctx context.Context) []finding.Finding {
 			case !c.done && !c.vars.ready(k):
 				wait = append(wait, k)
 			default:
+				k.UnknownValues = c.vars.unknownValues(k)
 				ready = append(ready, k)
 				jobs = append(jobs, job{k, src})
 			}
@@ -324,13 +341,7 @@ func (c *clusterRun) render(ctx context.Context) []finding.Finding {
 		_ = g.Wait()
 		pending = wait
 		for i, res := range results {
-			unknown := c.vars.unknownValues(jobs[i].k)
-			for _, f := range res.Findings {
-				if unknown && f.Rule == finding.RenderVarMissing {
-					continue // the variable may come from a Secret made in the cluster
-				}
-				findings = append(findings, f)
-			}
+			findings = append(findings, res.Findings...)
 			next, fs := c.accept(ctx, jobs[i].k, res.Objects)
 			findings = append(findings, fs...)
 			pending = append(pending, next...)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
+	"github.com/homelab-gitops/homelab/tools/internal/testfs"
 )
 
 func TestSourceIgnore(t *testing.T) {
@@ -54,5 +55,44 @@ func TestSourceIgnore(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A directory Flux generates a kustomization for may hold YAML that is not
+// Kubernetes (a CI workflow) when .sourceignore leaves it out of the
+// artifact: the generator never sees it, so the build does not fail on it.
+func TestGeneratedKustomizationSkipsIgnoredYAML(t *testing.T) {
+	dir := t.TempDir()
+	testfs.Write(t, dir, map[string]string{
+		".sourceignore":             ".forgejo\n",
+		".forgejo/workflows/ci.yml": "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n",
+		"flux-system/gotk-sync.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: flux-system, namespace: flux-system}
+spec: {interval: 1m, ref: {branch: main}, url: https://example.com/repo.git}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: flux-system, namespace: flux-system}
+spec:
+  interval: 10m
+  path: ./
+  prune: true
+  sourceRef: {kind: GitRepository, name: flux-system}
+`,
+		"flux-system/kustomization.yaml": "resources: [gotk-sync.yaml]\n",
+		"apps/config.yaml":               "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: default}\ndata: {a: b}\n",
+	})
+	rep, err := Run(context.Background(), Options{Root: dir, Policies: policies(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rep.Findings {
+		if f.Severity == finding.Error {
+			t.Errorf("%s: %s %s", f.Position(), f.Rule, f.Message)
+		}
+	}
+	if rep.Stats.Objects != 3 {
+		t.Errorf("%d objects rendered, want 3 (the GitRepository, the Kustomization, the ConfigMap)", rep.Stats.Objects)
 	}
 }

@@ -105,13 +105,16 @@ func (c *clusterRun) upstream(up schemas.Upstream, obj *render.Object) (render.S
 // artifact --path=./kubernetes), so Kustomization paths are relative to it:
 // when path is not in the repository root, the entry point's ancestors are
 // tried, nearest first. Git sources are the whole repository.
-func (c *clusterRun) artifactRoot(repo render.Source, kind, path string) render.Source {
-	if kind != "OCIRepository" || dirExists(filepath.Join(repo.Root, filepath.FromSlash(path))) {
+func (c *clusterRun) artifactRoot(repo render.Source, kind, dirPath string) render.Source {
+	if kind != "OCIRepository" || dirExists(filepath.Join(repo.Root, filepath.FromSlash(dirPath))) {
 		return repo
 	}
 	for dir := filepath.Dir(filepath.FromSlash(c.cluster.Entry)); dir != "." && dir != string(filepath.Separator); dir = filepath.Dir(dir) {
-		if root := filepath.Join(repo.Root, dir); dirExists(filepath.Join(root, filepath.FromSlash(path))) {
+		if root := filepath.Join(repo.Root, dir); dirExists(filepath.Join(root, filepath.FromSlash(dirPath))) {
 			repo.Root = root
+			prefix := filepath.ToSlash(dir)
+			// Findings name files as the repository has them.
+			repo.RepoPath = func(rel string) string { return path.Join(prefix, rel) }
 			return repo
 		}
 	}
@@ -220,7 +223,11 @@ func (c *clusterRun) materialise(gen *render.Object, artifact map[string]any) (r
 	if s, ok := c.run.artifacts[key]; ok {
 		return s, resolved, ""
 	}
-	aliases := map[string]*ignore.Rules{} // alias -> the source's ignore rules
+	type aliasSource struct {
+		kind  string
+		rules *ignore.Rules
+	}
+	aliases := map[string]aliasSource{} // alias -> the source's kind and ignore rules
 	srcs, _, _ := unstructured.NestedSlice(gen.U.Object, "spec", "sources")
 	for _, s := range srcs {
 		sm, _ := s.(map[string]any)
@@ -236,7 +243,7 @@ func (c *clusterRun) materialise(gen *render.Object, artifact map[string]any) (r
 		}
 		k := &render.Kustomization{SourceRef: render.SourceRef{Kind: kind, Name: name, Namespace: ns}}
 		if src, res, _ := c.resolveSource(k); res == resolved {
-			aliases[alias] = src.Ignore
+			aliases[alias] = aliasSource{kind, src.Ignore}
 		}
 	}
 	dir, err := os.MkdirTemp(c.run.tmp, "artifact-")
@@ -250,12 +257,20 @@ func (c *clusterRun) materialise(gen *render.Object, artifact map[string]any) (r
 		from, _ := cm["from"].(string)
 		to, _ := cm["to"].(string)
 		alias, rest, ok := strings.Cut(strings.TrimPrefix(from, "@"), "/")
-		rules, known := aliases[alias]
+		as, known := aliases[alias]
 		if !ok || !known {
 			return render.Source{}, externalSource, fmt.Sprintf("ArtifactGenerator %s copies from %q, which is not this repository", gen.ID(), from)
 		}
+		if base, isDir := strings.CutSuffix(rest, "/"); isDir {
+			rest = base + "/**" // a directory: its contents
+		}
+		// An OCIRepository artifact may be a subdirectory of this
+		// repository (flux push artifact --path=./kubernetes): find it
+		// from the copied path, as for a Kustomization's spec.path.
+		root := c.artifactRoot(render.Source{Root: c.run.root}, as.kind, path.Dir(strings.TrimSuffix(rest, "/**"))).Root
+		prefix, _ := filepath.Rel(c.run.root, root)
 		dest := strings.TrimPrefix(strings.TrimPrefix(to, "@artifact"), "/")
-		if err := copyInto(c.run.root, rest, dir, dest, back, rules); err != nil {
+		if err := copyInto(root, filepath.ToSlash(prefix), rest, dir, dest, back, as.rules); err != nil {
 			return render.Source{}, externalSource, fmt.Sprintf("ArtifactGenerator %s: %v", gen.ID(), err)
 		}
 	}
@@ -269,11 +284,12 @@ func (c *clusterRun) materialise(gen *render.Object, artifact map[string]any) (r
 	return s, resolved, ""
 }
 
-// copyInto copies the repository files matched by pattern ("dir/**",
-// "dir/*.yaml", "file.yaml") into dest under dir, recording the origin of
-// each copied file in back. Files the source's artifact leaves out
-// (rules) are not there to copy.
-func copyInto(root, pattern, dir, dest string, back map[string]string, rules *ignore.Rules) error {
+// copyInto copies the source files matched by pattern ("dir/**",
+// "dir/*.yaml", "file.yaml") under root (the source's directory in this
+// repository, prefix relative to the repository) into dest under dir,
+// recording the repository path of each copied file in back. Files the
+// source's artifact leaves out (rules) are not there to copy.
+func copyInto(root, prefix, pattern, dir, dest string, back map[string]string, rules *ignore.Rules) error {
 	put := func(srcRel, dstRel string) error {
 		if _, ignored := rules.Ignored(srcRel, false); ignored {
 			return nil
@@ -286,7 +302,7 @@ func copyInto(root, pattern, dir, dest string, back map[string]string, rules *ig
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			return err
 		}
-		back[dstRel] = srcRel
+		back[dstRel] = path.Join(prefix, srcRel)
 		return os.WriteFile(target, data, 0o644)
 	}
 	if base, ok := strings.CutSuffix(pattern, "/**"); ok {
