@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/flux"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/gitserver"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/kube"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/localpath"
 )
 
 const (
@@ -57,6 +59,73 @@ type homelab struct {
 	mirrored, rewritten []string
 	expected            []string
 	sim                 *simulator
+	volumes             *volumes
+}
+
+// volumes runs the stand-in for the nodes' local-path provisioner.
+type volumes struct {
+	class  string
+	cancel context.CancelFunc
+	done   chan struct{}
+	mu     sync.Mutex
+	claims []string
+}
+
+// startVolumes installs the StorageClass the tree's cluster-vars names
+// (STORAGE_CLASS) and provisions its claims until stop.
+func (e *env) startVolumes(ctx context.Context, s *stack) (*volumes, error) {
+	class, err := clusterVar(filepath.Join(e.o.repoDir, "clusters/homelab/cluster-vars.yaml"), "STORAGE_CLASS")
+	if err != nil {
+		return nil, err
+	}
+	if err := localpath.Install(ctx, s.c, class); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	v := &volumes{class: class, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(v.done)
+		if err := localpath.Run(ctx, s.c, class, e.log, v.add); err != nil {
+			e.log.Warn("local-path stand-in stopped", "err", err)
+		}
+	}()
+	return v, nil
+}
+
+func (v *volumes) add(claim string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.claims = append(v.claims, claim)
+}
+
+func (v *volumes) provisioned() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Clone(v.claims)
+}
+
+func (v *volumes) stop() {
+	v.cancel()
+	<-v.done
+}
+
+// clusterVar reads one data key of the cluster-vars ConfigMap file.
+func clusterVar(file, key string) (string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	var cm struct {
+		Data map[string]string `json:"data"`
+	}
+	if err := sigsyaml.Unmarshal(data, &cm); err != nil {
+		return "", fmt.Errorf("%s: %w", file, err)
+	}
+	v := cm.Data[key]
+	if v == "" {
+		return "", fmt.Errorf("%s: data.%s is not set", file, key)
+	}
+	return v, nil
 }
 
 // startHomelab serves a clone of this repository's HEAD, points its
@@ -123,6 +192,10 @@ func (e *env) startHomelab(ctx context.Context, s *stack) (*homelab, error) {
 		"stringData": map[string]any{"age.agekey": string(key)},
 	}}
 	if err := kube.Apply(ctx, s.c, []*unstructured.Unstructured{kube.Namespace(fluxNS), secret}); err != nil {
+		return nil, err
+	}
+	// The nodes' storage provisioner exists before Flux (docs/bootstrap.md).
+	if hl.volumes, err = e.startVolumes(ctx, s); err != nil {
 		return nil, err
 	}
 	if err := kube.ApplyFile(ctx, s.c, syncPath); err != nil {

@@ -266,6 +266,7 @@ func runAll(ctx, holdCtx context.Context, o options, work string, g *proc.Group,
 		}
 		// Before the process group stops: no kwok may start after that.
 		defer hl.sim.stop()
+		defer hl.volumes.stop()
 	}
 	var fx *stack
 	if o.fixture {

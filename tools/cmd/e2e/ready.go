@@ -154,7 +154,7 @@ func (e *env) waitHomelabReady(ctx context.Context, hl *homelab) error {
 	e.rep.Pass("homelab: every Kustomization Ready", fmt.Sprintf("%s at %s, from the first apply of the sync objects",
 		strings.Join(hl.expected, ", "), short(hl.commit)), took)
 	e.rep.Pass("homelab: every HelmRelease Ready", fmt.Sprintf("%d releases, charts from the chart server: %s", len(releases), strings.Join(releases, ", ")), took)
-	return e.noteSimulated(ctx, c, hl.sim.kinds)
+	return e.noteSimulated(ctx, c, hl)
 }
 
 // homelabNotReady lists what keeps the tree from being Ready: an expected
@@ -201,9 +201,9 @@ func homelabNotReady(ctx context.Context, c client.Client, hl *homelab) ([]strin
 
 // noteSimulated says which objects have a status written by kwok, not by
 // an operator.
-func (e *env) noteSimulated(ctx context.Context, c client.Client, kinds []schema.GroupVersionKind) error {
+func (e *env) noteSimulated(ctx context.Context, c client.Client, hl *homelab) error {
 	var parts []string
-	for _, k := range kinds {
+	for _, k := range hl.sim.kinds {
 		var list unstructured.UnstructuredList
 		list.SetGroupVersionKind(k.GroupVersion().WithKind(k.Kind + "List"))
 		if err := c.List(ctx, &list); err != nil {
@@ -220,6 +220,10 @@ func (e *env) noteSimulated(ctx context.Context, c client.Client, kinds []schema
 		}
 	}
 	e.rep.Note("status simulated by kwok stages (tools/e2e/kwok/simulated-status.yaml), no operator ran: %s", strings.Join(parts, "; "))
+	if hl.volumes != nil {
+		e.rep.Note("volumes of StorageClass %s (WaitForFirstConsumer) created by the driver in place of the nodes' local-path provisioner, once the scheduler chose a node; bound by kube-controller-manager: %s",
+			hl.volumes.class, strings.Join(hl.volumes.provisioned(), ", "))
+	}
 	return nil
 }
 
