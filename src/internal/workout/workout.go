@@ -64,6 +64,31 @@ type Workout struct {
 	Sets        []Set     `json:"sets" bson:"sets"`
 	Notes       string    `json:"notes,omitempty" bson:"notes,omitempty"`
 	LoggedAt    time.Time `json:"logged_at" bson:"logged_at"`
+	// Version orders the changes of one workout: 0 as first logged; an
+	// edit, a delete or an undo carries the time it was made in Unix
+	// milliseconds, above the version it replaces. The store keeps the
+	// highest version whatever order the messages arrive in, so a late
+	// edit never overwrites a newer change and a replayed one changes
+	// nothing.
+	Version int64 `json:"version,omitempty" bson:"version,omitempty"`
+	// Deleted marks a deleted workout. Its content is kept, so that an undo
+	// (a newer version without the mark) can restore it.
+	Deleted bool `json:"deleted,omitempty" bson:"deleted,omitempty"`
+}
+
+// ChangedAt is when the change a workout's version carries was made; zero
+// for a workout as first logged.
+func (w Workout) ChangedAt() time.Time {
+	if w.Version == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(w.Version).UTC()
+}
+
+// NextVersion is the version of a change of w made at now: now in Unix
+// milliseconds, or one above w's version when the clock is behind it.
+func (w Workout) NextVersion(now time.Time) int64 {
+	return max(now.UnixMilli(), w.Version+1)
 }
 
 // MuscleGroup groups exercises for recovery spacing and volume balance.
@@ -228,6 +253,12 @@ func (w Workout) Validate(now time.Time) error {
 	if w.LoggedAt.IsZero() {
 		fe["logged_at"] = "is required"
 	}
+	if w.Version < 0 {
+		fe["version"] = "must be zero or more"
+	}
+	if w.Deleted && w.Version == 0 {
+		fe["deleted"] = "a delete needs a version above the workout's"
+	}
 	if len(fe) > 0 {
 		return fe
 	}
@@ -237,17 +268,34 @@ func (w Workout) Validate(now time.Time) error {
 // ErrTooLarge is returned by Decode when the body exceeds MaxBodyBytes.
 var ErrTooLarge = errors.New("workout body too large")
 
-// Decode reads one JSON workout strictly: unknown fields, trailing data and
-// bodies over MaxBodyBytes are errors. It does not validate.
+// Decode reads one JSON workout a client sent strictly: unknown fields,
+// trailing data and bodies over MaxBodyBytes are errors, and so are the
+// version and deleted fields, which only the server sets (an edit or a
+// delete has its own request). It does not validate.
 func Decode(r io.Reader) (Workout, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxBodyBytes+1))
 	if err != nil {
 		return Workout{}, fmt.Errorf("read workout: %w", err)
 	}
-	return DecodeBytes(data)
+	w, err := DecodeBytes(data)
+	if err != nil {
+		return Workout{}, err
+	}
+	fe := FieldErrors{}
+	if w.Version != 0 {
+		fe["version"] = "is set by the server; edit a workout with PUT /api/v1/workouts/{id}"
+	}
+	if w.Deleted {
+		fe["deleted"] = "is set by the server; delete a workout with DELETE /api/v1/workouts/{id}"
+	}
+	if len(fe) > 0 {
+		return Workout{}, fe
+	}
+	return w, nil
 }
 
-// DecodeBytes is Decode for a body already in memory (a message body).
+// DecodeBytes decodes a message body as Decode does, version and deleted
+// fields included.
 func DecodeBytes(data []byte) (Workout, error) {
 	if len(data) > MaxBodyBytes {
 		return Workout{}, ErrTooLarge
