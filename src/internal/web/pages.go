@@ -107,7 +107,11 @@ type page struct {
 	// plan page asks tz.js to reload it once when the browser's differs.
 	TZ          string
 	ReloadForTZ bool
-	loc         *time.Location
+	// EditOf is the id of the workout the log form edits ("" to log one).
+	EditOf string
+	// Deleted are the user's workouts deleted within the undo window.
+	Deleted []workout.Workout
+	loc     *time.Location
 }
 
 // Day formats t as a day in the user's time zone (UTC when unknown).
@@ -276,9 +280,19 @@ func (s *Server) logSubmit(w http.ResponseWriter, r *http.Request) {
 func (s *Server) historyPage(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "History", "history")
 	q, hv := parseHistoryQuery(r)
-	if logged := r.URL.Query().Get("logged"); workout.ValidID(logged) {
-		hv.Logged = logged
+	query := r.URL.Query()
+	switch {
+	case workout.ValidID(query.Get("logged")):
+		hv.Logged = query.Get("logged")
 		p.Flash = "Workout logged and confirmed by the message queue."
+	case workout.ValidID(query.Get("edited")):
+		hv.Logged = query.Get("edited")
+		p.Flash = "Changes saved and confirmed by the message queue."
+	case workout.ValidID(query.Get("deleted")):
+		p.Flash = fmt.Sprintf("Workout deleted. You can undo it below for %d minutes.", int(UndoWindow.Minutes()))
+	case workout.ValidID(query.Get("restored")):
+		hv.Logged = query.Get("restored")
+		p.Flash = "Workout restored."
 	}
 	p.History = &hv
 	if len(hv.Errors) == 0 {
@@ -286,6 +300,12 @@ func (s *Server) historyPage(w http.ResponseWriter, r *http.Request) {
 		h := s.history(r.Context(), p.User, q)
 		p.Workouts, p.Stale, p.AsOf, p.Pending = h.Workouts, h.Stale, h.AsOf, h.Pending
 		hv.Limited = len(h.Workouts) >= historyPageLimit
+		now := s.now()
+		for _, d := range s.history(r.Context(), p.User, HistoryQuery{Deleted: true}).Workouts {
+			if undoable(d, now) {
+				p.Deleted = append(p.Deleted, d)
+			}
+		}
 	}
 	status := http.StatusOK
 	if len(hv.Errors) > 0 {

@@ -43,6 +43,8 @@ type HistoryQuery struct {
 	Exercise string
 	From, To time.Time
 	Limit    int
+	// Deleted asks for the deleted workouts (kept for undo) instead.
+	Deleted bool
 }
 
 // History is what a Reader answered.
@@ -168,6 +170,10 @@ func (s *Server) routes() http.Handler {
 	r.HandleFunc("/log", s.logSubmit).Methods(http.MethodPost)
 	r.HandleFunc("/history", s.historyPage).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/progress", s.progressPage).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/workouts/{id}/edit", s.editForm).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/workouts/{id}/edit", s.editSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/workouts/{id}/delete", s.deleteSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/workouts/{id}/undo", s.undoSubmit).Methods(http.MethodPost)
 	r.PathPrefix("/static/").Handler(http.StripPrefix("/static/", staticHandler(s.static))).Methods(http.MethodGet, http.MethodHead)
 
 	// The API is registered on the root router, not a subrouter: mux
@@ -176,6 +182,9 @@ func (s *Server) routes() http.Handler {
 	r.HandleFunc("/api/v1/workouts", s.apiListWorkouts).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/workouts", s.apiPostWorkout).Methods(http.MethodPost)
 	r.HandleFunc("/api/v1/workouts/{id}", s.apiGetWorkout).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/workouts/{id}", s.apiPutWorkout).Methods(http.MethodPut)
+	r.HandleFunc("/api/v1/workouts/{id}", s.apiDeleteWorkout).Methods(http.MethodDelete)
+	r.HandleFunc("/api/v1/workouts/{id}/undo", s.apiUndoDelete).Methods(http.MethodPost)
 	r.HandleFunc("/api/v1/openapi.yaml", s.apiSpec).Methods(http.MethodGet)
 
 	r.NotFoundHandler = http.HandlerFunc(s.notFound)
