@@ -15,8 +15,9 @@ import (
 )
 
 // TestBrowserEditDeleteUndo drives History in headless Chromium on a
-// phone: edit a workout's weight, delete it, undo the delete; the store
-// ends with the restored edit.
+// phone: edit a workout's weight, delete it, undo the delete (the store
+// ends with the restored edit), then log a heavier set and see the
+// record's badge and the records page.
 func TestBrowserEditDeleteUndo(t *testing.T) {
 	s := newStack(t, stackOptions{consumer: true})
 	at := time.Now().Add(-24 * time.Hour).UTC().Truncate(time.Millisecond)
@@ -42,32 +43,62 @@ func TestBrowserEditDeleteUndo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
 	defer cancel()
 
+	// do runs steps; load runs steps that navigate and waits for the new
+	// page, so that no query lands on the page being left.
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("browser, %s: %v", what, err)
+		}
+	}
+	load := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if _, err := chromedp.RunResponse(ctx, steps...); err != nil {
+			t.Fatalf("browser, %s: %v", what, err)
+		}
+	}
 	row := `tr[data-id="` + w.ID + `"]`
 	var edited, afterEdit, deletedFlash, deletedList, restored string
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(s.srv.URL+"/history"),
-		chromedp.WaitVisible(chromedp.CSS(row)),
-		chromedp.Click(chromedp.CSS(row+` a.edit`)),
-		chromedp.WaitVisible(chromedp.CSS(`#log-form`)),
+	load("history", chromedp.Navigate(s.srv.URL+"/history"))
+	load("edit link", chromedp.Click(chromedp.CSS(row+` a.edit`)))
+	do("edit form",
 		text(`h1`, &edited),
 		chromedp.SetValue(chromedp.CSS(`#weight_0`), "82.5"),
 		chromedp.SetValue(chromedp.CSS(`#weight_1`), "82.5"),
-		shot("edit-form.png"),
-		chromedp.Click(chromedp.CSS(`#submit`)),
-		chromedp.WaitVisible(chromedp.CSS(`#flash`)),
-		text(row, &afterEdit),
-		chromedp.Click(chromedp.CSS(row+` button.delete`)),
-		chromedp.WaitVisible(chromedp.CSS(`#deleted`)),
+		shot("edit-form.png"))
+	load("save", chromedp.Click(chromedp.CSS(`#submit`)))
+	do("edited row", text(row, &afterEdit))
+	load("delete", chromedp.Click(chromedp.CSS(row+` button.delete`)))
+	do("deleted",
 		text(`#flash`, &deletedFlash),
 		text(`#deleted`, &deletedList),
-		shot("history-deleted.png"),
-		chromedp.Click(chromedp.CSS(`#deleted li[data-id="`+w.ID+`"] button.undo`)),
-		chromedp.WaitVisible(chromedp.CSS(row)),
-		text(row, &restored),
-		shot("history-restored.png"),
-	)
-	if err != nil {
-		t.Fatalf("browser: %v", err)
+		shot("history-deleted.png"))
+	load("undo", chromedp.Click(chromedp.CSS(`#deleted li[data-id="`+w.ID+`"] button.undo`)))
+	do("restored", text(row, &restored), shot("history-restored.png"))
+
+	var recordFlash, badge, recordsPage string
+	load("log form", chromedp.Navigate(s.srv.URL+"/log"))
+	do("fill the log form",
+		chromedp.SetValue(chromedp.CSS(`#exercise`), "bench-press"),
+		chromedp.SetValue(chromedp.CSS(`#unit`), "kg"),
+		chromedp.SendKeys(chromedp.CSS(`#reps_0`), "5"),
+		chromedp.SendKeys(chromedp.CSS(`#weight_0`), "85"))
+	load("log", chromedp.Click(chromedp.CSS(`#submit`)))
+	do("record",
+		text(`#flash`, &recordFlash),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			v, err := chromedp.AttributeValue(chromedp.CSS(`tr.just-logged .pr`), "title")(ctx, tg)
+			badge = v.Value
+			return err
+		}),
+		shot("history-record.png"))
+	load("records", chromedp.Navigate(s.srv.URL+"/records"))
+	do("records page", text(`section[data-exercise="bench-press"]`, &recordsPage), shot("records.png"))
+	if !strings.Contains(recordFlash, "New personal record") || !strings.Contains(badge, "heaviest 5 reps: 85 kg") {
+		t.Errorf("after a heavier bench: flash %q, badge %q", recordFlash, badge)
+	}
+	if !strings.Contains(recordsPage, "Heaviest 5 reps: 85 kg") {
+		t.Errorf("records page: %q", recordsPage)
 	}
 	if edited != "Edit workout" {
 		t.Errorf("edit page heading %q", edited)

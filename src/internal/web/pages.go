@@ -13,13 +13,14 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/homelab-gitops/homelab/src/internal/plan"
+	"github.com/homelab-gitops/homelab/src/internal/records"
 	"github.com/homelab-gitops/homelab/src/internal/workout"
 )
 
 // historyPageLimit bounds the history table.
 const historyPageLimit = 200
 
-var pageFiles = []string{"plan.html", "log.html", "history.html", "progress.html", "error.html"}
+var pageFiles = []string{"plan.html", "log.html", "history.html", "progress.html", "records.html", "error.html"}
 
 func parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -111,6 +112,10 @@ type page struct {
 	EditOf string
 	// Deleted are the user's workouts deleted within the undo window.
 	Deleted []workout.Workout
+	// Records are the user's personal records by exercise (records page);
+	// Badges label the listed workouts that broke one (history page).
+	Records []exerciseRecords
+	Badges  map[string]string
 	loc     *time.Location
 }
 
@@ -300,6 +305,16 @@ func (s *Server) historyPage(w http.ResponseWriter, r *http.Request) {
 		h := s.history(r.Context(), p.User, q)
 		p.Workouts, p.Stale, p.AsOf, p.Pending = h.Workouts, h.Stale, h.AsOf, h.Pending
 		hv.Limited = len(h.Workouts) >= historyPageLimit
+		if all := s.history(r.Context(), p.User, HistoryQuery{}); !all.Unknown() {
+			unit := plan.PreferredUnit(all.Workouts)
+			p.Badges = map[string]string{}
+			for id, rs := range records.Find(all.Workouts).Broken {
+				p.Badges[id] = brokenLabel(rs, unit)
+			}
+			if b := p.Badges[hv.Logged]; b != "" && p.Flash != "" {
+				p.Flash += " New " + strings.ToLower(b[:1]) + b[1:] + "."
+			}
+		}
 		now := s.now()
 		for _, d := range s.history(r.Context(), p.User, HistoryQuery{Deleted: true}).Workouts {
 			if undoable(d, now) {

@@ -170,6 +170,7 @@ func (s *Server) routes() http.Handler {
 	r.HandleFunc("/log", s.logSubmit).Methods(http.MethodPost)
 	r.HandleFunc("/history", s.historyPage).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/progress", s.progressPage).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/records", s.recordsPage).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/workouts/{id}/edit", s.editForm).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/workouts/{id}/edit", s.editSubmit).Methods(http.MethodPost)
 	r.HandleFunc("/workouts/{id}/delete", s.deleteSubmit).Methods(http.MethodPost)
@@ -185,6 +186,7 @@ func (s *Server) routes() http.Handler {
 	r.HandleFunc("/api/v1/workouts/{id}", s.apiPutWorkout).Methods(http.MethodPut)
 	r.HandleFunc("/api/v1/workouts/{id}", s.apiDeleteWorkout).Methods(http.MethodDelete)
 	r.HandleFunc("/api/v1/workouts/{id}/undo", s.apiUndoDelete).Methods(http.MethodPost)
+	r.HandleFunc("/api/v1/records", s.apiRecords).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/openapi.yaml", s.apiSpec).Methods(http.MethodGet)
 
 	r.NotFoundHandler = http.HandlerFunc(s.notFound)
