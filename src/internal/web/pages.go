@@ -20,7 +20,7 @@ import (
 // historyPageLimit bounds the history table.
 const historyPageLimit = 200
 
-var pageFiles = []string{"plan.html", "log.html", "history.html", "progress.html", "records.html", "error.html"}
+var pageFiles = []string{"plan.html", "log.html", "history.html", "progress.html", "records.html", "import.html", "error.html"}
 
 func parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -116,7 +116,11 @@ type page struct {
 	// Badges label the listed workouts that broke one (history page).
 	Records []exerciseRecords
 	Badges  map[string]string
-	loc     *time.Location
+	// Import is an import's report; StrongNames the Strong exercise names
+	// the importer understands.
+	Import      *importReport
+	StrongNames []string
+	loc         *time.Location
 }
 
 // Day formats t as a day in the user's time zone (UTC when unknown).

@@ -116,6 +116,8 @@ type Server struct {
 	// logged remembers the workouts confirmed here, to refuse an
 	// Idempotency-Key reused for a different workout.
 	logged *idempotencyCache
+	// imports bounds the imports running at once.
+	imports *importer
 }
 
 // New builds the server and its routes.
@@ -153,7 +155,8 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, log: opts.Logger, pages: pages, static: static, metrics: m, logged: newIdempotencyCache(idempotencyEntries)}
+	s := &Server{opts: opts, log: opts.Logger, pages: pages, static: static, metrics: m, logged: newIdempotencyCache(idempotencyEntries),
+		imports: &importer{running: map[string]bool{}}}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -170,6 +173,9 @@ func (s *Server) routes() http.Handler {
 	r.HandleFunc("/log", s.logSubmit).Methods(http.MethodPost)
 	r.HandleFunc("/history", s.historyPage).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/progress", s.progressPage).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/import", s.importPage).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/import", s.importSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/export", s.exportFile).Methods(http.MethodGet)
 	r.HandleFunc("/records", s.recordsPage).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/workouts/{id}/edit", s.editForm).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/workouts/{id}/edit", s.editSubmit).Methods(http.MethodPost)
@@ -186,6 +192,8 @@ func (s *Server) routes() http.Handler {
 	r.HandleFunc("/api/v1/workouts/{id}", s.apiPutWorkout).Methods(http.MethodPut)
 	r.HandleFunc("/api/v1/workouts/{id}", s.apiDeleteWorkout).Methods(http.MethodDelete)
 	r.HandleFunc("/api/v1/workouts/{id}/undo", s.apiUndoDelete).Methods(http.MethodPost)
+	r.HandleFunc("/api/v1/export", s.exportFile).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/import", s.apiImport).Methods(http.MethodPost)
 	r.HandleFunc("/api/v1/records", s.apiRecords).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/openapi.yaml", s.apiSpec).Methods(http.MethodGet)
 
