@@ -125,6 +125,7 @@ func run(ctx context.Context, out io.Writer, env envconf.Env, dev, seed bool) er
 		Publisher: pub,
 		Reader:    history,
 		Peers:     notifier,
+		Profiles:  store.NewProfiles(client.Database(cfg.Database), nil),
 		Auth:      auth,
 		Dev:       dev,
 		Logger:    logger,

@@ -49,7 +49,8 @@ const (
 // Tunables of the programme. They are constants rather than options so that
 // the same history always yields the same plan.
 const (
-	// MaxExercises bounds one day's plan.
+	// MaxExercises bounds one day's plan when the days per week are
+	// not known (Profile).
 	MaxExercises = 3
 	// StallsBeforeDeload is how many sessions in a row short of the
 	// prescription at one load trigger a deload.
@@ -169,10 +170,63 @@ type Plan struct {
 	Notes []string
 }
 
+// Profile is what a user told about their training (settings); its zero
+// value plans from the history alone.
+type Profile struct {
+	// Unit the plan prescribes in; "" for the unit of the latest workout.
+	Unit workout.Unit
+	// DaysPerWeek the user trains (2-6); 0 when not said. The weekly
+	// targets are lowered to the sessions the days and each group's
+	// recovery spacing allow, and a day holds as many exercises as the
+	// targets need (MaxDaysExercises at most).
+	DaysPerWeek int
+}
+
+// MaxDaysExercises bounds one day's plan whatever the days per week.
+const MaxDaysExercises = 5
+
+// sessionsPerWeek is how many sessions of a group with the recovery
+// spacing fit in a week of days training days spread over it: each session
+// needs ceil(recovery × days / 7) training days.
+func sessionsPerWeek(days, recoveryDays int) int {
+	step := (recoveryDays*days + 6) / 7
+	return max(1, days/max(1, step))
+}
+
+// target is a group's weekly set target for the profile: the programme's,
+// lowered to the sessions of 3 sets the user's week holds.
+func (pr Profile) target(rule groupRule) int {
+	if pr.DaysPerWeek <= 0 {
+		return rule.weeklySets
+	}
+	return min(rule.weeklySets, 3*sessionsPerWeek(pr.DaysPerWeek, rule.recoveryDays))
+}
+
+// perDay is the cap on a day's exercises: enough to fit the weekly
+// targets into the days, with one to spare for the days that recovery
+// spacing leaves fuller.
+func (pr Profile) perDay() int {
+	if pr.DaysPerWeek <= 0 {
+		return MaxExercises
+	}
+	sets := 0
+	for _, r := range groupRules {
+		sets += pr.target(r)
+	}
+	slots := (sets + 2) / 3
+	return min(MaxDaysExercises, max(MaxExercises, (slots+pr.DaysPerWeek-1)/pr.DaysPerWeek+1))
+}
+
 // Build computes the plan for the calendar day of date (in date's location)
 // from history, which may be in any order and contain other days' and
 // future entries; workouts after that day are ignored.
 func Build(history []workout.Workout, date time.Time) Plan {
+	return BuildFor(history, date, Profile{})
+}
+
+// BuildFor is Build for a user's profile.
+func BuildFor(history []workout.Workout, date time.Time, profile Profile) Plan {
+	perDay := profile.perDay()
 	day := startOfDay(date)
 	end := day.AddDate(0, 0, 1)
 	past := make([]workout.Workout, 0, len(history))
@@ -184,6 +238,9 @@ func Build(history []workout.Workout, date time.Time) Plan {
 	sortWorkouts(past)
 
 	p := Plan{Date: day, Unit: preferredUnit(past)}
+	if profile.Unit == workout.Kilograms || profile.Unit == workout.Pounds {
+		p.Unit = profile.Unit
+	}
 	byExercise := sessionsByExercise(past)
 
 	type candidate struct {
@@ -194,7 +251,7 @@ func Build(history []workout.Workout, date time.Time) Plan {
 	var ready []candidate
 	for _, g := range Groups() {
 		rule := groupRules[g]
-		st := GroupStatus{Group: g, TargetSets: rule.weeklySets}
+		st := GroupStatus{Group: g, TargetSets: profile.target(rule)}
 		weekStart := day.AddDate(0, 0, -6)
 		for _, w := range past {
 			ex, ok := workout.Lookup(w.Exercise)
@@ -228,9 +285,9 @@ func Build(history []workout.Workout, date time.Time) Plan {
 	sort.SliceStable(ready, func(i, j int) bool { return ready[i].ratio < ready[j].ratio })
 	for i, c := range ready {
 		st := c.status
-		if i >= MaxExercises {
+		if i >= perDay {
 			st.Reason = fmt.Sprintf("recovered, but today's plan is full (%d exercises); %d of %d sets this week",
-				MaxExercises, st.WeekSets, st.TargetSets)
+				perDay, st.WeekSets, st.TargetSets)
 			p.Groups = append(p.Groups, st)
 			continue
 		}
@@ -250,6 +307,11 @@ func Build(history []workout.Workout, date time.Time) Plan {
 // Next is the prescription for one exercise on date's day, whether or not
 // Build would choose it today (the log form uses it to suggest a load).
 func Next(history []workout.Workout, exercise string, date time.Time) (Prescription, bool) {
+	return NextFor(history, exercise, date, Profile{})
+}
+
+// NextFor is Next in the profile's unit.
+func NextFor(history []workout.Workout, exercise string, date time.Time, profile Profile) (Prescription, bool) {
 	ex, ok := workout.Lookup(exercise)
 	if !ok {
 		return Prescription{}, false
@@ -263,7 +325,11 @@ func Next(history []workout.Workout, exercise string, date time.Time) (Prescript
 		}
 	}
 	sortWorkouts(past)
-	return prescribe(ex, sessionsByExercise(past)[ex.Key], day, preferredUnit(past)), true
+	unit := preferredUnit(past)
+	if profile.Unit == workout.Kilograms || profile.Unit == workout.Pounds {
+		unit = profile.Unit
+	}
+	return prescribe(ex, sessionsByExercise(past)[ex.Key], day, unit), true
 }
 
 func groupIndex(g workout.MuscleGroup) int {

@@ -20,7 +20,7 @@ import (
 // historyPageLimit bounds the history table.
 const historyPageLimit = 200
 
-var pageFiles = []string{"plan.html", "log.html", "history.html", "progress.html", "records.html", "import.html", "error.html"}
+var pageFiles = []string{"plan.html", "log.html", "history.html", "progress.html", "records.html", "import.html", "settings.html", "error.html"}
 
 func parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -43,7 +43,14 @@ func parseTemplates() (map[string]*template.Template, error) {
 		"rowErr": func(errs workout.FieldErrors, i int, field string) string {
 			return errs[fmt.Sprintf("rows[%d].%s", i, field)]
 		},
-		"inc":   func(i int) int { return i + 1 },
+		"inc": func(i int) int { return i + 1 },
+		"days": func() []int {
+			out := make([]int, 0, MaxDaysPerWeek-MinDaysPerWeek+1)
+			for d := MinDaysPerWeek; d <= MaxDaysPerWeek; d++ {
+				out = append(out, d)
+			}
+			return out
+		},
 		"rowID": func(field string, i int) string { return fmt.Sprintf("%s_%d", field, i) },
 		"title": func(s string) string {
 			if s == "" {
@@ -120,7 +127,10 @@ type page struct {
 	// the importer understands.
 	Import      *importReport
 	StrongNames []string
-	loc         *time.Location
+	// Settings is the settings form; Onboard asks a new user to set up.
+	Settings *settingsForm
+	Onboard  bool
+	loc      *time.Location
 }
 
 // Day formats t as a day in the user's time zone (UTC when unknown).
@@ -145,7 +155,7 @@ type historyView struct {
 func (s *Server) newPage(r *http.Request, title, nav string) page {
 	id := identity(r)
 	p := page{Title: title, Nav: nav, User: id.UserID, Dev: s.opts.Dev || id.Dev, RequestID: requestIDFrom(r.Context())}
-	if p.loc = userLocation(r); p.loc != nil {
+	if p.loc = s.zone(r); p.loc != nil {
 		p.TZ = p.loc.String()
 	}
 	return p
@@ -179,7 +189,12 @@ func (s *Server) planPage(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusOK, "plan.html", p)
 		return
 	}
-	pl := plan.Build(h.Workouts, s.userNow(r))
+	prof := s.profile(r.Context(), p.User)
+	p.Onboard = len(h.Workouts) == 0 && prof.UpdatedAt.IsZero() && s.opts.Profiles != nil
+	if r.URL.Query().Get("welcome") == "1" {
+		p.Flash = "Settings saved. Here is today's plan; log what you do and it adapts."
+	}
+	pl := plan.BuildFor(h.Workouts, s.userNow(r), planProfile(prof))
 	p.Plan = &pl
 	s.render(w, r, http.StatusOK, "plan.html", p)
 }
@@ -188,7 +203,12 @@ func (s *Server) logForm(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "Log workout", "log")
 	h := s.history(r.Context(), p.User, HistoryQuery{})
 	p.Stale, p.AsOf = h.Stale, h.AsOf
-	f := NewForm(s.now(), p.loc, formUnit(h, r))
+	prof := s.profile(r.Context(), p.User)
+	unit := formUnit(h, r)
+	if prof.Unit != "" {
+		unit = prof.Unit
+	}
+	f := NewForm(s.now(), p.loc, unit)
 	if ex := r.URL.Query().Get("exercise"); ex != "" {
 		if _, ok := workout.Lookup(ex); ok {
 			f.Exercise = ex
@@ -197,7 +217,7 @@ func (s *Server) logForm(w http.ResponseWriter, r *http.Request) {
 			// history never read: that would be a beginner's.
 			if h.Unknown() {
 				p.Problem = "Today's prescription is unavailable: your history could not be read yet. Enter what you did."
-			} else if pr, ok := plan.Next(h.Workouts, ex, s.userNow(r)); ok {
+			} else if pr, ok := plan.NextFor(h.Workouts, ex, s.userNow(r), planProfile(prof)); ok {
 				f.Unit = string(pr.Unit)
 				for i := 0; i < pr.Sets && i < FormRows; i++ {
 					f.Rows[i] = FormRow{Reps: fmt.Sprint(pr.Reps), Weight: trimFloat(pr.Weight)}

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/homelab-gitops/homelab/src/internal/access"
+	"github.com/homelab-gitops/homelab/src/internal/store"
 	"github.com/homelab-gitops/homelab/src/internal/workout"
 )
 
@@ -81,12 +82,23 @@ type Announcer interface {
 	Announce(w workout.Workout)
 }
 
+// Profiles reads and saves users' settings. Get answers from memory or
+// within ctx; on a database error it returns the last known profile (zero
+// but for UserID when none) with the error.
+type Profiles interface {
+	Get(ctx context.Context, userID string) (store.Profile, error)
+	Save(ctx context.Context, p store.Profile) error
+}
+
 // Options configure a Server.
 type Options struct {
 	Publisher Publisher
 	Reader    Reader
 	// Peers, when set, hears of every confirmed workout (several replicas).
 	Peers Announcer
+	// Profiles keeps users' settings (store.Profiles); without it the
+	// settings page is unavailable and plans come from the history alone.
+	Profiles Profiles
 	// Auth identifies users: an access.Verifier in production,
 	// access.Dev in development mode.
 	Auth access.Authenticator
@@ -173,6 +185,8 @@ func (s *Server) routes() http.Handler {
 	r.HandleFunc("/log", s.logSubmit).Methods(http.MethodPost)
 	r.HandleFunc("/history", s.historyPage).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/progress", s.progressPage).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/settings", s.settingsPage).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/settings", s.settingsSubmit).Methods(http.MethodPost)
 	r.HandleFunc("/import", s.importPage).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/import", s.importSubmit).Methods(http.MethodPost)
 	r.HandleFunc("/export", s.exportFile).Methods(http.MethodGet)
