@@ -106,7 +106,7 @@ func TestBrowserEditDeleteUndo(t *testing.T) {
 	if !strings.Contains(afterEdit, "82.5 kg") {
 		t.Errorf("row after the edit: %q", afterEdit)
 	}
-	if !strings.Contains(deletedFlash, "deleted") || !strings.Contains(deletedList, "bench-press") {
+	if !strings.Contains(deletedFlash, "deleted") || !strings.Contains(deletedList, "Bench press") {
 		t.Errorf("after delete: flash %q, deleted list %q", deletedFlash, deletedList)
 	}
 	if !strings.Contains(restored, "82.5 kg") {

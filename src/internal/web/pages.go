@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +46,12 @@ func parseTemplates() (map[string]*template.Template, error) {
 			return errs[fmt.Sprintf("rows[%d].%s", i, field)]
 		},
 		"inc": func(i int) int { return i + 1 },
+		"exerciseName": func(key string) string {
+			if ex, ok := workout.Lookup(key); ok {
+				return ex.Name
+			}
+			return key
+		},
 		"days": func() []int {
 			out := make([]int, 0, MaxDaysPerWeek-MinDaysPerWeek+1)
 			for d := MinDaysPerWeek; d <= MaxDaysPerWeek; d++ {
@@ -149,7 +157,30 @@ type historyView struct {
 	From, To string
 	Errors   map[string]string
 	Logged   string
-	Limited  bool
+	// Page is the page shown (1: the newest historyPageLimit workouts);
+	// Prev and Next link the neighbouring pages ("" when none).
+	Page       int
+	Prev, Next string
+}
+
+// maxHistoryPages bounds ?page= (the view holds at most store.MaxPerUser).
+const maxHistoryPages = 25
+
+// pageURL is the history URL of page n with the same filter.
+func (hv historyView) pageURL(n int) string {
+	v := url.Values{}
+	for k, x := range map[string]string{"exercise": hv.Exercise, "from": hv.From, "to": hv.To} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	if n > 1 {
+		v.Set("page", strconv.Itoa(n))
+	}
+	if len(v) == 0 {
+		return "/history"
+	}
+	return "/history?" + v.Encode()
 }
 
 func (s *Server) newPage(r *http.Request, title, nav string) page {
@@ -323,12 +354,30 @@ func (s *Server) historyPage(w http.ResponseWriter, r *http.Request) {
 		hv.Logged = query.Get("restored")
 		p.Flash = "Workout restored."
 	}
+	hv.Page = 1
+	if v := query.Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxHistoryPages {
+			hv.Errors["page"] = fmt.Sprintf("must be a page from 1 to %d", maxHistoryPages)
+		}
+		hv.Page = n
+	}
 	p.History = &hv
 	if len(hv.Errors) == 0 {
-		q.Limit = historyPageLimit
+		// The whole filtered history (the view holds it in memory), cut
+		// to the page.
 		h := s.history(r.Context(), p.User, q)
-		p.Workouts, p.Stale, p.AsOf, p.Pending = h.Workouts, h.Stale, h.AsOf, h.Pending
-		hv.Limited = len(h.Workouts) >= historyPageLimit
+		p.Stale, p.AsOf, p.Pending = h.Stale, h.AsOf, h.Pending
+		first := (hv.Page - 1) * historyPageLimit
+		if first < len(h.Workouts) {
+			p.Workouts = h.Workouts[first:min(len(h.Workouts), first+historyPageLimit)]
+		}
+		if hv.Page > 1 {
+			hv.Prev = hv.pageURL(hv.Page - 1)
+		}
+		if first+historyPageLimit < len(h.Workouts) && hv.Page < maxHistoryPages {
+			hv.Next = hv.pageURL(hv.Page + 1)
+		}
 		if all := s.history(r.Context(), p.User, HistoryQuery{}); !all.Unknown() {
 			unit := plan.PreferredUnit(all.Workouts)
 			p.Badges = map[string]string{}
