@@ -4,6 +4,12 @@
 //   - progressive overload: after a session that completed every prescribed set
 //     and rep, the load goes up by the exercise's increment from the catalogue
 //     (bodyweight exercises add reps instead);
+//   - work sets: a session's load is its working load, the heaviest load
+//     that the scheme's number of sets reached (a top single before the
+//     work or back-off sets after it change nothing);
+//   - effort (RPE, when logged): a session completed at RPE 9.5 or more
+//     repeats its load; one whose work sets were all RPE 7 or less adds two
+//     steps;
 //   - stalls and deloads: a session short of the prescription repeats the
 //     load; the third such session in a row at the same load deloads by 10%;
 //   - long breaks: after 14 days without an exercise the load restarts at 90%,
@@ -11,7 +17,10 @@
 //   - recovery spacing: a muscle group is not trained again before its
 //     recovery days have passed;
 //   - weekly volume balance: recovered groups furthest below their weekly set
-//     target come first, and a group that already met its target rests.
+//     target come first, and a group that already met its target rests; the
+//     targets and the exercises per day follow the days a week the user
+//     trains (Profile);
+//   - order: barbell lifts first, then bodyweight exercises, then holds.
 //
 // Histories may mix kilograms and pounds: everything is compared in
 // kilograms and prescribed in the unit of the user's latest workout, rounded
@@ -63,6 +72,12 @@ const (
 	LongBreakDays   = 28
 	BreakFactor     = 0.9
 	LongBreakFactor = 0.8
+	// GrindRPE: a work set at this RPE or above had nothing left, so a
+	// completed session repeats its load instead of adding to it.
+	GrindRPE = 9.5
+	// EasyRPE: a session whose work sets were all rated at most this
+	// (three or more reps left) progresses by two steps.
+	EasyRPE = 7
 	// sameLoadKg is the tolerance under which two loads count as the same
 	// (one lb/kg conversion and rounding to plates stay inside it).
 	sameLoadKg = 0.6
@@ -299,6 +314,11 @@ func BuildFor(history []workout.Workout, date time.Time, profile Profile) Plan {
 		p.Prescriptions = append(p.Prescriptions, pr)
 		p.Groups = append(p.Groups, st)
 	}
+	// Barbell compound lifts first, while fresh; bodyweight and timed work
+	// after them.
+	sort.SliceStable(p.Prescriptions, func(i, j int) bool {
+		return orderRank(p.Prescriptions[i].Exercise) < orderRank(p.Prescriptions[j].Exercise)
+	})
 	sort.SliceStable(p.Groups, func(i, j int) bool { return groupIndex(p.Groups[i].Group) < groupIndex(p.Groups[j].Group) })
 	p.Notes = balanceNotes(past, day, p.Unit)
 	return p
@@ -330,6 +350,18 @@ func NextFor(history []workout.Workout, exercise string, date time.Time, profile
 		unit = profile.Unit
 	}
 	return prescribe(ex, sessionsByExercise(past)[ex.Key], day, unit), true
+}
+
+// orderRank places an exercise in the day: loaded lifts, then bodyweight,
+// then timed holds.
+func orderRank(ex workout.Exercise) int {
+	switch {
+	case ex.Timed:
+		return 2
+	case ex.Bodyweight:
+		return 1
+	}
+	return 0
 }
 
 func groupIndex(g workout.MuscleGroup) int {
@@ -375,16 +407,28 @@ func chooseExercise(g workout.MuscleGroup, rule groupRule, byExercise map[string
 // session is one workout of one exercise, reduced to what progression needs.
 type session struct {
 	at time.Time
-	// topKg is the heaviest set's load in kilograms.
+	// topKg is the session's working load in kilograms: the heaviest load
+	// that enough sets (the scheme's) reached at or above, so that a top
+	// single before the work sets or back-off sets after them neither
+	// count as a failed session nor move the load; the heaviest set's
+	// load when no load qualifies (ramping up to one top set).
 	topKg float64
-	// reps are the reps of every set, in order; topReps those of the sets at
-	// the top load.
+	// reps are the reps of every set, in order; topReps those of the sets
+	// at or above the working load.
 	reps    []int
 	topReps []int
 	unit    workout.Unit
 	// bestE1RMKg is the highest estimated one-rep max among the sets.
 	bestE1RMKg float64
+	// maxRPE is the highest RPE among the work sets (0: none given);
+	// allRated is true when every work set has one.
+	maxRPE   float64
+	allRated bool
 }
+
+// backOffFloor: a working load below this share of the heaviest set is a
+// ramp, not the work (sets of 60, 80 and 100 kg are one set at 100).
+const backOffFloor = 0.7
 
 func sessionsByExercise(past []workout.Workout) map[string][]session {
 	out := map[string][]session{}
@@ -392,25 +436,57 @@ func sessionsByExercise(past []workout.Workout) map[string][]session {
 		if len(w.Sets) == 0 {
 			continue
 		}
+		sc := scheme{sets: 1}
+		if ex, ok := workout.Lookup(w.Exercise); ok {
+			sc = schemeFor(ex)
+		}
 		s := session{at: w.PerformedAt, unit: w.Unit}
+		heaviest := 0.0
 		for _, set := range w.Sets {
 			kg := w.WeightKg(set)
-			if kg > s.topKg {
-				s.topKg = kg
-			}
+			heaviest = max(heaviest, kg)
 			s.reps = append(s.reps, set.Reps)
 			if e := E1RM(kg, set.Reps); e > s.bestE1RMKg {
 				s.bestE1RMKg = e
 			}
 		}
+		s.topKg = workingLoad(w, sc, heaviest)
+		s.allRated = true
 		for _, set := range w.Sets {
-			if math.Abs(w.WeightKg(set)-s.topKg) < sameLoadKg {
+			if w.WeightKg(set) > s.topKg-sameLoadKg {
 				s.topReps = append(s.topReps, set.Reps)
+				s.maxRPE = max(s.maxRPE, set.RPE)
+				s.allRated = s.allRated && set.RPE > 0
 			}
 		}
 		out[w.Exercise] = append(out[w.Exercise], s)
 	}
 	return out
+}
+
+// workingLoad is the heaviest set load L of w, at least backOffFloor of
+// the heaviest, with sc.sets sets at or above it; heaviest when none.
+func workingLoad(w workout.Workout, sc scheme, heaviest float64) float64 {
+	best := -1.0
+	for _, set := range w.Sets {
+		kg := w.WeightKg(set)
+		if kg <= best || kg < heaviest*backOffFloor-sameLoadKg {
+			continue
+		}
+		n := 0
+		for _, o := range w.Sets {
+			if w.WeightKg(o) > kg-sameLoadKg {
+				n++
+			}
+		}
+		if n >= sc.sets {
+			best = kg
+		}
+	}
+	if best < 0 {
+		return heaviest
+	}
+	return best
 }
 
 // completed reports whether s met the scheme: enough sets at its top load,
@@ -487,6 +563,18 @@ func progression(ex workout.Exercise, ss []session, day time.Time, unit workout.
 		pr.Weight = roundLoad(last.topKg*factor, unit)
 		pr.Reason = fmt.Sprintf("last %s was %d days ago at %s: restart at %d%% (%s) and build back up",
 			strings.ToLower(ex.Name), gap, lastLoad, int(math.Round(factor*100)), formatLoad(pr.Weight, unit))
+	case last.completed(sc, sc.reps) && last.maxRPE >= GrindRPE:
+		// Done, but at the limit: another step would likely fail.
+		pr.Kind = Repeat
+		pr.Weight = roundLoad(last.topKg, unit)
+		pr.Reason = fmt.Sprintf("completed %d×%d at %s on %s, but at RPE %s (little or nothing left): repeat the load until it feels easier",
+			sc.sets, sc.reps, lastLoad, last.at.Format("2 Jan"), formatRPE(last.maxRPE))
+	case last.completed(sc, sc.reps) && last.allRated && last.maxRPE <= EasyRPE:
+		pr.Kind = Progress
+		inc := 2 * increment(ex, unit)
+		pr.Weight = roundLoad(last.topKg, unit) + inc
+		pr.Reason = fmt.Sprintf("completed %d×%d at %s on %s with reps to spare (RPE %s at most): add %s, a double step",
+			sc.sets, sc.reps, lastLoad, last.at.Format("2 Jan"), formatRPE(last.maxRPE), formatLoad(inc, unit))
 	case last.completed(sc, sc.reps):
 		pr.Kind = Progress
 		inc := increment(ex, unit)
@@ -721,6 +809,10 @@ func repsLabel(reps []int) string {
 		parts[i] = fmt.Sprint(r)
 	}
 	return strings.Join(parts, ",")
+}
+
+func formatRPE(v float64) string {
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.1f", v), "0"), ".")
 }
 
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
