@@ -34,7 +34,7 @@ func TestBrowserExportImport(t *testing.T) {
 		"2026-10-05 18:02:11,Evening,1h,Squat (Barbell),W,135,5,0,0,,,\n"+
 		"2026-10-05 18:02:11,Evening,1h,Squat (Barbell),1,225,5,0,0,,,8\n"+
 		"2026-10-05 18:02:11,Evening,1h,Squat (Barbell),2,225,5,0,0,,,9\n"+
-		"2026-10-05 18:02:11,Evening,1h,Hip Thrust (Barbell),1,185,8,0,0,,,\n"), 0o600); err != nil {
+		"2026-10-05 18:02:11,Evening,1h,Zercher Squat (Barbell),1,185,8,0,0,,,\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -84,7 +84,7 @@ func TestBrowserExportImport(t *testing.T) {
 	if err := chromedp.Do(ctx, browsertest.Screenshot(t, artifacts, "import-report.png")); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"1 imported", "1 warm-up sets skipped", "Hip Thrust (Barbell)", "5"} {
+	for _, want := range []string{"1 imported", "1 warm-up sets skipped", "Zercher Squat (Barbell)", "5"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}

@@ -171,7 +171,7 @@ func TestExportImport(t *testing.T) {
 	}
 	strong := "Date,Workout Name,Exercise Name,Set Order,Weight,Reps,Seconds,Notes,Workout Notes,RPE\n" +
 		"2026-10-05 18:02:11,Evening,Squat (Barbell),1,100,5,0,,,\n" +
-		"2026-10-05 18:02:11,Evening,Hip Thrust,1,100,5,0,,,\n"
+		"2026-10-05 18:02:11,Evening,Zercher Squat,1,100,5,0,,,\n"
 	rep := importAs(t, s, "dee", "text/csv", "?unit=kg&tz=Europe/Berlin", []byte(strong))
 	if rep.Imported != 1 || len(rep.Rejected) != 1 || rep.Rejected[0].Line != 3 {
 		t.Errorf("Strong import: %+v", rep)

@@ -45,7 +45,8 @@ func parseTemplates() (map[string]*template.Template, error) {
 		"rowErr": func(errs workout.FieldErrors, i int, field string) string {
 			return errs[fmt.Sprintf("rows[%d].%s", i, field)]
 		},
-		"inc": func(i int) int { return i + 1 },
+		"inc":       func(i int) int { return i + 1 },
+		"catalogue": groupedCatalogue,
 		"exerciseName": func(key string) string {
 			if ex, ok := workout.Lookup(key); ok {
 				return ex.Name

@@ -37,9 +37,9 @@ func TestImportPage(t *testing.T) {
 	strong := []byte("Date,Workout Name,Exercise Name,Set Order,Weight,Reps,Seconds,Notes,Workout Notes,RPE\n" +
 		"2026-11-15 18:00:00,Evening,Squat (Barbell),1,225,5,0,,,\n" +
 		"2026-11-15 18:00:00,Evening,Squat (Barbell),2,225,5,0,,,\n" +
-		"2026-11-15 18:00:00,Evening,Hip Thrust,1,100,5,0,,,\n")
+		"2026-11-15 18:00:00,Evening,Zercher Squat,1,100,5,0,,,\n")
 	res, body := e.do(t, multipartImport(t, "strong.csv", strong, map[string]string{"unit": "lb", "tz": "America/New_York"}))
-	if res.StatusCode != http.StatusOK || !strings.Contains(body, "<strong>1 imported</strong>") || !strings.Contains(body, "Hip Thrust") {
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, "<strong>1 imported</strong>") || !strings.Contains(body, "Zercher Squat") {
 		t.Fatalf("import: %d\n%s", res.StatusCode, body)
 	}
 	pub := e.pub.all()

@@ -208,6 +208,7 @@ func (s *Server) routes() http.Handler {
 	r.HandleFunc("/api/v1/workouts/{id}/undo", s.apiUndoDelete).Methods(http.MethodPost)
 	r.HandleFunc("/api/v1/export", s.exportFile).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/import", s.apiImport).Methods(http.MethodPost)
+	r.HandleFunc("/api/v1/exercises", s.apiExercises).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/records", s.apiRecords).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/openapi.yaml", s.apiSpec).Methods(http.MethodGet)
 

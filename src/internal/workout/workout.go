@@ -102,14 +102,29 @@ const (
 	Core      MuscleGroup = "core"
 )
 
+// Equipment is what an exercise is done with.
+type Equipment string
+
+const (
+	Barbell    Equipment = "barbell"
+	Dumbbell   Equipment = "dumbbell"
+	Machine    Equipment = "machine"
+	Cable      Equipment = "cable"
+	BodyWeight Equipment = "bodyweight"
+)
+
 // Exercise describes a catalogue entry: how it loads and how fast it progresses.
 type Exercise struct {
-	Key   string
-	Name  string
-	Group MuscleGroup
-	// IncrementKg is the smallest sensible load jump for progressive overload.
+	Key       string
+	Name      string
+	Group     MuscleGroup
+	Equipment Equipment
+	// IncrementKg is the smallest sensible load jump for progressive
+	// overload (per dumbbell for dumbbell exercises, whose weight is one
+	// dumbbell's).
 	IncrementKg float64
-	// Bodyweight exercises progress by reps rather than load.
+	// Bodyweight exercises progress by reps rather than load; their weight
+	// is the load added to the body.
 	Bodyweight bool
 	// Timed exercises are held for a time: a set's reps field counts
 	// seconds (the wire format stays the same for every exercise).
@@ -133,17 +148,34 @@ func (e Exercise) RepUnit() string {
 	return "reps"
 }
 
+// catalogue holds the common barbell, dumbbell, machine, cable and
+// bodyweight lifts. Keys are stored in every workout: never rename one.
 var catalogue = []Exercise{
-	{Key: "back-squat", Name: "Back squat", Group: Legs, IncrementKg: 2.5},
-	{Key: "front-squat", Name: "Front squat", Group: Legs, IncrementKg: 2.5},
-	{Key: "deadlift", Name: "Deadlift", Group: Posterior, IncrementKg: 5},
-	{Key: "romanian-deadlift", Name: "Romanian deadlift", Group: Posterior, IncrementKg: 2.5},
-	{Key: "bench-press", Name: "Bench press", Group: Push, IncrementKg: 2.5},
-	{Key: "overhead-press", Name: "Overhead press", Group: Push, IncrementKg: 1.25},
-	{Key: "dip", Name: "Dip", Group: Push, Bodyweight: true},
-	{Key: "barbell-row", Name: "Barbell row", Group: Pull, IncrementKg: 2.5},
-	{Key: "pull-up", Name: "Pull-up", Group: Pull, Bodyweight: true},
-	{Key: "plank", Name: "Plank (seconds)", Group: Core, Bodyweight: true, Timed: true},
+	{Key: "back-squat", Name: "Back squat", Group: Legs, Equipment: Barbell, IncrementKg: 2.5},
+	{Key: "front-squat", Name: "Front squat", Group: Legs, Equipment: Barbell, IncrementKg: 2.5},
+	{Key: "goblet-squat", Name: "Goblet squat", Group: Legs, Equipment: Dumbbell, IncrementKg: 2},
+	{Key: "leg-press", Name: "Leg press", Group: Legs, Equipment: Machine, IncrementKg: 5},
+	{Key: "lunge", Name: "Dumbbell lunge", Group: Legs, Equipment: Dumbbell, IncrementKg: 2},
+	{Key: "leg-extension", Name: "Leg extension", Group: Legs, Equipment: Machine, IncrementKg: 2.5},
+	{Key: "deadlift", Name: "Deadlift", Group: Posterior, Equipment: Barbell, IncrementKg: 5},
+	{Key: "romanian-deadlift", Name: "Romanian deadlift", Group: Posterior, Equipment: Barbell, IncrementKg: 2.5},
+	{Key: "hip-thrust", Name: "Hip thrust", Group: Posterior, Equipment: Barbell, IncrementKg: 5},
+	{Key: "leg-curl", Name: "Leg curl", Group: Posterior, Equipment: Machine, IncrementKg: 2.5},
+	{Key: "bench-press", Name: "Bench press", Group: Push, Equipment: Barbell, IncrementKg: 2.5},
+	{Key: "overhead-press", Name: "Overhead press", Group: Push, Equipment: Barbell, IncrementKg: 1.25},
+	{Key: "incline-dumbbell-press", Name: "Incline dumbbell press", Group: Push, Equipment: Dumbbell, IncrementKg: 2},
+	{Key: "dumbbell-shoulder-press", Name: "Dumbbell shoulder press", Group: Push, Equipment: Dumbbell, IncrementKg: 2},
+	{Key: "dip", Name: "Dip", Group: Push, Equipment: BodyWeight, Bodyweight: true},
+	{Key: "push-up", Name: "Push-up", Group: Push, Equipment: BodyWeight, Bodyweight: true},
+	{Key: "barbell-row", Name: "Barbell row", Group: Pull, Equipment: Barbell, IncrementKg: 2.5},
+	{Key: "dumbbell-row", Name: "One-arm dumbbell row", Group: Pull, Equipment: Dumbbell, IncrementKg: 2},
+	{Key: "lat-pulldown", Name: "Lat pulldown", Group: Pull, Equipment: Cable, IncrementKg: 2.5},
+	{Key: "seated-cable-row", Name: "Seated cable row", Group: Pull, Equipment: Cable, IncrementKg: 2.5},
+	{Key: "pull-up", Name: "Pull-up", Group: Pull, Equipment: BodyWeight, Bodyweight: true},
+	{Key: "chin-up", Name: "Chin-up", Group: Pull, Equipment: BodyWeight, Bodyweight: true},
+	{Key: "plank", Name: "Plank (seconds)", Group: Core, Equipment: BodyWeight, Bodyweight: true, Timed: true},
+	{Key: "hanging-leg-raise", Name: "Hanging leg raise", Group: Core, Equipment: BodyWeight, Bodyweight: true},
+	{Key: "cable-crunch", Name: "Cable crunch", Group: Core, Equipment: Cable, IncrementKg: 2.5},
 }
 
 // Catalogue returns the known exercises, sorted by key.
