@@ -320,6 +320,23 @@ func setsLabel(w workout.Workout) string {
 		}
 		return " RPE " + trimFloat(s.RPE)
 	}
+	// A hold counts seconds, loaded only when weight was added.
+	if ex, ok := workout.Lookup(w.Exercise); ok && ex.Timed {
+		hold := func(s workout.Set) string {
+			if s.Weight == 0 {
+				return fmt.Sprintf("%d s%s", s.Reps, rpe(s))
+			}
+			return fmt.Sprintf("%d s @ %s%s", s.Reps, load(s.Weight), rpe(s))
+		}
+		if same {
+			return fmt.Sprintf("%d × %s", len(w.Sets), hold(w.Sets[0]))
+		}
+		parts := make([]string, len(w.Sets))
+		for i, s := range w.Sets {
+			parts[i] = hold(s)
+		}
+		return strings.Join(parts, ", ")
+	}
 	if same {
 		return fmt.Sprintf("%d × %d @ %s%s", len(w.Sets), w.Sets[0].Reps, load(w.Sets[0].Weight), rpe(w.Sets[0]))
 	}

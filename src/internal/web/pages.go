@@ -22,7 +22,7 @@ import (
 // historyPageLimit bounds the history table.
 const historyPageLimit = 200
 
-var pageFiles = []string{"plan.html", "log.html", "history.html", "progress.html", "records.html", "import.html", "settings.html", "error.html"}
+var pageFiles = []string{"plan.html", "log.html", "history.html", "progress.html", "records.html", "import.html", "settings.html", "session.html", "error.html"}
 
 func parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -47,6 +47,7 @@ func parseTemplates() (map[string]*template.Template, error) {
 		},
 		"inc":       func(i int) int { return i + 1 },
 		"catalogue": groupedCatalogue,
+		"fields":    func() []string { return []string{"reps", "weight", "rpe"} },
 		"exerciseName": func(key string) string {
 			if ex, ok := workout.Lookup(key); ok {
 				return ex.Name
@@ -136,6 +137,8 @@ type page struct {
 	// the importer understands.
 	Import      *importReport
 	StrongNames []string
+	// Session is the whole-session form.
+	Session *sessionForm
 	// Settings is the settings form; Onboard asks a new user to set up.
 	Settings *settingsForm
 	Onboard  bool
