@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/homelab-gitops/homelab/src/internal/access"
 	"github.com/homelab-gitops/homelab/src/internal/plan"
 	"github.com/homelab-gitops/homelab/src/internal/records"
 	"github.com/homelab-gitops/homelab/src/internal/workout"
@@ -137,6 +138,8 @@ type page struct {
 	// the importer understands.
 	Import      *importReport
 	StrongNames []string
+	// SignOut offers the sign-out button (an OpenID Connect session).
+	SignOut bool
 	// Session is the whole-session form.
 	Session *sessionForm
 	// Settings is the settings form; Onboard asks a new user to set up.
@@ -189,7 +192,8 @@ func (hv historyView) pageURL(n int) string {
 
 func (s *Server) newPage(r *http.Request, title, nav string) page {
 	id := identity(r)
-	p := page{Title: title, Nav: nav, User: id.UserID, Dev: s.opts.Dev || id.Dev, RequestID: requestIDFrom(r.Context())}
+	p := page{Title: title, Nav: nav, User: id.UserID, Dev: s.opts.Dev || id.Dev, RequestID: requestIDFrom(r.Context()),
+		SignOut: s.opts.Login != nil && r.Header.Get(access.Header) == "" && !id.Dev}
 	if p.loc = s.zone(r); p.loc != nil {
 		p.TZ = p.loc.String()
 	}

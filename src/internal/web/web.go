@@ -90,6 +90,13 @@ type Profiles interface {
 	Save(ctx context.Context, p store.Profile) error
 }
 
+// Login serves the sign-in routes under /auth/.
+type Login interface {
+	http.Handler
+	// LoginURL starts a sign-in that returns to next.
+	LoginURL(next string) string
+}
+
 // Options configure a Server.
 type Options struct {
 	Publisher Publisher
@@ -99,6 +106,10 @@ type Options struct {
 	// Profiles keeps users' settings (store.Profiles); without it the
 	// settings page is unavailable and plans come from the history alone.
 	Profiles Profiles
+	// Login, when set, serves /auth/ (OpenID Connect sign-in, package
+	// oidclogin) and is where a page request without a token is sent; Auth
+	// then accepts its session cookie.
+	Login Login
 	// Auth identifies users: an access.Verifier in production,
 	// access.Dev in development mode.
 	Auth access.Authenticator
@@ -226,19 +237,28 @@ func (s *Server) routes() http.Handler {
 		s.renderError(w, r, http.StatusForbidden, "Cross-origin request refused: submit from this site's own pages.")
 	}))
 
-	authed := access.Middleware(s.opts.Auth, func(r *http.Request, err error) {
+	var loginURL func(string) string
+	if s.opts.Login != nil {
+		loginURL = s.opts.Login.LoginURL
+	}
+	authed := access.MiddlewareWithLogin(s.opts.Auth, func(r *http.Request, err error) {
 		reason := "invalid"
 		if errors.Is(err, access.ErrNoToken) {
 			reason = "missing"
 		}
 		s.metrics.authRejected.WithLabelValues(reason).Inc()
 		s.logger(r.Context()).Warn("request refused by access check", "reason", reason, "error", err.Error(), "path", r.URL.Path)
-	})(csrf.Handler(limitBody(r)))
+	}, loginURL)(csrf.Handler(limitBody(r)))
 
 	probes := http.NewServeMux()
 	probes.HandleFunc("GET /healthz", s.healthz)
 	probes.HandleFunc("GET /readyz", s.readyz)
 	probes.Handle("/", authed)
+	if s.opts.Login != nil {
+		// Before any sign-in: the callback is a top-level GET from the
+		// provider; logout is a POST from this site's pages only.
+		probes.Handle("/auth/", csrf.Handler(s.opts.Login))
+	}
 
 	return s.observe(securityHeaders(recoverPanics(s.log, probes)))
 }
