@@ -24,7 +24,26 @@ type Profile struct {
 	Unit        workout.Unit `bson:"unit,omitempty" json:"unit,omitempty"`
 	TimeZone    string       `bson:"time_zone,omitempty" json:"time_zone,omitempty"`
 	DaysPerWeek int          `bson:"days_per_week,omitempty" json:"days_per_week,omitempty"`
-	UpdatedAt   time.Time    `bson:"updated_at" json:"updated_at"`
+	// Exercises are the user's own, beside the catalogue.
+	Exercises []CustomExercise `bson:"exercises,omitempty" json:"exercises,omitempty"`
+	UpdatedAt time.Time        `bson:"updated_at" json:"updated_at"`
+}
+
+// CustomExercise is an exercise a user added: its key starts with
+// workout.CustomPrefix.
+type CustomExercise struct {
+	Key       string              `bson:"key" json:"key"`
+	Name      string              `bson:"name" json:"name"`
+	Group     workout.MuscleGroup `bson:"group" json:"group"`
+	Equipment workout.Equipment   `bson:"equipment" json:"equipment"`
+	// Timed: sets count seconds.
+	Timed bool `bson:"timed,omitempty" json:"timed,omitempty"`
+}
+
+// Exercise is c as a catalogue entry; its load may be zero (bodyweight).
+func (c CustomExercise) Exercise() workout.Exercise {
+	return workout.Exercise{Key: c.Key, Name: c.Name, Group: c.Group, Equipment: c.Equipment,
+		Bodyweight: c.Equipment == workout.BodyWeight || c.Timed, Timed: c.Timed}
 }
 
 // Profiles reads and writes profiles, keeping them in memory: a page needs

@@ -78,6 +78,9 @@ func (s *Server) editSubmit(w http.ResponseWriter, r *http.Request) {
 	form.Set("idempotency_key", cur.ID)
 	now := s.now()
 	wo, f, errs := ParseForm(form, p.User, now)
+	if len(errs) == 0 {
+		errs = customErrors(p.custom, wo)
+	}
 	if len(errs) > 0 {
 		s.renderForm(w, r, http.StatusUnprocessableEntity, p, f, errs)
 		return

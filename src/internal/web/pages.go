@@ -17,6 +17,7 @@ import (
 	"github.com/homelab-gitops/homelab/src/internal/access"
 	"github.com/homelab-gitops/homelab/src/internal/plan"
 	"github.com/homelab-gitops/homelab/src/internal/records"
+	"github.com/homelab-gitops/homelab/src/internal/store"
 	"github.com/homelab-gitops/homelab/src/internal/workout"
 )
 
@@ -47,14 +48,9 @@ func parseTemplates() (map[string]*template.Template, error) {
 			return errs[fmt.Sprintf("rows[%d].%s", i, field)]
 		},
 		"inc":       func(i int) int { return i + 1 },
-		"catalogue": groupedCatalogue,
 		"fields":    func() []string { return []string{"reps", "weight", "rpe"} },
-		"exerciseName": func(key string) string {
-			if ex, ok := workout.Lookup(key); ok {
-				return ex.Name
-			}
-			return key
-		},
+		"groups":    plan.Groups,
+		"equipment": func() []workout.Equipment { return equipmentKinds },
 		"days": func() []int {
 			out := make([]int, 0, MaxDaysPerWeek-MinDaysPerWeek+1)
 			for d := MinDaysPerWeek; d <= MaxDaysPerWeek; d++ {
@@ -111,7 +107,6 @@ type page struct {
 	Plan     *plan.Plan
 	Form     *Form
 	Errors   workout.FieldErrors
-	Catalog  []workout.Exercise
 	Units    []workout.Unit
 	Problem  string
 	History  *historyView
@@ -146,6 +141,25 @@ type page struct {
 	Settings *settingsForm
 	Onboard  bool
 	loc      *time.Location
+	// custom are the user's own exercises.
+	custom []store.CustomExercise
+}
+
+// Exercises are the exercises a form offers: the catalogue and the user's
+// own, by muscle group.
+func (p page) Exercises() []exerciseGroup { return groupedCatalogue(p.custom...) }
+
+// ExerciseName names an exercise of the catalogue or of the user's own.
+func (p page) ExerciseName(key string) string {
+	if ex, ok := workout.Lookup(key); ok {
+		return ex.Name
+	}
+	for _, c := range p.custom {
+		if c.Key == key {
+			return c.Name
+		}
+	}
+	return key
 }
 
 // Day formats t as a day in the user's time zone (UTC when unknown).
@@ -197,6 +211,7 @@ func (s *Server) newPage(r *http.Request, title, nav string) page {
 	if p.loc = s.zone(r); p.loc != nil {
 		p.TZ = p.loc.String()
 	}
+	p.custom = s.profile(r.Context(), id.UserID).Exercises
 	return p
 }
 
@@ -249,7 +264,7 @@ func (s *Server) logForm(w http.ResponseWriter, r *http.Request) {
 	}
 	f := NewForm(s.now(), p.loc, unit)
 	if ex := r.URL.Query().Get("exercise"); ex != "" {
-		if _, ok := workout.Lookup(ex); ok {
+		if _, ok := workout.Lookup(ex); ok || workout.IsCustomKey(ex) {
 			f.Exercise = ex
 			// Prefill today's prescription for it, so logging as planned
 			// is one tap; the user edits what differed. Not from a
@@ -294,7 +309,6 @@ func formUnit(h History, r *http.Request) workout.Unit {
 
 func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, status int, p page, f Form, errs workout.FieldErrors) {
 	p.Form, p.Errors = &f, errs
-	p.Catalog = workout.Catalogue()
 	p.Units = []workout.Unit{workout.Kilograms, workout.Pounds}
 	s.render(w, r, status, "log.html", p)
 }
@@ -311,6 +325,9 @@ func (s *Server) logSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wo, f, errs := ParseForm(r.PostForm, p.User, s.now())
+	if len(errs) == 0 {
+		errs = customErrors(p.custom, wo)
+	}
 	if len(errs) > 0 {
 		s.renderForm(w, r, http.StatusUnprocessableEntity, p, f, errs)
 		return
@@ -407,7 +424,6 @@ func (s *Server) historyPage(w http.ResponseWriter, r *http.Request) {
 	if len(hv.Errors) > 0 {
 		status = http.StatusBadRequest
 	}
-	p.Catalog = workout.Catalogue()
 	s.render(w, r, status, "history.html", p)
 }
 
@@ -417,7 +433,7 @@ func parseHistoryQuery(r *http.Request) (HistoryQuery, historyView) {
 	hv := historyView{Exercise: v.Get("exercise"), From: v.Get("from"), To: v.Get("to"), Errors: map[string]string{}}
 	var q HistoryQuery
 	if hv.Exercise != "" {
-		if _, ok := workout.Lookup(hv.Exercise); !ok {
+		if _, ok := workout.Lookup(hv.Exercise); !ok && !workout.IsCustomKey(hv.Exercise) {
 			hv.Errors["exercise"] = "unknown exercise"
 		}
 		q.Exercise = hv.Exercise

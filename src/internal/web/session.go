@@ -92,6 +92,9 @@ func (s *Server) sessionSubmit(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		wo, f, ferrs := ParseForm(bv, p.User, now)
+		if len(ferrs) == 0 {
+			ferrs = customErrors(p.custom, wo)
+		}
 		sf.Blocks[i] = f
 		for k, msg := range ferrs {
 			switch k {

@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -51,6 +54,11 @@ func planProfile(p store.Profile) plan.Profile {
 type settingsForm struct {
 	Unit, TimeZone, DaysPerWeek string
 	Lifts                       []startingLift
+	// Custom are the user's own exercises; NewName, NewGroup,
+	// NewEquipment and NewTimed add one.
+	Custom                          []store.CustomExercise
+	NewName, NewGroup, NewEquipment string
+	NewTimed                        bool
 	// New is true while the user has no profile yet: onboarding.
 	New bool
 }
@@ -61,7 +69,7 @@ type startingLift struct {
 }
 
 func newSettingsForm(p store.Profile, tz string) settingsForm {
-	f := settingsForm{Unit: string(p.Unit), TimeZone: p.TimeZone, New: p.UpdatedAt.IsZero()}
+	f := settingsForm{Unit: string(p.Unit), TimeZone: p.TimeZone, New: p.UpdatedAt.IsZero(), Custom: p.Exercises}
 	if f.TimeZone == "" {
 		f.TimeZone = tz
 	}
@@ -122,6 +130,15 @@ func (s *Server) settingsSubmit(w http.ResponseWriter, r *http.Request) {
 			errs["days_per_week"] = fmt.Sprintf("choose from %d to %d", MinDaysPerWeek, MaxDaysPerWeek)
 		}
 		prof.DaysPerWeek = n
+	}
+	prof.Exercises = old.Exercises
+	if c, ferrs := newCustom(&f, v, old.Exercises); len(ferrs) > 0 {
+		for k, msg := range ferrs {
+			errs[k] = msg
+		}
+	} else if c != nil {
+		prof.Exercises = append(append([]store.CustomExercise(nil), old.Exercises...), *c)
+		f.Custom = prof.Exercises
 	}
 	if loc == nil {
 		loc = time.UTC
@@ -201,6 +218,43 @@ func (s *Server) settingsSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Redirect(w, r, "/settings?saved=1", http.StatusSeeOther)
 }
+
+// newCustom reads the form's new exercise, if one is named: nil without.
+func newCustom(f *settingsForm, v url.Values, have []store.CustomExercise) (*store.CustomExercise, workout.FieldErrors) {
+	f.NewName = strings.TrimSpace(v.Get("custom_name"))
+	f.NewGroup, f.NewEquipment = v.Get("custom_group"), v.Get("custom_equipment")
+	f.NewTimed = v.Get("custom_timed") == "on"
+	if f.NewName == "" {
+		return nil, nil
+	}
+	fe := workout.FieldErrors{}
+	c := store.CustomExercise{Key: workout.CustomKey(f.NewName), Name: f.NewName, Group: workout.MuscleGroup(f.NewGroup),
+		Equipment: workout.Equipment(f.NewEquipment), Timed: f.NewTimed}
+	switch n := utf8.RuneCountInString(f.NewName); {
+	case n > maxCustomName || c.Key == "":
+		fe["custom_name"] = fmt.Sprintf("use 1 to %d characters with at least one letter or digit", maxCustomName)
+	case len(have) >= MaxCustomExercises:
+		fe["custom_name"] = fmt.Sprintf("you have %d exercises of your own, the most there can be", MaxCustomExercises)
+	}
+	for _, h := range have {
+		if h.Key == c.Key {
+			fe["custom_name"] = fmt.Sprintf("you already have %q", h.Name)
+		}
+	}
+	if !slices.Contains(plan.Groups(), c.Group) {
+		fe["custom_group"] = "choose a muscle group"
+	}
+	if !slices.Contains(equipmentKinds, c.Equipment) {
+		fe["custom_equipment"] = "choose the equipment"
+	}
+	if len(fe) > 0 {
+		return nil, fe
+	}
+	return &c, nil
+}
+
+// equipmentKinds are the equipment choices, in the form's order.
+var equipmentKinds = []workout.Equipment{workout.Barbell, workout.Dumbbell, workout.Machine, workout.Cable, workout.BodyWeight}
 
 // startingNamespace derives the ids of starting sets.
 var startingNamespace = uuid.MustParse("5b9e1f7a-3c2d-4e8f-a6b1-9d0c7e2f4a13")

@@ -141,3 +141,49 @@ func TestSettingsRefused(t *testing.T) {
 		t.Errorf("database down: %d, published %d", res.StatusCode, len(e.pub.all()))
 	}
 }
+
+// A user adds an exercise the catalogue lacks; the forms offer it under
+// its group, logging it works and History names it; another user's custom
+// key or too many reps for a reps exercise are refused.
+func TestCustomExercise(t *testing.T) {
+	e, fp := newProfileEnv(t)
+	res, body := e.do(t, formTo("/settings", formBody(map[string]string{"unit": "kg",
+		"custom_name": "Sled push", "custom_group": "legs", "custom_equipment": "machine", "custom_timed": "on"})))
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add: %d\n%s", res.StatusCode, body)
+	}
+	if ex := fp.m[devUser].Exercises; len(ex) != 1 || ex[0].Key != "custom-sled-push" || !ex[0].Timed {
+		t.Fatalf("saved %+v", ex)
+	}
+	e.do(t, formTo("/settings", formBody(map[string]string{"unit": "kg",
+		"custom_name": "Nordic curl", "custom_group": "posterior", "custom_equipment": "bodyweight"})))
+	if res, body = e.do(t, formTo("/settings", formBody(map[string]string{"unit": "kg",
+		"custom_name": "sled PUSH", "custom_group": "legs", "custom_equipment": "machine"}))); res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "you already have") {
+		t.Errorf("duplicate: %d", res.StatusCode)
+	}
+	_, body = e.do(t, httptest.NewRequest(http.MethodGet, "/log", nil))
+	legs := body[strings.Index(body, `<optgroup label="Legs">`):]
+	legs = legs[:strings.Index(legs, "</optgroup>")]
+	if !strings.Contains(legs, `<option value="custom-sled-push">Sled push (machine)</option>`) {
+		t.Errorf("log form's legs lack the custom exercise:\n%s", legs)
+	}
+	log := func(exercise, reps string) (*http.Response, string) {
+		return e.do(t, postForm(formBody(map[string]string{"exercise": exercise, "date": now.Format(DateLayout), "tz": "UTC", "unit": "kg",
+			"reps_0": reps, "idempotency_key": "7e2a4c6b-8d1f-4a3e-9b5c-0d2e4f6a8b1c"})))
+	}
+	if res, body = log("custom-sled-push", "45"); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("log custom: %d\n%s", res.StatusCode, body)
+	}
+	if _, body = e.do(t, httptest.NewRequest(http.MethodGet, "/history", nil)); !strings.Contains(body, "<td>Sled push") {
+		t.Errorf("history does not name the custom exercise")
+	}
+	if res, _ = log("custom-someone-elses", "5"); res.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("another custom key: %d", res.StatusCode)
+	}
+	if res, body = log("custom-nordic-curl", "150"); res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "between 1 and 100") {
+		t.Errorf("150 reps of a reps exercise: %d", res.StatusCode)
+	}
+	if n := len(e.pub.all()); n != 1 {
+		t.Errorf("published %d, want the sled push only", n)
+	}
+}

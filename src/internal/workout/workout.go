@@ -185,6 +185,49 @@ func Catalogue() []Exercise {
 	return out
 }
 
+// CustomPrefix starts the key of an exercise a user added (settings).
+const CustomPrefix = "custom-"
+
+// maxCustomKey bounds a custom exercise's key.
+const maxCustomKey = 48
+
+var customKeyPattern = regexp.MustCompile(`^custom-[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// IsCustomKey reports whether key names a user's own exercise. Its
+// definition (name, group, whether it is timed) lives in the user's
+// settings; a workout of it is valid with any such key, counting up to
+// MaxSeconds per set, with any load from zero.
+func IsCustomKey(key string) bool {
+	return len(key) <= maxCustomKey && customKeyPattern.MatchString(key)
+}
+
+// CustomKey makes the key of a custom exercise from its name ("" when the
+// name has no letter or digit).
+func CustomKey(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case 'a' <= r && r <= 'z' || '0' <= r && r <= '9':
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+		default:
+			dash = true
+		}
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	key := CustomPrefix + b.String()
+	if len(key) > maxCustomKey {
+		key = strings.TrimRight(key[:maxCustomKey], "-")
+	}
+	return key
+}
+
 // Lookup returns the catalogue entry for key.
 func Lookup(key string) (Exercise, bool) {
 	for _, e := range catalogue {
@@ -236,7 +279,8 @@ func (w Workout) Validate(now time.Time) error {
 		fe["user_id"] = "is required (at most 254 characters)"
 	}
 	ex, known := Lookup(w.Exercise)
-	if !known {
+	custom := !known && IsCustomKey(w.Exercise)
+	if !known && !custom {
 		fe["exercise"] = "unknown exercise; choose one from the list"
 	}
 	switch {
@@ -260,7 +304,11 @@ func (w Workout) Validate(now time.Time) error {
 		if i >= MaxSets {
 			break
 		}
-		switch limit := ex.RepLimit(); {
+		limit := ex.RepLimit()
+		if custom {
+			limit = MaxSeconds
+		}
+		switch {
 		case known && ex.Timed && (s.Reps < 1 || s.Reps > limit):
 			fe[fmt.Sprintf("sets[%d].reps", i)] = fmt.Sprintf("must be between 1 and %d seconds", limit)
 		case s.Reps < 1 || s.Reps > limit:
