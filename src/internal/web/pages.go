@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -389,21 +390,31 @@ func (s *Server) historyPage(w http.ResponseWriter, r *http.Request) {
 	}
 	p.History = &hv
 	if len(hv.Errors) == 0 {
-		// The whole filtered history (the view holds it in memory), cut
-		// to the page.
-		h := s.history(r.Context(), p.User, q)
-		p.Stale, p.AsOf, p.Pending = h.Stale, h.AsOf, h.Pending
+		// One read of the whole history (the view holds it in memory): the
+		// page's rows are filtered from it and the records found in it. The
+		// deleted workouts' read shares its deadline, so that a slow
+		// database costs the page one read timeout, not two.
+		ctx, cancel := context.WithTimeout(r.Context(), s.opts.ReadTimeout)
+		defer cancel()
+		all := s.history(ctx, p.User, HistoryQuery{})
+		p.Stale, p.AsOf, p.Pending = all.Stale, all.AsOf, all.Pending
+		var rows []workout.Workout
+		for _, wo := range all.Workouts {
+			if q.keeps(wo) {
+				rows = append(rows, wo)
+			}
+		}
 		first := (hv.Page - 1) * historyPageLimit
-		if first < len(h.Workouts) {
-			p.Workouts = h.Workouts[first:min(len(h.Workouts), first+historyPageLimit)]
+		if first < len(rows) {
+			p.Workouts = rows[first:min(len(rows), first+historyPageLimit)]
 		}
 		if hv.Page > 1 {
 			hv.Prev = hv.pageURL(hv.Page - 1)
 		}
-		if first+historyPageLimit < len(h.Workouts) && hv.Page < maxHistoryPages {
+		if first+historyPageLimit < len(rows) && hv.Page < maxHistoryPages {
 			hv.Next = hv.pageURL(hv.Page + 1)
 		}
-		if all := s.history(r.Context(), p.User, HistoryQuery{}); !all.Unknown() {
+		if !all.Unknown() {
 			unit := plan.PreferredUnit(all.Workouts)
 			p.Badges = map[string]string{}
 			for id, rs := range records.Find(all.Workouts).Broken {
@@ -414,7 +425,7 @@ func (s *Server) historyPage(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		now := s.now()
-		for _, d := range s.history(r.Context(), p.User, HistoryQuery{Deleted: true}).Workouts {
+		for _, d := range s.history(ctx, p.User, HistoryQuery{Deleted: true}).Workouts {
 			if undoable(d, now) {
 				p.Deleted = append(p.Deleted, d)
 			}
@@ -425,6 +436,13 @@ func (s *Server) historyPage(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusBadRequest
 	}
 	s.render(w, r, status, "history.html", p)
+}
+
+// keeps reports whether w matches q's exercise and dates.
+func (q HistoryQuery) keeps(w workout.Workout) bool {
+	return (q.Exercise == "" || w.Exercise == q.Exercise) &&
+		(q.From.IsZero() || !w.PerformedAt.Before(q.From)) &&
+		(q.To.IsZero() || w.PerformedAt.Before(q.To))
 }
 
 // parseHistoryQuery reads ?exercise=&from=&to= (dates, "to" inclusive).
