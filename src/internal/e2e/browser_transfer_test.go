@@ -84,7 +84,7 @@ func TestBrowserExportImport(t *testing.T) {
 	if err := chromedp.Do(ctx, browsertest.Screenshot(t, artifacts, "import-report.png")); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"1 imported", "1 warm-up sets skipped", "Zercher Squat (Barbell)", "5"} {
+	for _, want := range []string{"1 imported", "1 warm-up set skipped", "Zercher Squat (Barbell)", "5"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}

@@ -51,6 +51,7 @@ func parseTemplates() (map[string]*template.Template, error) {
 		"inc":       func(i int) int { return i + 1 },
 		"fields":    func() []string { return []string{"reps", "weight", "rpe"} },
 		"groups":    plan.Groups,
+		"plural":    plural,
 		"equipment": func() []workout.Equipment { return equipmentKinds },
 		"days": func() []int {
 			out := make([]int, 0, MaxDaysPerWeek-MinDaysPerWeek+1)
