@@ -191,14 +191,26 @@ const CustomPrefix = "custom-"
 // maxCustomKey bounds a custom exercise's key.
 const maxCustomKey = 48
 
-var customKeyPattern = regexp.MustCompile(`^custom-[a-z0-9]+(-[a-z0-9]+)*$`)
-
-// IsCustomKey reports whether key names a user's own exercise. Its
+// IsCustomKey reports whether key names a user's own exercise:
+// "custom-" and words of a-z and 0-9 joined by single dashes. Its
 // definition (name, group, whether it is timed) lives in the user's
 // settings; a workout of it is valid with any such key, counting up to
 // MaxSeconds per set, with any load from zero.
 func IsCustomKey(key string) bool {
-	return len(key) <= maxCustomKey && customKeyPattern.MatchString(key)
+	rest, ok := strings.CutPrefix(key, CustomPrefix)
+	if !ok || len(key) > maxCustomKey || rest == "" || rest[0] == '-' || rest[len(rest)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		switch {
+		case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
+		case c == '-' && rest[i-1] != '-':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // CustomKey makes the key of a custom exercise from its name ("" when the
