@@ -48,6 +48,14 @@ func TestLoadConfig(t *testing.T) {
 		{name: "value and file both set", env: with(map[string]string{"AMQP_URL": "amqp://x/", "AMQP_URL_FILE": secret}), wantErr: "both AMQP_URL and AMQP_URL_FILE"},
 		{name: "no access settings", env: map[string]string{"MONGODB_URI": "mongodb://m/"}, wantErr: "ACCESS_TEAM_DOMAIN and ACCESS_AUD"},
 		{name: "no database", env: map[string]string{"ACCESS_TEAM_DOMAIN": "t", "ACCESS_AUD": "a"}, wantErr: "MONGODB_URI"},
+		{name: "oidc sign-in", env: with(map[string]string{"OIDC_ISSUER": "https://homelab.cloudflareaccess.com/cdn-cgi/access/sso/oidc/abc",
+			"OIDC_CLIENT_ID": "abc", "OIDC_CLIENT_SECRET": "s", "OIDC_REDIRECT_URL": "https://fitness.example/auth/callback", "SESSION_KEY": strings.Repeat("k", 32)}),
+			check: func(t *testing.T, c config) {
+				if !c.OIDC() || c.OIDCClientID != "abc" {
+					t.Errorf("oidc settings: %+v", c)
+				}
+			}},
+		{name: "oidc half set", env: with(map[string]string{"OIDC_ISSUER": "https://x", "OIDC_CLIENT_ID": "abc"}), wantErr: "set all or none"},
 		{name: "dev user without -dev", env: with(map[string]string{"DEV_MODE_USER": "dev@localhost"}), wantErr: "without -dev"},
 		{name: "-dev without user", env: map[string]string{"MONGODB_URI": "mongodb://m/"}, dev: true, wantErr: "needs DEV_MODE_USER"},
 		{name: "development", env: map[string]string{"MONGODB_URI": "mongodb://m/", "DEV_MODE_USER": "dev@localhost"}, dev: true,

@@ -30,6 +30,7 @@ import (
 	"github.com/homelab-gitops/homelab/src/internal/access"
 	"github.com/homelab-gitops/homelab/src/internal/demo"
 	"github.com/homelab-gitops/homelab/src/internal/envconf"
+	"github.com/homelab-gitops/homelab/src/internal/oidclogin"
 	"github.com/homelab-gitops/homelab/src/internal/peers"
 	"github.com/homelab-gitops/homelab/src/internal/publish"
 	"github.com/homelab-gitops/homelab/src/internal/store"
@@ -71,6 +72,7 @@ func run(ctx context.Context, out io.Writer, env envconf.Env, dev, seed bool) er
 		"mongodb_tls", cfg.Mongo.TLSCAFile != "" || cfg.Mongo.TLSCertKeyFile != "")
 
 	var auth access.Authenticator
+	var login *oidclogin.Login
 	if dev {
 		auth = access.Dev{User: cfg.DevUser}
 		for range 3 {
@@ -83,6 +85,16 @@ func run(ctx context.Context, out io.Writer, env envconf.Env, dev, seed bool) er
 			return err
 		}
 		auth = v
+		if cfg.OIDC() {
+			// Remote users arrive without the Access header (WARP and the
+			// tunnel at L4): they sign in with OpenID Connect instead.
+			login, err = oidclogin.New(oidclogin.Config{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
+				RedirectURL: cfg.OIDCRedirectURL, Key: []byte(cfg.SessionKey), Logger: logger})
+			if err != nil {
+				return err
+			}
+			auth = oidclogin.Chain{Header: v, Session: login}
+		}
 	}
 
 	ctx, stop := context.WithCancel(ctx)
@@ -125,6 +137,8 @@ func run(ctx context.Context, out io.Writer, env envconf.Env, dev, seed bool) er
 		Publisher: pub,
 		Reader:    history,
 		Peers:     notifier,
+		Profiles:  store.NewProfiles(client.Database(cfg.Database), nil),
+		Login:     loginHandler(login),
 		Auth:      auth,
 		Dev:       dev,
 		Logger:    logger,
@@ -240,4 +254,13 @@ feed:
 	close(jobs)
 	wg.Wait()
 	logger.Info("demo history published", "user", user, "workouts", len(history), "failed", failed.Load())
+}
+
+// loginHandler is login as web.Options wants it: nil when sign-in is off
+// (a nil *Login in the interface would not be nil).
+func loginHandler(l *oidclogin.Login) web.Login {
+	if l == nil {
+		return nil
+	}
+	return l
 }

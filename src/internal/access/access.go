@@ -205,12 +205,25 @@ func FromContext(ctx context.Context) (Identity, bool) {
 // body and nothing else. onReject, when not nil, sees every rejection (for
 // logs and metrics).
 func Middleware(a Authenticator, onReject func(r *http.Request, err error)) func(http.Handler) http.Handler {
+	return MiddlewareWithLogin(a, onReject, nil)
+}
+
+// MiddlewareWithLogin is Middleware that sends a page request (GET or
+// HEAD outside /api/) without a token to loginURL(the page) instead of
+// answering 401, when loginURL is not nil.
+func MiddlewareWithLogin(a Authenticator, onReject func(r *http.Request, err error), loginURL func(next string) string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id, err := a.Authenticate(r)
 			if err != nil {
 				if onReject != nil {
 					onReject(r, err)
+				}
+				if loginURL != nil && errors.Is(err, ErrNoToken) && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+					!strings.HasPrefix(r.URL.Path, "/api/") {
+					w.Header().Set("Cache-Control", "no-store")
+					http.Redirect(w, r, loginURL(r.URL.RequestURI()), http.StatusFound)
+					return
 				}
 				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 				w.Header().Set("Cache-Control", "no-store")

@@ -98,7 +98,7 @@ func TestBrowserLogWorkout(t *testing.T) {
 	if !strings.Contains(flash, "logged") {
 		t.Errorf("flash = %q", flash)
 	}
-	if !strings.Contains(historyRow, "back-squat") || !strings.Contains(historyRow, "5 @ 100 kg, 5 @ 100 kg, 4 @ 100 kg") {
+	if !strings.Contains(historyRow, "Back squat") || !strings.Contains(historyRow, "5 @ 100 kg, 5 @ 100 kg, 4 @ 100 kg") {
 		t.Errorf("history row = %q", historyRow)
 	}
 	// The chart draws the sessions of its window (the last 26 weeks), the

@@ -61,6 +61,8 @@ type stackOptions struct {
 	// peers exchanges accepted workouts with the other stacks' replicas
 	// (package peers), as every web replica does in production.
 	peers bool
+	// profiles keeps users' settings in the store, as production does.
+	profiles bool
 }
 
 func newStack(t testing.TB, o stackOptions) *stack {
@@ -143,6 +145,9 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		Auth:      auth,
 		Dev:       true,
 		Logger:    logger,
+	}
+	if o.profiles {
+		opts.Profiles = store.NewProfiles(s.db, nil)
 	}
 	if o.peers {
 		n, err := peers.New(peers.Config{Dial: amqpconn.Config{URL: broker.URL()}, Sink: opts.Reader, Logger: logger,

@@ -4,6 +4,12 @@
 //   - progressive overload: after a session that completed every prescribed set
 //     and rep, the load goes up by the exercise's increment from the catalogue
 //     (bodyweight exercises add reps instead);
+//   - work sets: a session's load is its working load, the heaviest load
+//     that the scheme's number of sets reached (a top single before the
+//     work or back-off sets after it change nothing);
+//   - effort (RPE, when logged): a session completed at RPE 9.5 or more
+//     repeats its load; one whose work sets were all RPE 7 or less adds two
+//     steps;
 //   - stalls and deloads: a session short of the prescription repeats the
 //     load; the third such session in a row at the same load deloads by 10%;
 //   - long breaks: after 14 days without an exercise the load restarts at 90%,
@@ -11,7 +17,10 @@
 //   - recovery spacing: a muscle group is not trained again before its
 //     recovery days have passed;
 //   - weekly volume balance: recovered groups furthest below their weekly set
-//     target come first, and a group that already met its target rests.
+//     target come first, and a group that already met its target rests; the
+//     targets and the exercises per day follow the days a week the user
+//     trains (Profile);
+//   - order: barbell lifts first, then bodyweight exercises, then holds.
 //
 // Histories may mix kilograms and pounds: everything is compared in
 // kilograms and prescribed in the unit of the user's latest workout, rounded
@@ -49,7 +58,8 @@ const (
 // Tunables of the programme. They are constants rather than options so that
 // the same history always yields the same plan.
 const (
-	// MaxExercises bounds one day's plan.
+	// MaxExercises bounds one day's plan when the days per week are
+	// not known (Profile).
 	MaxExercises = 3
 	// StallsBeforeDeload is how many sessions in a row short of the
 	// prescription at one load trigger a deload.
@@ -62,6 +72,12 @@ const (
 	LongBreakDays   = 28
 	BreakFactor     = 0.9
 	LongBreakFactor = 0.8
+	// GrindRPE: a work set at this RPE or above had nothing left, so a
+	// completed session repeats its load instead of adding to it.
+	GrindRPE = 9.5
+	// EasyRPE: a session whose work sets were all rated at most this
+	// (three or more reps left) progresses by two steps.
+	EasyRPE = 7
 	// sameLoadKg is the tolerance under which two loads count as the same
 	// (one lb/kg conversion and rounding to plates stay inside it).
 	sameLoadKg = 0.6
@@ -79,16 +95,31 @@ type scheme struct {
 }
 
 var schemes = map[string]scheme{
-	"back-squat":        {sets: 3, reps: 5, startKg: 20},
-	"front-squat":       {sets: 3, reps: 8, startKg: 20},
-	"deadlift":          {sets: 3, reps: 5, startKg: 40},
-	"romanian-deadlift": {sets: 3, reps: 8, startKg: 30},
-	"bench-press":       {sets: 3, reps: 5, startKg: 20},
-	"overhead-press":    {sets: 3, reps: 5, startKg: 20},
-	"barbell-row":       {sets: 3, reps: 8, startKg: 30},
-	"dip":               {sets: 3, reps: 5, maxReps: 15, repStep: 1},
-	"pull-up":           {sets: 3, reps: 3, maxReps: 12, repStep: 1},
-	"plank":             {sets: 3, reps: 30, maxReps: 120, repStep: 5},
+	"back-squat":              {sets: 3, reps: 5, startKg: 20},
+	"front-squat":             {sets: 3, reps: 8, startKg: 20},
+	"deadlift":                {sets: 3, reps: 5, startKg: 40},
+	"romanian-deadlift":       {sets: 3, reps: 8, startKg: 30},
+	"bench-press":             {sets: 3, reps: 5, startKg: 20},
+	"overhead-press":          {sets: 3, reps: 5, startKg: 20},
+	"barbell-row":             {sets: 3, reps: 8, startKg: 30},
+	"dip":                     {sets: 3, reps: 5, maxReps: 15, repStep: 1},
+	"pull-up":                 {sets: 3, reps: 3, maxReps: 12, repStep: 1},
+	"plank":                   {sets: 3, reps: 30, maxReps: 120, repStep: 5},
+	"goblet-squat":            {sets: 3, reps: 10, startKg: 12},
+	"leg-press":               {sets: 3, reps: 10, startKg: 40},
+	"lunge":                   {sets: 3, reps: 10, startKg: 8},
+	"leg-extension":           {sets: 3, reps: 12, startKg: 20},
+	"hip-thrust":              {sets: 3, reps: 8, startKg: 40},
+	"leg-curl":                {sets: 3, reps: 10, startKg: 20},
+	"incline-dumbbell-press":  {sets: 3, reps: 8, startKg: 10},
+	"dumbbell-shoulder-press": {sets: 3, reps: 8, startKg: 8},
+	"push-up":                 {sets: 3, reps: 8, maxReps: 30, repStep: 1},
+	"dumbbell-row":            {sets: 3, reps: 8, startKg: 14},
+	"lat-pulldown":            {sets: 3, reps: 10, startKg: 30},
+	"seated-cable-row":        {sets: 3, reps: 10, startKg: 30},
+	"chin-up":                 {sets: 3, reps: 3, maxReps: 12, repStep: 1},
+	"hanging-leg-raise":       {sets: 3, reps: 6, maxReps: 20, repStep: 1},
+	"cable-crunch":            {sets: 3, reps: 12, startKg: 20},
 }
 
 func schemeFor(ex workout.Exercise) scheme {
@@ -169,10 +200,63 @@ type Plan struct {
 	Notes []string
 }
 
+// Profile is what a user told about their training (settings); its zero
+// value plans from the history alone.
+type Profile struct {
+	// Unit the plan prescribes in; "" for the unit of the latest workout.
+	Unit workout.Unit
+	// DaysPerWeek the user trains (2-6); 0 when not said. The weekly
+	// targets are lowered to the sessions the days and each group's
+	// recovery spacing allow, and a day holds as many exercises as the
+	// targets need (MaxDaysExercises at most).
+	DaysPerWeek int
+}
+
+// MaxDaysExercises bounds one day's plan whatever the days per week.
+const MaxDaysExercises = 5
+
+// sessionsPerWeek is how many sessions of a group with the recovery
+// spacing fit in a week of days training days spread over it: each session
+// needs ceil(recovery × days / 7) training days.
+func sessionsPerWeek(days, recoveryDays int) int {
+	step := (recoveryDays*days + 6) / 7
+	return max(1, days/max(1, step))
+}
+
+// target is a group's weekly set target for the profile: the programme's,
+// lowered to the sessions of 3 sets the user's week holds.
+func (pr Profile) target(rule groupRule) int {
+	if pr.DaysPerWeek <= 0 {
+		return rule.weeklySets
+	}
+	return min(rule.weeklySets, 3*sessionsPerWeek(pr.DaysPerWeek, rule.recoveryDays))
+}
+
+// perDay is the cap on a day's exercises: enough to fit the weekly
+// targets into the days, with one to spare for the days that recovery
+// spacing leaves fuller.
+func (pr Profile) perDay() int {
+	if pr.DaysPerWeek <= 0 {
+		return MaxExercises
+	}
+	sets := 0
+	for _, r := range groupRules {
+		sets += pr.target(r)
+	}
+	slots := (sets + 2) / 3
+	return min(MaxDaysExercises, max(MaxExercises, (slots+pr.DaysPerWeek-1)/pr.DaysPerWeek+1))
+}
+
 // Build computes the plan for the calendar day of date (in date's location)
 // from history, which may be in any order and contain other days' and
 // future entries; workouts after that day are ignored.
 func Build(history []workout.Workout, date time.Time) Plan {
+	return BuildFor(history, date, Profile{})
+}
+
+// BuildFor is Build for a user's profile.
+func BuildFor(history []workout.Workout, date time.Time, profile Profile) Plan {
+	perDay := profile.perDay()
 	day := startOfDay(date)
 	end := day.AddDate(0, 0, 1)
 	past := make([]workout.Workout, 0, len(history))
@@ -184,6 +268,9 @@ func Build(history []workout.Workout, date time.Time) Plan {
 	sortWorkouts(past)
 
 	p := Plan{Date: day, Unit: preferredUnit(past)}
+	if profile.Unit == workout.Kilograms || profile.Unit == workout.Pounds {
+		p.Unit = profile.Unit
+	}
 	byExercise := sessionsByExercise(past)
 
 	type candidate struct {
@@ -194,7 +281,7 @@ func Build(history []workout.Workout, date time.Time) Plan {
 	var ready []candidate
 	for _, g := range Groups() {
 		rule := groupRules[g]
-		st := GroupStatus{Group: g, TargetSets: rule.weeklySets}
+		st := GroupStatus{Group: g, TargetSets: profile.target(rule)}
 		weekStart := day.AddDate(0, 0, -6)
 		for _, w := range past {
 			ex, ok := workout.Lookup(w.Exercise)
@@ -228,9 +315,9 @@ func Build(history []workout.Workout, date time.Time) Plan {
 	sort.SliceStable(ready, func(i, j int) bool { return ready[i].ratio < ready[j].ratio })
 	for i, c := range ready {
 		st := c.status
-		if i >= MaxExercises {
+		if i >= perDay {
 			st.Reason = fmt.Sprintf("recovered, but today's plan is full (%d exercises); %d of %d sets this week",
-				MaxExercises, st.WeekSets, st.TargetSets)
+				perDay, st.WeekSets, st.TargetSets)
 			p.Groups = append(p.Groups, st)
 			continue
 		}
@@ -242,6 +329,11 @@ func Build(history []workout.Workout, date time.Time) Plan {
 		p.Prescriptions = append(p.Prescriptions, pr)
 		p.Groups = append(p.Groups, st)
 	}
+	// Barbell compound lifts first, while fresh; bodyweight and timed work
+	// after them.
+	sort.SliceStable(p.Prescriptions, func(i, j int) bool {
+		return orderRank(p.Prescriptions[i].Exercise) < orderRank(p.Prescriptions[j].Exercise)
+	})
 	sort.SliceStable(p.Groups, func(i, j int) bool { return groupIndex(p.Groups[i].Group) < groupIndex(p.Groups[j].Group) })
 	p.Notes = balanceNotes(past, day, p.Unit)
 	return p
@@ -250,6 +342,11 @@ func Build(history []workout.Workout, date time.Time) Plan {
 // Next is the prescription for one exercise on date's day, whether or not
 // Build would choose it today (the log form uses it to suggest a load).
 func Next(history []workout.Workout, exercise string, date time.Time) (Prescription, bool) {
+	return NextFor(history, exercise, date, Profile{})
+}
+
+// NextFor is Next in the profile's unit.
+func NextFor(history []workout.Workout, exercise string, date time.Time, profile Profile) (Prescription, bool) {
 	ex, ok := workout.Lookup(exercise)
 	if !ok {
 		return Prescription{}, false
@@ -263,7 +360,23 @@ func Next(history []workout.Workout, exercise string, date time.Time) (Prescript
 		}
 	}
 	sortWorkouts(past)
-	return prescribe(ex, sessionsByExercise(past)[ex.Key], day, preferredUnit(past)), true
+	unit := preferredUnit(past)
+	if profile.Unit == workout.Kilograms || profile.Unit == workout.Pounds {
+		unit = profile.Unit
+	}
+	return prescribe(ex, sessionsByExercise(past)[ex.Key], day, unit), true
+}
+
+// orderRank places an exercise in the day: loaded lifts, then bodyweight,
+// then timed holds.
+func orderRank(ex workout.Exercise) int {
+	switch {
+	case ex.Timed:
+		return 2
+	case ex.Bodyweight:
+		return 1
+	}
+	return 0
 }
 
 func groupIndex(g workout.MuscleGroup) int {
@@ -309,16 +422,28 @@ func chooseExercise(g workout.MuscleGroup, rule groupRule, byExercise map[string
 // session is one workout of one exercise, reduced to what progression needs.
 type session struct {
 	at time.Time
-	// topKg is the heaviest set's load in kilograms.
+	// topKg is the session's working load in kilograms: the heaviest load
+	// that enough sets (the scheme's) reached at or above, so that a top
+	// single before the work sets or back-off sets after them neither
+	// count as a failed session nor move the load; the heaviest set's
+	// load when no load qualifies (ramping up to one top set).
 	topKg float64
-	// reps are the reps of every set, in order; topReps those of the sets at
-	// the top load.
+	// reps are the reps of every set, in order; topReps those of the sets
+	// at or above the working load.
 	reps    []int
 	topReps []int
 	unit    workout.Unit
 	// bestE1RMKg is the highest estimated one-rep max among the sets.
 	bestE1RMKg float64
+	// maxRPE is the highest RPE among the work sets (0: none given);
+	// allRated is true when every work set has one.
+	maxRPE   float64
+	allRated bool
 }
+
+// backOffFloor: a working load below this share of the heaviest set is a
+// ramp, not the work (sets of 60, 80 and 100 kg are one set at 100).
+const backOffFloor = 0.7
 
 func sessionsByExercise(past []workout.Workout) map[string][]session {
 	out := map[string][]session{}
@@ -326,25 +451,57 @@ func sessionsByExercise(past []workout.Workout) map[string][]session {
 		if len(w.Sets) == 0 {
 			continue
 		}
+		sc := scheme{sets: 1}
+		if ex, ok := workout.Lookup(w.Exercise); ok {
+			sc = schemeFor(ex)
+		}
 		s := session{at: w.PerformedAt, unit: w.Unit}
+		heaviest := 0.0
 		for _, set := range w.Sets {
 			kg := w.WeightKg(set)
-			if kg > s.topKg {
-				s.topKg = kg
-			}
+			heaviest = max(heaviest, kg)
 			s.reps = append(s.reps, set.Reps)
 			if e := E1RM(kg, set.Reps); e > s.bestE1RMKg {
 				s.bestE1RMKg = e
 			}
 		}
+		s.topKg = workingLoad(w, sc, heaviest)
+		s.allRated = true
 		for _, set := range w.Sets {
-			if math.Abs(w.WeightKg(set)-s.topKg) < sameLoadKg {
+			if w.WeightKg(set) > s.topKg-sameLoadKg {
 				s.topReps = append(s.topReps, set.Reps)
+				s.maxRPE = max(s.maxRPE, set.RPE)
+				s.allRated = s.allRated && set.RPE > 0
 			}
 		}
 		out[w.Exercise] = append(out[w.Exercise], s)
 	}
 	return out
+}
+
+// workingLoad is the heaviest set load L of w, at least backOffFloor of
+// the heaviest, with sc.sets sets at or above it; heaviest when none.
+func workingLoad(w workout.Workout, sc scheme, heaviest float64) float64 {
+	best := -1.0
+	for _, set := range w.Sets {
+		kg := w.WeightKg(set)
+		if kg <= best || kg < heaviest*backOffFloor-sameLoadKg {
+			continue
+		}
+		n := 0
+		for _, o := range w.Sets {
+			if w.WeightKg(o) > kg-sameLoadKg {
+				n++
+			}
+		}
+		if n >= sc.sets {
+			best = kg
+		}
+	}
+	if best < 0 {
+		return heaviest
+	}
+	return best
 }
 
 // completed reports whether s met the scheme: enough sets at its top load,
@@ -421,6 +578,18 @@ func progression(ex workout.Exercise, ss []session, day time.Time, unit workout.
 		pr.Weight = roundLoad(last.topKg*factor, unit)
 		pr.Reason = fmt.Sprintf("last %s was %d days ago at %s: restart at %d%% (%s) and build back up",
 			strings.ToLower(ex.Name), gap, lastLoad, int(math.Round(factor*100)), formatLoad(pr.Weight, unit))
+	case last.completed(sc, sc.reps) && last.maxRPE >= GrindRPE:
+		// Done, but at the limit: another step would likely fail.
+		pr.Kind = Repeat
+		pr.Weight = roundLoad(last.topKg, unit)
+		pr.Reason = fmt.Sprintf("completed %d×%d at %s on %s, but at RPE %s (little or nothing left): repeat the load until it feels easier",
+			sc.sets, sc.reps, lastLoad, last.at.Format("2 Jan"), formatRPE(last.maxRPE))
+	case last.completed(sc, sc.reps) && last.allRated && last.maxRPE <= EasyRPE:
+		pr.Kind = Progress
+		inc := 2 * increment(ex, unit)
+		pr.Weight = roundLoad(last.topKg, unit) + inc
+		pr.Reason = fmt.Sprintf("completed %d×%d at %s on %s with reps to spare (RPE %s at most): add %s, a double step",
+			sc.sets, sc.reps, lastLoad, last.at.Format("2 Jan"), formatRPE(last.maxRPE), formatLoad(inc, unit))
 	case last.completed(sc, sc.reps):
 		pr.Kind = Progress
 		inc := increment(ex, unit)
@@ -655,6 +824,10 @@ func repsLabel(reps []int) string {
 		parts[i] = fmt.Sprint(r)
 	}
 	return strings.Join(parts, ",")
+}
+
+func formatRPE(v float64) string {
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.1f", v), "0"), ".")
 }
 
 func round1(v float64) float64 { return math.Round(v*10) / 10 }

@@ -39,6 +39,9 @@ type Query struct {
 	// negative Limit asks for the whole history (up to MaxPerUser), as the
 	// plan needs.
 	Limit int
+	// Deleted answers the deleted workouts (kept for undo) instead of the
+	// live ones.
+	Deleted bool
 }
 
 // View is a user's history as the reader knows it.
@@ -153,8 +156,9 @@ type view struct {
 	mu sync.Mutex
 	// workouts are the last load's plus the pending ones, oldest first so
 	// that a just-logged workout (usually the newest) is appended, not
-	// inserted in front of the whole history.
+	// inserted in front of the whole history; deleted ones are apart.
 	workouts  []workout.Workout
+	deleted   []workout.Workout
 	pending   map[string]pendingWorkout
 	asOf      time.Time // last successful load
 	attempted time.Time // last load started
@@ -266,7 +270,11 @@ func (r *Reader) History(ctx context.Context, userID string, q Query) (View, err
 	defer v.mu.Unlock()
 	out := View{AsOf: v.asOf}
 	out.Stale = v.asOf.IsZero() || v.lastErr != nil || r.opts.Now().Sub(v.asOf) > r.opts.StaleAfter
-	out.Workouts = q.apply(v.workouts)
+	if q.Deleted {
+		out.Workouts = q.apply(v.deleted)
+	} else {
+		out.Workouts = q.apply(v.workouts)
+	}
 	if len(v.pending) > 0 {
 		for _, w := range out.Workouts {
 			if _, ok := v.pending[w.ID]; ok {
@@ -313,7 +321,9 @@ func (r *Reader) Warm(ctx context.Context, userID string) error {
 // Remember adds a workout this process (or another web replica, package
 // peers) just published to its user's view, so that the user sees it
 // before the consumer stored it. It stays pending until a load shows it
-// from the database (or pendingTTL passes).
+// from the database, in this version or a newer one (or pendingTTL
+// passes). A change (version above 0) replaces an older copy of its
+// workout and is ignored when the view has a newer one.
 func (r *Reader) Remember(w workout.Workout) {
 	v := r.view(w.UserID)
 	v.mu.Lock()
@@ -321,11 +331,24 @@ func (r *Reader) Remember(w workout.Workout) {
 	if v.pending == nil {
 		v.pending = map[string]pendingWorkout{}
 	}
-	_, known := v.pending[w.ID]
-	v.pending[w.ID] = pendingWorkout{w: w, added: r.opts.Now()}
-	if known {
+	if w.Version > 0 {
+		v.rememberChange(w, r.opts.Now())
 		return
 	}
+	if p, known := v.pending[w.ID]; known {
+		if p.w.Version == 0 {
+			p.added = r.opts.Now()
+			v.pending[w.ID] = p
+		}
+		return
+	}
+	// A retry of a workout deleted since stays deleted.
+	for _, d := range v.deleted {
+		if d.ID == w.ID {
+			return
+		}
+	}
+	v.pending[w.ID] = pendingWorkout{w: w, added: r.opts.Now()}
 	// The view is sorted: find w's place rather than re-sort or scan a long
 	// history on every logged workout. A retry of a stored workout may
 	// differ in its logged time, never in its performed time, so a copy
@@ -345,6 +368,37 @@ func (r *Reader) Remember(w workout.Workout) {
 		}
 	}
 	v.workouts = slices.Insert(v.workouts, i, w)
+}
+
+// rememberChange installs the change w unless the view holds the same or
+// a newer version of its workout. Changes are rare next to new workouts:
+// a scan of the history is fine. v.mu is held.
+func (v *view) rememberChange(w workout.Workout, now time.Time) {
+	if p, ok := v.pending[w.ID]; ok && p.w.Version >= w.Version {
+		return
+	}
+	for _, list := range [][]workout.Workout{v.workouts, v.deleted} {
+		for _, old := range list {
+			if old.ID == w.ID && old.Version >= w.Version {
+				return
+			}
+		}
+	}
+	v.pending[w.ID] = pendingWorkout{w: w, added: now}
+	drop := func(ws []workout.Workout) []workout.Workout {
+		return slices.DeleteFunc(ws, func(o workout.Workout) bool { return o.ID == w.ID })
+	}
+	v.workouts, v.deleted = drop(v.workouts), drop(v.deleted)
+	if w.Deleted {
+		v.deleted = insertSorted(v.deleted, w)
+	} else {
+		v.workouts = insertSorted(v.workouts, w)
+	}
+}
+
+func insertSorted(ws []workout.Workout, w workout.Workout) []workout.Workout {
+	i, _ := slices.BinarySearchFunc(ws, w, oldestFirst)
+	return slices.Insert(ws, i, w)
 }
 
 // Ping checks that the database answers within ctx (always nil for a
@@ -467,22 +521,48 @@ func (r *Reader) finish(v *view, ws []workout.Workout, err error) {
 	}
 	now := r.opts.Now()
 	v.asOf = now
-	seen := make(map[string]struct{}, len(ws))
+	// The version each workout was read in; a pending change replaces an
+	// older one.
+	seen := make(map[string]int64, len(ws))
 	for _, w := range ws {
-		seen[w.ID] = struct{}{}
+		seen[w.ID] = w.Version
 	}
+	var replaced map[string]bool
 	for id, p := range v.pending {
-		if _, ok := seen[id]; ok || now.Sub(p.added) > pendingTTL {
+		stored, ok := seen[id]
+		if (ok && stored >= p.w.Version) || now.Sub(p.added) > pendingTTL {
 			delete(v.pending, id)
 			continue
 		}
+		if ok {
+			if replaced == nil {
+				replaced = map[string]bool{}
+			}
+			replaced[id] = true
+		}
 		ws = append(ws, p.w)
 	}
-	slices.SortFunc(ws, oldestFirst)
-	if len(ws) > MaxPerUser {
-		ws = ws[len(ws)-MaxPerUser:]
+	live := ws[:0]
+	var deleted []workout.Workout
+	for _, w := range ws {
+		switch {
+		case replaced[w.ID] && w.Version == seen[w.ID] && v.pending[w.ID].w.Version != w.Version:
+			// the stored copy a pending change replaces
+		case w.Deleted:
+			deleted = append(deleted, w)
+		default:
+			live = append(live, w)
+		}
 	}
-	v.workouts = ws
+	slices.SortFunc(live, oldestFirst)
+	slices.SortFunc(deleted, oldestFirst)
+	if len(live) > MaxPerUser {
+		live = live[len(live)-MaxPerUser:]
+	}
+	if len(deleted) > MaxPerUser {
+		deleted = deleted[len(deleted)-MaxPerUser:]
+	}
+	v.workouts, v.deleted = live, deleted
 }
 
 func oldestFirst(a, b workout.Workout) int { return newestFirst(b, a) }

@@ -455,3 +455,96 @@ func TestRememberARetryShowsOnce(t *testing.T) {
 		seen[w.ID] = true
 	}
 }
+
+// An edit or a delete shows at once in place of the workout's older
+// copy, stays over the stored copy until a load shows it, and an older
+// change (a late message from another replica) changes nothing.
+func TestRememberChanges(t *testing.T) {
+	l := &fakeLoader{}
+	stored := history("eve", 3)
+	l.set("eve", stored, nil)
+	c := &clock{t: day0.AddDate(0, 1, 0)}
+	r := newTestReader(l, c, nil)
+	ctx := context.Background()
+	if err := r.Warm(ctx, "eve"); err != nil {
+		t.Fatal(err)
+	}
+	find := func(q Query, id string) (workout.Workout, bool) {
+		t.Helper()
+		v, err := r.History(ctx, "eve", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range v.Workouts {
+			if w.ID == id {
+				return w, true
+			}
+		}
+		return workout.Workout{}, false
+	}
+	reload := func(ws []workout.Workout) {
+		t.Helper()
+		l.set("eve", ws, nil)
+		c.Add(6 * time.Second)
+		if err := r.Warm(ctx, "eve"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	target := stored[1]
+	edit := target
+	edit.Sets = []workout.Set{{Reps: 2, Weight: 999}}
+	edit.Version = 2_000
+	r.Remember(edit)
+	older := target
+	older.Sets = []workout.Set{{Reps: 1, Weight: 1}}
+	older.Version = 1_000
+	r.Remember(older)
+	if got, ok := find(Query{}, target.ID); !ok || got.Version != 2_000 {
+		t.Fatalf("after the edit and an older one: %+v (found %v), want version 2000", got, ok)
+	}
+	if v, _ := r.History(ctx, "eve", Query{}); len(v.Workouts) != 3 || !v.Pending[target.ID] {
+		t.Fatalf("%d workouts, pending %v; want 3 with the edit pending", len(v.Workouts), v.Pending)
+	}
+	// A load that still has the first version keeps the edit.
+	reload(stored)
+	if got, _ := find(Query{}, target.ID); got.Version != 2_000 {
+		t.Fatalf("a load of the older copy replaced the edit: %+v", got)
+	}
+
+	del := edit
+	del.Deleted, del.Version = true, 3_000
+	r.Remember(del)
+	if _, ok := find(Query{}, target.ID); ok {
+		t.Fatal("deleted workout still listed")
+	}
+	if got, ok := find(Query{Deleted: true}, target.ID); !ok || got.Version != 3_000 {
+		t.Fatalf("deleted workout not kept for undo: %+v (found %v)", got, ok)
+	}
+	reload(stored)
+	if _, ok := find(Query{}, target.ID); ok {
+		t.Fatal("a load of the older copy brought a deleted workout back")
+	}
+	// Stored as deleted: no longer pending, still out of the list.
+	withTombstone := append([]workout.Workout(nil), stored...)
+	withTombstone[1] = del
+	reload(withTombstone)
+	if v, _ := r.History(ctx, "eve", Query{}); len(v.Workouts) != 2 || len(v.Pending) != 0 {
+		t.Fatalf("after the delete was stored: %d workouts (want 2), pending %v (want none)", len(v.Workouts), v.Pending)
+	}
+	// A retry of the workout's first POST does not bring it back.
+	r.Remember(target)
+	if _, ok := find(Query{}, target.ID); ok {
+		t.Fatal("a retried create brought a deleted workout back")
+	}
+	// Undo: a newer version without the mark.
+	undo := edit
+	undo.Version = 4_000
+	r.Remember(undo)
+	if got, ok := find(Query{}, target.ID); !ok || got.Version != 4_000 {
+		t.Fatalf("undo not shown: %+v (found %v)", got, ok)
+	}
+	if _, ok := find(Query{Deleted: true}, target.ID); ok {
+		t.Fatal("undone workout still among the deleted")
+	}
+}

@@ -105,7 +105,7 @@ func (s *Server) apiPlan(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	p := plan.Build(h.Workouts, today)
+	p := plan.BuildFor(h.Workouts, today, planProfile(s.profile(r.Context(), id.UserID)))
 	out := apiPlan{Date: p.Date.Format(DateLayout), Unit: p.Unit, Stale: h.Stale, AsOf: asOf(h),
 		Prescriptions: []apiPrescription{}, Groups: []apiGroup{}, Notes: p.Notes}
 	if out.Notes == nil {

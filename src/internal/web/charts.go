@@ -297,14 +297,14 @@ func trimFloat(v float64) string {
 }
 
 // setsLabel summarises sets for the history table, e.g. "5, 5, 3 × 100 kg"
-// or "3 × 5 × 100 kg".
+// or "3 × 5 × 100 kg", with the RPE of sets that have one ("5 @ 100 kg RPE 8").
 func setsLabel(w workout.Workout) string {
 	if len(w.Sets) == 0 {
 		return ""
 	}
 	same := true
 	for _, s := range w.Sets[1:] {
-		if s.Reps != w.Sets[0].Reps || s.Weight != w.Sets[0].Weight {
+		if s != w.Sets[0] {
 			same = false
 		}
 	}
@@ -314,12 +314,35 @@ func setsLabel(w workout.Workout) string {
 		}
 		return trimFloat(x) + " " + string(w.Unit)
 	}
+	rpe := func(s workout.Set) string {
+		if s.RPE == 0 {
+			return ""
+		}
+		return " RPE " + trimFloat(s.RPE)
+	}
+	// A hold counts seconds, loaded only when weight was added.
+	if ex, ok := workout.Lookup(w.Exercise); ok && ex.Timed {
+		hold := func(s workout.Set) string {
+			if s.Weight == 0 {
+				return fmt.Sprintf("%d s%s", s.Reps, rpe(s))
+			}
+			return fmt.Sprintf("%d s @ %s%s", s.Reps, load(s.Weight), rpe(s))
+		}
+		if same {
+			return fmt.Sprintf("%d × %s", len(w.Sets), hold(w.Sets[0]))
+		}
+		parts := make([]string, len(w.Sets))
+		for i, s := range w.Sets {
+			parts[i] = hold(s)
+		}
+		return strings.Join(parts, ", ")
+	}
 	if same {
-		return fmt.Sprintf("%d × %d @ %s", len(w.Sets), w.Sets[0].Reps, load(w.Sets[0].Weight))
+		return fmt.Sprintf("%d × %d @ %s%s", len(w.Sets), w.Sets[0].Reps, load(w.Sets[0].Weight), rpe(w.Sets[0]))
 	}
 	parts := make([]string, len(w.Sets))
 	for i, s := range w.Sets {
-		parts[i] = fmt.Sprintf("%d @ %s", s.Reps, load(s.Weight))
+		parts[i] = fmt.Sprintf("%d @ %s%s", s.Reps, load(s.Weight), rpe(s))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -71,6 +71,9 @@ func (r *fakeReader) History(ctx context.Context, userID string, q HistoryQuery)
 	r.queries = append(r.queries, q)
 	var out []workout.Workout
 	for _, w := range r.byUser[userID] {
+		if w.Deleted != q.Deleted {
+			continue
+		}
 		if q.Exercise != "" && w.Exercise != q.Exercise {
 			continue
 		}
@@ -102,11 +105,18 @@ func (r *fakeReader) Remember(w workout.Workout) {
 	r.add(w)
 }
 
-// add makes w part of the stored history.
+// add makes w part of the stored history; a newer version replaces the
+// stored one, as the consumer's writer does.
 func (r *fakeReader) add(w workout.Workout) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ids[w.ID] {
+		ws := r.byUser[w.UserID]
+		for i := range ws {
+			if ws[i].ID == w.ID && ws[i].Version < w.Version {
+				ws[i] = w
+			}
+		}
 		return
 	}
 	r.ids[w.ID] = true

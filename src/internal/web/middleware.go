@@ -179,10 +179,15 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// limitBody caps every request body; a workout is small.
+// limitBody caps every request body: a workout is small; an import file
+// (its own two paths) is not.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, workout.MaxBodyBytes)
+		limit := int64(workout.MaxBodyBytes)
+		if r.URL.Path == "/import" || r.URL.Path == "/api/v1/import" {
+			limit = MaxImportBytes
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }

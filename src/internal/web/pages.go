@@ -2,24 +2,30 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/homelab-gitops/homelab/src/internal/access"
 	"github.com/homelab-gitops/homelab/src/internal/plan"
+	"github.com/homelab-gitops/homelab/src/internal/records"
+	"github.com/homelab-gitops/homelab/src/internal/store"
 	"github.com/homelab-gitops/homelab/src/internal/workout"
 )
 
 // historyPageLimit bounds the history table.
 const historyPageLimit = 200
 
-var pageFiles = []string{"plan.html", "log.html", "history.html", "progress.html", "error.html"}
+var pageFiles = []string{"plan.html", "log.html", "history.html", "progress.html", "records.html", "import.html", "settings.html", "session.html", "error.html"}
 
 func parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -42,7 +48,18 @@ func parseTemplates() (map[string]*template.Template, error) {
 		"rowErr": func(errs workout.FieldErrors, i int, field string) string {
 			return errs[fmt.Sprintf("rows[%d].%s", i, field)]
 		},
-		"inc":   func(i int) int { return i + 1 },
+		"inc":       func(i int) int { return i + 1 },
+		"fields":    func() []string { return []string{"reps", "weight", "rpe"} },
+		"groups":    plan.Groups,
+		"plural":    plural,
+		"equipment": func() []workout.Equipment { return equipmentKinds },
+		"days": func() []int {
+			out := make([]int, 0, MaxDaysPerWeek-MinDaysPerWeek+1)
+			for d := MinDaysPerWeek; d <= MaxDaysPerWeek; d++ {
+				out = append(out, d)
+			}
+			return out
+		},
 		"rowID": func(field string, i int) string { return fmt.Sprintf("%s_%d", field, i) },
 		"title": func(s string) string {
 			if s == "" {
@@ -92,7 +109,6 @@ type page struct {
 	Plan     *plan.Plan
 	Form     *Form
 	Errors   workout.FieldErrors
-	Catalog  []workout.Exercise
 	Units    []workout.Unit
 	Problem  string
 	History  *historyView
@@ -107,7 +123,45 @@ type page struct {
 	// plan page asks tz.js to reload it once when the browser's differs.
 	TZ          string
 	ReloadForTZ bool
-	loc         *time.Location
+	// EditOf is the id of the workout the log form edits ("" to log one).
+	EditOf string
+	// Deleted are the user's workouts deleted within the undo window.
+	Deleted []workout.Workout
+	// Records are the user's personal records by exercise (records page);
+	// Badges label the listed workouts that broke one (history page).
+	Records []exerciseRecords
+	Badges  map[string]string
+	// Import is an import's report; StrongNames the Strong exercise names
+	// the importer understands.
+	Import      *importReport
+	StrongNames []string
+	// SignOut offers the sign-out button (an OpenID Connect session).
+	SignOut bool
+	// Session is the whole-session form.
+	Session *sessionForm
+	// Settings is the settings form; Onboard asks a new user to set up.
+	Settings *settingsForm
+	Onboard  bool
+	loc      *time.Location
+	// custom are the user's own exercises.
+	custom []store.CustomExercise
+}
+
+// Exercises are the exercises a form offers: the catalogue and the user's
+// own, by muscle group.
+func (p page) Exercises() []exerciseGroup { return groupedCatalogue(p.custom...) }
+
+// ExerciseName names an exercise of the catalogue or of the user's own.
+func (p page) ExerciseName(key string) string {
+	if ex, ok := workout.Lookup(key); ok {
+		return ex.Name
+	}
+	for _, c := range p.custom {
+		if c.Key == key {
+			return c.Name
+		}
+	}
+	return key
 }
 
 // Day formats t as a day in the user's time zone (UTC when unknown).
@@ -126,15 +180,40 @@ type historyView struct {
 	From, To string
 	Errors   map[string]string
 	Logged   string
-	Limited  bool
+	// Page is the page shown (1: the newest historyPageLimit workouts);
+	// Prev and Next link the neighbouring pages ("" when none).
+	Page       int
+	Prev, Next string
+}
+
+// maxHistoryPages bounds ?page= (the view holds at most store.MaxPerUser).
+const maxHistoryPages = 25
+
+// pageURL is the history URL of page n with the same filter.
+func (hv historyView) pageURL(n int) string {
+	v := url.Values{}
+	for k, x := range map[string]string{"exercise": hv.Exercise, "from": hv.From, "to": hv.To} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	if n > 1 {
+		v.Set("page", strconv.Itoa(n))
+	}
+	if len(v) == 0 {
+		return "/history"
+	}
+	return "/history?" + v.Encode()
 }
 
 func (s *Server) newPage(r *http.Request, title, nav string) page {
 	id := identity(r)
-	p := page{Title: title, Nav: nav, User: id.UserID, Dev: s.opts.Dev || id.Dev, RequestID: requestIDFrom(r.Context())}
-	if p.loc = userLocation(r); p.loc != nil {
+	p := page{Title: title, Nav: nav, User: id.UserID, Dev: s.opts.Dev || id.Dev, RequestID: requestIDFrom(r.Context()),
+		SignOut: s.opts.Login != nil && r.Header.Get(access.Header) == "" && !id.Dev}
+	if p.loc = s.zone(r); p.loc != nil {
 		p.TZ = p.loc.String()
 	}
+	p.custom = s.profile(r.Context(), id.UserID).Exercises
 	return p
 }
 
@@ -166,7 +245,12 @@ func (s *Server) planPage(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusOK, "plan.html", p)
 		return
 	}
-	pl := plan.Build(h.Workouts, s.userNow(r))
+	prof := s.profile(r.Context(), p.User)
+	p.Onboard = len(h.Workouts) == 0 && prof.UpdatedAt.IsZero() && s.opts.Profiles != nil
+	if r.URL.Query().Get("welcome") == "1" {
+		p.Flash = "Settings saved. Here is today's plan; log what you do and it adapts."
+	}
+	pl := plan.BuildFor(h.Workouts, s.userNow(r), planProfile(prof))
 	p.Plan = &pl
 	s.render(w, r, http.StatusOK, "plan.html", p)
 }
@@ -175,16 +259,21 @@ func (s *Server) logForm(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "Log workout", "log")
 	h := s.history(r.Context(), p.User, HistoryQuery{})
 	p.Stale, p.AsOf = h.Stale, h.AsOf
-	f := NewForm(s.now(), p.loc, formUnit(h, r))
+	prof := s.profile(r.Context(), p.User)
+	unit := formUnit(h, r)
+	if prof.Unit != "" {
+		unit = prof.Unit
+	}
+	f := NewForm(s.now(), p.loc, unit)
 	if ex := r.URL.Query().Get("exercise"); ex != "" {
-		if _, ok := workout.Lookup(ex); ok {
+		if _, ok := workout.Lookup(ex); ok || workout.IsCustomKey(ex) {
 			f.Exercise = ex
 			// Prefill today's prescription for it, so logging as planned
 			// is one tap; the user edits what differed. Not from a
 			// history never read: that would be a beginner's.
 			if h.Unknown() {
 				p.Problem = "Today's prescription is unavailable: your history could not be read yet. Enter what you did."
-			} else if pr, ok := plan.Next(h.Workouts, ex, s.userNow(r)); ok {
+			} else if pr, ok := plan.NextFor(h.Workouts, ex, s.userNow(r), planProfile(prof)); ok {
 				f.Unit = string(pr.Unit)
 				for i := 0; i < pr.Sets && i < FormRows; i++ {
 					f.Rows[i] = FormRow{Reps: fmt.Sprint(pr.Reps), Weight: trimFloat(pr.Weight)}
@@ -222,7 +311,6 @@ func formUnit(h History, r *http.Request) workout.Unit {
 
 func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, status int, p page, f Form, errs workout.FieldErrors) {
 	p.Form, p.Errors = &f, errs
-	p.Catalog = workout.Catalogue()
 	p.Units = []workout.Unit{workout.Kilograms, workout.Pounds}
 	s.render(w, r, status, "log.html", p)
 }
@@ -239,6 +327,9 @@ func (s *Server) logSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wo, f, errs := ParseForm(r.PostForm, p.User, s.now())
+	if len(errs) == 0 {
+		errs = customErrors(p.custom, wo)
+	}
 	if len(errs) > 0 {
 		s.renderForm(w, r, http.StatusUnprocessableEntity, p, f, errs)
 		return
@@ -276,23 +367,83 @@ func (s *Server) logSubmit(w http.ResponseWriter, r *http.Request) {
 func (s *Server) historyPage(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "History", "history")
 	q, hv := parseHistoryQuery(r)
-	if logged := r.URL.Query().Get("logged"); workout.ValidID(logged) {
-		hv.Logged = logged
+	query := r.URL.Query()
+	switch {
+	case workout.ValidID(query.Get("logged")):
+		hv.Logged = query.Get("logged")
 		p.Flash = "Workout logged and confirmed by the message queue."
+	case workout.ValidID(query.Get("edited")):
+		hv.Logged = query.Get("edited")
+		p.Flash = "Changes saved and confirmed by the message queue."
+	case workout.ValidID(query.Get("deleted")):
+		p.Flash = fmt.Sprintf("Workout deleted. You can undo it below for %d minutes.", int(UndoWindow.Minutes()))
+	case workout.ValidID(query.Get("restored")):
+		hv.Logged = query.Get("restored")
+		p.Flash = "Workout restored."
+	}
+	hv.Page = 1
+	if v := query.Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxHistoryPages {
+			hv.Errors["page"] = fmt.Sprintf("must be a page from 1 to %d", maxHistoryPages)
+		}
+		hv.Page = n
 	}
 	p.History = &hv
 	if len(hv.Errors) == 0 {
-		q.Limit = historyPageLimit
-		h := s.history(r.Context(), p.User, q)
-		p.Workouts, p.Stale, p.AsOf, p.Pending = h.Workouts, h.Stale, h.AsOf, h.Pending
-		hv.Limited = len(h.Workouts) >= historyPageLimit
+		// One read of the whole history (the view holds it in memory): the
+		// page's rows are filtered from it and the records found in it. The
+		// deleted workouts' read shares its deadline, so that a slow
+		// database costs the page one read timeout, not two.
+		ctx, cancel := context.WithTimeout(r.Context(), s.opts.ReadTimeout)
+		defer cancel()
+		all := s.history(ctx, p.User, HistoryQuery{})
+		p.Stale, p.AsOf, p.Pending = all.Stale, all.AsOf, all.Pending
+		var rows []workout.Workout
+		for _, wo := range all.Workouts {
+			if q.keeps(wo) {
+				rows = append(rows, wo)
+			}
+		}
+		first := (hv.Page - 1) * historyPageLimit
+		if first < len(rows) {
+			p.Workouts = rows[first:min(len(rows), first+historyPageLimit)]
+		}
+		if hv.Page > 1 {
+			hv.Prev = hv.pageURL(hv.Page - 1)
+		}
+		if first+historyPageLimit < len(rows) && hv.Page < maxHistoryPages {
+			hv.Next = hv.pageURL(hv.Page + 1)
+		}
+		if !all.Unknown() {
+			unit := plan.PreferredUnit(all.Workouts)
+			p.Badges = map[string]string{}
+			for id, rs := range records.Find(all.Workouts).Broken {
+				p.Badges[id] = brokenLabel(rs, unit)
+			}
+			if b := p.Badges[hv.Logged]; b != "" && p.Flash != "" {
+				p.Flash += " New " + strings.ToLower(b[:1]) + b[1:] + "."
+			}
+		}
+		now := s.now()
+		for _, d := range s.history(ctx, p.User, HistoryQuery{Deleted: true}).Workouts {
+			if undoable(d, now) {
+				p.Deleted = append(p.Deleted, d)
+			}
+		}
 	}
 	status := http.StatusOK
 	if len(hv.Errors) > 0 {
 		status = http.StatusBadRequest
 	}
-	p.Catalog = workout.Catalogue()
 	s.render(w, r, status, "history.html", p)
+}
+
+// keeps reports whether w matches q's exercise and dates.
+func (q HistoryQuery) keeps(w workout.Workout) bool {
+	return (q.Exercise == "" || w.Exercise == q.Exercise) &&
+		(q.From.IsZero() || !w.PerformedAt.Before(q.From)) &&
+		(q.To.IsZero() || w.PerformedAt.Before(q.To))
 }
 
 // parseHistoryQuery reads ?exercise=&from=&to= (dates, "to" inclusive).
@@ -301,7 +452,7 @@ func parseHistoryQuery(r *http.Request) (HistoryQuery, historyView) {
 	hv := historyView{Exercise: v.Get("exercise"), From: v.Get("from"), To: v.Get("to"), Errors: map[string]string{}}
 	var q HistoryQuery
 	if hv.Exercise != "" {
-		if _, ok := workout.Lookup(hv.Exercise); !ok {
+		if _, ok := workout.Lookup(hv.Exercise); !ok && !workout.IsCustomKey(hv.Exercise) {
 			hv.Errors["exercise"] = "unknown exercise"
 		}
 		q.Exercise = hv.Exercise

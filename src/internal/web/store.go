@@ -19,7 +19,7 @@ func (s storeReader) History(ctx context.Context, userID string, q HistoryQuery)
 	if limit == 0 {
 		limit = -1
 	}
-	v, err := s.r.History(ctx, userID, store.Query{Exercise: q.Exercise, From: q.From, To: q.To, Limit: limit})
+	v, err := s.r.History(ctx, userID, store.Query{Exercise: q.Exercise, From: q.From, To: q.To, Limit: limit, Deleted: q.Deleted})
 	if err != nil {
 		return History{}, err
 	}

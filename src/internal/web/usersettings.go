@@ -51,10 +51,21 @@ func userLocation(r *http.Request) *time.Location {
 	return location(name)
 }
 
+// zone is the user's time zone: the one set in their settings, else the
+// browser's; nil when neither is known.
+func (s *Server) zone(r *http.Request) *time.Location {
+	if s.opts.Profiles != nil {
+		if loc := location(s.profile(r.Context(), identity(r).UserID).TimeZone); loc != nil {
+			return loc
+		}
+	}
+	return userLocation(r)
+}
+
 // userNow is the current time in the user's zone when known; UTC
 // otherwise (the plan then says which day it is for).
 func (s *Server) userNow(r *http.Request) time.Time {
-	if loc := userLocation(r); loc != nil {
+	if loc := s.zone(r); loc != nil {
 		return s.now().In(loc)
 	}
 	return s.now().UTC()

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/homelab-gitops/homelab/src/internal/access"
+	"github.com/homelab-gitops/homelab/src/internal/store"
 	"github.com/homelab-gitops/homelab/src/internal/workout"
 )
 
@@ -43,6 +44,8 @@ type HistoryQuery struct {
 	Exercise string
 	From, To time.Time
 	Limit    int
+	// Deleted asks for the deleted workouts (kept for undo) instead.
+	Deleted bool
 }
 
 // History is what a Reader answered.
@@ -79,12 +82,34 @@ type Announcer interface {
 	Announce(w workout.Workout)
 }
 
+// Profiles reads and saves users' settings. Get answers from memory or
+// within ctx; on a database error it returns the last known profile (zero
+// but for UserID when none) with the error.
+type Profiles interface {
+	Get(ctx context.Context, userID string) (store.Profile, error)
+	Save(ctx context.Context, p store.Profile) error
+}
+
+// Login serves the sign-in routes under /auth/.
+type Login interface {
+	http.Handler
+	// LoginURL starts a sign-in that returns to next.
+	LoginURL(next string) string
+}
+
 // Options configure a Server.
 type Options struct {
 	Publisher Publisher
 	Reader    Reader
 	// Peers, when set, hears of every confirmed workout (several replicas).
 	Peers Announcer
+	// Profiles keeps users' settings (store.Profiles); without it the
+	// settings page is unavailable and plans come from the history alone.
+	Profiles Profiles
+	// Login, when set, serves /auth/ (OpenID Connect sign-in, package
+	// oidclogin) and is where a page request without a token is sent; Auth
+	// then accepts its session cookie.
+	Login Login
 	// Auth identifies users: an access.Verifier in production,
 	// access.Dev in development mode.
 	Auth access.Authenticator
@@ -114,6 +139,8 @@ type Server struct {
 	// logged remembers the workouts confirmed here, to refuse an
 	// Idempotency-Key reused for a different workout.
 	logged *idempotencyCache
+	// imports bounds the imports running at once.
+	imports *importer
 }
 
 // New builds the server and its routes.
@@ -151,7 +178,8 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, log: opts.Logger, pages: pages, static: static, metrics: m, logged: newIdempotencyCache(idempotencyEntries)}
+	s := &Server{opts: opts, log: opts.Logger, pages: pages, static: static, metrics: m, logged: newIdempotencyCache(idempotencyEntries),
+		imports: &importer{running: map[string]bool{}}}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -168,6 +196,18 @@ func (s *Server) routes() http.Handler {
 	r.HandleFunc("/log", s.logSubmit).Methods(http.MethodPost)
 	r.HandleFunc("/history", s.historyPage).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/progress", s.progressPage).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/session", s.sessionPage).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/session", s.sessionSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/settings", s.settingsPage).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/settings", s.settingsSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/import", s.importPage).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/import", s.importSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/export", s.exportFile).Methods(http.MethodGet)
+	r.HandleFunc("/records", s.recordsPage).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/workouts/{id}/edit", s.editForm).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/workouts/{id}/edit", s.editSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/workouts/{id}/delete", s.deleteSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/workouts/{id}/undo", s.undoSubmit).Methods(http.MethodPost)
 	r.PathPrefix("/static/").Handler(http.StripPrefix("/static/", staticHandler(s.static))).Methods(http.MethodGet, http.MethodHead)
 
 	// The API is registered on the root router, not a subrouter: mux
@@ -176,6 +216,14 @@ func (s *Server) routes() http.Handler {
 	r.HandleFunc("/api/v1/workouts", s.apiListWorkouts).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/workouts", s.apiPostWorkout).Methods(http.MethodPost)
 	r.HandleFunc("/api/v1/workouts/{id}", s.apiGetWorkout).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/workouts/{id}", s.apiPutWorkout).Methods(http.MethodPut)
+	r.HandleFunc("/api/v1/workouts/{id}", s.apiDeleteWorkout).Methods(http.MethodDelete)
+	r.HandleFunc("/api/v1/workouts/{id}/undo", s.apiUndoDelete).Methods(http.MethodPost)
+	r.HandleFunc("/api/v1/export", s.exportFile).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/import", s.apiImport).Methods(http.MethodPost)
+	r.HandleFunc("/api/v1/sessions", s.apiPostSession).Methods(http.MethodPost)
+	r.HandleFunc("/api/v1/exercises", s.apiExercises).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/records", s.apiRecords).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/openapi.yaml", s.apiSpec).Methods(http.MethodGet)
 
 	r.NotFoundHandler = http.HandlerFunc(s.notFound)
@@ -189,19 +237,28 @@ func (s *Server) routes() http.Handler {
 		s.renderError(w, r, http.StatusForbidden, "Cross-origin request refused: submit from this site's own pages.")
 	}))
 
-	authed := access.Middleware(s.opts.Auth, func(r *http.Request, err error) {
+	var loginURL func(string) string
+	if s.opts.Login != nil {
+		loginURL = s.opts.Login.LoginURL
+	}
+	authed := access.MiddlewareWithLogin(s.opts.Auth, func(r *http.Request, err error) {
 		reason := "invalid"
 		if errors.Is(err, access.ErrNoToken) {
 			reason = "missing"
 		}
 		s.metrics.authRejected.WithLabelValues(reason).Inc()
 		s.logger(r.Context()).Warn("request refused by access check", "reason", reason, "error", err.Error(), "path", r.URL.Path)
-	})(csrf.Handler(limitBody(r)))
+	}, loginURL)(csrf.Handler(limitBody(r)))
 
 	probes := http.NewServeMux()
 	probes.HandleFunc("GET /healthz", s.healthz)
 	probes.HandleFunc("GET /readyz", s.readyz)
 	probes.Handle("/", authed)
+	if s.opts.Login != nil {
+		// Before any sign-in: the callback is a top-level GET from the
+		// provider; logout is a POST from this site's pages only.
+		probes.Handle("/auth/", csrf.Handler(s.opts.Login))
+	}
 
 	return s.observe(securityHeaders(recoverPanics(s.log, probes)))
 }

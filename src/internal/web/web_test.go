@@ -81,7 +81,7 @@ func TestPagesRender(t *testing.T) {
 		want []string
 	}{
 		{"/", []string{"DEVELOPMENT MODE", "Back squat", "3 × 5", "102.5 kg", "completed 3×5 at 100 kg", "Muscle groups"}},
-		{"/log", []string{`name="idempotency_key"`, `<option value="deadlift">Deadlift</option>`, `name="reps_0"`}},
+		{"/log", []string{`name="idempotency_key"`, `<option value="deadlift">Deadlift (barbell)</option>`, `name="reps_0"`}},
 		{"/log?exercise=bench-press&unit=lb", []string{`<option value="bench-press" selected>`, `<option value="lb" selected>`}},
 		{"/log?exercise=back-squat", []string{`name="reps_2" id="reps_2" value="5"`, `name="weight_2" id="weight_2" value="102.5"`, "Prefilled with today&#39;s prescription: completed 3×5"}},
 		{"/log?exercise=pull-up", []string{`name="reps_2" id="reps_2" value="6"`, `name="weight_0" id="weight_0" value=""`}},

@@ -64,6 +64,31 @@ type Workout struct {
 	Sets        []Set     `json:"sets" bson:"sets"`
 	Notes       string    `json:"notes,omitempty" bson:"notes,omitempty"`
 	LoggedAt    time.Time `json:"logged_at" bson:"logged_at"`
+	// Version orders the changes of one workout: 0 as first logged; an
+	// edit, a delete or an undo carries the time it was made in Unix
+	// milliseconds, above the version it replaces. The store keeps the
+	// highest version whatever order the messages arrive in, so a late
+	// edit never overwrites a newer change and a replayed one changes
+	// nothing.
+	Version int64 `json:"version,omitempty" bson:"version,omitempty"`
+	// Deleted marks a deleted workout. Its content is kept, so that an undo
+	// (a newer version without the mark) can restore it.
+	Deleted bool `json:"deleted,omitempty" bson:"deleted,omitempty"`
+}
+
+// ChangedAt is when the change a workout's version carries was made; zero
+// for a workout as first logged.
+func (w Workout) ChangedAt() time.Time {
+	if w.Version == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(w.Version).UTC()
+}
+
+// NextVersion is the version of a change of w made at now: now in Unix
+// milliseconds, or one above w's version when the clock is behind it.
+func (w Workout) NextVersion(now time.Time) int64 {
+	return max(now.UnixMilli(), w.Version+1)
 }
 
 // MuscleGroup groups exercises for recovery spacing and volume balance.
@@ -77,14 +102,29 @@ const (
 	Core      MuscleGroup = "core"
 )
 
+// Equipment is what an exercise is done with.
+type Equipment string
+
+const (
+	Barbell    Equipment = "barbell"
+	Dumbbell   Equipment = "dumbbell"
+	Machine    Equipment = "machine"
+	Cable      Equipment = "cable"
+	BodyWeight Equipment = "bodyweight"
+)
+
 // Exercise describes a catalogue entry: how it loads and how fast it progresses.
 type Exercise struct {
-	Key   string
-	Name  string
-	Group MuscleGroup
-	// IncrementKg is the smallest sensible load jump for progressive overload.
+	Key       string
+	Name      string
+	Group     MuscleGroup
+	Equipment Equipment
+	// IncrementKg is the smallest sensible load jump for progressive
+	// overload (per dumbbell for dumbbell exercises, whose weight is one
+	// dumbbell's).
 	IncrementKg float64
-	// Bodyweight exercises progress by reps rather than load.
+	// Bodyweight exercises progress by reps rather than load; their weight
+	// is the load added to the body.
 	Bodyweight bool
 	// Timed exercises are held for a time: a set's reps field counts
 	// seconds (the wire format stays the same for every exercise).
@@ -108,17 +148,34 @@ func (e Exercise) RepUnit() string {
 	return "reps"
 }
 
+// catalogue holds the common barbell, dumbbell, machine, cable and
+// bodyweight lifts. Keys are stored in every workout: never rename one.
 var catalogue = []Exercise{
-	{Key: "back-squat", Name: "Back squat", Group: Legs, IncrementKg: 2.5},
-	{Key: "front-squat", Name: "Front squat", Group: Legs, IncrementKg: 2.5},
-	{Key: "deadlift", Name: "Deadlift", Group: Posterior, IncrementKg: 5},
-	{Key: "romanian-deadlift", Name: "Romanian deadlift", Group: Posterior, IncrementKg: 2.5},
-	{Key: "bench-press", Name: "Bench press", Group: Push, IncrementKg: 2.5},
-	{Key: "overhead-press", Name: "Overhead press", Group: Push, IncrementKg: 1.25},
-	{Key: "dip", Name: "Dip", Group: Push, Bodyweight: true},
-	{Key: "barbell-row", Name: "Barbell row", Group: Pull, IncrementKg: 2.5},
-	{Key: "pull-up", Name: "Pull-up", Group: Pull, Bodyweight: true},
-	{Key: "plank", Name: "Plank (seconds)", Group: Core, Bodyweight: true, Timed: true},
+	{Key: "back-squat", Name: "Back squat", Group: Legs, Equipment: Barbell, IncrementKg: 2.5},
+	{Key: "front-squat", Name: "Front squat", Group: Legs, Equipment: Barbell, IncrementKg: 2.5},
+	{Key: "goblet-squat", Name: "Goblet squat", Group: Legs, Equipment: Dumbbell, IncrementKg: 2},
+	{Key: "leg-press", Name: "Leg press", Group: Legs, Equipment: Machine, IncrementKg: 5},
+	{Key: "lunge", Name: "Dumbbell lunge", Group: Legs, Equipment: Dumbbell, IncrementKg: 2},
+	{Key: "leg-extension", Name: "Leg extension", Group: Legs, Equipment: Machine, IncrementKg: 2.5},
+	{Key: "deadlift", Name: "Deadlift", Group: Posterior, Equipment: Barbell, IncrementKg: 5},
+	{Key: "romanian-deadlift", Name: "Romanian deadlift", Group: Posterior, Equipment: Barbell, IncrementKg: 2.5},
+	{Key: "hip-thrust", Name: "Hip thrust", Group: Posterior, Equipment: Barbell, IncrementKg: 5},
+	{Key: "leg-curl", Name: "Leg curl", Group: Posterior, Equipment: Machine, IncrementKg: 2.5},
+	{Key: "bench-press", Name: "Bench press", Group: Push, Equipment: Barbell, IncrementKg: 2.5},
+	{Key: "overhead-press", Name: "Overhead press", Group: Push, Equipment: Barbell, IncrementKg: 1.25},
+	{Key: "incline-dumbbell-press", Name: "Incline dumbbell press", Group: Push, Equipment: Dumbbell, IncrementKg: 2},
+	{Key: "dumbbell-shoulder-press", Name: "Dumbbell shoulder press", Group: Push, Equipment: Dumbbell, IncrementKg: 2},
+	{Key: "dip", Name: "Dip", Group: Push, Equipment: BodyWeight, Bodyweight: true},
+	{Key: "push-up", Name: "Push-up", Group: Push, Equipment: BodyWeight, Bodyweight: true},
+	{Key: "barbell-row", Name: "Barbell row", Group: Pull, Equipment: Barbell, IncrementKg: 2.5},
+	{Key: "dumbbell-row", Name: "One-arm dumbbell row", Group: Pull, Equipment: Dumbbell, IncrementKg: 2},
+	{Key: "lat-pulldown", Name: "Lat pulldown", Group: Pull, Equipment: Cable, IncrementKg: 2.5},
+	{Key: "seated-cable-row", Name: "Seated cable row", Group: Pull, Equipment: Cable, IncrementKg: 2.5},
+	{Key: "pull-up", Name: "Pull-up", Group: Pull, Equipment: BodyWeight, Bodyweight: true},
+	{Key: "chin-up", Name: "Chin-up", Group: Pull, Equipment: BodyWeight, Bodyweight: true},
+	{Key: "plank", Name: "Plank (seconds)", Group: Core, Equipment: BodyWeight, Bodyweight: true, Timed: true},
+	{Key: "hanging-leg-raise", Name: "Hanging leg raise", Group: Core, Equipment: BodyWeight, Bodyweight: true},
+	{Key: "cable-crunch", Name: "Cable crunch", Group: Core, Equipment: Cable, IncrementKg: 2.5},
 }
 
 // Catalogue returns the known exercises, sorted by key.
@@ -126,6 +183,61 @@ func Catalogue() []Exercise {
 	out := append([]Exercise(nil), catalogue...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
+}
+
+// CustomPrefix starts the key of an exercise a user added (settings).
+const CustomPrefix = "custom-"
+
+// maxCustomKey bounds a custom exercise's key.
+const maxCustomKey = 48
+
+// IsCustomKey reports whether key names a user's own exercise:
+// "custom-" and words of a-z and 0-9 joined by single dashes. Its
+// definition (name, group, whether it is timed) lives in the user's
+// settings; a workout of it is valid with any such key, counting up to
+// MaxSeconds per set, with any load from zero.
+func IsCustomKey(key string) bool {
+	rest, ok := strings.CutPrefix(key, CustomPrefix)
+	if !ok || len(key) > maxCustomKey || rest == "" || rest[0] == '-' || rest[len(rest)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		switch {
+		case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
+		case c == '-' && rest[i-1] != '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// CustomKey makes the key of a custom exercise from its name ("" when the
+// name has no letter or digit).
+func CustomKey(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case 'a' <= r && r <= 'z' || '0' <= r && r <= '9':
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+		default:
+			dash = true
+		}
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	key := CustomPrefix + b.String()
+	if len(key) > maxCustomKey {
+		key = strings.TrimRight(key[:maxCustomKey], "-")
+	}
+	return key
 }
 
 // Lookup returns the catalogue entry for key.
@@ -179,7 +291,8 @@ func (w Workout) Validate(now time.Time) error {
 		fe["user_id"] = "is required (at most 254 characters)"
 	}
 	ex, known := Lookup(w.Exercise)
-	if !known {
+	custom := !known && IsCustomKey(w.Exercise)
+	if !known && !custom {
 		fe["exercise"] = "unknown exercise; choose one from the list"
 	}
 	switch {
@@ -203,7 +316,11 @@ func (w Workout) Validate(now time.Time) error {
 		if i >= MaxSets {
 			break
 		}
-		switch limit := ex.RepLimit(); {
+		limit := ex.RepLimit()
+		if custom {
+			limit = MaxSeconds
+		}
+		switch {
 		case known && ex.Timed && (s.Reps < 1 || s.Reps > limit):
 			fe[fmt.Sprintf("sets[%d].reps", i)] = fmt.Sprintf("must be between 1 and %d seconds", limit)
 		case s.Reps < 1 || s.Reps > limit:
@@ -228,6 +345,12 @@ func (w Workout) Validate(now time.Time) error {
 	if w.LoggedAt.IsZero() {
 		fe["logged_at"] = "is required"
 	}
+	if w.Version < 0 {
+		fe["version"] = "must be zero or more"
+	}
+	if w.Deleted && w.Version == 0 {
+		fe["deleted"] = "a delete needs a version above the workout's"
+	}
 	if len(fe) > 0 {
 		return fe
 	}
@@ -237,17 +360,34 @@ func (w Workout) Validate(now time.Time) error {
 // ErrTooLarge is returned by Decode when the body exceeds MaxBodyBytes.
 var ErrTooLarge = errors.New("workout body too large")
 
-// Decode reads one JSON workout strictly: unknown fields, trailing data and
-// bodies over MaxBodyBytes are errors. It does not validate.
+// Decode reads one JSON workout a client sent strictly: unknown fields,
+// trailing data and bodies over MaxBodyBytes are errors, and so are the
+// version and deleted fields, which only the server sets (an edit or a
+// delete has its own request). It does not validate.
 func Decode(r io.Reader) (Workout, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxBodyBytes+1))
 	if err != nil {
 		return Workout{}, fmt.Errorf("read workout: %w", err)
 	}
-	return DecodeBytes(data)
+	w, err := DecodeBytes(data)
+	if err != nil {
+		return Workout{}, err
+	}
+	fe := FieldErrors{}
+	if w.Version != 0 {
+		fe["version"] = "is set by the server; edit a workout with PUT /api/v1/workouts/{id}"
+	}
+	if w.Deleted {
+		fe["deleted"] = "is set by the server; delete a workout with DELETE /api/v1/workouts/{id}"
+	}
+	if len(fe) > 0 {
+		return Workout{}, fe
+	}
+	return w, nil
 }
 
-// DecodeBytes is Decode for a body already in memory (a message body).
+// DecodeBytes decodes a message body as Decode does, version and deleted
+// fields included.
 func DecodeBytes(data []byte) (Workout, error) {
 	if len(data) > MaxBodyBytes {
 		return Workout{}, ErrTooLarge

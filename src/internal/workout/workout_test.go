@@ -225,3 +225,36 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestCustomExercises(t *testing.T) {
+	for name, want := range map[string]string{
+		"Bulgarian split squat":     "custom-bulgarian-split-squat",
+		"  Nordic curl (band)!! ":   "custom-nordic-curl-band",
+		"Überzug":                   "custom-berzug",
+		"!!!":                       "",
+		strings.Repeat("long ", 20): "custom-long-long-long-long-long-long-long-long-l",
+	} {
+		got := CustomKey(name)
+		if got != want {
+			t.Errorf("CustomKey(%q) = %q, want %q", name, got, want)
+		}
+		if got != "" && !IsCustomKey(got) {
+			t.Errorf("CustomKey(%q) = %q is not a custom key", name, got)
+		}
+	}
+	for _, bad := range []string{"custom-", "custom--x", "custom-X", "squat", "custom-a b", "custom-" + strings.Repeat("a", 60)} {
+		if IsCustomKey(bad) {
+			t.Errorf("IsCustomKey(%q)", bad)
+		}
+	}
+	now := time.Date(2026, 11, 20, 18, 0, 0, 0, time.UTC)
+	w := Workout{ID: "00000000-0000-4000-8000-000000000001", UserID: "u", Exercise: "custom-sled-push", PerformedAt: now, Unit: Kilograms,
+		Sets: []Set{{Reps: 40}, {Reps: 20, Weight: 80}}, LoggedAt: now}
+	if err := w.Validate(now); err != nil {
+		t.Errorf("custom exercise workout: %v", err)
+	}
+	w.Sets[0].Reps = MaxSeconds + 1
+	if err := w.Validate(now); err == nil {
+		t.Error("a custom set over the limit validated")
+	}
+}
