@@ -303,7 +303,7 @@ func (n *Notifier) send(ctx context.Context, ch *amqp.Channel) error {
 	n.mu.Unlock()
 	for len(ws) > 0 {
 		batch := ws[:min(len(ws), n.cfg.MaxBatch)]
-		body, err := json.Marshal(batch)
+		body, err := encode(batch)
 		if err != nil {
 			// Workouts always encode; should one not, drop it all rather
 			// than retry it forever.
@@ -328,6 +328,23 @@ func (n *Notifier) send(ctx context.Context, ch *amqp.Channel) error {
 		ws = ws[len(batch):]
 	}
 	return nil
+}
+
+// encode writes workouts as a JSON array, as json.Marshal would, without
+// its reflection (a batch carries every workout this replica accepted).
+func encode(ws []workout.Workout) ([]byte, error) {
+	b := make([]byte, 0, 512*len(ws)+2)
+	b = append(b, '[')
+	for i, w := range ws {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = workout.AppendJSON(b, w); err != nil {
+			return nil, fmt.Errorf("workout %s: %w", w.ID, err)
+		}
+	}
+	return append(b, ']'), nil
 }
 
 // requeue puts unsent workouts back before those announced since, keeping
