@@ -129,7 +129,7 @@ func TestDecodeCanonicalTakesWhatClientsSend(t *testing.T) {
 func FuzzAppendJSON(f *testing.F) {
 	f.Add("0b8a1c9e-2f4d-4e6a-9c1b-3d5e7f9a1b2c", "ann@example.com", "back-squat", int64(1764005400), 0, 3600, "kg", 5, 102.5, 8.5, "")
 	f.Add("", "<b>&", "x\"y\\z", int64(-62135596800), 999999999, -34200, "lb", -1, 1e-7, 1e21, "é\u2028\n\x01\xff")
-	f.Add("", "", "", int64(253402300800), 1, 45, "", 0, -0.0, 123456789012.5, "a")
+	f.Add("", "", "", int64(253402300800), 1, 45, "", 0, math.Copysign(0, -1), 123456789012.5, "a")
 	f.Add("", "", "", int64(0), 0, 0, "", math.MaxInt32, math.Inf(1), math.NaN(), "")
 	f.Fuzz(func(t *testing.T, id, user, exercise string, sec int64, nsec, offset int, unit string, reps int, weight, rpe float64, notes string) {
 		at := time.Unix(sec, int64(nsec)).In(time.FixedZone("", offset))
