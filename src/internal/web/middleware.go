@@ -9,6 +9,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"github.com/homelab-gitops/homelab/src/internal/workout"
 )
 
@@ -74,6 +76,18 @@ func setRoute(ctx context.Context, name string) {
 	if ri, ok := ctx.Value(requestKey).(*requestInfo); ok {
 		ri.route = name
 	}
+}
+
+// routeName is a mux middleware: it runs after matching.
+func routeName(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cur := mux.CurrentRoute(r); cur != nil {
+			if tmpl, err := cur.GetPathTemplate(); err == nil {
+				setRoute(r.Context(), tmpl)
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 type statusWriter struct {

@@ -7,7 +7,6 @@ import (
 	"html/template"
 	"net/http"
 	"path"
-	"slices"
 	"strings"
 	"time"
 
@@ -355,15 +354,6 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.renderError(w, r, http.StatusNotFound, "There is no page here.")
 }
 
-// methodNotAllowed answers a method that pattern does not serve; methods
-// lists the ones it does (complete once the routes are registered).
-func (s *Server) methodNotAllowed(methods map[string][]string, pattern string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		allow := methods[pattern]
-		if slices.Contains(allow, http.MethodGet) {
-			allow = append(allow[:len(allow):len(allow)], http.MethodHead)
-		}
-		w.Header().Set("Allow", strings.Join(allow, ", "))
-		s.renderError(w, r, http.StatusMethodNotAllowed, "That method is not allowed here.")
-	})
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	s.renderError(w, r, http.StatusMethodNotAllowed, "That method is not allowed here.")
 }

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/homelab-gitops/homelab/src/internal/access"
@@ -159,42 +160,26 @@ func New(opts Options) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 func (s *Server) routes() http.Handler {
-	// net/http's ServeMux matches without regular expressions and keeps
-	// the pattern in the request instead of copying it into a new context.
-	mux := http.NewServeMux()
-	methods := map[string][]string{}
-	handle := func(method, path string, h http.Handler) {
-		pattern := path
-		if path == "/" {
-			pattern = "/{$}"
-		}
-		if methods[pattern] == nil {
-			// Any other method on a known path is a 405.
-			mux.Handle(pattern, s.methodNotAllowed(methods, pattern))
-		}
-		methods[pattern] = append(methods[pattern], method)
-		// The route template labels the request's metrics.
-		mux.Handle(method+" "+pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			setRoute(r.Context(), path)
-			h.ServeHTTP(w, r)
-		}))
-	}
+	r := mux.NewRouter()
+	r.Use(routeName)
 
-	// GET also serves HEAD.
-	handle(http.MethodGet, "/", http.HandlerFunc(s.planPage))
-	handle(http.MethodGet, "/log", http.HandlerFunc(s.logForm))
-	handle(http.MethodPost, "/log", http.HandlerFunc(s.logSubmit))
-	handle(http.MethodGet, "/history", http.HandlerFunc(s.historyPage))
-	handle(http.MethodGet, "/progress", http.HandlerFunc(s.progressPage))
-	handle(http.MethodGet, "/static/", http.StripPrefix("/static/", staticHandler(s.static)))
+	r.HandleFunc("/", s.planPage).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/log", s.logForm).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/log", s.logSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/history", s.historyPage).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/progress", s.progressPage).Methods(http.MethodGet, http.MethodHead)
+	r.PathPrefix("/static/").Handler(http.StripPrefix("/static/", staticHandler(s.static))).Methods(http.MethodGet, http.MethodHead)
 
-	handle(http.MethodGet, "/api/v1/plan", http.HandlerFunc(s.apiPlan))
-	handle(http.MethodGet, "/api/v1/workouts", http.HandlerFunc(s.apiListWorkouts))
-	handle(http.MethodPost, "/api/v1/workouts", http.HandlerFunc(s.apiPostWorkout))
-	handle(http.MethodGet, "/api/v1/workouts/{id}", http.HandlerFunc(s.apiGetWorkout))
-	handle(http.MethodGet, "/api/v1/openapi.yaml", http.HandlerFunc(s.apiSpec))
+	// The API is registered on the root router, not a subrouter: mux
+	// answers 404 instead of 405 for a method mismatch inside a subrouter.
+	r.HandleFunc("/api/v1/plan", s.apiPlan).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/workouts", s.apiListWorkouts).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/workouts", s.apiPostWorkout).Methods(http.MethodPost)
+	r.HandleFunc("/api/v1/workouts/{id}", s.apiGetWorkout).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/openapi.yaml", s.apiSpec).Methods(http.MethodGet)
 
-	mux.HandleFunc("/", s.notFound)
+	r.NotFoundHandler = http.HandlerFunc(s.notFound)
+	r.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
 
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -211,7 +196,7 @@ func (s *Server) routes() http.Handler {
 		}
 		s.metrics.authRejected.WithLabelValues(reason).Inc()
 		s.logger(r.Context()).Warn("request refused by access check", "reason", reason, "error", err.Error(), "path", r.URL.Path)
-	})(csrf.Handler(limitBody(mux)))
+	})(csrf.Handler(limitBody(r)))
 
 	probes := http.NewServeMux()
 	probes.HandleFunc("GET /healthz", s.healthz)
