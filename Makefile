@@ -63,8 +63,10 @@ test-vip: deps ## edge VIP failover in network namespaces with the homelab's 60 
 	$(GO) test -count=1 -v -run '^TestVIPFailover$$' -timeout 5m ./tools/internal/edge -args -vip-full
 
 .PHONY: fuzz
-fuzz: ## run each fuzz target briefly (the workout decoder, the log form)
+fuzz: ## run each fuzz target briefly (the workout decoder and its fast path, the encoder, the log form)
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./src/internal/workout
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeCanonical$$' -fuzztime=$(FUZZTIME) ./src/internal/workout
+	$(GO) test -run='^$$' -fuzz='^FuzzAppendJSON$$' -fuzztime=$(FUZZTIME) ./src/internal/workout
 	$(GO) test -run='^$$' -fuzz='^FuzzParseForm$$' -fuzztime=$(FUZZTIME) ./src/internal/web
 
 .PHONY: lint

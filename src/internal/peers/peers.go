@@ -95,6 +95,11 @@ type Notifier struct {
 
 	mu      sync.Mutex
 	waiting []workout.Workout
+	// spare is the last sent batch's array, emptied, for the next one to
+	// fill: a replica accepts every workout into one of them.
+	spare []workout.Workout
+	// body is the session's encoding buffer (publishing copies it out).
+	body []byte
 	// kick wakes the session when the first workout of a batch arrives.
 	kick      chan struct{}
 	connected atomic.Bool
@@ -299,11 +304,12 @@ func (n *Notifier) open(conn *amqp.Connection) (<-chan amqp.Delivery, *amqp.Chan
 func (n *Notifier) send(ctx context.Context, ch *amqp.Channel) error {
 	n.mu.Lock()
 	ws := n.waiting
-	n.waiting = nil
+	n.waiting, n.spare = n.spare, nil
 	n.mu.Unlock()
+	sent := ws
 	for len(ws) > 0 {
 		batch := ws[:min(len(ws), n.cfg.MaxBatch)]
-		body, err := json.Marshal(batch)
+		body, err := encode(n.body[:0], batch)
 		if err != nil {
 			// Workouts always encode; should one not, drop it all rather
 			// than retry it forever.
@@ -324,10 +330,32 @@ func (n *Notifier) send(ctx context.Context, ch *amqp.Channel) error {
 			n.requeue(ws)
 			return fmt.Errorf("publish %d workouts to %s: %w", len(batch), Exchange, err)
 		}
+		n.body = body
 		n.m.workouts.WithLabelValues("sent").Add(float64(len(batch)))
 		ws = ws[len(batch):]
 	}
+	clear(sent)
+	n.mu.Lock()
+	n.spare = sent[:0]
+	n.mu.Unlock()
 	return nil
+}
+
+// encode appends workouts as a JSON array, as json.Marshal writes it,
+// without its reflection (a batch carries every workout this replica
+// accepted).
+func encode(b []byte, ws []workout.Workout) ([]byte, error) {
+	b = append(b, '[')
+	for i, w := range ws {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = workout.AppendJSON(b, w); err != nil {
+			return nil, fmt.Errorf("workout %s: %w", w.ID, err)
+		}
+	}
+	return append(b, ']'), nil
 }
 
 // requeue puts unsent workouts back before those announced since, keeping

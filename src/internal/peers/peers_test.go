@@ -2,6 +2,7 @@ package peers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
@@ -227,4 +228,23 @@ func readPermission(t *testing.T, path string) permission {
 		t.Fatalf("%s: spec.permissions has no configure, write or read", path)
 	}
 	return p
+}
+
+func TestBatchesEncodeAsJSONArrays(t *testing.T) {
+	ws := []workout.Workout{accepted(1), accepted(2), accepted(3)}
+	ws[1].Notes = `<"quoted" & escaped>`
+	got, err := encode([]byte("x")[:0], ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("encode:\n%s\njson.Marshal:\n%s", got, want)
+	}
+	if got, err := encode(nil, nil); err != nil || string(got) != "[]" {
+		t.Errorf("encode(nil) = %s, %v; want []", got, err)
+	}
 }

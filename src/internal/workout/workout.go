@@ -10,7 +10,6 @@ import (
 	"io"
 	"math"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -275,10 +274,36 @@ func (fe FieldErrors) Error() string {
 	return "invalid workout: " + strings.Join(parts, "; ")
 }
 
-var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
-
-// ValidID reports whether id is a canonical lower-case UUID.
-func ValidID(id string) bool { return uuidPattern.MatchString(id) }
+// ValidID reports whether id is a canonical lower-case UUID of versions 1
+// to 8 (RFC 9562 variant): xxxxxxxx-xxxx-Vxxx-Nxxx-xxxxxxxxxxxx, V in 1-8,
+// N in 8, 9, a, b. It runs on every POST: no regular expression.
+func ValidID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		case 14:
+			if c < '1' || c > '8' {
+				return false
+			}
+		case 19:
+			if c != '8' && c != '9' && c != 'a' && c != 'b' {
+				return false
+			}
+		default:
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // Validate checks w against the rules every stored workout satisfies. now
 // bounds PerformedAt so that a clock-skewed client cannot log the future.
@@ -391,6 +416,9 @@ func Decode(r io.Reader) (Workout, error) {
 func DecodeBytes(data []byte) (Workout, error) {
 	if len(data) > MaxBodyBytes {
 		return Workout{}, ErrTooLarge
+	}
+	if w, ok := decodeCanonical(data); ok {
+		return w, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
