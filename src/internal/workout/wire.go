@@ -64,7 +64,15 @@ func AppendJSON(b []byte, w Workout) ([]byte, error) {
 	}
 	b = append(b, `,"logged_at":"`...)
 	b = w.LoggedAt.AppendFormat(b, time.RFC3339Nano)
-	return append(b, `"}`...), nil
+	b = append(b, '"')
+	if w.Version != 0 {
+		b = append(b, `,"version":`...)
+		b = strconv.AppendInt(b, w.Version, 10)
+	}
+	if w.Deleted {
+		b = append(b, `,"deleted":true`...)
+	}
+	return append(b, '}'), nil
 }
 
 // appendMarshal is the general case: encoding/json, with its errors.
