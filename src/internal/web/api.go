@@ -176,22 +176,8 @@ func (s *Server) apiListWorkouts(w http.ResponseWriter, r *http.Request) {
 // its id only after the broker's confirm; 503 with Retry-After otherwise.
 func (s *Server) apiPostWorkout(w http.ResponseWriter, r *http.Request) {
 	id := identity(r)
-	if ct := r.Header.Get("Content-Type"); len(ct) < len(jsonType) || !strings.EqualFold(ct[:len(jsonType)], jsonType) {
-		writeJSON(w, http.StatusUnsupportedMediaType, apiError{Error: "send the workout as application/json"})
-		return
-	}
-	wo, err := workout.Decode(r.Body)
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		var fe workout.FieldErrors
-		switch {
-		case errors.Is(err, workout.ErrTooLarge) || errors.As(err, &tooLarge):
-			writeJSON(w, http.StatusRequestEntityTooLarge, apiError{Error: "workout body too large"})
-		case errors.As(err, &fe):
-			writeJSON(w, http.StatusBadRequest, apiError{Error: "the body does not decode as a workout", Fields: fe})
-		default:
-			writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
-		}
+	wo, ok := decodeWorkoutBody(w, r)
+	if !ok {
 		return
 	}
 	wid, fields := workoutID(wo.ID, r.Header.Get(IdempotencyKeyHeader))
@@ -310,4 +296,28 @@ func (s *Server) apiSpec(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/yaml")
 	_, _ = w.Write(spec)
+}
+
+// decodeWorkoutBody reads a JSON workout body, or answers why it cannot
+// (415, 413 or 400 with the fields) and returns false.
+func decodeWorkoutBody(w http.ResponseWriter, r *http.Request) (workout.Workout, bool) {
+	if ct := r.Header.Get("Content-Type"); len(ct) < len(jsonType) || !strings.EqualFold(ct[:len(jsonType)], jsonType) {
+		writeJSON(w, http.StatusUnsupportedMediaType, apiError{Error: "send the workout as application/json"})
+		return workout.Workout{}, false
+	}
+	wo, err := workout.Decode(r.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		var fe workout.FieldErrors
+		switch {
+		case errors.Is(err, workout.ErrTooLarge) || errors.As(err, &tooLarge):
+			writeJSON(w, http.StatusRequestEntityTooLarge, apiError{Error: "workout body too large"})
+		case errors.As(err, &fe):
+			writeJSON(w, http.StatusBadRequest, apiError{Error: "the body does not decode as a workout", Fields: fe})
+		default:
+			writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
+		}
+		return workout.Workout{}, false
+	}
+	return wo, true
 }

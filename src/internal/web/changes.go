@@ -140,22 +140,8 @@ func (s *Server) apiPutWorkout(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid workout id", Fields: map[string]string{"id": "must be a lower-case UUID"}})
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); len(ct) < len(jsonType) || !strings.EqualFold(ct[:len(jsonType)], jsonType) {
-		writeJSON(w, http.StatusUnsupportedMediaType, apiError{Error: "send the workout as application/json"})
-		return
-	}
-	body, err := workout.Decode(r.Body)
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		var fe workout.FieldErrors
-		switch {
-		case errors.Is(err, workout.ErrTooLarge) || errors.As(err, &tooLarge):
-			writeJSON(w, http.StatusRequestEntityTooLarge, apiError{Error: "workout body too large"})
-		case errors.As(err, &fe):
-			writeJSON(w, http.StatusBadRequest, apiError{Error: "the body does not decode as a workout", Fields: fe})
-		default:
-			writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
-		}
+	body, ok := decodeWorkoutBody(w, r)
+	if !ok {
 		return
 	}
 	if body.ID != "" && body.ID != id {
