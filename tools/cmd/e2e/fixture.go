@@ -269,6 +269,10 @@ func (e *env) pushBroken(ctx context.Context, s *stack, r *gitRepo) error {
 		switch {
 		case goodErr != nil:
 			e.rep.Fail(check, "on the last good commit: "+goodErr.Error())
+		case goodCode != 0:
+			// The fixture is meant to be clean: a finding there is a
+			// validator or policy change the fixture has not followed.
+			e.rep.Fail(check, fmt.Sprintf("the last good commit exits %d, want 0; output:\n%s", goodCode, goodOut))
 		case err != nil:
 			e.rep.Fail(check, err.Error())
 		case code != 1:
