@@ -15,10 +15,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/fluxcd/cli-utils/pkg/object"
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -415,29 +415,20 @@ func inventoryPresent(ctx context.Context, c client.Client, ks *kustomizev1.Kust
 	present := 0
 	var missing []string
 	for _, entry := range ks.Status.Inventory.Entries {
-		ns, name, group, kind, ok := parseInventoryID(entry.ID)
-		if !ok {
+		id, err := object.ParseObjMetadata(entry.ID)
+		if err != nil {
 			missing = append(missing, entry.ID)
 			continue
 		}
 		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(schema.GroupVersionKind{Group: group, Version: entry.Version, Kind: kind})
-		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
+		u.SetGroupVersionKind(id.GroupKind.WithVersion(entry.Version))
+		if err := c.Get(ctx, client.ObjectKey{Namespace: id.Namespace, Name: id.Name}, u); err != nil {
 			missing = append(missing, entry.ID)
 			continue
 		}
 		present++
 	}
 	return present, missing
-}
-
-// parseInventoryID splits a Flux inventory id, "<namespace>_<name>_<group>_<kind>".
-func parseInventoryID(id string) (ns, name, group, kind string, ok bool) {
-	parts := strings.Split(id, "_")
-	if len(parts) != 4 {
-		return "", "", "", "", false
-	}
-	return parts[0], parts[1], parts[2], parts[3], true
 }
 
 // fieldString returns the string at path in n, or "".

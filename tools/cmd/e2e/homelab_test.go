@@ -162,26 +162,6 @@ func TestUnschedulable(t *testing.T) {
 	}
 }
 
-func TestParseInventoryID(t *testing.T) {
-	tests := []struct {
-		id                    string
-		ns, name, group, kind string
-		ok                    bool
-	}{
-		{id: "traefik_traefik_helm.toolkit.fluxcd.io_HelmRelease", ns: "traefik", name: "traefik", group: "helm.toolkit.fluxcd.io", kind: "HelmRelease", ok: true},
-		{id: "_traefik__Namespace", name: "traefik", kind: "Namespace", ok: true},
-		{id: "broken", ok: false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.id, func(t *testing.T) {
-			ns, name, group, kind, ok := parseInventoryID(tt.id)
-			if ok != tt.ok || ns != tt.ns || name != tt.name || group != tt.group || kind != tt.kind {
-				t.Errorf("parseInventoryID(%q) = %q %q %q %q %v", tt.id, ns, name, group, kind, ok)
-			}
-		})
-	}
-}
-
 func TestNewLines(t *testing.T) {
 	before := "a.yaml:1: error x\n1 error(s)\n"
 	after := "a.yaml:1: error x\nweb.yaml:8:3: error schema-invalid replicas\n2 error(s)\n"
