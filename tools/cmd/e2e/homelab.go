@@ -15,7 +15,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/fluxcd/cli-utils/pkg/object"
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -405,31 +404,6 @@ func fluxTable(ctx context.Context, c client.Client, what string) (string, error
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// inventoryPresent counts the objects of the Kustomization's inventory that
-// exist in the API and lists those that do not.
-func inventoryPresent(ctx context.Context, c client.Client, ks *kustomizev1.Kustomization) (int, []string) {
-	if ks.Status.Inventory == nil {
-		return 0, nil
-	}
-	present := 0
-	var missing []string
-	for _, entry := range ks.Status.Inventory.Entries {
-		id, err := object.ParseObjMetadata(entry.ID)
-		if err != nil {
-			missing = append(missing, entry.ID)
-			continue
-		}
-		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(id.GroupKind.WithVersion(entry.Version))
-		if err := c.Get(ctx, client.ObjectKey{Namespace: id.Namespace, Name: id.Name}, u); err != nil {
-			missing = append(missing, entry.ID)
-			continue
-		}
-		present++
-	}
-	return present, missing
-}
 
 // fieldString returns the string at path in n, or "".
 func fieldString(n *yaml.RNode, path ...string) string {
