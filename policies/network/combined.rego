@@ -52,14 +52,20 @@ default_denied contains [lib.namespace(np), type] if {
 	count(object.get(np.spec, lower(type), [])) == 0
 }
 
-# anchor(ns) is the object a namespace's finding points at: its Namespace
-# object when rendered, otherwise its first workload.
-anchor(ns) := item if {
+# anchors are the object each namespace's finding points at: its Namespace
+# object when rendered, otherwise its first workload. Built once per
+# evaluation from the kind lists: a scan of every object per namespace made
+# the rule quadratic (45 s on 1,000 Kustomizations).
+workloads := [item | some item in objects; runs_pods(item.contents)]
+
+namespace_objects := lib.objects_of(objects, "Namespace")
+
+anchors := {ns: candidates[0] |
+	some ns in workload_namespaces
 	candidates := array.concat(
-		[i | some i in lib.objects_of(objects, "Namespace"); lib.name(i.contents) == ns],
-		[i | some i in objects; runs_pods(i.contents); lib.namespace(i.contents) == ns],
+		[i | some i in namespace_objects; lib.name(i.contents) == ns],
+		[i | some i in workloads; lib.namespace(i.contents) == ns],
 	)
-	item := candidates[0]
 }
 
 # METADATA
@@ -74,7 +80,7 @@ deny contains result if {
 	missing := [type | some type in ["Ingress", "Egress"]; not [ns, type] in default_denied]
 	count(missing) > 0
 	msg := sprintf("namespace %q runs workloads but has no default-deny NetworkPolicy for %s; add one with podSelector: {} and policyTypes %v and no rules", [ns, concat(" and ", missing), missing])
-	result := lib.combined_result(rego.metadata.rule(), anchor(ns), msg)
+	result := lib.combined_result(rego.metadata.rule(), anchors[ns], msg)
 }
 
 # admin_backend(ref) recognises the RabbitMQ management UI (port 15672, or
