@@ -79,7 +79,7 @@ func similar(d render.Ref, known map[render.Ref]*render.Kustomization) string {
 }
 
 // cycles finds dependsOn cycles with a depth-first search and reports each
-// cycle once, on its smallest member.
+// cycle once at each of its members, listed from the smallest.
 func cycles(c *render.Cluster) []finding.Finding {
 	known := index(c)
 	const (
@@ -123,12 +123,16 @@ func cycles(c *render.Cluster) []finding.Finding {
 					continue
 				}
 				seen[key] = true
-				first := known[cyc[0]]
-				f := finding.New(finding.GraphCycle, first.File, 0, 0, first.FindingObject(),
-					fmt.Sprintf("dependsOn cycle: %s -> %s; none of them will ever become ready", strings.Join(names, " -> "), names[0]))
-				f.Field = "spec.dependsOn"
-				f.Kustomization = first.Ref.String()
-				out = append(out, f)
+				// Reported at every member: the reviewer looks at the
+				// file the pull request touched, whichever it is.
+				msg := fmt.Sprintf("dependsOn cycle: %s -> %s; none of them will ever become ready", strings.Join(names, " -> "), names[0])
+				for _, ref := range cyc {
+					k := known[ref]
+					f := finding.New(finding.GraphCycle, k.File, 0, 0, k.FindingObject(), msg)
+					f.Field = "spec.dependsOn"
+					f.Kustomization = k.Ref.String()
+					out = append(out, f)
+				}
 			}
 		}
 		stack = stack[:len(stack)-1]

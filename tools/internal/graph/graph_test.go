@@ -38,8 +38,16 @@ func TestDependsOnAndCycles(t *testing.T) {
 	a, b, c := ks("a", "b"), ks("b", "c"), ks("c", "a")
 	d := ks("d", "missing")
 	got := rules(Check(&render.Cluster{Name: "x", Kustomizations: []*render.Kustomization{a, b, c, d}}, nil, nil))
-	if len(got[finding.GraphCycle]) != 1 || !strings.Contains(got[finding.GraphCycle][0].Message, "flux-system/a -> flux-system/b -> flux-system/c -> flux-system/a") {
-		t.Errorf("cycle findings %+v", got[finding.GraphCycle])
+	// One finding per member, at its file, each naming the whole cycle.
+	cyc := got[finding.GraphCycle]
+	if len(cyc) != 3 {
+		t.Fatalf("cycle findings %+v, want one at each of a, b and c", cyc)
+	}
+	for i, k := range []*render.Kustomization{a, b, c} {
+		if cyc[i].File != k.File || cyc[i].Object.Name != k.Name ||
+			!strings.Contains(cyc[i].Message, "flux-system/a -> flux-system/b -> flux-system/c -> flux-system/a") {
+			t.Errorf("cycle finding %d: %+v, want at %s", i, cyc[i], k.File)
+		}
 	}
 	if len(got[finding.GraphDependsOn]) != 1 || got[finding.GraphDependsOn][0].Field != "spec.dependsOn.0" {
 		t.Errorf("dependsOn findings %+v", got[finding.GraphDependsOn])

@@ -208,6 +208,9 @@ func Check(c *render.Cluster, cfg *config.Config) []finding.Finding {
 		if ps, path := podSpec(o); ps != nil {
 			ck.pod(o, ps, path)
 		}
+		if helmcheck.IsHelmRelease(o) {
+			ck.valuesFrom(o)
+		}
 		if id.Group == "rbac.authorization.k8s.io" && (id.Kind == "RoleBinding" || id.Kind == "ClusterRoleBinding") {
 			for i, s := range slice(o.U.Object, "subjects") {
 				if s["kind"] != "ServiceAccount" {
@@ -252,6 +255,33 @@ func (ck *checker) ref(o *render.Object, group, kind, ns, name, field, what stri
 		ck.emit(o, finding.RefUnknown, field, fmt.Sprintf("%s: %s %s/%s is not in the repository; %s", o.ID(), what, kind, render.NamespacedName(ns, name), why))
 	}
 	return target
+}
+
+// valuesFrom checks the ConfigMaps and Secrets a HelmRelease takes values
+// from: helm-controller fails the release while one that is not optional is
+// missing. It reads them before it installs the chart: that a chart in the
+// namespace may create ConfigMaps and Secrets does not make them possible
+// values (that one is named in some release's values does).
+func (ck *checker) valuesFrom(o *render.Object) {
+	ns := o.U.GetNamespace()
+	for i, v := range slice(o.U.Object, "spec", "valuesFrom") {
+		kind, _ := v["kind"].(string)
+		name, _ := v["name"].(string)
+		if optional, _ := v["optional"].(bool); optional || (kind != "ConfigMap" && kind != "Secret") || name == "" || strings.Contains(name, "${") {
+			continue
+		}
+		field := "spec.valuesFrom." + strconv.Itoa(i)
+		st, why, _ := ck.ix.lookup("", kind, ns, name)
+		if st == unknown && ck.ix.valueNames[name] == "" {
+			st = missing
+		}
+		switch st {
+		case missing:
+			ck.emit(o, finding.RefMissing, field, fmt.Sprintf("%s: valuesFrom %s/%s does not exist in the manifests of cluster %s; helm-controller fails the release until it exists (or mark it optional: true)", o.ID(), kind, render.NamespacedName(ns, name), ck.cluster))
+		case unknown:
+			ck.emit(o, finding.RefUnknown, field, fmt.Sprintf("%s: valuesFrom %s/%s is not in the repository; %s", o.ID(), kind, render.NamespacedName(ns, name), why))
+		}
+	}
 }
 
 func (ck *checker) issuer(o *render.Object, kind, name, field string) {

@@ -82,7 +82,9 @@ func TestCheck(t *testing.T) {
 			"apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c, namespace: web}\nspec: {secretName: c, issuerRef: {name: letsencrypt-production, kind: ClusterIssuer}}\n",
 			"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: issuer-values, namespace: cert-manager}\ndata:\n  values.yaml: |\n    resources:\n      - apiVersion: cert-manager.io/v1\n        kind: ClusterIssuer\n        metadata: {name: letsencrypt-production}\n",
 			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: issuers, namespace: cert-manager}\nspec:\n  chart: {spec: {chart: k8s-resource}}\n  valuesFrom: [{kind: ConfigMap, name: issuer-values}, {kind: ConfigMap, name: absent}]\n"},
-			want: map[string]int{finding.RefUnknown: 1}},
+			// The issuer may come from the chart; the absent valuesFrom
+			// ConfigMap fails the release.
+			want: map[string]int{finding.RefUnknown: 1, finding.RefMissing: 1}},
 		{name: "Istio's root certificate ConfigMap is made by istiod, when the cluster installs it", docs: []string{
 			"apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: prod}\nspec:\n  containers: [{name: c, image: x}]\n  volumes: [{name: ca, configMap: {name: istio-ca-root-cert}}]\n",
 			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: istiod, namespace: istio-system}\nspec: {chart: {spec: {chart: istiod}}}\n"},
@@ -91,6 +93,13 @@ func TestCheck(t *testing.T) {
 		{name: "without istiod it is missing", docs: []string{
 			"apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: prod}\nspec:\n  containers: [{name: c, image: x}]\n  volumes: [{name: ca, configMap: {name: istio-ca-root-cert}}]\n"},
 			want: map[string]int{finding.RefMissing: 1}},
+		{name: "valuesFrom: present, optional, named in another release's values, missing", docs: []string{
+			"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: present, namespace: web}\n",
+			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: app, namespace: web}\nspec:\n  chart: {spec: {chart: app}}\n  valuesFrom:\n" +
+				"    - {kind: ConfigMap, name: present}\n    - {kind: Secret, name: maybe, optional: true}\n    - {kind: ConfigMap, name: absent}\n",
+			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: other, namespace: shared}\nspec:\n  chart: {spec: {chart: other}}\n  values: {configMaps: [from-other]}\n",
+			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: user, namespace: shared}\nspec:\n  chart: {spec: {chart: user}}\n  valuesFrom: [{kind: ConfigMap, name: from-other}]\n"},
+			want: map[string]int{finding.RefMissing: 1, finding.RefUnknown: 1}},
 		{name: "a HelmRelease without spec", docs: []string{
 			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: broken, namespace: web}\n"},
 			want: map[string]int{}},
