@@ -113,14 +113,12 @@ func ChartName(c *render.Cluster, hr *render.Object) string {
 	if ns == "" {
 		ns = hr.U.GetNamespace()
 	}
-	for _, o := range c.Objects {
-		if o.U.GetKind() == ref["kind"] && o.U.GetName() == ref["name"] && o.U.GetNamespace() == ns {
-			if url, _, _ := unstructured.NestedString(o.U.Object, "spec", "url"); url != "" {
-				return path.Base(strings.TrimSuffix(url, "/"))
-			}
-			if name, _, _ := unstructured.NestedString(o.U.Object, "spec", "chart"); name != "" {
-				return path.Base(name)
-			}
+	for _, o := range c.Named(ref["kind"], ns, ref["name"]) {
+		if url, _, _ := unstructured.NestedString(o.U.Object, "spec", "url"); url != "" {
+			return path.Base(strings.TrimSuffix(url, "/"))
+		}
+		if name, _, _ := unstructured.NestedString(o.U.Object, "spec", "chart"); name != "" {
+			return path.Base(name)
 		}
 	}
 	return ref["name"]

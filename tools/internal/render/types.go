@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -214,4 +215,29 @@ type Cluster struct {
 	// offline to what was looked for.
 	Charts        map[*Object]string
 	ChartsMissing map[*Object]string
+
+	// byName indexes Objects for Named; built on first use after
+	// rendering, rebuilt if objects were added since.
+	mu     sync.Mutex
+	byName map[namedKey][]*Object
+	named  int
+}
+
+type namedKey struct{ kind, namespace, name string }
+
+// Named returns the objects of a kind, namespace and name, in render
+// order. Checks look objects up by name many times per cluster; a scan of
+// every object each time made them quadratic.
+func (c *Cluster) Named(kind, namespace, name string) []*Object {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byName == nil || c.named != len(c.Objects) {
+		c.byName = make(map[namedKey][]*Object, len(c.Objects))
+		for _, o := range c.Objects {
+			k := namedKey{o.U.GetKind(), o.U.GetNamespace(), o.U.GetName()}
+			c.byName[k] = append(c.byName[k], o)
+		}
+		c.named = len(c.Objects)
+	}
+	return c.byName[namedKey{kind, namespace, name}]
 }
