@@ -169,13 +169,14 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 				continue
 			}
 		}
-		data, err := rs.MarshalJSON()
-		if err != nil {
-			out.Findings = append(out.Findings, resourceFinding(k, file, rs, err))
-			continue
-		}
-		if ok {
-			next, missing, unknown, err := subst.apply(ctx, rs, data)
+		var data []byte
+		var err error
+		if !ok {
+			data, err = rs.MarshalJSON()
+		} else {
+			var missing []MissingVar
+			var unknown []string
+			data, missing, unknown, err = subst.apply(rs)
 			for _, v := range unknown {
 				unknownVars[v] = true
 			}
@@ -194,12 +195,10 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 				out.Findings = append(out.Findings, f)
 				continue
 			}
-			if next != nil && next != rs { // nil: substitution disabled by annotation
-				if data, err = next.MarshalJSON(); err != nil {
-					out.Findings = append(out.Findings, resourceFinding(k, file, rs, err))
-					continue
-				}
-			}
+		}
+		if err != nil {
+			out.Findings = append(out.Findings, resourceFinding(k, file, rs, err))
+			continue
 		}
 		m, err := toJSONMap(data)
 		if err != nil {

@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/fluxcd/pkg/envsubst"
 	"github.com/fluxcd/pkg/envsubst/parse"
 
 	kustomize "github.com/fluxcd/pkg/kustomize"
@@ -16,14 +18,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/api/resource"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
+	"sigs.k8s.io/yaml"
 )
 
 // substituter runs Flux's postBuild substitution for one Kustomization. The
 // variables from substituteFrom are loaded once with Flux's LoadVariables
-// (same lookups, optional handling and newline stripping) and then passed
-// inline, which SubstituteVariables treats identically.
+// (same lookups, optional handling and newline stripping) and merged with
+// the inline ones, as SubstituteVariables does.
 type substituter struct {
-	obj unstructured.Unstructured
 	// vars are the variables, substituteFrom and inline merged.
 	vars map[string]string
 	// unknown is set when some variables come from an object that is not
@@ -31,6 +33,9 @@ type substituter struct {
 	// unknown rather than missing; it is kept as ${VAR} (not reported, and
 	// the checks leave fields holding it alone).
 	unknown bool
+	// invalid is set when a variable name is one Flux rejects: it then
+	// fails the substitution of every object.
+	invalid error
 }
 
 // newSubstituter reports ok=false when the Kustomization has no postBuild
@@ -40,29 +45,30 @@ func newSubstituter(ctx context.Context, k *Kustomization, vars client.Client) (
 	if !found || pb == nil {
 		return nil, false, nil
 	}
-	obj := unstructured.Unstructured{Object: k.Obj.DeepCopy().Object}
 	var loaded map[string]string
 	var loadErr error
 	if _, has := pb["substituteFrom"]; has {
 		if vars == nil {
 			loadErr = fmt.Errorf("no ConfigMaps or Secrets available")
 		} else {
-			loaded, loadErr = kustomize.LoadVariables(ctx, vars, obj)
+			loaded, loadErr = kustomize.LoadVariables(ctx, vars, *k.Obj)
 		}
 	}
-	inline, _, _ := unstructured.NestedStringMap(obj.Object, "spec", "postBuild", "substitute")
+	inline, _, _ := unstructured.NestedStringMap(k.Obj.Object, "spec", "postBuild", "substitute")
 	merged := make(map[string]string, len(loaded)+len(inline))
 	maps.Copy(merged, loaded)
-	maps.Copy(merged, inline)
-	unstructured.RemoveNestedField(obj.Object, "spec", "postBuild", "substituteFrom")
-	if err := unstructured.SetNestedStringMap(obj.Object, merged, "spec", "postBuild", "substitute"); err != nil {
-		return nil, false, fmt.Errorf("set variables: %w", err)
+	for name, v := range inline {
+		// Flux drops newlines from inline values too.
+		merged[name] = strings.ReplaceAll(v, "\n", "")
 	}
-	s := &substituter{obj: obj, vars: merged}
-	if loadErr != nil {
-		return s, true, loadErr
+	s := &substituter{vars: merged}
+	for _, name := range slices.Sorted(maps.Keys(merged)) {
+		if !varName.MatchString(name) {
+			s.invalid = fmt.Errorf("envsubst error: '%s' var name is invalid, must match '%s'", name, varName)
+			break
+		}
 	}
-	return s, true, nil
+	return s, true, loadErr
 }
 
 // MissingVar is a variable referenced without a value or default.
@@ -73,43 +79,63 @@ type MissingVar struct {
 	Field string
 }
 
-// apply substitutes variables in rs as Flux does by default (not strict):
+// apply returns rs as JSON after Flux's default (not strict) substitution:
 // a variable without a value or default becomes an empty string. Such
 // variables are returned in missing, each once, at the first field that
-// references it. When the values are unknown (s.unknown), they are
-// returned in unknown instead and substituted by themselves, ${VAR}.
-func (s *substituter) apply(ctx context.Context, rs *resource.Resource, data []byte) (out *resource.Resource, missing []MissingVar, unknown []string, err error) {
-	if !bytes.ContainsRune(data, '$') {
-		// Nothing to substitute: Flux's envsubst pass would return the
-		// object unchanged.
-		return rs, nil, nil, nil
+// references it. When the values are unknown (s.unknown), such variables
+// are returned in unknown instead and substituted by themselves, ${VAR}.
+//
+// It does what kustomize.SubstituteVariables does (the object as YAML,
+// envsubst on the text, YAML to JSON) without its last step, decoding the
+// JSON back into the resource, which the caller would only encode to JSON
+// again: that round trip was most of the substitution's cost.
+func (s *substituter) apply(rs *resource.Resource) (data []byte, missing []MissingVar, unknown []string, err error) {
+	text, err := rs.AsYAML()
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	obj := s.obj
-	switch {
-	case s.unknown:
-		var self map[string]string
+	// With no variables at all Flux does not substitute; unknown ones
+	// come from an object Flux does read.
+	if !bytes.ContainsRune(text, '$') || (len(s.vars) == 0 && !s.unknown) ||
+		rs.GetLabels()[substituteKey] == kustomize.DisabledValue || rs.GetAnnotations()[substituteKey] == kustomize.DisabledValue {
+		data, err := rs.MarshalJSON()
+		return data, nil, nil, err
+	}
+	self := map[string]bool{}
+	if s.unknown {
 		for _, v := range missingVars(rs.YNode(), s.vars) {
-			if self == nil {
-				self = maps.Clone(s.vars)
-			}
-			self[v.Name] = "${" + v.Name + "}"
+			self[v.Name] = true
 			unknown = append(unknown, v.Name)
 		}
-		if self != nil {
-			obj = *s.obj.DeepCopy()
-			if err := unstructured.SetNestedStringMap(obj.Object, self, "spec", "postBuild", "substitute"); err != nil {
-				return nil, nil, nil, fmt.Errorf("set variables: %w", err)
-			}
-		}
-	case len(s.vars) > 0: // with no variables at all, Flux does not substitute
+	} else {
 		missing = missingVars(rs.YNode(), s.vars)
 	}
-	out, err = kustomize.SubstituteVariables(ctx, nil, obj, rs.DeepCopy())
-	if out == nil && err == nil {
-		return nil, nil, nil, nil // substitution disabled by annotation or label
+	if s.invalid != nil {
+		return nil, missing, unknown, s.invalid
 	}
-	return out, missing, unknown, err
+	out, err := envsubst.Eval(string(text), func(name string) (string, bool) {
+		if self[name] {
+			return "${" + name + "}", true
+		}
+		return s.vars[name], true
+	})
+	if err != nil {
+		return nil, missing, unknown, fmt.Errorf("envsubst error: variable substitution failed: %w", err)
+	}
+	data, err = yaml.YAMLToJSON([]byte(out))
+	if err != nil {
+		return nil, missing, unknown, fmt.Errorf("envsubst error: YAMLToJSON: %w", err)
+	}
+	return data, missing, unknown, nil
 }
+
+// substituteKey is the label or annotation that turns substitution off for
+// one object (value kustomize.DisabledValue).
+const substituteKey = "kustomize.toolkit.fluxcd.io/substitute"
+
+// varName is what Flux accepts as a variable name; any other name fails
+// the substitution of every object.
+var varName = regexp.MustCompile(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)
 
 // missingVars walks the object's keys and string values in document order
 // and parses each one that may reference a variable with Flux's envsubst
