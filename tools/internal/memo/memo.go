@@ -1,6 +1,5 @@
 // Package memo computes a value once per key, for work that concurrent
-// callers share in one validator run: a chart loaded, a file parsed, a
-// kustomization built.
+// callers share in one validator run: a chart loaded, a file parsed.
 package memo
 
 import "sync"

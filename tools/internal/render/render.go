@@ -15,6 +15,7 @@ import (
 
 	kustomize "github.com/fluxcd/pkg/kustomize"
 	securefs "github.com/fluxcd/pkg/kustomize/filesys"
+	"golang.org/x/sync/singleflight"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
@@ -27,7 +28,6 @@ import (
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/ignore"
-	"github.com/homelab-gitops/homelab/tools/internal/memo"
 )
 
 const originAnnotation = "config.kubernetes.io/origin"
@@ -64,9 +64,16 @@ type Result struct {
 }
 
 // Renderer renders Kustomizations. It is safe for concurrent use; builds of
-// the same generated kustomization over the same directory are done once.
+// the same generated kustomization over the same directory that run at the
+// same time are done once.
 type Renderer struct {
-	builds memo.Map[string, resmap.ResMap]
+	// builds shares a build between the Kustomizations that need it at
+	// the same time (those of one wave, across clusters) and keeps none
+	// after: keeping every build's resource map for the whole run
+	// doubled the peak memory on 1,000 Kustomizations and made the
+	// garbage collector scan it again and again, for builds that are
+	// rarely asked for twice.
+	builds singleflight.Group
 	// Log receives what kustomize prints while building (deprecated
 	// fields), at debug level.
 	Log *slog.Logger
@@ -232,14 +239,15 @@ func (k *Kustomization) FindingObject() finding.Object {
 	return finding.Object{APIVersion: KustomizeGroup + "/v1", Kind: KindKustomizaton, Namespace: k.Namespace, Name: k.Name}
 }
 
-// build runs the kustomize build once per distinct generated
-// kustomization, and hands out copies.
+// build runs the kustomize build of a generated kustomization, once for
+// the callers that ask for it at the same time, each of which gets its own
+// resource map.
 func (r *Renderer) build(src Source, dir, kfile string, manifest []byte) (resmap.ResMap, error) {
 	root := src.Root
 	sum := sha256.Sum256(manifest)
 	ign := sha256.Sum256([]byte(src.Ignore.Key()))
 	key := root + "\x00" + dir + "\x00" + string(sum[:]) + string(ign[:])
-	res, err := r.builds.Do(key, func() (resmap.ResMap, error) {
+	v, err, shared := r.builds.Do(key, func() (any, error) {
 		disk, err := securefs.MakeFsOnDiskSecure(root)
 		if err != nil {
 			return nil, fmt.Errorf("open source %s: %w", root, err)
@@ -265,7 +273,12 @@ func (r *Renderer) build(src Source, dir, kfile string, manifest []byte) (resmap
 	if err != nil {
 		return nil, err
 	}
-	return res.DeepCopy(), nil
+	res := v.(resmap.ResMap)
+	if shared {
+		// Each caller changes its copy (substitution, annotations).
+		return res.DeepCopy(), nil
+	}
+	return res, nil
 }
 
 // withOriginAnnotations asks kustomize to record each resource's origin
