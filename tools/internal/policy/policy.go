@@ -49,7 +49,11 @@ type query struct {
 type Engine struct {
 	conftest *conftest.Engine
 	object   []query
-	combined []query
+	// objectBatch evaluates every query of object in one evaluation, its
+	// result i bound to r<i>: one evaluation per object instead of one per
+	// object and rule.
+	objectBatch rego.PreparedEvalQuery
+	combined    []query
 }
 
 // Load compiles the Rego files under dir. Rego unit tests (*_test.rego)
@@ -113,6 +117,17 @@ func Load(ctx context.Context, dir string) (*Engine, error) {
 	}
 	slices.SortFunc(e.object, byName)
 	slices.SortFunc(e.combined, byName)
+	if len(e.object) > 0 {
+		// Each rule's values as an array, empty when it is undefined, so
+		// that one undefined rule does not make the whole query undefined.
+		parts := make([]string, len(e.object))
+		for i, q := range e.object {
+			parts[i] = fmt.Sprintf("r%d := [x | x := data.%s.%s[_]]", i, q.namespace, q.rule)
+		}
+		if e.objectBatch, err = rego.New(rego.Query(strings.Join(parts, "; ")), rego.Compiler(ce.Compiler())).PrepareForEval(ctx); err != nil {
+			return nil, fmt.Errorf("prepare the per-object rules: %w", err)
+		}
+	}
 	return e, nil
 }
 
@@ -167,19 +182,28 @@ func (q *query) eval(ctx context.Context, input ast.Value) ([]Result, error) {
 	var out []Result
 	for _, r := range rs {
 		for _, ex := range r.Expressions {
-			vals, _ := ex.Value.([]any)
-			for _, v := range vals {
-				switch val := v.(type) {
-				case string:
-					out = append(out, Result{Namespace: q.namespace, Severity: q.severity, Message: val, Metadata: map[string]any{}})
-				case map[string]any:
-					res, err := output.NewResult(val)
-					if err != nil {
-						return nil, fmt.Errorf("data.%s.%s: %w", q.namespace, q.rule, err)
-					}
-					out = append(out, Result{Namespace: q.namespace, Severity: q.severity, Message: res.Message, Metadata: res.Metadata})
-				}
+			if out, err = q.results(out, ex.Value); err != nil {
+				return nil, err
 			}
+		}
+	}
+	return out, nil
+}
+
+// results appends the results in a rule's value (a set or array of
+// messages or result objects) to out.
+func (q *query) results(out []Result, value any) ([]Result, error) {
+	vals, _ := value.([]any)
+	for _, v := range vals {
+		switch val := v.(type) {
+		case string:
+			out = append(out, Result{Namespace: q.namespace, Severity: q.severity, Message: val, Metadata: map[string]any{}})
+		case map[string]any:
+			res, err := output.NewResult(val)
+			if err != nil {
+				return nil, fmt.Errorf("data.%s.%s: %w", q.namespace, q.rule, err)
+			}
+			out = append(out, Result{Namespace: q.namespace, Severity: q.severity, Message: res.Message, Metadata: res.Metadata})
 		}
 	}
 	return out, nil
@@ -192,13 +216,20 @@ func (e *Engine) Evaluate(ctx context.Context, obj map[string]any) ([]Result, er
 	if err != nil {
 		return nil, fmt.Errorf("convert input: %w", err)
 	}
+	if len(e.object) == 0 {
+		return nil, nil
+	}
+	rs, err := e.objectBatch.Eval(ctx, rego.EvalParsedInput(val))
+	if err != nil {
+		return nil, fmt.Errorf("evaluate the per-object rules: %w", err)
+	}
 	var out []Result
-	for i := range e.object {
-		rs, err := e.object[i].eval(ctx, val)
-		if err != nil {
-			return nil, err
+	for _, r := range rs {
+		for i := range e.object {
+			if out, err = e.object[i].results(out, r.Bindings[fmt.Sprintf("r%d", i)]); err != nil {
+				return nil, err
+			}
 		}
-		out = append(out, rs...)
 	}
 	return out, nil
 }
