@@ -164,49 +164,26 @@ func TestMutants(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
 		t.Fatalf("repository root: %v", err)
 	}
+	// The mutants run in parallel: each validation is mostly serial.
 	baseline := map[string]map[string]bool{}
-	var results []result
 	for _, m := range mutants {
-		base, ok := baseline[m.tree]
-		if !ok {
-			base = map[string]bool{}
+		if _, ok := baseline[m.tree]; !ok {
+			base := map[string]bool{}
 			for _, f := range errorFindings(t, copyTree(t, root, m.tree)) {
 				base[key(f)] = true
 			}
 			baseline[m.tree] = base
 		}
-		dir := copyTree(t, root, m.tree)
-		for _, e := range m.edits {
-			if err := apply(dir, e); err != nil {
-				t.Fatalf("%s, %s: %v", m.tree, m.kind, err)
-			}
-		}
-		res := result{m: m}
-		at := map[string]bool{}
-		for _, f := range errorFindings(t, dir) {
-			if base[key(f)] {
-				continue
-			}
-			at[f.File] = true
-			res.rules = append(res.rules, f.Rule)
-			t.Logf("%s, %s: %s: %s %s", m.tree, m.kind, f.Position(), f.Rule, f.Message)
-		}
-		slices.Sort(res.rules)
-		res.rules = slices.Compact(res.rules)
-		switch {
-		case at[m.edits[0].file]:
-			res.outcome = caught
-		case len(at) > 0:
-			res.outcome = elsewhere
-		}
-		for _, f := range m.also {
-			if !at[f] {
-				res.notAt = append(res.notAt, f)
-			}
-		}
-		results = append(results, res)
 	}
-
+	results := make([]result, len(mutants))
+	t.Run("mutants", func(t *testing.T) {
+		for i, m := range mutants {
+			t.Run(m.tree+"/"+m.kind, func(t *testing.T) {
+				t.Parallel()
+				results[i] = mutate(t, root, m, baseline[m.tree])
+			})
+		}
+	})
 	table := markdown(results)
 	t.Log("\n" + table)
 	for _, r := range results {
@@ -218,6 +195,41 @@ func TestMutants(t *testing.T) {
 		}
 	}
 	checkDoc(t, filepath.Join(root, "docs", "validator-mutants.md"), table)
+}
+
+// mutate applies m to a copy of its tree and classifies what the validator
+// reports that the unchanged tree (base) does not.
+func mutate(t *testing.T, root string, m mutant, base map[string]bool) result {
+	dir := copyTree(t, root, m.tree)
+	for _, e := range m.edits {
+		if err := apply(dir, e); err != nil {
+			t.Fatalf("%s, %s: %v", m.tree, m.kind, err)
+		}
+	}
+	res := result{m: m}
+	at := map[string]bool{}
+	for _, f := range errorFindings(t, dir) {
+		if base[key(f)] {
+			continue
+		}
+		at[f.File] = true
+		res.rules = append(res.rules, f.Rule)
+		t.Logf("%s: %s %s", f.Position(), f.Rule, f.Message)
+	}
+	slices.Sort(res.rules)
+	res.rules = slices.Compact(res.rules)
+	switch {
+	case at[m.edits[0].file]:
+		res.outcome = caught
+	case len(at) > 0:
+		res.outcome = elsewhere
+	}
+	for _, f := range m.also {
+		if !at[f] {
+			res.notAt = append(res.notAt, f)
+		}
+	}
+	return res
 }
 
 // errorFindings validates dir as the command does (without the Rego pack,
