@@ -23,13 +23,18 @@ import (
 // kustomize keeps its OpenAPI schema in package globals (kyaml/openapi),
 // which is why fluxcd/pkg/kustomize.Build serialises every build on a
 // global lock and resets the schema before each one (re-parsing the
-// built-in schema costs 20-40 ms, most of a build). buildMu plays the same
-// role for this process; the schema is reset only when the previous build
-// changed it (a kustomization with openapi: or crds:), so every build still
-// starts from the built-in schema alone, as in kustomize-controller.
+// built-in schema costs 20-40 ms, most of a build). Here builds that only
+// read the schema share buildMu and run in parallel: a kustomization with
+// openapi: or crds:, which changes the schema, is seen when kustomize reads
+// it (schemaWatch), before it changes anything; that build is stopped and
+// run again alone, and the schema is reset before the next build after it,
+// so every build still starts from the built-in schema alone, as in
+// kustomize-controller. Serialised, the builds were most of the wall time
+// on 1,000 Kustomizations.
 var (
-	buildMu     sync.Mutex
-	schemaDirty = true
+	buildMu     sync.RWMutex
+	schemaDirty = true // written under buildMu.Lock
+	stderrTap   tap
 )
 
 // kustomizeBuild runs krusty with kustomize-controller's options (load
@@ -37,37 +42,62 @@ var (
 // kustomize prints to stderr (deprecated kustomization fields) is returned
 // in warnings, one per line, rather than mixed into the command's output.
 func kustomizeBuild(fs filesys.FileSystem, dir string) (res resmap.ResMap, warnings []string, err error) {
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	restore, captured, cerr := captureStderr()
-	if cerr != nil {
-		return nil, nil, cerr
+	res, warnings, alone, err := build(fs, dir, false)
+	if alone {
+		res, warnings, _, err = build(fs, dir, true)
 	}
-	defer func() { warnings = append(warnings, captured(restore())...) }()
+	return res, warnings, err
+}
+
+// build runs one build, alone (holding buildMu) or shared. A shared build
+// reports again, and nothing else, when it must run alone: the schema
+// needs a reset, or the kustomization changes it.
+func build(fs filesys.FileSystem, dir string, alone bool) (res resmap.ResMap, warnings []string, again bool, err error) {
+	if alone {
+		buildMu.Lock()
+		defer buildMu.Unlock()
+	} else {
+		buildMu.RLock()
+		defer buildMu.RUnlock()
+		if schemaDirty {
+			return nil, nil, true, nil
+		}
+	}
+	if err := stderrTap.open(); err != nil {
+		return nil, nil, false, err
+	}
+	defer func() { warnings = append(warnings, stderrTap.close()...) }()
 	defer func() {
 		if r := recover(); r != nil {
+			if !alone {
+				again = true
+				return
+			}
 			err = fmt.Errorf("recovered from kustomize build panic: %v", r)
 			schemaDirty = true
 		}
 	}()
-	if schemaDirty {
+	if alone && schemaDirty {
 		openapi.ResetOpenAPI()
 		_ = openapi.Schema()
 		schemaDirty = false
 	}
-	watch := &schemaWatch{FileSystem: fs}
+	watch := &schemaWatch{FileSystem: fs, shared: !alone}
 	k := krusty.MakeKustomizer(&krusty.Options{
 		LoadRestrictions: kustypes.LoadRestrictionsNone,
 		PluginConfig:     kustypes.DisabledPluginConfig(),
 	})
 	res, err = k.Run(watch, dir)
-	if watch.dirty {
+	if watch.changesSchema {
+		if !alone {
+			return nil, nil, true, nil
+		}
 		schemaDirty = true
 	}
 	if watch.remote != nil {
-		return nil, nil, watch.remote
+		return nil, nil, false, watch.remote
 	}
-	return res, nil, err
+	return res, nil, false, err
 }
 
 // schemaFieldRe matches the top-level kustomization fields that change the
@@ -78,7 +108,10 @@ var schemaFieldRe = regexp.MustCompile(`(?m)^(openapi|crds):`)
 // the global schema, and keeps kustomize from downloading generator files.
 type schemaWatch struct {
 	filesys.FileSystem
-	dirty bool
+	// shared is set when other builds run at the same time: the build is
+	// then stopped at a kustomization that changes the schema.
+	shared        bool
+	changesSchema bool
 	// remote is the first generator file source given as a URL.
 	remote *remoteFileError
 }
@@ -88,8 +121,11 @@ func (w *schemaWatch) ReadFile(path string) ([]byte, error) {
 	if err != nil || !isKustomizationName(filepath.Base(path)) {
 		return data, err
 	}
-	if !w.dirty && schemaFieldRe.Match(data) {
-		w.dirty = true
+	if schemaFieldRe.Match(data) {
+		w.changesSchema = true
+		if w.shared {
+			return nil, errChangesSchema
+		}
 	}
 	if bytes.Contains(data, []byte("://")) {
 		var rf *remoteFileError
@@ -105,6 +141,10 @@ func (w *schemaWatch) ReadFile(path string) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// errChangesSchema stops a shared build at a kustomization that changes
+// the schema, to be run again alone.
+var errChangesSchema = errors.New("the kustomization changes the OpenAPI schema: build it alone")
 
 // remoteFileError is a generator file given as a URL: kustomize would
 // download it, which the validator never does.
@@ -170,6 +210,39 @@ func BuildFiles(files map[string][]byte) (resmap.ResMap, error) {
 	}
 	res, _, err := kustomizeBuild(fs, ".")
 	return res, err
+}
+
+// tap captures os.Stderr while any build runs. Builds run in parallel, so
+// what kustomize prints cannot be told apart by build: the last build of a
+// run of overlapping ones gets the lines of them all.
+type tap struct {
+	mu       sync.Mutex
+	users    int
+	restore  func() []byte
+	captured func([]byte) []string
+}
+
+func (t *tap) open() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.users == 0 {
+		restore, captured, err := captureStderr()
+		if err != nil {
+			return err
+		}
+		t.restore, t.captured = restore, captured
+	}
+	t.users++
+	return nil
+}
+
+func (t *tap) close() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.users--; t.users > 0 {
+		return nil
+	}
+	return t.captured(t.restore())
 }
 
 // captureStderr points os.Stderr at a pipe until restore is called;
