@@ -34,7 +34,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/chartserver"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/cluster"
@@ -99,6 +101,9 @@ func run(o options) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// controller-runtime's clients log through their own logger, which
+	// otherwise prints a stack trace to say it was never set.
+	ctrllog.SetLogger(logr.FromSlogHandler(log.Handler()))
 	if o.cacheDir == "" {
 		log.Error("-cache is required (the directory printed by tools/e2e/build.sh)")
 		return 2
