@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/gorilla/mux"
 
 	"github.com/homelab-gitops/homelab/src/internal/plan"
 	"github.com/homelab-gitops/homelab/src/internal/workout"
@@ -239,9 +238,8 @@ type apiWorkout struct {
 // the consumer stored it and this replica read it.
 func (s *Server) apiGetWorkout(w http.ResponseWriter, r *http.Request) {
 	user := identity(r).UserID
-	wid := mux.Vars(r)["id"]
-	if !workout.ValidID(wid) {
-		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid workout id", Fields: map[string]string{"id": "must be a lower-case UUID"}})
+	wid, ok := apiPathID(w, r)
+	if !ok {
 		return
 	}
 	h := s.history(r.Context(), user, HistoryQuery{})

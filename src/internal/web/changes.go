@@ -119,6 +119,16 @@ func pathID(r *http.Request) string {
 	return id
 }
 
+// apiPathID is the path's workout id, or false after a 400 naming it.
+func apiPathID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := pathID(r)
+	if id == "" {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid workout id", Fields: map[string]string{"id": "must be a lower-case UUID"}})
+		return "", false
+	}
+	return id, true
+}
+
 // ifMatch checks an optional If-Match header against the workout's
 // version, so that a client editing what it read does not overwrite a
 // change it has not seen. Versions are quoted or bare integers.
@@ -135,9 +145,8 @@ func ifMatch(r *http.Request, cur workout.Workout) (ok bool, given bool) {
 // for POST (its id, when given, must be the path's).
 func (s *Server) apiPutWorkout(w http.ResponseWriter, r *http.Request) {
 	user := identity(r).UserID
-	id := pathID(r)
-	if id == "" {
-		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid workout id", Fields: map[string]string{"id": "must be a lower-case UUID"}})
+	id, ok := apiPathID(w, r)
+	if !ok {
 		return
 	}
 	body, ok := decodeWorkoutBody(w, r)
@@ -157,24 +166,14 @@ func (s *Server) apiPutWorkout(w http.ResponseWriter, r *http.Request) {
 		s.apiLookupError(w, err)
 		return
 	}
-	if ok, _ := ifMatch(r, cur); !ok {
-		writeJSON(w, http.StatusPreconditionFailed, apiError{Error: fmt.Sprintf("the workout changed: its version is %d", cur.Version)})
-		return
-	}
-	c := edited(cur, body, s.now())
-	if err := s.change(r.Context(), c); err != nil {
-		s.apiPublishError(w, err)
-		return
-	}
-	s.answerChange(w, c)
+	s.commitChange(w, r, cur, edited(cur, body, s.now()))
 }
 
 // apiDeleteWorkout deletes a workout; a retry answers as the first did.
 func (s *Server) apiDeleteWorkout(w http.ResponseWriter, r *http.Request) {
 	user := identity(r).UserID
-	id := pathID(r)
-	if id == "" {
-		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid workout id", Fields: map[string]string{"id": "must be a lower-case UUID"}})
+	id, ok := apiPathID(w, r)
+	if !ok {
 		return
 	}
 	cur, _, err := s.current(r.Context(), user, id, false)
@@ -188,11 +187,17 @@ func (s *Server) apiDeleteWorkout(w http.ResponseWriter, r *http.Request) {
 		s.apiLookupError(w, err)
 		return
 	}
+	s.commitChange(w, r, cur, deletion(cur, s.now()))
+}
+
+// commitChange answers 412 when the request's If-Match names another
+// version than cur's; else it publishes c, the change made to cur, and
+// answers with it.
+func (s *Server) commitChange(w http.ResponseWriter, r *http.Request, cur, c workout.Workout) {
 	if ok, _ := ifMatch(r, cur); !ok {
 		writeJSON(w, http.StatusPreconditionFailed, apiError{Error: fmt.Sprintf("the workout changed: its version is %d", cur.Version)})
 		return
 	}
-	c := deletion(cur, s.now())
 	if err := s.change(r.Context(), c); err != nil {
 		s.apiPublishError(w, err)
 		return
@@ -204,9 +209,8 @@ func (s *Server) apiDeleteWorkout(w http.ResponseWriter, r *http.Request) {
 // retry (the workout is live) answers with its version.
 func (s *Server) apiUndoDelete(w http.ResponseWriter, r *http.Request) {
 	user := identity(r).UserID
-	id := pathID(r)
-	if id == "" {
-		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid workout id", Fields: map[string]string{"id": "must be a lower-case UUID"}})
+	id, ok := apiPathID(w, r)
+	if !ok {
 		return
 	}
 	c, status, msg := s.restore(r.Context(), user, id)
