@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/homelab-gitops/homelab/tools/internal/netnstest"
 )
 
 // Workers of the local-traffic test, on the failover test's LAN.
@@ -54,7 +56,7 @@ func TestUpstreamSkipsWorkerWithoutTraefik(t *testing.T) {
 	serverTLS := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	clientTLS := &tls.Config{RootCAs: roots, ServerName: "edge.test", MinVersion: tls.VersionTLS12}
 	var ln net.Listener
-	if err := inNetns(worker, func() (err error) {
+	if err := netnstest.In(worker, func() (err error) {
 		ln, err = net.Listen("tcp", net.JoinHostPort(worker2Addr, nodePort))
 		return err
 	}); err != nil {
@@ -76,7 +78,7 @@ func TestUpstreamSkipsWorkerWithoutTraefik(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dial := func(addr string) error { return inNetns(lb, func() error { return dialLoopback(addr) }) }
+	dial := func(addr string) error { return netnstest.In(lb, func() error { return dialLoopback(addr) }) }
 	startNginx(t, []string{"ip", "netns", "exec", lb, nginx}, dir, conf, c.ErrorLog, dial,
 		net.JoinHostPort("127.0.0.1", c.Apps.Listen), c.Health)
 

@@ -3,15 +3,12 @@ package edge
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/homelab-gitops/homelab/tools/internal/netnstest"
 )
 
 // netLab is a LAN of network namespaces created for one test: a switch
@@ -57,8 +54,8 @@ func newNetLab(t *testing.T) *netLab {
 	}
 	l := &netLab{prefix: "edgetest-" + hex.EncodeToString(id)}
 	l.sw = l.addNamespace(t, "sw")
-	l.ip(t, "-n", l.sw, "link", "add", "br0", "type", "bridge")
-	l.ip(t, "-n", l.sw, "link", "set", "br0", "up")
+	netnstest.IP(t, "-n", l.sw, "link", "add", "br0", "type", "bridge")
+	netnstest.IP(t, "-n", l.sw, "link", "set", "br0", "up")
 	return l
 }
 
@@ -67,13 +64,13 @@ func newNetLab(t *testing.T) *netLab {
 func (l *netLab) addNamespace(t *testing.T, role string) string {
 	t.Helper()
 	ns := l.prefix + "-" + role
-	l.ip(t, "netns", "add", ns)
+	netnstest.IP(t, "netns", "add", ns)
 	t.Cleanup(func() {
 		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
 			t.Errorf("ip netns del %s: %v: %s", ns, err, out)
 		}
 	})
-	l.ip(t, "-n", ns, "link", "set", "lo", "up")
+	netnstest.IP(t, "-n", ns, "link", "set", "lo", "up")
 	return ns
 }
 
@@ -82,39 +79,9 @@ func (l *netLab) addNamespace(t *testing.T, role string) string {
 func (l *netLab) addHost(t *testing.T, role, addr string) string {
 	t.Helper()
 	ns := l.addNamespace(t, role)
-	l.ip(t, "-n", l.sw, "link", "add", role, "type", "veth", "peer", "name", "eth0", "netns", ns)
-	l.ip(t, "-n", l.sw, "link", "set", role, "master", "br0", "up")
-	l.ip(t, "-n", ns, "addr", "add", addr, "dev", "eth0")
-	l.ip(t, "-n", ns, "link", "set", "eth0", "up")
+	netnstest.IP(t, "-n", l.sw, "link", "add", role, "type", "veth", "peer", "name", "eth0", "netns", ns)
+	netnstest.IP(t, "-n", l.sw, "link", "set", role, "master", "br0", "up")
+	netnstest.IP(t, "-n", ns, "addr", "add", addr, "dev", "eth0")
+	netnstest.IP(t, "-n", ns, "link", "set", "eth0", "up")
 	return ns
-}
-
-func (l *netLab) ip(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-}
-
-// inNetns runs fn on an OS thread that has joined namespace ns. Sockets fn
-// creates belong to ns and can be used from any goroutine afterwards. The
-// thread is never unlocked, so it ends with the goroutine and no other
-// goroutine ever runs in ns.
-func inNetns(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		f, err := os.Open(filepath.Join("/run/netns", ns))
-		if err != nil {
-			errc <- fmt.Errorf("open namespace: %w", err)
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("join namespace %s: %w", ns, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
 }

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/homelab-gitops/homelab/tools/internal/netnstest"
 )
 
 var vipFull = flag.Bool("vip-full", false, "run TestVIPFailover with the homelab's own preempt delay instead of a short one")
@@ -196,7 +198,7 @@ func (h *edgeHost) renderNginx(t *testing.T, modules []string, serverTLS *tls.Co
 	var servers []string
 	for range 2 {
 		var ln net.Listener
-		if err := inNetns(h.ns, func() (err error) {
+		if err := netnstest.In(h.ns, func() (err error) {
 			ln, err = net.Listen("tcp", "127.0.0.1:0")
 			return err
 		}); err != nil {
@@ -226,7 +228,7 @@ func (h *edgeHost) renderNginx(t *testing.T, modules []string, serverTLS *tls.Co
 func (h *edgeHost) startNginx(t *testing.T, nginx string) {
 	t.Helper()
 	c := h.nginxValues
-	dial := func(addr string) error { return inNetns(h.ns, func() error { return dialLoopback(addr) }) }
+	dial := func(addr string) error { return netnstest.In(h.ns, func() error { return dialLoopback(addr) }) }
 	h.nginx = startNginx(t, []string{"ip", "netns", "exec", h.ns, nginx}, h.dir, h.nginxConf, c.ErrorLog, dial,
 		net.JoinHostPort("127.0.0.1", c.Apps.Listen), c.Health)
 }
@@ -300,7 +302,7 @@ func startLoad(ctx context.Context, ns, addr string, clientTLS *tls.Config, time
 			go func() {
 				defer l.wg.Done()
 				a := answer{start: time.Now()}
-				a.err = inNetns(ns, func() (err error) {
+				a.err = netnstest.In(ns, func() (err error) {
 					rctx, cancel := context.WithTimeout(ctx, timeout)
 					defer cancel()
 					a.host, err = ping(rctx, addr, clientTLS)

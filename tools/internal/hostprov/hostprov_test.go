@@ -4,20 +4,19 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"go.yaml.in/yaml/v3"
-	"golang.org/x/sys/unix"
+
+	"github.com/homelab-gitops/homelab/tools/internal/netnstest"
 )
 
 var (
@@ -279,57 +278,29 @@ func lab(t *testing.T, hostAddrs, clientAddrs []string) (host, client string) {
 	prefix := "hostprov-" + hex.EncodeToString(id)
 	host, client = prefix+"-h", prefix+"-c"
 	for _, ns := range []string{host, client} {
-		ip(t, "netns", "add", ns)
+		netnstest.IP(t, "netns", "add", ns)
 		t.Cleanup(func() {
 			if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
 				t.Errorf("ip netns del %s: %v: %s", ns, err, out)
 			}
 		})
-		ip(t, "-n", ns, "link", "set", "lo", "up")
+		netnstest.IP(t, "-n", ns, "link", "set", "lo", "up")
 	}
-	ip(t, "-n", host, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", client)
+	netnstest.IP(t, "-n", host, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", client)
 	for ns, addrs := range map[string][]string{host: hostAddrs, client: clientAddrs} {
 		for _, a := range addrs {
-			ip(t, "-n", ns, "addr", "add", a+"/16", "dev", "eth0")
+			netnstest.IP(t, "-n", ns, "addr", "add", a+"/16", "dev", "eth0")
 		}
-		ip(t, "-n", ns, "link", "set", "eth0", "up")
+		netnstest.IP(t, "-n", ns, "link", "set", "eth0", "up")
 	}
 	return host, client
-}
-
-func ip(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-}
-
-// inNetns runs fn on a thread inside ns; sockets it creates stay in ns.
-// The thread is never unlocked, so it ends with the goroutine.
-func inNetns(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		f, err := os.Open(filepath.Join("/run/netns", ns))
-		if err != nil {
-			errc <- fmt.Errorf("open namespace: %w", err)
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("join namespace %s: %w", ns, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
 }
 
 // listen accepts and closes connections on addr inside ns until the test ends.
 func listen(t *testing.T, ns, addr string) {
 	t.Helper()
 	var l net.Listener
-	if err := inNetns(ns, func() (err error) {
+	if err := netnstest.In(ns, func() (err error) {
 		l, err = net.Listen("tcp", addr)
 		return err
 	}); err != nil {
@@ -350,7 +321,7 @@ func listen(t *testing.T, ns, addr string) {
 // dial connects from src to dst inside ns; a dropped SYN gives up after
 // half a second.
 func dial(ns, src, dst string) error {
-	return inNetns(ns, func() error {
+	return netnstest.In(ns, func() error {
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 500 * time.Millisecond}
 		c, err := d.Dial("tcp", dst)
 		if err != nil {
