@@ -121,6 +121,37 @@ func readsStage(ctx context.Context, e *env) error {
 	fmt.Printf("store.Reader History for a %d-workout user among %d, 8 goroutines for %v: %d reads, p50 %v, p99 %v, max %v, stale %d\n",
 		mine, total, e.duration, len(lat), bench.Percentile(lat, 50).Round(time.Microsecond),
 		bench.Percentile(lat, 99).Round(time.Microsecond), bench.Percentile(lat, 100).Round(time.Microsecond), stale)
+	return restartStage(ctx, db, r, user, mine)
+}
+
+// restartStage measures what a user sees first after the web app
+// restarts: the reader before it leaves a snapshot of the user's history
+// (written as it shuts down), and the new one answers from it while its
+// full load, a scan on the embedded store, runs.
+func restartStage(ctx context.Context, db *mongo.Database, before *store.Reader, user string, mine int64) error {
+	if err := before.Flush(ctx); err != nil {
+		return err
+	}
+	r := store.NewReader(db, store.ReaderOptions{})
+	t := time.Now()
+	v, err := r.History(ctx, user, store.Query{})
+	if err != nil {
+		return err
+	}
+	first := time.Since(t)
+	all, err := r.History(ctx, user, store.Query{Limit: -1})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("first page after a restart, %d workouts stored: %v, %d workouts shown (the plan's whole history: %d of %d), stale %v\n",
+		mine, first.Round(time.Millisecond), len(v.Workouts), len(all.Workouts), mine, v.Stale)
+	if err := r.Warm(ctx, user); err != nil {
+		return err
+	}
+	fmt.Printf("full load after the restart done in %v (the page was served from the snapshot meanwhile)\n", time.Since(t).Round(time.Millisecond))
+	if int64(len(all.Workouts)) != mine || v.AsOf.IsZero() {
+		return fmt.Errorf("first page after a restart showed %d of %d workouts (as of %v)", len(all.Workouts), mine, v.AsOf)
+	}
 	return nil
 }
 

@@ -197,6 +197,11 @@ func run(ctx context.Context, out io.Writer, env envconf.Env, dev, seed bool) er
 	if err := pub.Close(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("publisher close: %w", err))
 	}
+	// Histories loaded since the last snapshot: the next replica's first
+	// pages are answered from them.
+	if err := reader.Flush(sctx); err != nil {
+		errs = append(errs, err)
+	}
 	if err := metricsSrv.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("metrics shutdown: %w", err))
 	}

@@ -91,6 +91,11 @@ type ReaderOptions struct {
 	MaxBatchUsers int
 	// Now is the clock (time.Now by default).
 	Now func() time.Time
+	// Snapshots keeps a copy of each loaded history (when it changed),
+	// read when a user's view is first needed, after a restart, so that the
+	// first page shows the user's data while the full load runs; nil turns
+	// this off. NewReader uses the database's SnapshotCollection.
+	Snapshots Snapshots
 }
 
 func (o *ReaderOptions) defaults() {
@@ -146,6 +151,16 @@ type Reader struct {
 	queue    map[string]*view // users waiting for a load
 	workers  int
 	lastTook time.Duration // duration of the last successful load
+
+	smu       sync.Mutex
+	toSave    map[string]pendingSnapshot // newest snapshot per user not yet written
+	saverDone chan struct{}              // open while a goroutine writes toSave
+}
+
+type pendingSnapshot struct {
+	v    *view
+	hash uint64
+	snap Snapshot
 }
 
 // pendingTTL is how long a remembered workout that the database does not
@@ -165,6 +180,11 @@ type view struct {
 	lastErr   error     // of the last load
 	loading   chan struct{}
 	used      time.Time
+	// ready is closed once the view holds data (from a snapshot or a
+	// load) or its first load ended, whichever comes first.
+	ready        chan struct{}
+	snapshotRead bool   // a snapshot read was started
+	savedHash    uint64 // contentHash of the snapshot last read or written
 }
 
 type pendingWorkout struct {
@@ -173,8 +193,12 @@ type pendingWorkout struct {
 }
 
 // NewReader reads from db's workouts collection with readPreference
-// secondaryPreferred and maxStalenessSeconds 90.
+// secondaryPreferred and maxStalenessSeconds 90, and keeps snapshots in
+// db's SnapshotCollection unless opts.Snapshots is set.
 func NewReader(db *mongo.Database, opts ReaderOptions) *Reader {
+	if opts.Snapshots == nil {
+		opts.Snapshots = NewSnapshots(db)
+	}
 	return NewReaderWithLoader(dbLoader{coll: db.Collection(Collection, options.Collection().SetReadPreference(ReadPreference()))}, opts)
 }
 
@@ -186,6 +210,7 @@ func NewReaderWithLoader(l Loader, opts ReaderOptions) *Reader {
 		loader: l,
 		views:  map[string]*view{},
 		queue:  map[string]*view{},
+		toSave: map[string]pendingSnapshot{},
 	}
 }
 
@@ -248,9 +273,13 @@ func (r *Reader) History(ctx context.Context, userID string, q Query) (View, err
 	if !loaded || age > refresh {
 		r.startLoadLocked(userID, v, now)
 	}
-	// Wait for the load when the view is missing or too old, unless the
-	// database just failed: then answer at once from what is known.
+	// Wait for the load when the view is too old, and for the load or the
+	// snapshot when it is missing, unless the database just failed: then
+	// answer at once from what is known.
 	wait := v.loading
+	if !loaded {
+		wait = v.ready
+	}
 	if (loaded && age <= r.opts.StaleAfter) || v.lastErr != nil {
 		wait = nil
 	}
@@ -423,7 +452,7 @@ func (r *Reader) view(userID string) *view {
 	if len(r.views) >= r.opts.MaxUsers {
 		r.evictLocked()
 	}
-	v := &view{used: r.opts.Now()}
+	v := &view{used: r.opts.Now(), ready: make(chan struct{})}
 	r.views[userID] = v
 	return v
 }
@@ -454,6 +483,10 @@ func (r *Reader) startLoadLocked(userID string, v *view, now time.Time) {
 	}
 	v.loading = make(chan struct{})
 	v.attempted = now
+	if r.opts.Snapshots != nil && v.asOf.IsZero() && !v.snapshotRead {
+		v.snapshotRead = true
+		go r.readSnapshot(userID, v)
+	}
 	r.qmu.Lock()
 	defer r.qmu.Unlock()
 	r.queue[userID] = v
@@ -505,22 +538,129 @@ func (r *Reader) load(batch map[string]*view) {
 		r.opts.Logger.Debug("loaded histories", "users", len(ids), "took", took)
 	}
 	for _, id := range ids {
-		r.finish(batch[id], found[id], err)
+		r.finish(id, batch[id], found[id], err)
 	}
 }
 
-// finish installs a load's result in v and wakes its waiters.
-func (r *Reader) finish(v *view, ws []workout.Workout, err error) {
+// finish installs a load's result in v, wakes its waiters and queues a
+// snapshot when the history changed since the last one.
+func (r *Reader) finish(userID string, v *view, ws []workout.Workout, err error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	defer close(v.loading)
 	v.loading = nil
 	v.lastErr = err
+	v.markReadyLocked()
 	if err != nil {
 		return
 	}
 	now := r.opts.Now()
-	v.asOf = now
+	if r.opts.Snapshots != nil {
+		if h := contentHash(ws); h != v.savedHash {
+			r.queueSnapshot(userID, pendingSnapshot{v: v, hash: h, snap: snapshotOf(ws, now)})
+		}
+	}
+	r.install(v, ws, now)
+}
+
+func (v *view) markReadyLocked() {
+	select {
+	case <-v.ready:
+	default:
+		close(v.ready)
+	}
+}
+
+// readSnapshot installs userID's snapshot in v unless the full load was
+// first.
+func (r *Reader) readSnapshot(userID string, v *view) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.opts.LoadTimeout)
+	s, found, err := r.opts.Snapshots.LoadSnapshot(ctx, userID)
+	cancel()
+	if err != nil {
+		r.opts.Logger.Warn("history snapshot not read; waiting for the full load", "user", userID, "error", err)
+		return
+	}
+	if !found {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !v.asOf.IsZero() {
+		return
+	}
+	v.savedHash = contentHash(s.Workouts)
+	r.install(v, s.Workouts, s.AsOf)
+	v.markReadyLocked()
+	r.opts.Logger.Debug("history served from snapshot until the full load", "user", userID, "workouts", len(s.Workouts), "as_of", s.AsOf)
+}
+
+// queueSnapshot has p written in the background, replacing an older
+// snapshot of the same user still waiting.
+func (r *Reader) queueSnapshot(userID string, p pendingSnapshot) {
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	r.toSave[userID] = p
+	if r.saverDone == nil {
+		r.saverDone = make(chan struct{})
+		go r.writeSnapshots(r.saverDone)
+	}
+}
+
+// writeSnapshots writes queued snapshots one at a time until none is left.
+func (r *Reader) writeSnapshots(done chan struct{}) {
+	defer close(done)
+	for {
+		r.smu.Lock()
+		if len(r.toSave) == 0 {
+			r.saverDone = nil
+			r.smu.Unlock()
+			return
+		}
+		var userID string
+		var p pendingSnapshot
+		for userID, p = range r.toSave {
+			break
+		}
+		delete(r.toSave, userID)
+		r.smu.Unlock()
+
+		ctx, cancel := context.WithTimeout(context.Background(), r.opts.LoadTimeout)
+		err := r.opts.Snapshots.SaveSnapshot(ctx, userID, p.snap)
+		cancel()
+		if err != nil {
+			// The hash stays as it was: the next load queues it again.
+			r.opts.Logger.Warn("history snapshot not saved", "user", userID, "error", err)
+			continue
+		}
+		p.v.mu.Lock()
+		p.v.savedHash = p.hash
+		p.v.mu.Unlock()
+	}
+}
+
+// Flush waits (bounded by ctx) until the queued snapshots are written, so
+// that a replica shutting down leaves its successor fresh ones.
+func (r *Reader) Flush(ctx context.Context) error {
+	r.smu.Lock()
+	done := r.saverDone
+	r.smu.Unlock()
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("flush history snapshots: %w", ctx.Err())
+	}
+}
+
+// install makes ws, read from the database as of asOf, v's history, with
+// the pending workouts the read does not show yet. v.mu is held.
+func (r *Reader) install(v *view, ws []workout.Workout, asOf time.Time) {
+	now := r.opts.Now()
+	v.asOf = asOf
 	// The version each workout was read in; a pending change replaces an
 	// older one.
 	seen := make(map[string]int64, len(ws))
