@@ -126,6 +126,9 @@ func schemeFor(ex workout.Exercise) scheme {
 	if s, ok := schemes[ex.Key]; ok {
 		return s
 	}
+	if ex.Timed {
+		return schemes["plank"]
+	}
 	if ex.Bodyweight {
 		return scheme{sets: 3, reps: 5, maxReps: 15, repStep: 1}
 	}
@@ -210,6 +213,10 @@ type Profile struct {
 	// recovery spacing allow, and a day holds as many exercises as the
 	// targets need (MaxDaysExercises at most).
 	DaysPerWeek int
+	// Exercises are the catalogue and the user's own exercises, which
+	// count towards their muscle group, rotate with its other exercises
+	// and progress by their equipment's step.
+	Exercises workout.Exercises
 }
 
 // MaxDaysExercises bounds one day's plan whatever the days per week.
@@ -271,7 +278,8 @@ func BuildFor(history []workout.Workout, date time.Time, profile Profile) Plan {
 	if profile.Unit == workout.Kilograms || profile.Unit == workout.Pounds {
 		p.Unit = profile.Unit
 	}
-	byExercise := sessionsByExercise(past)
+	exs := profile.Exercises
+	byExercise := sessionsByExercise(past, exs)
 
 	type candidate struct {
 		status GroupStatus
@@ -284,7 +292,7 @@ func BuildFor(history []workout.Workout, date time.Time, profile Profile) Plan {
 		st := GroupStatus{Group: g, TargetSets: profile.target(rule)}
 		weekStart := day.AddDate(0, 0, -6)
 		for _, w := range past {
-			ex, ok := workout.Lookup(w.Exercise)
+			ex, ok := exs.Lookup(w.Exercise)
 			if !ok || ex.Group != g {
 				continue
 			}
@@ -321,7 +329,7 @@ func BuildFor(history []workout.Workout, date time.Time, profile Profile) Plan {
 			p.Groups = append(p.Groups, st)
 			continue
 		}
-		ex := chooseExercise(c.status.Group, c.rule, byExercise, day)
+		ex := chooseExercise(exs, c.status.Group, c.rule, byExercise, day)
 		pr := prescribe(ex, byExercise[ex.Key], day, p.Unit)
 		st.Planned = true
 		st.Reason = fmt.Sprintf("recovered and below the weekly target (%d of %d sets): %s",
@@ -335,7 +343,7 @@ func BuildFor(history []workout.Workout, date time.Time, profile Profile) Plan {
 		return orderRank(p.Prescriptions[i].Exercise) < orderRank(p.Prescriptions[j].Exercise)
 	})
 	sort.SliceStable(p.Groups, func(i, j int) bool { return groupIndex(p.Groups[i].Group) < groupIndex(p.Groups[j].Group) })
-	p.Notes = balanceNotes(past, day, p.Unit)
+	p.Notes = balanceNotes(past, exs, day, p.Unit)
 	return p
 }
 
@@ -347,7 +355,7 @@ func Next(history []workout.Workout, exercise string, date time.Time) (Prescript
 
 // NextFor is Next in the profile's unit.
 func NextFor(history []workout.Workout, exercise string, date time.Time, profile Profile) (Prescription, bool) {
-	ex, ok := workout.Lookup(exercise)
+	ex, ok := profile.Exercises.Lookup(exercise)
 	if !ok {
 		return Prescription{}, false
 	}
@@ -364,7 +372,7 @@ func NextFor(history []workout.Workout, exercise string, date time.Time, profile
 	if profile.Unit == workout.Kilograms || profile.Unit == workout.Pounds {
 		unit = profile.Unit
 	}
-	return prescribe(ex, sessionsByExercise(past)[ex.Key], day, unit), true
+	return prescribe(ex, sessionsByExercise(past, profile.Exercises)[ex.Key], day, unit), true
 }
 
 // orderRank places an exercise in the day: loaded lifts, then bodyweight,
@@ -391,12 +399,12 @@ func groupIndex(g workout.MuscleGroup) int {
 // chooseExercise rotates through the exercises of a group the user has done
 // in the last eight weeks, least recently done first; without any, it picks
 // the group's primary exercise.
-func chooseExercise(g workout.MuscleGroup, rule groupRule, byExercise map[string][]session, day time.Time) workout.Exercise {
+func chooseExercise(exs workout.Exercises, g workout.MuscleGroup, rule groupRule, byExercise map[string][]session, day time.Time) workout.Exercise {
 	var best workout.Exercise
 	var bestLast time.Time
 	found := false
 	since := day.AddDate(0, 0, -56)
-	for _, ex := range workout.Catalogue() {
+	for _, ex := range exs.All() {
 		if ex.Group != g {
 			continue
 		}
@@ -445,14 +453,14 @@ type session struct {
 // ramp, not the work (sets of 60, 80 and 100 kg are one set at 100).
 const backOffFloor = 0.7
 
-func sessionsByExercise(past []workout.Workout) map[string][]session {
+func sessionsByExercise(past []workout.Workout, exs workout.Exercises) map[string][]session {
 	out := map[string][]session{}
 	for _, w := range past {
 		if len(w.Sets) == 0 {
 			continue
 		}
 		sc := scheme{sets: 1}
-		if ex, ok := workout.Lookup(w.Exercise); ok {
+		if ex, ok := exs.Lookup(w.Exercise); ok {
 			sc = schemeFor(ex)
 		}
 		s := session{at: w.PerformedAt, unit: w.Unit}
@@ -694,14 +702,14 @@ func stallCount(ss []session, sc scheme) int {
 
 // balanceNotes compares push and pull, legs and posterior chain volume over
 // the last four weeks.
-func balanceNotes(past []workout.Workout, day time.Time, unit workout.Unit) []string {
+func balanceNotes(past []workout.Workout, exs workout.Exercises, day time.Time, unit workout.Unit) []string {
 	since := day.AddDate(0, 0, -27)
 	sets := map[workout.MuscleGroup]int{}
 	for _, w := range past {
 		if w.PerformedAt.Before(since) {
 			continue
 		}
-		if ex, ok := workout.Lookup(w.Exercise); ok {
+		if ex, ok := exs.Lookup(w.Exercise); ok {
 			sets[ex.Group] += len(w.Sets)
 		}
 	}

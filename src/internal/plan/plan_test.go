@@ -358,7 +358,7 @@ func TestTrends(t *testing.T) {
 		add(15, "back-squat", workout.Kilograms, 100, 5, 5, 5). // Thu 5 Nov
 		add(1, "back-squat", workout.Pounds, 225, 5, 5, 5).     // Thu 19 Nov
 		add(2, "pull-up", workout.Kilograms, 0, 8, 7, 6)
-	got := Trends(h, workout.Kilograms, time.UTC)
+	got := Trends(h, workout.Exercises{}, workout.Kilograms, time.UTC)
 	if len(got) != 2 || got[0].Exercise.Key != "back-squat" || got[1].Exercise.Key != "pull-up" {
 		t.Fatalf("series = %+v", got)
 	}
@@ -389,7 +389,7 @@ func TestTrendsWeightedBodyweight(t *testing.T) {
 	h := history{}.
 		add(3, "pull-up", workout.Pounds, 25, 5, 5, 4).
 		add(1, "pull-up", workout.Pounds, 0, 9, 8)
-	got := Trends(h, workout.Pounds, time.UTC)
+	got := Trends(h, workout.Exercises{}, workout.Pounds, time.UTC)
 	if len(got) != 1 {
 		t.Fatalf("series = %+v", got)
 	}
@@ -415,8 +415,59 @@ func TestTrendsInTheUsersZone(t *testing.T) {
 	}
 	h := history{}.add(0, "back-squat", workout.Kilograms, 100, 5)
 	h[0].PerformedAt = time.Date(2026, 11, 20, 2, 30, 0, 0, time.UTC) // 21:30 on the 19th there
-	got := Trends(h, workout.Kilograms, ny)[0].Points[0].Date
+	got := Trends(h, workout.Exercises{}, workout.Kilograms, ny)[0].Points[0].Date
 	if y, m, d := got.Date(); y != 2026 || m != time.November || d != 19 || got.Location() != ny {
 		t.Errorf("charted on %v, want 19 Nov in New York", got)
+	}
+}
+
+// A user's own exercises count in their muscle group, are chosen like the
+// catalogue's and progress by their equipment's step; a timed one is
+// prescribed in seconds. Without them the plan ignored such workouts and
+// prescribed the group's barbell lift from nothing.
+func TestBuildWithCustomExercises(t *testing.T) {
+	beltSquat := workout.Exercise{Key: "custom-belt-squat", Name: "Belt squat", Group: workout.Legs, Equipment: workout.Machine,
+		IncrementKg: workout.IncrementKg(workout.Machine)}
+	ringRow := workout.Exercise{Key: "custom-ring-row", Name: "Ring row", Group: workout.Pull, Equipment: workout.BodyWeight, Bodyweight: true}
+	hollow := workout.Exercise{Key: "custom-hollow-hold", Name: "Hollow hold", Group: workout.Core, Equipment: workout.BodyWeight,
+		Bodyweight: true, Timed: true}
+	h := history{}.
+		add(4, "custom-belt-squat", workout.Kilograms, 80, 8, 8, 8).
+		add(4, "custom-ring-row", workout.Kilograms, 0, 10, 10, 10).
+		add(3, "custom-hollow-hold", workout.Kilograms, 0, 30, 30, 30)
+	prof := Profile{Exercises: workout.WithCustom(beltSquat, ringRow, hollow)}
+	p := BuildFor(h, today, prof)
+
+	if pr := find(t, p, "custom-belt-squat"); pr.Kind != Progress || pr.Weight != 82.5 || pr.Reps != 8 {
+		t.Errorf("belt squat = %s %d × %v, want progress to 82.5 kg × 8", pr.Kind, pr.Reps, pr.Weight)
+	}
+	// Today's plan is full after three exercises: the others as the log
+	// form asks for them.
+	if pr, ok := NextFor(h, "custom-ring-row", today, prof); !ok || pr.Kind != Progress || pr.Reps != 11 {
+		t.Errorf("ring row = %s %d reps, want progress to 11", pr.Kind, pr.Reps)
+	}
+	if pr, ok := NextFor(h, "custom-hollow-hold", today, prof); !ok || pr.Reps <= 30 || pr.Reps > workout.MaxSeconds || !pr.Exercise.Timed {
+		t.Errorf("hollow hold = %d s (timed %v), want more than 30 s and loggable", pr.Reps, pr.Exercise.Timed)
+	}
+	for g, want := range map[workout.MuscleGroup]int{workout.Legs: 3, workout.Pull: 3, workout.Core: 3} {
+		if st := group(t, p, g); st.WeekSets != want {
+			t.Errorf("%s counted %d sets this week, want the custom exercise's %d", g, st.WeekSets, want)
+		}
+	}
+
+	// The catalogue alone does not know them: the same history plans the
+	// groups' barbell lifts from nothing.
+	if pr := find(t, Build(h, today), "back-squat"); pr.Kind != Start {
+		t.Errorf("without the user's exercises, squat = %s", pr.Kind)
+	}
+	if next, ok := NextFor(h, "custom-belt-squat", today, Profile{Exercises: workout.WithCustom(beltSquat)}); !ok || next.Weight != 82.5 {
+		t.Errorf("NextFor belt squat = %v %v, want 82.5 kg", next.Weight, ok)
+	}
+	if _, ok := Next(h, "custom-belt-squat", today); ok {
+		t.Error("Next knows a custom exercise without the profile")
+	}
+	trends := Trends(h, workout.WithCustom(beltSquat, ringRow, hollow), workout.Kilograms, time.UTC)
+	if len(trends) != 3 {
+		t.Errorf("trends of %d exercises, want the 3 custom ones", len(trends))
 	}
 }

@@ -40,7 +40,7 @@ type Series struct {
 // converted to unit, by calendar day and week in loc (the user's time
 // zone). Weeks without training inside a series' span appear with zero
 // volume, so a chart shows the gaps.
-func Trends(history []workout.Workout, unit workout.Unit, loc *time.Location) []Series {
+func Trends(history []workout.Workout, exs workout.Exercises, unit workout.Unit, loc *time.Location) []Series {
 	ws := append([]workout.Workout(nil), history...)
 	for i := range ws {
 		ws[i].PerformedAt = ws[i].PerformedAt.In(loc)
@@ -51,7 +51,7 @@ func Trends(history []workout.Workout, unit workout.Unit, loc *time.Location) []
 		byEx[w.Exercise] = append(byEx[w.Exercise], w)
 	}
 	var out []Series
-	for _, ex := range workout.Catalogue() {
+	for _, ex := range exs.All() {
 		list := byEx[ex.Key]
 		if len(list) == 0 {
 			continue

@@ -81,8 +81,9 @@ type key struct {
 	reps     int
 }
 
-// Find computes the records of history (any order).
-func Find(history []workout.Workout) Result {
+// Find computes the records of history (any order) for the exercises exs
+// knows (the catalogue and the user's own).
+func Find(history []workout.Workout, exs workout.Exercises) Result {
 	ws := append([]workout.Workout(nil), history...)
 	slices.SortFunc(ws, func(a, b workout.Workout) int {
 		if c := a.PerformedAt.Compare(b.PerformedAt); c != 0 {
@@ -93,7 +94,7 @@ func Find(history []workout.Workout) Result {
 	best := map[key]Record{}
 	res := Result{Broken: map[string][]Record{}}
 	for _, w := range ws {
-		ex, ok := workout.Lookup(w.Exercise)
+		ex, ok := exs.Lookup(w.Exercise)
 		if !ok {
 			continue
 		}

@@ -43,7 +43,7 @@ func TestFind(t *testing.T) {
 		w(9, "plank", workout.Kilograms, workout.Set{Reps: 60}),
 		w(10, "plank", workout.Kilograms, workout.Set{Reps: 45}),
 	}
-	res := Find(history)
+	res := Find(history, workout.Exercises{})
 	broken := func(n int) []Record { return res.Broken[history[0].ID[:24]+fmt.Sprintf("%012d", n)] }
 
 	if len(broken(1)) != 0 {
@@ -100,5 +100,27 @@ func TestFind(t *testing.T) {
 		if a.Exercise > b.Exercise || (a.Exercise == b.Exercise && kindOrder(a.Kind) > kindOrder(b.Kind)) {
 			t.Errorf("records out of order at %d: %+v before %+v", i, a, b)
 		}
+	}
+}
+
+// Records of a user's own exercises are found when Find knows them.
+func TestFindCustomExercises(t *testing.T) {
+	sled := workout.Exercise{Key: "custom-sled-push", Name: "Sled push", Group: workout.Legs, Equipment: workout.Machine, IncrementKg: 2.5}
+	at := time.Date(2026, 3, 2, 7, 0, 0, 0, time.UTC)
+	ws := []workout.Workout{
+		{ID: "00000000-0000-4000-8000-000000000001", UserID: "u", Exercise: sled.Key, PerformedAt: at, Unit: workout.Kilograms,
+			Sets: []workout.Set{{Reps: 10, Weight: 100}}},
+		{ID: "00000000-0000-4000-8000-000000000002", UserID: "u", Exercise: sled.Key, PerformedAt: at.AddDate(0, 0, 3), Unit: workout.Kilograms,
+			Sets: []workout.Set{{Reps: 10, Weight: 120}}},
+	}
+	if got := Find(ws, workout.Exercises{}); len(got.Best) != 0 {
+		t.Fatalf("catalogue only: %d records of an unknown exercise", len(got.Best))
+	}
+	got := Find(ws, workout.WithCustom(sled))
+	if len(got.Best) == 0 || got.Best[0].Exercise != sled.Key {
+		t.Fatalf("records = %+v, want the sled push's", got.Best)
+	}
+	if len(got.Broken[ws[1].ID]) == 0 {
+		t.Errorf("the heavier sled push broke no record: %+v", got.Broken)
 	}
 }

@@ -42,8 +42,22 @@ type CustomExercise struct {
 
 // Exercise is c as a catalogue entry; its load may be zero (bodyweight).
 func (c CustomExercise) Exercise() workout.Exercise {
-	return workout.Exercise{Key: c.Key, Name: c.Name, Group: c.Group, Equipment: c.Equipment,
-		Bodyweight: c.Equipment == workout.BodyWeight || c.Timed, Timed: c.Timed}
+	bodyweight := c.Equipment == workout.BodyWeight || c.Timed
+	ex := workout.Exercise{Key: c.Key, Name: c.Name, Group: c.Group, Equipment: c.Equipment,
+		Bodyweight: bodyweight, Timed: c.Timed}
+	if !bodyweight {
+		ex.IncrementKg = workout.IncrementKg(c.Equipment)
+	}
+	return ex
+}
+
+// Known is the catalogue with the profile's own exercises.
+func (p Profile) Known() workout.Exercises {
+	own := make([]workout.Exercise, 0, len(p.Exercises))
+	for _, c := range p.Exercises {
+		own = append(own, c.Exercise())
+	}
+	return workout.WithCustom(own...)
 }
 
 // Profiles reads and writes profiles, keeping them in memory: a page needs

@@ -298,7 +298,7 @@ func trimFloat(v float64) string {
 
 // setsLabel summarises sets for the history table, e.g. "5, 5, 3 × 100 kg"
 // or "3 × 5 × 100 kg", with the RPE of sets that have one ("5 @ 100 kg RPE 8").
-func setsLabel(w workout.Workout) string {
+func setsLabel(exs workout.Exercises, w workout.Workout) string {
 	if len(w.Sets) == 0 {
 		return ""
 	}
@@ -321,7 +321,7 @@ func setsLabel(w workout.Workout) string {
 		return " RPE " + trimFloat(s.RPE)
 	}
 	// A hold counts seconds, loaded only when weight was added.
-	if ex, ok := workout.Lookup(w.Exercise); ok && ex.Timed {
+	if ex, ok := exs.Lookup(w.Exercise); ok && ex.Timed {
 		hold := func(s workout.Set) string {
 			if s.Weight == 0 {
 				return fmt.Sprintf("%d s%s", s.Reps, rpe(s))

@@ -63,7 +63,7 @@ func TestSetsLabel(t *testing.T) {
 		{workout.Workout{}, ""},
 	}
 	for _, tt := range tests {
-		if got := setsLabel(tt.w); got != tt.want {
+		if got := setsLabel(workout.Exercises{}, tt.w); got != tt.want {
 			t.Errorf("setsLabel = %q, want %q", got, tt.want)
 		}
 	}
@@ -133,7 +133,7 @@ func TestChartsShareTheirWindow(t *testing.T) {
 		ws = append(ws, sample(i, 0, "back-squat", 60+float64(i%10), 5, 5, 5))
 		ws[i].PerformedAt = start.AddDate(0, 0, 3*i)
 	}
-	ec := buildCharts(plan.Trends(ws, workout.Kilograms, time.UTC))[0]
+	ec := buildCharts(plan.Trends(ws, workout.Exercises{}, workout.Kilograms, time.UTC))[0]
 	first, last := ec.E1RM.Dots[0], ec.E1RM.Dots[len(ec.E1RM.Dots)-1]
 	weekOf := func(label string) string { return strings.SplitN(label, ":", 2)[0] }
 	if ec.Window == "" || !strings.Contains(ec.E1RM.Caption, ec.Window) || !strings.Contains(ec.Volume.Caption, ec.Window) {
@@ -163,7 +163,7 @@ func TestChartsShareTheirWindow(t *testing.T) {
 func TestWeightedBodyweightChart(t *testing.T) {
 	w := sample(1, 1, "pull-up", 25, 5, 5, 4)
 	w.Unit = workout.Pounds
-	ec := buildCharts(plan.Trends([]workout.Workout{w}, workout.Pounds, time.UTC))[0]
+	ec := buildCharts(plan.Trends([]workout.Workout{w}, workout.Exercises{}, workout.Pounds, time.UTC))[0]
 	if !strings.Contains(ec.E1RM.Title, "reps") || !strings.Contains(ec.E1RM.Dots[0].Label, "5 reps +25 lb") {
 		t.Errorf("title %q, point %q", ec.E1RM.Title, ec.E1RM.Dots[0].Label)
 	}
@@ -175,7 +175,7 @@ func TestWeightedBodyweightChart(t *testing.T) {
 			t.Errorf("a rep count tick of %s", tk.Label)
 		}
 	}
-	if got := e1rmLabel(w); got != "" {
+	if got := e1rmLabel(workout.Exercises{}, w); got != "" {
 		t.Errorf("history shows an estimated 1RM %q for a pull-up", got)
 	}
 }

@@ -35,16 +35,14 @@ func parseTemplates() (map[string]*template.Template, error) {
 			}
 			return trimFloat(v) + " " + string(u)
 		},
-		"num":  trimFloat,
-		"sets": setsLabel,
-		"day":  func(t time.Time) string { return t.Format("Mon 2 Jan 2006") },
+		"num": trimFloat,
+		"day": func(t time.Time) string { return t.Format("Mon 2 Jan 2006") },
 		"clock": func(t time.Time) string {
 			if t.IsZero() {
 				return "never"
 			}
 			return t.UTC().Format("15:04:05 MST")
 		},
-		"e1rm": e1rmLabel,
 		"rowErr": func(errs workout.FieldErrors, i int, field string) string {
 			return errs[fmt.Sprintf("rows[%d].%s", i, field)]
 		},
@@ -81,8 +79,8 @@ func parseTemplates() (map[string]*template.Template, error) {
 
 // e1rmLabel is a workout's best estimated one-rep max for the history
 // table; none for a bodyweight exercise, whose added load alone has none.
-func e1rmLabel(w workout.Workout) string {
-	if ex, ok := workout.Lookup(w.Exercise); !ok || ex.Bodyweight {
+func e1rmLabel(exs workout.Exercises, w workout.Workout) string {
+	if ex, ok := exs.Lookup(w.Exercise); !ok || ex.Bodyweight {
 		return ""
 	}
 	best := 0.0
@@ -143,8 +141,10 @@ type page struct {
 	Settings *settingsForm
 	Onboard  bool
 	loc      *time.Location
-	// custom are the user's own exercises.
+	// custom are the user's own exercises; known finds them and the
+	// catalogue's.
 	custom []store.CustomExercise
+	known  workout.Exercises
 }
 
 // Exercises are the exercises a form offers: the catalogue and the user's
@@ -153,16 +153,17 @@ func (p page) Exercises() []exerciseGroup { return groupedCatalogue(p.custom...)
 
 // ExerciseName names an exercise of the catalogue or of the user's own.
 func (p page) ExerciseName(key string) string {
-	if ex, ok := workout.Lookup(key); ok {
+	if ex, ok := p.known.Lookup(key); ok {
 		return ex.Name
-	}
-	for _, c := range p.custom {
-		if c.Key == key {
-			return c.Name
-		}
 	}
 	return key
 }
+
+// Sets summarises a workout's sets for the history table.
+func (p page) Sets(w workout.Workout) string { return setsLabel(p.known, w) }
+
+// E1RM is a workout's best estimated one-rep max for the history table.
+func (p page) E1RM(w workout.Workout) string { return e1rmLabel(p.known, w) }
 
 // Day formats t as a day in the user's time zone (UTC when unknown).
 func (p page) Day(t time.Time) string {
@@ -213,7 +214,8 @@ func (s *Server) newPage(r *http.Request, title, nav string) page {
 	if p.loc = s.zone(r); p.loc != nil {
 		p.TZ = p.loc.String()
 	}
-	p.custom = s.profile(r.Context(), id.UserID).Exercises
+	prof := s.profile(r.Context(), id.UserID)
+	p.custom, p.known = prof.Exercises, prof.Known()
 	return p
 }
 
@@ -418,8 +420,8 @@ func (s *Server) historyPage(w http.ResponseWriter, r *http.Request) {
 		if !all.Unknown() {
 			unit := plan.PreferredUnit(all.Workouts)
 			p.Badges = map[string]string{}
-			for id, rs := range records.Find(all.Workouts).Broken {
-				p.Badges[id] = brokenLabel(rs, unit)
+			for id, rs := range records.Find(all.Workouts, p.known).Broken {
+				p.Badges[id] = brokenLabel(p.known, rs, unit)
 			}
 			if b := p.Badges[hv.Logged]; b != "" && p.Flash != "" {
 				p.Flash += " New " + strings.ToLower(b[:1]) + b[1:] + "."
@@ -486,7 +488,7 @@ func (s *Server) progressPage(w http.ResponseWriter, r *http.Request) {
 		if loc == nil {
 			loc = time.UTC
 		}
-		p.Charts = buildCharts(plan.Trends(h.Workouts, plan.PreferredUnit(h.Workouts), loc))
+		p.Charts = buildCharts(plan.Trends(h.Workouts, p.known, plan.PreferredUnit(h.Workouts), loc))
 	}
 	s.render(w, r, http.StatusOK, "progress.html", p)
 }

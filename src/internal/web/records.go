@@ -13,14 +13,14 @@ import (
 
 // recordLabel says a record in words, loads in unit (a heaviest set as
 // logged).
-func recordLabel(r records.Record, unit workout.Unit) string {
+func recordLabel(exs workout.Exercises, r records.Record, unit workout.Unit) string {
 	switch r.Kind {
 	case records.E1RM:
 		return "estimated 1RM " + trimFloat(math.Round(plan.FromKg(r.Value, unit)*2)/2) + " " + string(unit) +
 			fmt.Sprintf(" (%d × %s %s)", r.Set.Reps, trimFloat(r.Set.Weight), r.Unit)
 	case records.Heaviest:
 		what := "heaviest"
-		if ex, ok := workout.Lookup(r.Exercise); ok && ex.Bodyweight {
+		if ex, ok := exs.Lookup(r.Exercise); ok && ex.Bodyweight {
 			what = "most added load for"
 		}
 		return fmt.Sprintf("%s %s: %s %s", what, plural(r.Reps, "rep"), trimFloat(r.Set.Weight), r.Unit)
@@ -33,10 +33,10 @@ func recordLabel(r records.Record, unit workout.Unit) string {
 }
 
 // brokenLabel lists the records a workout broke, for its badge.
-func brokenLabel(rs []records.Record, unit workout.Unit) string {
+func brokenLabel(exs workout.Exercises, rs []records.Record, unit workout.Unit) string {
 	parts := make([]string, len(rs))
 	for i, r := range rs {
-		parts[i] = recordLabel(r, unit)
+		parts[i] = recordLabel(exs, r, unit)
 	}
 	return "Personal record: " + strings.Join(parts, "; ")
 }
@@ -58,17 +58,13 @@ func (s *Server) recordsPage(w http.ResponseWriter, r *http.Request) {
 	p.Stale, p.AsOf = h.Stale, h.AsOf
 	if !h.Unknown() {
 		unit := plan.PreferredUnit(h.Workouts)
-		res := records.Find(h.Workouts)
+		res := records.Find(h.Workouts, p.known)
 		for _, rec := range res.Best {
 			if len(p.Records) == 0 || p.Records[len(p.Records)-1].Key != rec.Exercise {
-				name := rec.Exercise
-				if ex, ok := workout.Lookup(rec.Exercise); ok {
-					name = ex.Name
-				}
-				p.Records = append(p.Records, exerciseRecords{Key: rec.Exercise, Name: name})
+				p.Records = append(p.Records, exerciseRecords{Key: rec.Exercise, Name: p.ExerciseName(rec.Exercise)})
 			}
 			last := &p.Records[len(p.Records)-1]
-			last.Records = append(last.Records, recordRow{Label: recordLabel(rec, unit), WorkoutID: rec.WorkoutID, Day: p.Day(rec.PerformedAt)})
+			last.Records = append(last.Records, recordRow{Label: recordLabel(p.known, rec, unit), WorkoutID: rec.WorkoutID, Day: p.Day(rec.PerformedAt)})
 		}
 	}
 	s.render(w, r, http.StatusOK, "records.html", p)
@@ -89,7 +85,7 @@ func (s *Server) apiRecords(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, apiError{Error: "your history could not be read yet; retry later"})
 		return
 	}
-	res := records.Find(h.Workouts)
+	res := records.Find(h.Workouts, s.profile(r.Context(), identity(r).UserID).Known())
 	out := apiRecords{Records: res.Best, Broken: res.Broken, Stale: h.Stale}
 	if out.Records == nil {
 		out.Records = []records.Record{}

@@ -48,7 +48,7 @@ func (s *Server) profile(ctx context.Context, user string) store.Profile {
 
 // planProfile is what the plan needs of a profile.
 func planProfile(p store.Profile) plan.Profile {
-	return plan.Profile{Unit: p.Unit, DaysPerWeek: p.DaysPerWeek}
+	return plan.Profile{Unit: p.Unit, DaysPerWeek: p.DaysPerWeek, Exercises: p.Known()}
 }
 
 type settingsForm struct {

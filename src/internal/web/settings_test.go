@@ -176,6 +176,12 @@ func TestCustomExercise(t *testing.T) {
 	}
 	if _, body = e.do(t, httptest.NewRequest(http.MethodGet, "/history", nil)); !strings.Contains(body, "<td>Sled push") {
 		t.Errorf("history does not name the custom exercise")
+	} else if !strings.Contains(body, "<td>1 × 45 s</td>") || strings.Contains(body, `aria-label="Edit custom-`) {
+		t.Errorf("history does not count the timed custom exercise in seconds or labels it by key:\n%s", body[strings.Index(body, "<td>Sled push"):][:300])
+	}
+	// Records and charts know the user's own exercises.
+	if _, body = e.do(t, httptest.NewRequest(http.MethodGet, "/records", nil)); !strings.Contains(body, "Sled push") || !strings.Contains(body, "Longest hold: 45 s") {
+		t.Errorf("records page lacks the custom exercise's hold")
 	}
 	if res, _ = log("custom-someone-elses", "5"); res.StatusCode != http.StatusUnprocessableEntity {
 		t.Errorf("another custom key: %d", res.StatusCode)

@@ -239,6 +239,41 @@ func CustomKey(name string) string {
 	return key
 }
 
+// Exercises finds exercises in the catalogue and then among a user's own
+// (settings); its zero value knows the catalogue only.
+type Exercises struct{ custom []Exercise }
+
+// WithCustom is the catalogue together with a user's own exercises.
+func WithCustom(custom ...Exercise) Exercises { return Exercises{custom: custom} }
+
+// Lookup returns the exercise for key.
+func (e Exercises) Lookup(key string) (Exercise, bool) {
+	if ex, ok := Lookup(key); ok {
+		return ex, true
+	}
+	for _, c := range e.custom {
+		if c.Key == key {
+			return c, true
+		}
+	}
+	return Exercise{}, false
+}
+
+// All is the catalogue, sorted by key, then the user's own exercises.
+func (e Exercises) All() []Exercise { return append(Catalogue(), e.custom...) }
+
+// IncrementKg is the load step of an exercise done with eq, for exercises
+// (a user's own) that do not say: the smallest common plates or pin step.
+func IncrementKg(eq Equipment) float64 {
+	switch eq {
+	case Barbell, Machine, Cable:
+		return 2.5
+	case Dumbbell:
+		return 2
+	}
+	return 0
+}
+
 // Lookup returns the catalogue entry for key.
 func Lookup(key string) (Exercise, bool) {
 	for _, e := range catalogue {
