@@ -41,9 +41,16 @@
 //	// err only for a bad query (ErrBadQuery): a slow or cancelled read
 //	// still answers, from the last-known view.
 //
+// A Reader over a database also keeps each loaded history (when it changed)
+// in SnapshotCollection under the user's id, and reads it when a view is
+// first needed, beside the full load: after a restart the first page shows
+// the user's data although the embedded store needs seconds to find it by
+// user.
+//
 //	r.Remember(w) // after a confirmed publish: the user sees it at once
 //	r.Warm(ctx, userID) // load a user's view ahead of time (e.g. at login)
 //	r.Ping(ctx)        // database reachable (for metrics/logs, not /readyz)
+//	r.Flush(ctx)       // at shutdown: write the queued history snapshots
 //
 // Query{Limit: -1} is the full history the plan needs: every workout of the
 // user (up to MaxPerUser, newest first). The returned workouts share their
