@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -41,6 +42,12 @@ const (
 	// by its goroutines (the web tier's publisher uses the same default).
 	rawWindow = 1000
 )
+
+// webTierConns is how many connections the load generator of
+// BenchmarkWebTier keeps, each with one request at a time: the same for
+// the web tier and for HTTP alone, so that the two stay comparable.
+var webTierConns = flag.Int("webtier-conns", benchGoroutines,
+	"connections (requests in flight) of BenchmarkWebTier's load generator, for the web tier and HTTP alone alike")
 
 // benchUsers is how many users the write benchmarks spread over: the web
 // tier keeps each user's just-logged workouts in memory, and a real load
@@ -123,9 +130,9 @@ func BenchmarkWebTier(b *testing.B) {
 		purgeQueue(b)
 		sync1 := measure(&syncCPU, func() float64 { return rawPublish(b, benchMessages, benchGoroutines, benchGoroutines) })
 		purgeQueue(b)
-		web := measure(&webCPU, func() float64 { return webPublish(b, s.srv.URL, bodies, benchGoroutines) })
+		web := measure(&webCPU, func() float64 { return webPublish(b, s.srv.URL, bodies, *webTierConns) })
 		purgeQueue(b)
-		ceiling := measure(&ceilingCPU, func() float64 { return webPublish(b, null.URL, bodies, benchGoroutines) })
+		ceiling := measure(&ceilingCPU, func() float64 { return webPublish(b, null.URL, bodies, *webTierConns) })
 		fmt.Printf("round %d: raw amqp091-go %.0f msg/s (one in flight per goroutine: %.0f), web POST %.0f req/s, HTTP alone %.0f req/s: web tier ratio %.2f\n",
 			round+1, raw, sync1, web, ceiling, web/serialLimit(ceiling, raw))
 		raws, syncs = append(raws, raw), append(syncs, sync1)
@@ -136,7 +143,8 @@ func BenchmarkWebTier(b *testing.B) {
 		return u.PerOp(benchMessages * benchRounds)
 	}
 	raw, sync1, web, ceiling := median(raws), median(syncs), median(webs), median(ceilings)
-	fmt.Printf("web tier: %d goroutines, %d messages per run, medians of %d rounds\n", benchGoroutines, benchMessages, benchRounds)
+	fmt.Printf("web tier: %d connections (HTTP alone too), raw publishing %d goroutines, %d messages per run, medians of %d rounds\n",
+		*webTierConns, benchGoroutines, benchMessages, benchRounds)
 	fmt.Printf("raw publish with confirms (window %d): %.0f msg/s\n", rawWindow, raw)
 	fmt.Printf("raw publish, one confirm in flight per goroutine (window %d): %.0f msg/s\n", benchGoroutines, sync1)
 	fmt.Printf("HTTP alone (same client, a handler answering 202 at once): %.0f req/s\n", ceiling)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -38,7 +39,8 @@ const requestKey ctxKey = 0
 // requestInfo is what the middleware keeps about a request in its
 // context: one value, so that a request is copied once for it.
 type requestInfo struct {
-	id string
+	// id is the request id, as the one-element value of its header.
+	id [1]string
 	// route is the matched route template, filled in by the router, for
 	// metrics labels that stay bounded.
 	route string
@@ -67,7 +69,7 @@ func (s *Server) logger(ctx context.Context) *slog.Logger {
 
 func requestIDFrom(ctx context.Context) string {
 	if ri, ok := ctx.Value(requestKey).(*requestInfo); ok {
-		return ri.id
+		return ri.id[0]
 	}
 	return ""
 }
@@ -90,6 +92,9 @@ func routeName(next http.Handler) http.Handler {
 	})
 }
 
+// statusWriter records an answer's status and size, and adds the security
+// headers when the answer's header is written: by then the handler has set
+// its Content-Type, which decides the set (securityHeadersFor).
 type statusWriter struct {
 	http.ResponseWriter
 	status int
@@ -99,13 +104,16 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		setSecurityHeaders(w.ResponseWriter.Header())
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		// net/http still sniffs a missing Content-Type from b: an
+		// explicit 200 only records the status.
+		w.WriteHeader(http.StatusOK)
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += n
@@ -115,16 +123,22 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // observe gives the request its id (echoed in X-Request-Id and kept in the
-// context for the logger), records metrics and writes one access log line.
+// context for the logger), adds the security headers, records metrics and
+// writes one access log line.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ri := &requestInfo{id: newRequestID(r), route: "unmatched"}
-		w.Header().Set(RequestIDHeader, ri.id)
+		ri := &requestInfo{route: "unmatched"}
+		ri.id[0] = newRequestID(r)
+		// Direct assignment: the name is canonical, and the value's array
+		// lives in ri (no allocation of its own).
+		w.Header()[RequestIDHeader] = ri.id[:]
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), requestKey, ri)))
 		if sw.status == 0 {
+			// Nothing written: net/http sends an empty 200 with this header.
 			sw.status = http.StatusOK
+			setSecurityHeaders(w.Header())
 		}
 		d := time.Since(start)
 		s.metrics.requests.WithLabelValues(ri.route, r.Method, statusClass(sw.status)).Inc()
@@ -136,7 +150,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if !s.log.Enabled(r.Context(), level) {
 			return
 		}
-		s.log.Log(r.Context(), level, "http request", "request_id", ri.id,
+		s.log.Log(r.Context(), level, "http request", "request_id", ri.id[0],
 			"method", r.Method, "route", ri.route, "path", r.URL.Path, "status", sw.status,
 			"bytes", sw.bytes, "duration_ms", float64(d.Microseconds())/1000)
 	})
@@ -152,31 +166,71 @@ func statusClass(code int) string {
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
 
-// securityHeaderValues are set on every response.
-var securityHeaderValues = [...][2]string{
-	{"Content-Security-Policy", ContentSecurityPolicy},
-	{"Strict-Transport-Security", "max-age=63072000; includeSubDomains; preload"},
-	{"X-Content-Type-Options", "nosniff"},
-	{"X-Frame-Options", "DENY"},
-	{"Cross-Origin-Opener-Policy", "same-origin"},
-	{"Cross-Origin-Resource-Policy", "same-origin"},
-	{"Referrer-Policy", "no-referrer"},
-	{"Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"},
-	{"Cache-Control", "no-store"},
+// header is one security header: a canonical name (the map is written
+// directly) and its value as a one-element slice shared by every answer.
+// Sharing is safe because nothing writes into a header's slice in place:
+// Set and direct assignment replace it, Add appends beyond its capacity of
+// one (a new array), and net/http copies the map when the header is
+// written.
+type header struct {
+	name  string
+	value []string
 }
 
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		// One allocation for every value; each header gets its own
-		// one-element slice (capacity 1, so an Add cannot reach the next).
-		vals := make([]string, len(securityHeaderValues))
-		for i, kv := range securityHeaderValues {
-			vals[i] = kv[1]
-			h[kv[0]] = vals[i : i+1 : i+1]
+func newHeader(name, value string) header {
+	return header{name: name, value: []string{value}[:1:1]}
+}
+
+// pageHeaders go on every answer that is not JSON: pages, forms, redirects,
+// error pages, files.
+var pageHeaders = [...]header{
+	newHeader("Content-Security-Policy", ContentSecurityPolicy),
+	newHeader("Strict-Transport-Security", "max-age=63072000; includeSubDomains; preload"),
+	newHeader("X-Content-Type-Options", "nosniff"),
+	newHeader("X-Frame-Options", "DENY"),
+	newHeader("Cross-Origin-Opener-Policy", "same-origin"),
+	newHeader("Cross-Origin-Resource-Policy", "same-origin"),
+	newHeader("Referrer-Policy", "no-referrer"),
+	newHeader("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"),
+	newHeader("Cache-Control", "no-store"),
+}
+
+// apiHeaders go on a JSON answer. With nosniff and a JSON Content-Type a
+// browser never runs or renders the body as a document, so the headers
+// that govern a document (its scripts and styles, framing, opener,
+// referrer, browser features) have nothing to act on. What an API answer
+// does need: nosniff (no sniffing the body into HTML or a script), no-store
+// (a user's data stays out of caches) and same-origin CORP (another
+// origin's page cannot pull the authenticated JSON into its process with a
+// no-cors request). HSTS is learnt from the pages; in production the
+// edge's security-headers middleware sets the whole page set on every
+// answer anyway (apps/base/fitness/middleware-security-headers.yaml): this
+// set is the app's own second layer, and it keeps the header map of the
+// hot POST path small (net/http copies it and the client parses it).
+var apiHeaders = [...]header{
+	newHeader("X-Content-Type-Options", "nosniff"),
+	newHeader("Cache-Control", "no-store"),
+	newHeader("Cross-Origin-Resource-Policy", "same-origin"),
+}
+
+// securityHeadersFor picks the set for an answer of Content-Type ct: the
+// API's only for JSON; anything else, or none (net/http would sniff it),
+// gets the pages' set.
+func securityHeadersFor(ct []string) []header {
+	if len(ct) == 1 && (ct[0] == jsonType || strings.HasPrefix(ct[0], jsonType+";")) {
+		return apiHeaders[:]
+	}
+	return pageHeaders[:]
+}
+
+// setSecurityHeaders adds the security headers the handler did not set
+// itself (static files set their own Cache-Control).
+func setSecurityHeaders(h http.Header) {
+	for _, kv := range securityHeadersFor(h["Content-Type"]) {
+		if _, set := h[kv.name]; !set {
+			h[kv.name] = kv.value
 		}
-		next.ServeHTTP(w, r)
-	})
+	}
 }
 
 // limitBody caps every request body: a workout is small; an import file

