@@ -104,7 +104,8 @@ copy_module() {
 # Flux controllers: their go.mod replaces the api module with ./api, which
 # is a separate module and so not in the published zip. Drop that replace so
 # the required (published) api version is used.
-for ctl in source-controller:$SOURCE_CONTROLLER_VERSION kustomize-controller:$KUSTOMIZE_CONTROLLER_VERSION helm-controller:$HELM_CONTROLLER_VERSION; do
+for ctl in source-controller:$SOURCE_CONTROLLER_VERSION kustomize-controller:$KUSTOMIZE_CONTROLLER_VERSION \
+	helm-controller:$HELM_CONTROLLER_VERSION notification-controller:$NOTIFICATION_CONTROLLER_VERSION; do
 	name=${ctl%%:*}
 	version=${ctl#*:}
 	if [[ ! -x $bin/$name ]]; then

@@ -15,6 +15,10 @@
 #                      healthcheck-client.{crt,key}
 #   BACKUP_DIR         default /var/backups/etcd
 #   KEEP_DAILY, KEEP_WEEKLY   default 7 and 4
+#   TEXTFILE_DIR       default /var/lib/prometheus/node-exporter, node_exporter's
+#                      textfile collector directory (Debian's package): a
+#                      successful run writes etcd_snapshot.prom there, which
+#                      the EtcdSnapshotStale alert reads; "" writes none
 #   S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 #                      the bucket (from s3.env, decrypted from SOPS at
 #                      provisioning); without S3_ENDPOINT nothing is uploaded
@@ -31,7 +35,31 @@ keep_daily=${KEEP_DAILY:-7}
 keep_weekly=${KEEP_WEEKLY:-4}
 now=${SNAPSHOT_TIME:-$(date -u +%s)}
 
+textfile_dir=${TEXTFILE_DIR-/var/lib/prometheus/node-exporter}
+
 log() { echo "etcd-snapshot: $*" >&2; }
+
+# record_success writes the snapshot's time and size for node_exporter's
+# textfile collector. Only a run that got this far records anything, so a
+# failed run leaves the last success in place and the alert sees it age.
+# The file is written beside its final name and renamed, so the collector
+# never reads half of it; node_exporter runs as its own user, so it is
+# world-readable (it holds no secret).
+record_success() {
+	[[ -n "${textfile_dir}" ]] || return 0
+	local tmp="${textfile_dir}/.etcd_snapshot.prom.$$"
+	cat >"${tmp}" <<-METRICS
+		# HELP etcd_snapshot_last_success_timestamp_seconds When the last etcd snapshot that was saved, checked and uploaded was taken (etcd-snapshot.sh).
+		# TYPE etcd_snapshot_last_success_timestamp_seconds gauge
+		etcd_snapshot_last_success_timestamp_seconds ${now}
+		# HELP etcd_snapshot_last_success_size_bytes Size of that snapshot, gzipped.
+		# TYPE etcd_snapshot_last_success_size_bytes gauge
+		etcd_snapshot_last_success_size_bytes $(stat -c %s "${dir}/${stamp}.db.gz")
+	METRICS
+	chmod 0644 "${tmp}"
+	mv "${tmp}" "${textfile_dir}/etcd_snapshot.prom"
+	log "recorded the success in ${textfile_dir}/etcd_snapshot.prom"
+}
 
 stamp=$(date -u -d "@${now}" +%Y%m%dT%H%M%SZ)
 host=$(hostname -s)
@@ -77,6 +105,7 @@ done < <(find "${dir}" -maxdepth 1 -name '[0-9]*T[0-9]*Z.db.gz' | sort -r)
 
 if [[ "${S3_DISABLED:-0}" == 1 ]]; then
 	log "upload disabled (S3_DISABLED=1)"
+	record_success
 	exit 0
 fi
 : "${S3_ENDPOINT:?S3_ENDPOINT is not set (or set S3_DISABLED=1)}" "${S3_BUCKET:?}" "${S3_ACCESS_KEY_ID:?}" "${S3_SECRET_ACCESS_KEY:?}"
@@ -99,3 +128,4 @@ for k in "${keys[@]}"; do
 			"${S3_ENDPOINT%/}/${S3_BUCKET}/${k}" >/dev/null
 	log "uploaded s3://${S3_BUCKET}/${k}"
 done
+record_success

@@ -1,8 +1,8 @@
 // Command e2e runs the end-to-end test of the repository on a real
 // Kubernetes API server started on loopback: etcd, kube-apiserver,
 // kube-controller-manager, kube-scheduler and kwok (fake nodes), Flux's
-// source-, kustomize- and helm-controller, and a local Git smart-HTTP
-// server.
+// source-, kustomize-, helm- and notification-controller, and a local Git
+// smart-HTTP server.
 //
 // It checks two things. With a fixture repository (tools/e2e/testdata/
 // fixture) it pushes commits and checks that a change reaches the API
@@ -205,6 +205,8 @@ type stack struct {
 	name    string
 	cluster *cluster.Cluster
 	c       client.Client
+	// flux holds the addresses of its Flux controllers.
+	flux flux.Endpoints
 }
 
 // startStack starts a cluster named name with Flux's CRDs and controllers.
@@ -227,7 +229,8 @@ func (e *env) startStack(ctx context.Context, name string) (*stack, error) {
 	if err := kube.ApplyCRDs(ctx, cl.Client, e.install.CRDs); err != nil {
 		return nil, fmt.Errorf("install Flux CRDs in %s: %w", name, err)
 	}
-	if err := flux.Start(ctx, e.g, name, e.binDir, work, cl.Kubeconfig, flux.Default, e.install.Args, e.log); err != nil {
+	ep, err := flux.Start(ctx, e.g, name, e.binDir, work, cl.Kubeconfig, flux.Default, e.install.Args, e.log)
+	if err != nil {
 		return nil, fmt.Errorf("start Flux in %s: %w", name, err)
 	}
 	var ctrls []string
@@ -236,7 +239,7 @@ func (e *env) startStack(ctx context.Context, name string) (*stack, error) {
 	}
 	e.rep.Pass(name+": cluster and Flux up", fmt.Sprintf("etcd, kube-apiserver %s, controller-manager, scheduler, kwok (%s); %d Flux CRDs from %s; %s",
 		cl.Server, topology(cluster.SeedTopology()), len(e.install.CRDs), fluxSystemDir+"/gotk-components.yaml", strings.Join(ctrls, ", ")), time.Since(t))
-	return &stack{name: name, cluster: cl, c: cl.Client}, nil
+	return &stack{name: name, cluster: cl, c: cl.Client, flux: ep}, nil
 }
 
 // runAll runs the checks within ctx; with -hold it then waits for holdCtx

@@ -48,14 +48,16 @@ var (
 	}
 )
 
-// homelabProofs pushes the three changes through Git, each a step of its
-// own: stateful objects survive their removal from Git, a broken chart
-// value stops at Helm (and at the validator) and its revert recovers, and a
-// Traefik upgrade completes its rollout on the five-node topology. The
+// homelabProofs pushes the changes through Git, each a step of its own: a
+// signed push event to the Receiver reconciles a new commit at once (and a
+// wrongly signed one nothing), stateful objects survive their removal from
+// Git, a broken chart value stops at Helm (and at the validator) and its
+// revert recovers, and a Traefik upgrade completes its rollout on the
+// five-node topology. The
 // rollout comes last: when it deadlocks, Helm holds the release for its
 // whole timeout, which would hold up the other steps.
 func (e *env) homelabProofs(ctx context.Context, hl *homelab) error {
-	for _, step := range []func(context.Context, *homelab) error{e.proofPrune, e.proofBrokenChart, e.proofRollout} {
+	for _, step := range []func(context.Context, *homelab) error{e.proofWebhook, e.proofPrune, e.proofBrokenChart, e.proofRollout} {
 		if err := step(ctx, hl); err != nil {
 			return err
 		}

@@ -201,13 +201,18 @@ func TestSnapshotUpload(t *testing.T) {
 		}
 	}
 	sunday := time.Date(2026, 12, 6, 3, 15, 0, 0, time.UTC)
-	cmd := exec.Command("bash", script)
-	cmd.Env = append(os.Environ(),
-		"ETCD_ENDPOINT="+endpoint, "ETCD_CACERT="+p.ca, "ETCD_CERT="+p.clientCert, "ETCD_KEY="+p.clientKey,
-		"BACKUP_DIR="+backups, "KEEP_DAILY=2", "KEEP_WEEKLY=1", fmt.Sprintf("SNAPSHOT_TIME=%d", sunday.Unix()),
-		"S3_ENDPOINT="+s3.URL, "S3_BUCKET=homelab-backups", "S3_REGION=eu-central-1", "S3_CA_FILE="+s3CA,
-		"S3_ACCESS_KEY_ID=AKIDTEST", "S3_SECRET_ACCESS_KEY=secret-test")
-	out, err := cmd.CombinedOutput()
+	textfiles := t.TempDir()
+	snapshot := func(at time.Time, s3URL string) ([]byte, error) {
+		cmd := exec.Command("bash", script)
+		cmd.Env = append(os.Environ(),
+			"ETCD_ENDPOINT="+endpoint, "ETCD_CACERT="+p.ca, "ETCD_CERT="+p.clientCert, "ETCD_KEY="+p.clientKey,
+			"BACKUP_DIR="+backups, "KEEP_DAILY=2", "KEEP_WEEKLY=1", fmt.Sprintf("SNAPSHOT_TIME=%d", at.Unix()),
+			"TEXTFILE_DIR="+textfiles,
+			"S3_ENDPOINT="+s3URL, "S3_BUCKET=homelab-backups", "S3_REGION=eu-central-1", "S3_CA_FILE="+s3CA,
+			"S3_ACCESS_KEY_ID=AKIDTEST", "S3_SECRET_ACCESS_KEY=secret-test")
+		return cmd.CombinedOutput()
+	}
+	out, err := snapshot(sunday, s3.URL)
 	t.Logf("etcd-snapshot.sh:\n%s", out)
 	if err != nil {
 		t.Fatalf("etcd-snapshot.sh: %v", err)
@@ -249,6 +254,20 @@ func TestSnapshotUpload(t *testing.T) {
 			t.Errorf("%s was removed: %v", kept, err)
 		}
 	}
+	checkTextfile(t, textfiles, sunday, len(local))
+
+	// A run whose upload fails records nothing: the last success stays,
+	// and EtcdSnapshotStale sees it age.
+	refusing := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "bucket unavailable", http.StatusServiceUnavailable)
+	}))
+	defer refusing.Close()
+	write(t, s3CA, "CERTIFICATE", refusing.Certificate().Raw)
+	if out, err := snapshot(sunday.Add(24*time.Hour), refusing.URL); err == nil {
+		t.Errorf("etcd-snapshot.sh succeeded with a bucket that refuses uploads:\n%s", out)
+	}
+	checkTextfile(t, textfiles, sunday, len(local))
+
 	status, err := exec.Command("etcdctl", "snapshot", "status", filepath.Join(backups, "20261206T031500Z.db.gz")).CombinedOutput()
 	if err == nil {
 		t.Errorf("etcdctl read a gzipped file as a snapshot: %s", status)
@@ -270,5 +289,49 @@ func TestSnapshotUpload(t *testing.T) {
 	status, err = exec.Command("etcdctl", "snapshot", "status", snap, "--write-out=json").CombinedOutput()
 	if err != nil || !strings.Contains(string(status), `"revision":2`) {
 		t.Errorf("snapshot status: %s (%v), want revision 2", status, err)
+	}
+}
+
+// checkTextfile checks the node_exporter textfile the script leaves: the
+// time and size of the snapshot taken at, readable by node_exporter's
+// user, and no temporary file beside it.
+func checkTextfile(t *testing.T, dir string, at time.Time, size int) {
+	t.Helper()
+	path := filepath.Join(dir, "etcd_snapshot.prom")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("no textfile for node_exporter: %v", err)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("etcd_snapshot_last_success_timestamp_seconds %d\n", at.Unix()),
+		fmt.Sprintf("etcd_snapshot_last_success_size_bytes %d\n", size),
+		"# TYPE etcd_snapshot_last_success_timestamp_seconds gauge\n",
+	} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("%s lacks %q:\n%s", path, want, data)
+		}
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o644 {
+		t.Errorf("%s: mode %v, want 0644 for node_exporter's user", path, fi.Mode().Perm())
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Errorf("%s holds %d files, want only etcd_snapshot.prom (a temporary file left behind?)", dir, len(entries))
+	}
+	// The exposition format as Prometheus parses it, when the pinned
+	// promtool is at hand (make test gives it).
+	if promtool := os.Getenv("PROMTOOL"); promtool != "" {
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = bytes.NewReader(data)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool check metrics %s: %v\n%s", path, err, out)
+		}
 	}
 }

@@ -207,13 +207,16 @@ func TestFirewallInNetns(t *testing.T) {
 		lanHost  = "10.20.0.20" // an admin's machine: LAN, not the pool, not a node
 		poolHost = "10.20.0.3"  // an NGINX host: LAN and EDGE_POOL_CIDR
 		nodeHost = "10.20.1.50" // a node: LAN and NODE_CIDR
+		podHost  = "10.244.3.7" // a pod on another node: POD_CIDR (Prometheus)
 	)
 	tests := []struct {
 		role   string
 		addrs  []string // the host's addresses (/16, the LAN)
 		checks []check
 	}{
-		{"node", []string{"10.20.1.11"}, []check{
+		// A node also holds an address of its pod range (the CNI's
+		// gateway), through which it answers pods.
+		{"node", []string{"10.20.1.11", "10.244.0.1"}, []check{
 			{poolHost, "10.20.1.11:30443", true},
 			{lanHost, "10.20.1.11:30443", false},
 			{poolHost, "10.20.1.11:6443", true},
@@ -223,6 +226,10 @@ func TestFirewallInNetns(t *testing.T) {
 			{lanHost, "10.20.1.11:2379", false},
 			{lanHost, "10.20.1.11:22", true},
 			{nodeHost, "10.20.1.11:8080", false},
+			{podHost, "10.20.1.11:9100", true},
+			{nodeHost, "10.20.1.11:9100", false},
+			{lanHost, "10.20.1.11:9100", false},
+			{podHost, "10.20.1.11:2379", false},
 		}},
 		{"edge", []string{"10.20.0.2", "10.20.0.10"}, []check{
 			{lanHost, "10.20.0.10:443", true},
@@ -234,7 +241,7 @@ func TestFirewallInNetns(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.role, func(t *testing.T) {
-			host, client := lab(t, tt.addrs, []string{lanHost, poolHost, nodeHost})
+			host, client := lab(t, tt.addrs, []string{lanHost, poolHost, nodeHost, podHost})
 			ruleset := filepath.Join(hostsDir, "nftables-"+tt.role+".nft")
 			if out, err := exec.Command("ip", "netns", "exec", host, nft, "-f", ruleset).CombinedOutput(); err != nil {
 				t.Fatalf("load %s into %s: %v\n%s", ruleset, host, err, out)
@@ -267,8 +274,8 @@ type check struct {
 }
 
 // lab creates a host namespace and a client namespace joined by a veth
-// pair, with the given addresses in 10.20.0.0/16; both go at the end of
-// the test.
+// pair, with the given addresses as /16s (the LAN, the pod network); both
+// go at the end of the test.
 func lab(t *testing.T, hostAddrs, clientAddrs []string) (host, client string) {
 	t.Helper()
 	id := make([]byte, 3)

@@ -22,8 +22,21 @@ import (
 // name in the bin directory.
 type Controllers []string
 
-// Default is what the test runs: sources, Kustomizations and HelmReleases.
-var Default = Controllers{"source-controller", "kustomize-controller", "helm-controller"}
+// Default is what the test runs: sources, Kustomizations, HelmReleases
+// and notification-controller, whose Receiver turns a Git host's push
+// event into a reconcile request.
+var Default = Controllers{"source-controller", "kustomize-controller", "helm-controller", "notification-controller"}
+
+// Endpoints are the addresses of the started controllers that a test
+// talks to itself.
+type Endpoints struct {
+	// Receiver is the base URL of notification-controller's webhook
+	// receiver (the webhook-receiver Service in a cluster); a Receiver's
+	// status.webhookPath is appended to it. "" when it does not run.
+	Receiver string
+	// Metrics is each controller's metrics URL, by controller name.
+	Metrics map[string]string
+}
 
 // OfflineProxyEnv sends every HTTP(S) request of the controllers that is
 // not for loopback to a closed loopback port, so a chart or image source
@@ -39,11 +52,12 @@ var OfflineProxyEnv = []string{
 // reports ready on its health endpoint. prefix is put before the process
 // names; extra adds arguments per controller (those the tree gives it,
 // Install.Args).
-func Start(ctx context.Context, g *proc.Group, prefix, binDir, workDir, kubeconfig string, ctrls Controllers, extra map[string][]string, log *slog.Logger) error {
+func Start(ctx context.Context, g *proc.Group, prefix, binDir, workDir, kubeconfig string, ctrls Controllers, extra map[string][]string, log *slog.Logger) (Endpoints, error) {
+	ep := Endpoints{Metrics: map[string]string{}}
 	for _, name := range ctrls {
-		ports, err := cluster.FreePorts(3)
+		ports, err := cluster.FreePorts(4)
 		if err != nil {
-			return err
+			return ep, err
 		}
 		metrics, health := addr(ports[0]), addr(ports[1])
 		args := []string{
@@ -61,7 +75,7 @@ func Start(ctx context.Context, g *proc.Group, prefix, binDir, workDir, kubeconf
 		if name == "source-controller" {
 			storage := filepath.Join(workDir, "source-storage")
 			if err := os.MkdirAll(storage, 0o755); err != nil {
-				return fmt.Errorf("create artifact storage: %w", err)
+				return ep, fmt.Errorf("create artifact storage: %w", err)
 			}
 			args = append(args,
 				"--storage-path="+storage,
@@ -69,6 +83,14 @@ func Start(ctx context.Context, g *proc.Group, prefix, binDir, workDir, kubeconf
 				"--storage-adv-addr="+addr(ports[2]),
 			)
 		}
+		if name == "notification-controller" {
+			// The event server is where the other controllers would
+			// post their events for Alerts; they are not pointed at it
+			// here (no Provider can be reached offline).
+			args = append(args, "--events-addr="+addr(ports[2]), "--receiverAddr="+addr(ports[3]))
+			ep.Receiver = "http://" + addr(ports[3])
+		}
+		ep.Metrics[name] = "http://" + metrics + "/metrics"
 		args = append(args, extra[name]...)
 		p, err := g.Start(proc.Spec{
 			Name: prefix + "-" + name,
@@ -80,14 +102,14 @@ func Start(ctx context.Context, g *proc.Group, prefix, binDir, workDir, kubeconf
 			}, OfflineProxyEnv...),
 		})
 		if err != nil {
-			return err
+			return ep, err
 		}
 		if err := proc.WaitFor(ctx, p, 300*time.Millisecond, healthy("http://"+health+"/readyz")); err != nil {
-			return fmt.Errorf("wait for %s: %w", name, err)
+			return ep, fmt.Errorf("wait for %s: %w", name, err)
 		}
 		log.Info("controller ready", "controller", prefix+"-"+name, "extra", extra[name])
 	}
-	return nil
+	return ep, nil
 }
 
 func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
