@@ -3,7 +3,9 @@ package render
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"regexp"
 	"slices"
@@ -14,6 +16,7 @@ import (
 	"github.com/fluxcd/pkg/envsubst/parse"
 
 	kustomize "github.com/fluxcd/pkg/kustomize"
+	yamlv2 "go.yaml.in/yaml/v2"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/api/resource"
@@ -89,17 +92,25 @@ type MissingVar struct {
 // envsubst on the text, YAML to JSON) without its last step, decoding the
 // JSON back into the resource, which the caller would only encode to JSON
 // again: that round trip was most of the substitution's cost.
+//
+// The object is encoded to JSON once: an object whose JSON has no '$' has
+// none in its YAML either (neither encoding escapes it), so it is returned
+// as it is without the YAML; the YAML is made from that JSON (jsonToYAML,
+// what rs.AsYAML does, faster).
 func (s *substituter) apply(rs *resource.Resource) (data []byte, missing []MissingVar, unknown []string, err error) {
-	text, err := rs.AsYAML()
+	data, err = rs.MarshalJSON()
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	// With no variables at all Flux does not substitute; unknown ones
 	// come from an object Flux does read.
-	if !bytes.ContainsRune(text, '$') || (len(s.vars) == 0 && !s.unknown) ||
+	if !bytes.ContainsRune(data, '$') || (len(s.vars) == 0 && !s.unknown) ||
 		rs.GetLabels()[substituteKey] == kustomize.DisabledValue || rs.GetAnnotations()[substituteKey] == kustomize.DisabledValue {
-		data, err := rs.MarshalJSON()
-		return data, nil, nil, err
+		return data, nil, nil, nil
+	}
+	text, err := jsonToYAML(data)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	self := map[string]bool{}
 	if s.unknown {
@@ -208,4 +219,65 @@ func isDefaultOp(name string) bool {
 		return true
 	}
 	return false
+}
+
+// jsonToYAML returns what sigs.k8s.io/yaml.JSONToYAML returns for j (the
+// text Flux substitutes variables in), without its slow step: that parses
+// the JSON with the YAML v2 parser to pick each number's Go type. Here
+// encoding/json reads it and each number gets the type YAML v2 resolves
+// the same text to (int, int64, uint64 or float64, a string when out of
+// range), in the same map and slice types, so the YAML v2 encoder writes
+// the same text. TestJSONToYAML compares the two.
+func jsonToYAML(j []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		// Not JSON: JSONToYAML's own answer (YAML v2 reads more).
+		return yaml.JSONToYAML(j)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return yaml.JSONToYAML(j)
+	}
+	return yamlv2.Marshal(yamlValue(v))
+}
+
+// yamlValue converts a value decoded by encoding/json (with UseNumber)
+// into what YAML v2 decodes the same JSON into.
+func yamlValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[any]any, len(v))
+		for k, e := range v {
+			m[k] = yamlValue(e)
+		}
+		return m
+	case []any:
+		for i, e := range v {
+			v[i] = yamlValue(e)
+		}
+		return v
+	case json.Number:
+		return yamlNumber(string(v))
+	}
+	return v
+}
+
+// yamlNumber resolves a JSON number as YAML v2 resolves a plain scalar
+// (resolve.go): an int when it fits, else int64, else uint64, else a
+// float64, else the text itself.
+func yamlNumber(s string) any {
+	if i, err := strconv.ParseInt(s, 0, 64); err == nil {
+		if i == int64(int(i)) {
+			return int(i)
+		}
+		return i
+	}
+	if u, err := strconv.ParseUint(s, 0, 64); err == nil {
+		return u
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return f
+	}
+	return s
 }
