@@ -18,7 +18,7 @@ type fakePublisher struct {
 	notReady  bool
 }
 
-func (p *fakePublisher) Publish(ctx context.Context, w workout.Workout) error {
+func (p *fakePublisher) PublishWithin(ctx context.Context, w workout.Workout, _ time.Duration) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err != nil {
