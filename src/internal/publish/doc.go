@@ -22,11 +22,13 @@
 //	})
 //	defer p.Close(shutdownCtx) // waits for outstanding confirms
 //
-//	err := p.Publish(ctx, w) // w is a validated workout.Workout
+//	// w is a validated workout.Workout; the web app bounds each request's
+//	// wait with PublishWithin (a reused timer, no context per message).
+//	err := p.PublishWithin(ctx, w, 5*time.Second)
 //	switch {
 //	case err == nil:
 //		// the broker acked: answer 202 with w.ID
-//	case errors.Is(err, publish.ErrUnavailable), // no connection, lost before the confirm, ctx expired
+//	case errors.Is(err, publish.ErrUnavailable), // no connection, lost before the confirm, ctx or timeout expired
 //		errors.Is(err, publish.ErrReturned), // unroutable (mandatory)
 //		errors.Is(err, publish.ErrNacked): // the broker refused it
 //		// answer 503 with Retry-After

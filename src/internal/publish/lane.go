@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -206,8 +207,9 @@ func (l *lane) close() {
 }
 
 // publish sends msg through the writer and waits for the broker's answer:
-// nil only after an ack of a message that was not returned.
-func (l *lane) publish(ctx context.Context, msg amqp.Publishing) error {
+// nil only after an ack of a message that was not returned. It gives up
+// when ctx ends or expired delivers (nil: never).
+func (l *lane) publish(ctx context.Context, expired <-chan time.Time, msg amqp.Publishing) error {
 	r := &request{msg: msg, reply: make(chan error, 1)}
 	select {
 	case l.reqs <- r:
@@ -215,6 +217,8 @@ func (l *lane) publish(ctx context.Context, msg amqp.Publishing) error {
 		return fmt.Errorf("%w: %w", ErrUnavailable, errLaneStopped)
 	case <-ctx.Done():
 		return fmt.Errorf("%w: waiting to publish workout %s: %w", ErrUnavailable, msg.MessageId, ctx.Err())
+	case <-expired:
+		return fmt.Errorf("%w: waiting to publish workout %s: %w", ErrUnavailable, msg.MessageId, context.DeadlineExceeded)
 	}
 	select {
 	case err := <-r.reply:
@@ -230,6 +234,8 @@ func (l *lane) publish(ctx context.Context, msg amqp.Publishing) error {
 		}
 	case <-ctx.Done():
 		return fmt.Errorf("%w: waiting for the confirm of workout %s: %w", ErrUnavailable, msg.MessageId, ctx.Err())
+	case <-expired:
+		return fmt.Errorf("%w: waiting for the confirm of workout %s: %w", ErrUnavailable, msg.MessageId, context.DeadlineExceeded)
 	}
 }
 

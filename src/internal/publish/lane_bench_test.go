@@ -36,7 +36,7 @@ func BenchmarkLane(b *testing.B) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				if err := l.publish(context.Background(), amqp.Publishing{MessageId: fmt.Sprint(i)}); err != nil {
+				if err := l.publish(context.Background(), nil, amqp.Publishing{MessageId: fmt.Sprint(i)}); err != nil {
 					b.Error(err)
 				}
 			}

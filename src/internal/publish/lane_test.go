@@ -85,7 +85,7 @@ func publishAll(ctx context.Context, l *lane, ids []string) (wait func() map[str
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := l.publish(ctx, msg(id))
+			err := l.publish(ctx, nil, msg(id))
 			mu.Lock()
 			got[id] = err
 			mu.Unlock()
@@ -178,7 +178,7 @@ func TestLaneSendsInArrivalOrder(t *testing.T) {
 	all := ids(50)
 	for _, id := range all {
 		done := make(chan error, 1)
-		go func() { done <- l.publish(ctx, msg(id)) }()
+		go func() { done <- l.publish(ctx, nil, msg(id)) }()
 		waitSent(t, f, 1)
 		f.settle(id, true)
 		if err := <-done; err != nil {
@@ -196,7 +196,7 @@ func TestLaneFailures(t *testing.T) {
 		f.fail = amqp.ErrClosed
 		l := f.lane(1)
 		defer l.close()
-		if err := l.publish(context.Background(), msg("a")); !errors.Is(err, ErrUnavailable) {
+		if err := l.publish(context.Background(), nil, msg("a")); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("publish = %v, want ErrUnavailable", err)
 		}
 	})
@@ -205,7 +205,7 @@ func TestLaneFailures(t *testing.T) {
 		l := f.lane(1)
 		defer l.close()
 		done := make(chan error, 1)
-		go func() { done <- l.publish(context.Background(), msg("a")) }()
+		go func() { done <- l.publish(context.Background(), nil, msg("a")) }()
 		waitSent(t, f, 1)
 		f.closed.Store(true)
 		f.settle("a", false)
@@ -219,7 +219,7 @@ func TestLaneFailures(t *testing.T) {
 		defer l.close()
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		if err := l.publish(ctx, msg("a")); !errors.Is(err, ErrUnavailable) {
+		if err := l.publish(ctx, nil, msg("a")); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("publish = %v, want ErrUnavailable", err)
 		}
 	})
@@ -246,7 +246,7 @@ func TestLaneFailures(t *testing.T) {
 				t.Errorf("%s: %v, want ErrUnavailable", id, err)
 			}
 		}
-		if err := l.publish(context.Background(), msg("late")); !errors.Is(err, ErrUnavailable) {
+		if err := l.publish(context.Background(), nil, msg("late")); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("publish after close = %v, want ErrUnavailable", err)
 		}
 		if n := sends.Load(); n < 1 || n > 5 {
@@ -318,5 +318,37 @@ func TestCloseGivesUpAtItsDeadline(t *testing.T) {
 	f.settle("x", false)
 	if err := <-published; !errors.Is(err, ErrNacked) {
 		t.Errorf("Publish = %v, want ErrNacked", err)
+	}
+}
+
+// TestPublishWithinGivesUpAtItsTimeout: a message never confirmed is
+// answered at the timeout as unavailable, like a ctx deadline; the timer,
+// reused by the next call, does not cut that call short.
+func TestPublishWithinGivesUpAtItsTimeout(t *testing.T) {
+	p := New(Config{
+		Dial:    amqpconn.Config{URL: "amqp://guest:guest@127.0.0.1:1/"},
+		Backoff: backoff.Policy{Min: time.Hour, Max: time.Hour},
+	})
+	f := newFakeChannel()
+	s := &session{lanes: []*lane{f.lane(8)}, lost: make(chan error, 1)}
+	p.setCurrent(s)
+	defer s.close()
+
+	err := p.PublishWithin(context.Background(), workout.Workout{ID: "late"}, 50*time.Millisecond)
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("PublishWithin = %v, want ErrUnavailable and DeadlineExceeded", err)
+	}
+	f.settle("late", true)
+
+	published := make(chan error, 1)
+	go func() {
+		published <- p.PublishWithin(context.Background(), workout.Workout{ID: "next"}, time.Hour)
+	}()
+	waitSent(t, f, 2)
+	// Longer than the first call's timeout: a stale tick would end it now.
+	time.Sleep(100 * time.Millisecond)
+	f.settle("next", true)
+	if err := <-published; err != nil {
+		t.Errorf("PublishWithin after a timed-out call = %v, want nil (acked)", err)
 	}
 }

@@ -10,15 +10,32 @@ import (
 	"github.com/homelab-gitops/homelab/src/internal/workout"
 )
 
-// fakePublisher records confirmed workouts; err makes every publish fail.
+// fakePublisher records confirmed workouts; err makes every publish fail;
+// stall makes every publish wait for a confirm that never comes, until ctx
+// ends or the timeout passes, as the real publisher does.
 type fakePublisher struct {
 	mu        sync.Mutex
 	published []workout.Workout
 	err       error
 	notReady  bool
+	stall     bool
+	// timeouts are the bounds the server gave, one per publish.
+	timeouts []time.Duration
 }
 
-func (p *fakePublisher) Publish(ctx context.Context, w workout.Workout) error {
+func (p *fakePublisher) PublishWithin(ctx context.Context, w workout.Workout, timeout time.Duration) error {
+	p.mu.Lock()
+	p.timeouts = append(p.timeouts, timeout)
+	stall := p.stall
+	p.mu.Unlock()
+	if stall {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(timeout):
+			return context.DeadlineExceeded
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err != nil {

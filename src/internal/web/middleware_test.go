@@ -88,3 +88,35 @@ func TestSecurityHeadersByContentType(t *testing.T) {
 		t.Errorf("static file without the pages' headers: %v", res.Header)
 	}
 }
+
+// TestRequestIDs: a request without an id gets one that is well formed and
+// differs from every other request's, and from another server's; a
+// well-formed incoming id is kept.
+func TestRequestIDs(t *testing.T) {
+	a, err := newRequestIDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := newRequestIDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, g := range []*requestIDs{a, b} {
+		for range 1000 {
+			id := g.next(httptest.NewRequest(http.MethodGet, "/", nil))
+			if !validRequestID(id) {
+				t.Fatalf("request id %q is not well formed", id)
+			}
+			if seen[id] {
+				t.Fatalf("request id %q made twice", id)
+			}
+			seen[id] = true
+		}
+	}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set(RequestIDHeader, "from-the-proxy.1")
+	if got := a.next(r); got != "from-the-proxy.1" {
+		t.Errorf("incoming id replaced by %q", got)
+	}
+}

@@ -31,10 +31,13 @@ import (
 //go:embed templates/*.html static/* openapi.yaml
 var assets embed.FS
 
-// Publisher sends a workout to the broker. Publish returns nil only after
-// the broker confirmed the message; Ready reports whether it can publish.
+// Publisher sends a workout to the broker. PublishWithin returns nil only
+// after the broker confirmed the message, and gives up when ctx ends or
+// timeout passes; Ready reports whether it can publish. The timeout is a
+// parameter, not a context.WithTimeout of the caller's: a child context
+// per POST cost a timer and its registration with the request's context.
 type Publisher interface {
-	Publish(ctx context.Context, w workout.Workout) error
+	PublishWithin(ctx context.Context, w workout.Workout, timeout time.Duration) error
 	Ready() bool
 }
 
@@ -139,6 +142,8 @@ type Server struct {
 	// logged remembers the workouts confirmed here, to refuse an
 	// Idempotency-Key reused for a different workout.
 	logged *idempotencyCache
+	// requestIDs makes the ids of requests that come without one.
+	requestIDs *requestIDs
 	// imports bounds the imports running at once.
 	imports *importer
 }
@@ -178,7 +183,11 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, log: opts.Logger, pages: pages, static: static, metrics: m, logged: newIdempotencyCache(idempotencyEntries),
+	ids, err := newRequestIDs()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, log: opts.Logger, pages: pages, static: static, metrics: m, requestIDs: ids, logged: newIdempotencyCache(idempotencyEntries),
 		imports: &importer{running: map[string]bool{}}}
 	s.handler = s.routes()
 	return s, nil
@@ -316,10 +325,8 @@ func (s *Server) history(ctx context.Context, userID string, q HistoryQuery) His
 
 // publish sends w and waits for the broker's confirm.
 func (s *Server) publish(ctx context.Context, w workout.Workout) error {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.PublishTimeout)
-	defer cancel()
 	start := time.Now()
-	err := s.opts.Publisher.Publish(ctx, w)
+	err := s.opts.Publisher.PublishWithin(ctx, w, s.opts.PublishTimeout)
 	s.metrics.publishSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.metrics.published.WithLabelValues("failed").Inc()

@@ -156,7 +156,7 @@ func TestSecurityHeaders(t *testing.T) {
 	for _, bad := range []string{"two words", "<script>", strings.Repeat("x", 65)} {
 		req := httptest.NewRequest(http.MethodGet, "/", nil)
 		req.Header.Set(RequestIDHeader, bad)
-		if res, _ := e.do(t, req); res.Header.Get(RequestIDHeader) == bad || len(res.Header.Get(RequestIDHeader)) != 24 {
+		if res, _ := e.do(t, req); res.Header.Get(RequestIDHeader) == bad || !validRequestID(res.Header.Get(RequestIDHeader)) {
 			t.Errorf("malformed request id %q kept as %q", bad, res.Header.Get(RequestIDHeader))
 		}
 	}
@@ -458,5 +458,35 @@ func TestNotFoundAndMethods(t *testing.T) {
 	if got := testutil.ToFloat64(e.srv.metrics.requests.WithLabelValues("/api/v1/workouts", "DELETE", "4xx")); got != 0 {
 		// Method-not-allowed requests match no route.
 		t.Errorf("a refused method was counted under the route")
+	}
+}
+
+// TestPublishTimeoutAnswers503: the server hands its PublishTimeout to the
+// publisher with every workout, and a confirm that does not come within it
+// is answered 503 with Retry-After, nothing remembered as confirmed.
+func TestPublishTimeoutAnswers503(t *testing.T) {
+	pub := &fakePublisher{stall: true}
+	srv, err := New(Options{Publisher: pub, Reader: newFakeReader(), Auth: access.Dev{User: devUser}, Dev: true,
+		Now: func() time.Time { return now }, PublishTimeout: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{srv: srv, pub: pub}
+	const key = "6f1c0a3e-2b7d-4c55-9a1e-0d8f3b2c4e5a"
+	res, body := e.do(t, postJSON(validBody, map[string]string{IdempotencyKeyHeader: key}))
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") != "5" {
+		t.Fatalf("stalled confirm: %d, Retry-After %q: %s", res.StatusCode, res.Header.Get("Retry-After"), body)
+	}
+	pub.mu.Lock()
+	timeouts := append([]time.Duration(nil), pub.timeouts...)
+	pub.stall = false
+	pub.mu.Unlock()
+	if len(timeouts) != 1 || timeouts[0] != 20*time.Millisecond {
+		t.Errorf("publisher given timeouts %v, want [20ms]", timeouts)
+	}
+	// The retry with the same key is published again, not answered from
+	// the idempotency cache: the first was never confirmed.
+	if res, body := e.do(t, postJSON(validBody, map[string]string{IdempotencyKeyHeader: key})); res.StatusCode != http.StatusAccepted || len(pub.all()) != 1 {
+		t.Errorf("retry after a timeout: %d, %d published: %s", res.StatusCode, len(pub.all()), body)
 	}
 }
