@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/homelab-gitops/homelab/internal/tlstest"
 	"github.com/homelab-gitops/homelab/src/internal/amqpconn"
 	"github.com/homelab-gitops/homelab/src/internal/envconf"
 	"github.com/homelab-gitops/homelab/src/internal/publish"
@@ -19,7 +20,6 @@ import (
 	"github.com/homelab-gitops/homelab/src/internal/testenv/maintest"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/mongotest"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/rabbitmqtest"
-	"github.com/homelab-gitops/homelab/src/internal/testenv/tlstest"
 	"github.com/homelab-gitops/homelab/src/internal/workout"
 )
 

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/homelab-gitops/homelab/internal/tlstest"
 	"github.com/homelab-gitops/homelab/src/internal/envconf"
-	"github.com/homelab-gitops/homelab/src/internal/testenv/tlstest"
 )
 
 // writeCerts writes a test CA and a client certificate it issued.

@@ -13,8 +13,8 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/homelab-gitops/homelab/internal/tlstest"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/rabbitmqtest"
-	"github.com/homelab-gitops/homelab/src/internal/testenv/tlstest"
 )
 
 // The package's broker listens for AMQPS with a private CA and requires

@@ -1,7 +1,7 @@
 package store
 
 import (
-	"github.com/homelab-gitops/homelab/src/internal/testenv/tlstest"
+	"github.com/homelab-gitops/homelab/internal/tlstest"
 	"os"
 	"path/filepath"
 	"testing"

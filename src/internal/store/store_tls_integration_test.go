@@ -10,9 +10,9 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/homelab-gitops/homelab/internal/tlstest"
 	"github.com/homelab-gitops/homelab/src/internal/store"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/mongotest"
-	"github.com/homelab-gitops/homelab/src/internal/testenv/tlstest"
 )
 
 // startTLS starts an embedded server that accepts TLS only and requires a

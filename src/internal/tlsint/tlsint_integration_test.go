@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/homelab-gitops/homelab/internal/tlstest"
 	"github.com/homelab-gitops/homelab/src/internal/amqpconn"
 	"github.com/homelab-gitops/homelab/src/internal/consumer"
 	"github.com/homelab-gitops/homelab/src/internal/publish"
@@ -20,7 +21,6 @@ import (
 	"github.com/homelab-gitops/homelab/src/internal/testenv/maintest"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/mongotest"
 	"github.com/homelab-gitops/homelab/src/internal/testenv/rabbitmqtest"
-	"github.com/homelab-gitops/homelab/src/internal/testenv/tlstest"
 	"github.com/homelab-gitops/homelab/src/internal/workout"
 )
 

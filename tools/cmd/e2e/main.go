@@ -38,13 +38,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/homelab-gitops/homelab/tools/internal/e2e/chartserver"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/cluster"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/fixture"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/flux"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/gitserver"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/homelab"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/kube"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/proc"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/proofs"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/readiness"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/report"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/validator"
 )
 
 type options struct {
@@ -188,7 +192,6 @@ type env struct {
 	binDir string
 	g      *proc.Group
 	git    *gitserver.Server
-	charts *chartserver.Server
 	rep    *report.Report
 	log    *slog.Logger
 	// install is what the tree's flux-system directory installs.
@@ -196,7 +199,7 @@ type env struct {
 }
 
 // fluxSystemDir is where bootstrap writes Flux's install manifests.
-const fluxSystemDir = "clusters/homelab/flux-system"
+const fluxSystemDir = homelab.Cluster + "/flux-system"
 
 // stack is one cluster with Flux running against it. The fixture and
 // clusters/homelab each get their own, since both bootstrap with the
@@ -242,6 +245,11 @@ func (e *env) startStack(ctx context.Context, name string) (*stack, error) {
 	return &stack{name: name, cluster: cl, c: cl.Client, flux: ep}, nil
 }
 
+// validator is the validator the fixture and the proofs run before a push.
+func (e *env) validator() validator.Validator {
+	return validator.Validator{Bin: e.o.validator, Args: strings.Fields(e.o.validatorArgs)}
+}
+
 // runAll runs the checks within ctx; with -hold it then waits for holdCtx
 // (Ctrl-C) before returning.
 func runAll(ctx, holdCtx context.Context, o options, work string, g *proc.Group, rep *report.Report, log *slog.Logger) error {
@@ -258,39 +266,46 @@ func runAll(ctx, holdCtx context.Context, o options, work string, g *proc.Group,
 
 	// clusters/homelab reconciles in its own cluster while the fixture
 	// flows run; it is checked after them.
-	var hl *homelab
-	defer func() {
-		if e.charts != nil {
-			e.charts.Close()
-		}
-	}()
+	var hs *stack
+	var hl *homelab.Homelab
+	var sim *readiness.Simulator
 	if o.homelab {
-		s, err := e.startStack(ctx, "homelab")
-		if err != nil {
+		if hs, err = e.startStack(ctx, "homelab"); err != nil {
 			return err
 		}
-		if hl, err = e.startHomelab(ctx, s); err != nil {
+		hl, err = homelab.Start(ctx, homelab.Env{
+			Client: hs.c, Git: e.git, RepoDir: o.repoDir, WorkDir: work,
+			ChartsDir: o.chartsDir, AgeKey: o.ageKey, Log: log,
+		})
+		if err != nil {
 			return fmt.Errorf("homelab: %w", err)
 		}
 		// Before the process group stops: no kwok may start after that.
-		defer hl.sim.stop()
-		defer hl.volumes.stop()
+		defer hl.Close()
+		if sim, err = readiness.StartSimulator(ctx, hs.cluster, g, e.binDir, o.simulatedStatus, log); err != nil {
+			return fmt.Errorf("homelab: %w", err)
+		}
+		defer sim.Stop()
 	}
 	var fx *stack
 	if o.fixture {
 		if fx, err = e.startStack(ctx, "fixture"); err != nil {
 			return err
 		}
-		if err := e.runFixture(ctx, fx); err != nil {
+		err := fixture.Run(ctx, fixture.Env{
+			Client: fx.c, Git: e.git, RepoDir: o.repoDir, WorkDir: work,
+			Validator: e.validator(), Report: rep,
+		})
+		if err != nil {
 			return fmt.Errorf("fixture: %w", err)
 		}
 	}
 	if hl != nil {
-		if err := e.checkHomelab(ctx, hl); err != nil {
+		if err := e.checkHomelab(ctx, hs, hl, sim); err != nil {
 			return fmt.Errorf("homelab: %w", err)
 		}
 	}
-	for _, s := range []*stack{fx, stackOf(hl)} {
+	for _, s := range []*stack{fx, hs} {
 		if s == nil {
 			continue
 		}
@@ -299,7 +314,58 @@ func runAll(ctx, holdCtx context.Context, o options, work string, g *proc.Group,
 		}
 	}
 	if o.hold {
-		e.holdForUser(holdCtx, fx, stackOf(hl))
+		e.holdForUser(holdCtx, fx, hs)
+	}
+	return nil
+}
+
+// checkHomelab waits for flux-system to apply the clone's commit, then for
+// the whole tree to be Ready, prints `flux get` for Kustomizations and
+// HelmReleases, and runs the proofs.
+func (e *env) checkHomelab(ctx context.Context, s *stack, hl *homelab.Homelab, sim *readiness.Simulator) error {
+	if !hl.WaitSynced(ctx, s.c, e.rep) {
+		return nil
+	}
+	ready, err := readiness.Wait(ctx, e.rep, readiness.Tree{
+		Client: s.c, Commit: hl.Commit, Expected: hl.Expected, Started: hl.Started, Sim: sim,
+	}, e.o.readyTimeout)
+	if err != nil || !ready {
+		return err
+	}
+	e.rep.Note("volumes of StorageClass %s (WaitForFirstConsumer) created by the driver in place of the nodes' local-path provisioner, once the scheduler chose a node; bound by kube-controller-manager: %s",
+		hl.Volumes.Class, strings.Join(hl.Volumes.Provisioned(), ", "))
+	if err := e.printTables(ctx, s); err != nil {
+		return err
+	}
+	if !e.o.proofs {
+		return nil
+	}
+	return proofs.Run(ctx, proofs.Env{
+		Client: s.c, Repo: hl.Repo, Validator: e.validator(), Report: e.rep, UnschedulableFor: e.o.unschedulableFor,
+		Flux: s.flux, RepoURL: e.git.RepoURL("homelab"),
+	})
+}
+
+// printTables prints `flux get kustomizations` and `flux get helmreleases
+// -A`: the flux CLI's output when the cache has the CLI, else the same
+// columns read from the API.
+func (e *env) printTables(ctx context.Context, s *stack) error {
+	cli := true
+	if _, err := os.Stat(filepath.Join(e.binDir, "flux")); err != nil {
+		cli = false
+	}
+	for _, args := range [][]string{{"get", "kustomizations"}, {"get", "helmreleases", "-A"}} {
+		var out string
+		var err error
+		if cli {
+			out, err = e.flux(ctx, s, args...)
+		} else {
+			out, err = flux.Table(ctx, s.c, args[1])
+		}
+		fmt.Printf("\n[%s] $ flux %s\n%s\n", s.name, strings.Join(args, " "), out)
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -316,13 +382,6 @@ func topology(nodes []cluster.Node) string {
 	}
 	return fmt.Sprintf("%d Ready nodes: control plane %s, tainted %s:%s; workers %s", len(nodes),
 		strings.Join(cp, " "), cluster.ControlPlaneTaint.Key, cluster.ControlPlaneTaint.Effect, strings.Join(workers, " "))
-}
-
-func stackOf(hl *homelab) *stack {
-	if hl == nil {
-		return nil
-	}
-	return hl.stack
 }
 
 // fluxGet prints what `flux get` shows for the whole cluster of s; without

@@ -70,6 +70,11 @@ type Config struct {
 	FetchCharts     bool             `json:"fetchCharts,omitempty"`
 	FetchCache      string           `json:"fetchCache,omitempty"`
 	Flows           *Flows           `json:"flows,omitempty"`
+
+	// File is the config file that was read; empty when the repository
+	// has none. A repository that carries its own config has adopted the
+	// validator, and its rules apply at full severity.
+	File string `json:"-"`
 }
 
 // Flows names the file of declared network flows that the rendered
@@ -144,5 +149,6 @@ func Load(root, file string) (*Config, error) {
 	if c.Flows != nil && c.Flows.File == "" {
 		return nil, fmt.Errorf("config %s: flows.file is required", file)
 	}
+	c.File = file
 	return &c, nil
 }

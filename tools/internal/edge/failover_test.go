@@ -4,15 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -24,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/homelab-gitops/homelab/internal/tlstest"
 )
 
 // Timings of the failover test. retryWindow is how long after the kill a
@@ -43,7 +40,7 @@ const (
 // window to succeed on the survivor.
 func TestFailover(t *testing.T) {
 	nginx := nginxBinary(t)
-	cert, roots := selfSignedCert(t)
+	cert, roots := servingCert(t)
 	serverTLS := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	clientTLS := &tls.Config{RootCAs: roots, ServerName: "edge.test", MinVersion: tls.VersionTLS12}
 
@@ -341,34 +338,27 @@ type bufferedConn struct {
 
 func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
-func selfSignedCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
+// servingCert issues the TLS certificate of edge.test and returns it with
+// the pool of its CA.
+func servingCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := tlstest.NewCA("edge test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "edge.test"},
-		DNSNames:              []string{"edge.test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	leaf, err := ca.Issue(tlstest.LeafOptions{CommonName: "edge.test", Usage: tlstest.Server, Hosts: []string{"edge.test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := x509.ParseCertificate(der)
+	cert, err := tls.X509KeyPair(leaf.CertPEM, leaf.KeyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+	if !pool.AppendCertsFromPEM(ca.PEM) {
+		t.Fatal("the CA certificate does not parse")
+	}
+	return cert, pool
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.

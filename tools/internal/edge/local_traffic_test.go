@@ -52,7 +52,7 @@ func TestUpstreamSkipsWorkerWithoutTraefik(t *testing.T) {
 	lb := lab.addHost(t, "lb1", lb1Addr+labPrefix)
 	worker := lab.addHost(t, "worker2", worker2Addr+labPrefix)
 
-	cert, roots := selfSignedCert(t)
+	cert, roots := servingCert(t)
 	serverTLS := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	clientTLS := &tls.Config{RootCAs: roots, ServerName: "edge.test", MinVersion: tls.VersionTLS12}
 	var ln net.Listener

@@ -83,7 +83,7 @@ func TestVIPFailover(t *testing.T) {
 
 	lab := newNetLab(t)
 	client := lab.addHost(t, "client", clientAddr+labPrefix)
-	cert, roots := selfSignedCert(t)
+	cert, roots := servingCert(t)
 	serverTLS := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	clientTLS := &tls.Config{RootCAs: roots, ServerName: "edge.test", MinVersion: tls.VersionTLS12}
 

@@ -1,41 +1,39 @@
 package treetest
 
 import (
-	"encoding/base64"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"sync"
 	"testing"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
-	"github.com/fluxcd/pkg/envsubst"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/api/types"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	fluxrender "github.com/homelab-gitops/homelab/tools/internal/render"
+	"github.com/homelab-gitops/homelab/tools/internal/validate"
 )
 
 // clusterPath is the Flux entry point reconciled by the flux-system Kustomization.
 const clusterPath = "clusters/homelab"
 
-// object is one rendered Kubernetes object.
+// object is one rendered Kubernetes object, as the validator rendered it.
 type object struct {
 	// Kustomization is the Flux Kustomization that applies the object.
 	Kustomization string
-	// Encrypted is the object as kustomize built it (Secrets still encrypted).
+	// Encrypted is the object as it is in Git (Secrets still encrypted).
 	Encrypted map[string]any
-	// Doc is the object as kustomize-controller applies it: decrypted and
-	// substituted.
+	// Doc is the object after postBuild substitution. The validator never
+	// decrypts: a SOPS-encrypted Secret keeps its ENC[...] values here too,
+	// and the variables it provides take placeholder values.
 	Doc map[string]any
 }
 
@@ -53,11 +51,15 @@ func (o object) String() string {
 	return fmt.Sprintf("%s %s/%s (Kustomization %s)", o.kind(), o.meta("namespace"), o.meta("name"), o.Kustomization)
 }
 
-// rendered is the whole cluster, rendered once per test binary.
+// rendered is clusters/homelab as the validator rendered it.
 type rendered struct {
-	// Kustomizations are the Flux Kustomizations, in the order found.
+	// Report is the validator's whole report: its findings and every
+	// cluster it found.
+	Report *validate.Report
+	// Kustomizations are the Flux Kustomizations, parents first.
 	Kustomizations []*kustomizev1.Kustomization
-	// Objects are the objects of every Kustomization built from this repository.
+	// Objects are the objects of every Kustomization built from this
+	// repository; not those rendered from the HelmReleases' charts.
 	Objects []object
 	// External names Kustomizations whose source is not this repository.
 	External []string
@@ -69,15 +71,16 @@ var (
 	renderErr    error
 )
 
-// renderCluster renders clusters/homelab and every Flux Kustomization it
-// defines, the way kustomize-controller would.
+// renderCluster runs the validator (tools/cmd/gitops-validate's entry
+// point, with the repository's config and policy pack) on this repository,
+// once per test binary, and returns clusters/homelab.
 func renderCluster(t *testing.T) *rendered {
 	t.Helper()
 	renderOnce.Do(func() {
-		renderResult, renderErr = render(repoRoot(t), secretOpener(t))
+		renderResult, renderErr = render(repoRoot(t))
 	})
 	if renderErr != nil {
-		t.Fatalf("render %s: %v", clusterPath, renderErr)
+		t.Fatalf("validate %s: %v", clusterPath, renderErr)
 	}
 	return renderResult
 }
@@ -100,180 +103,45 @@ func repoRoot(t *testing.T) string {
 	}
 }
 
-// build runs kustomize on dir like kustomize-controller: no load
-// restrictions inside the repository, no plugins.
-func build(root, dir string) ([]map[string]any, error) {
-	opts := krusty.MakeDefaultOptions()
-	opts.LoadRestrictions = types.LoadRestrictionsNone
-	k := krusty.MakeKustomizer(opts)
-	rm, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join(root, dir))
-	if err != nil {
-		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
-	}
-	var out []map[string]any
-	for _, r := range rm.Resources() {
-		m, err := r.Map()
-		if err != nil {
-			return nil, fmt.Errorf("kustomize build %s: %s: %w", dir, r.CurId(), err)
-		}
-		out = append(out, m)
-	}
-	return out, nil
-}
-
-func render(root string, open func(map[string]any) (map[string]any, error)) (*rendered, error) {
-	top, err := build(root, clusterPath)
+func render(root string) (*rendered, error) {
+	rep, err := validate.Run(context.Background(), validate.Options{Root: root})
 	if err != nil {
 		return nil, err
 	}
-	out := &rendered{}
-	vars := map[string]string{}
-	for _, doc := range top {
-		obj := object{Kustomization: "flux-system", Encrypted: doc}
-		obj.Doc = doc
-		if obj.kind() == "Secret" && len(sopsRecipients(doc)) > 0 {
-			if obj.Doc, err = open(doc); err != nil {
-				return nil, fmt.Errorf("%s: %w", obj, err)
-			}
-		}
-		out.Objects = append(out.Objects, obj)
-		if obj.meta("namespace") == "flux-system" {
-			collectVars(vars, obj)
-		}
-		if obj.kind() == "Kustomization" && obj.apiVersion() == kustomizev1.GroupVersion.String() {
-			var ks kustomizev1.Kustomization
-			if err := decodeStrict(doc, &ks); err != nil {
-				return nil, fmt.Errorf("%s: %w", obj, err)
-			}
-			out.Kustomizations = append(out.Kustomizations, &ks)
+	var cluster *fluxrender.Cluster
+	for _, c := range rep.Clusters {
+		if c.Entry == clusterPath {
+			cluster = c
 		}
 	}
-	for _, ks := range out.Kustomizations {
-		if ks.Name == "flux-system" {
-			continue // its path is clusters/homelab, rendered above
+	if cluster == nil {
+		return nil, fmt.Errorf("the validator found no cluster at %s", clusterPath)
+	}
+	out := &rendered{Report: rep}
+	for _, k := range cluster.Kustomizations {
+		if k.Obj == nil || k.Synthetic {
+			return nil, fmt.Errorf("Kustomization %s is not defined in %s", k.Ref, clusterPath)
 		}
+		var ks kustomizev1.Kustomization
+		if err := decodeStrict(k.Obj.Object, &ks); err != nil {
+			return nil, fmt.Errorf("Kustomization %s (%s:%d): %w", k.Ref, k.File, k.Line, err)
+		}
+		out.Kustomizations = append(out.Kustomizations, &ks)
 		if ref := ks.Spec.SourceRef; ref.Kind != sourcev1.GitRepositoryKind || ref.Name != "flux-system" {
 			out.External = append(out.External, ks.Name)
+		}
+	}
+	for _, o := range cluster.Objects {
+		if o.Chart != nil {
 			continue
 		}
-		docs, err := build(root, filepath.Clean(ks.Spec.Path))
-		if err != nil {
-			return nil, fmt.Errorf("Kustomization %s: %w", ks.Name, err)
+		owner := ""
+		if o.Owner != nil {
+			owner = o.Owner.Name
 		}
-		values, err := substitutions(ks, vars)
-		if err != nil {
-			return nil, err
-		}
-		for _, doc := range docs {
-			obj := object{Kustomization: ks.Name, Encrypted: doc, Doc: doc}
-			if obj.kind() == "Secret" && len(sopsRecipients(doc)) > 0 {
-				if ks.Spec.Decryption == nil {
-					return nil, fmt.Errorf("%s is SOPS-encrypted but Kustomization %s has no decryption", obj, ks.Name)
-				}
-				if obj.Doc, err = open(doc); err != nil {
-					return nil, fmt.Errorf("%s: %w", obj, err)
-				}
-			}
-			if values != nil {
-				if obj.Doc, err = substitute(obj.Doc, values); err != nil {
-					return nil, fmt.Errorf("%s: %w", obj, err)
-				}
-			}
-			out.Objects = append(out.Objects, obj)
-		}
+		out.Objects = append(out.Objects, object{Kustomization: owner, Encrypted: o.U.Object, Doc: o.U.Object})
 	}
 	return out, nil
-}
-
-// collectVars records the cluster-vars and cluster-secrets values.
-func collectVars(vars map[string]string, o object) {
-	name := o.meta("name")
-	if name != "cluster-vars" && name != "cluster-secrets" {
-		return
-	}
-	if data, ok := o.Doc["data"].(map[string]any); ok {
-		for k, v := range data {
-			s, _ := v.(string)
-			if o.kind() == "Secret" {
-				if b, err := base64.StdEncoding.DecodeString(s); err == nil {
-					s = string(b)
-				}
-			}
-			vars[o.kind()+"/"+name+"/"+k] = s
-		}
-	}
-	if data, ok := o.Doc["stringData"].(map[string]any); ok {
-		for k, v := range data {
-			s, _ := v.(string)
-			vars[o.kind()+"/"+name+"/"+k] = s
-		}
-	}
-}
-
-// substitutions returns the variables of ks's postBuild, or nil when it has
-// none (kustomize-controller then substitutes nothing).
-func substitutions(ks *kustomizev1.Kustomization, vars map[string]string) (map[string]string, error) {
-	pb := ks.Spec.PostBuild
-	if pb == nil {
-		return nil, nil
-	}
-	values := map[string]string{}
-	for _, ref := range pb.SubstituteFrom {
-		found := false
-		prefix := ref.Kind + "/" + ref.Name + "/"
-		for k, v := range vars {
-			if len(k) > len(prefix) && k[:len(prefix)] == prefix {
-				values[k[len(prefix):]] = v
-				found = true
-			}
-		}
-		if !found && !ref.Optional {
-			return nil, fmt.Errorf("Kustomization %s: substituteFrom %s %s not found in %s", ks.Name, ref.Kind, ref.Name, clusterPath)
-		}
-	}
-	for k, v := range pb.Substitute {
-		values[k] = v
-	}
-	return values, nil
-}
-
-// varRef finds ${VAR} references for reporting unresolved variables.
-var varRef = regexp.MustCompile(`\$\{([^}:=]+)\}`)
-
-// substitute applies Flux's postBuild substitution to one object, unless the
-// object opts out with the kustomize.toolkit.fluxcd.io/substitute annotation.
-func substitute(doc map[string]any, values map[string]string) (map[string]any, error) {
-	meta, _ := doc["metadata"].(map[string]any)
-	annotations, _ := meta["annotations"].(map[string]any)
-	if annotations["kustomize.toolkit.fluxcd.io/substitute"] == "disabled" {
-		return doc, nil
-	}
-	raw, err := yaml.Marshal(doc)
-	if err != nil {
-		return nil, fmt.Errorf("marshal: %w", err)
-	}
-	var missing []string
-	out, err := envsubst.Eval(string(raw), func(name string) (string, bool) {
-		v, ok := values[name]
-		if !ok && !slices.Contains(missing, name) {
-			missing = append(missing, name)
-		}
-		return v, ok
-	})
-	if err != nil {
-		return nil, fmt.Errorf("substitute: %w", err)
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("variables without a value: %v (add them to cluster-vars or cluster-secrets)", missing)
-	}
-	if m := varRef.FindStringSubmatch(out); m != nil {
-		return nil, fmt.Errorf("variable %s left unsubstituted", m[1])
-	}
-	var result map[string]any
-	if err := yaml.Unmarshal([]byte(out), &result); err != nil {
-		return nil, fmt.Errorf("parse substituted object: %w", err)
-	}
-	return result, nil
 }
 
 // scheme knows the built-in kinds and the Flux and Gateway API kinds whose Go
@@ -307,4 +175,19 @@ func decodeStrict(doc map[string]any, into runtime.Object) error {
 		return fmt.Errorf("decode: %w", err)
 	}
 	return nil
+}
+
+// applied is doc as kustomize-controller applies it: without the sops
+// metadata, which it removes when it decrypts.
+func applied(doc map[string]any) map[string]any {
+	if _, ok := doc["sops"]; !ok {
+		return doc
+	}
+	out := make(map[string]any, len(doc))
+	for k, v := range doc {
+		if k != "sops" {
+			out[k] = v
+		}
+	}
+	return out
 }

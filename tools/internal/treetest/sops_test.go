@@ -1,9 +1,6 @@
 package treetest
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -75,49 +72,9 @@ func checkEncrypted(obj map[string]any) string {
 	return ""
 }
 
-// secretOpener returns how rendering turns an encrypted Secret into what
-// kustomize-controller applies. While .sops.yaml names the TEST ONLY key (the
-// repository's example secrets), every Secret must decrypt with it. A
-// repository that moved to its own key cannot be decrypted here: values
-// become placeholders, as in the validator, and only the encryption itself is
-// checked (checkEncrypted).
-func secretOpener(t *testing.T) func(map[string]any) (map[string]any, error) {
-	t.Helper()
-	id := loadTestIdentity(t)
-	cfg, err := os.ReadFile(filepath.Join(repoRoot(t), ".sops.yaml"))
-	if err != nil {
-		t.Fatalf("read .sops.yaml: %v", err)
-	}
-	if x, ok := id.(*age.X25519Identity); ok && strings.Contains(string(cfg), x.Recipient().String()) {
-		return func(obj map[string]any) (map[string]any, error) { return decryptSOPS(obj, id) }
-	}
-	return placeholders
-}
-
-// placeholders replaces every encrypted value with a fixed placeholder and
-// drops the sops metadata.
-func placeholders(obj map[string]any) (map[string]any, error) {
-	out := make(map[string]any, len(obj))
-	for k, v := range obj {
-		if k != "sops" {
-			out[k] = v
-		}
-	}
-	for _, field := range secretFields {
-		values, _ := obj[field].(map[string]any)
-		if values == nil {
-			continue
-		}
-		plain := make(map[string]any, len(values))
-		for k := range values {
-			plain[k] = "sops-encrypted-" + k
-		}
-		out[field] = plain
-	}
-	return out, nil
-}
-
-// sopsDataKey decrypts the SOPS data key of obj with id.
+// sopsDataKey decrypts the SOPS data key of obj with id: the key that
+// encrypts every value of the object, which kustomize-controller opens
+// with the sops-age Secret before it decrypts the values.
 func sopsDataKey(obj map[string]any, id age.Identity) ([]byte, error) {
 	var errs []error
 	for _, r := range sopsRecipients(obj) {
@@ -142,73 +99,6 @@ func sopsDataKey(obj map[string]any, id age.Identity) ([]byte, error) {
 	return nil, fmt.Errorf("decrypt data key: %w", errors.Join(errs...))
 }
 
-// decryptSOPS returns a copy of the SOPS-encrypted Secret obj with its data
-// and stringData values decrypted and the sops metadata removed, as
-// kustomize-controller does before applying it.
-func decryptSOPS(obj map[string]any, id age.Identity) (map[string]any, error) {
-	key, err := sopsDataKey(obj, id)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, fmt.Errorf("aes: %w", err)
-	}
-	out := make(map[string]any, len(obj))
-	for k, v := range obj {
-		if k != "sops" {
-			out[k] = v
-		}
-	}
-	for _, field := range secretFields {
-		values, _ := obj[field].(map[string]any)
-		if values == nil {
-			continue
-		}
-		plain := make(map[string]any, len(values))
-		for k, v := range values {
-			s, _ := v.(string)
-			p, err := decryptValue(block, s, field+":"+k+":")
-			if err != nil {
-				return nil, fmt.Errorf("%s.%s: %w", field, k, err)
-			}
-			plain[k] = p
-		}
-		out[field] = plain
-	}
-	return out, nil
-}
-
-// decryptValue opens one ENC[AES256_GCM,...] value; aad is the value's path
-// in the document joined with ":" plus a trailing ":", as SOPS writes it.
-func decryptValue(block cipher.Block, s, aad string) (string, error) {
-	m := encValue.FindStringSubmatch(s)
-	if m == nil {
-		return "", errors.New("not an ENC[AES256_GCM,...] value")
-	}
-	var parts [3][]byte
-	for i := range parts {
-		b, err := base64.StdEncoding.DecodeString(m[i+1])
-		if err != nil {
-			return "", fmt.Errorf("decode base64: %w", err)
-		}
-		parts[i] = b
-	}
-	data, iv, tag := parts[0], parts[1], parts[2]
-	gcm, err := cipher.NewGCMWithNonceSize(block, len(iv))
-	if err != nil {
-		return "", fmt.Errorf("gcm: %w", err)
-	}
-	plain, err := gcm.Open(nil, iv, append(data, tag...), []byte(aad))
-	if err != nil {
-		return "", fmt.Errorf("open: %w", err)
-	}
-	if m[4] != "str" {
-		return "", fmt.Errorf("value type %q, want str", m[4])
-	}
-	return string(plain), nil
-}
-
 func TestSOPSConfig(t *testing.T) {
 	cfg, err := os.ReadFile(filepath.Join(repoRoot(t), ".sops.yaml"))
 	if err != nil {
@@ -219,24 +109,6 @@ func TestSOPSConfig(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^\s+age:\s+age1[0-9a-z]{58}\s*$`).Match(cfg) {
 		t.Errorf(".sops.yaml names no age recipient")
-	}
-}
-
-func TestPlaceholders(t *testing.T) {
-	in := map[string]any{
-		"kind":       "Secret",
-		"stringData": map[string]any{"password": "ENC[AES256_GCM,data:AAAA,iv:AAAA,tag:AAAA,type:str]"},
-		"sops":       map[string]any{"age": []any{}},
-	}
-	out, err := placeholders(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := out["sops"]; ok {
-		t.Error("sops metadata kept")
-	}
-	if got := out["stringData"].(map[string]any)["password"]; got != "sops-encrypted-password" {
-		t.Errorf("password = %v, want the placeholder", got)
 	}
 }
 
@@ -264,5 +136,45 @@ func TestCheckEncrypted(t *testing.T) {
 				t.Errorf("checkEncrypted() reported %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestSecretsOpenWithTheTestKey checks, while .sops.yaml names the TEST ONLY
+// key (the repository's example secrets), that every encrypted Secret the
+// validator rendered is encrypted to it and applied by a Kustomization that
+// decrypts: the end-to-end test decrypts them with that key, as the
+// flux-system/sops-age Secret. A repository that moved to its own key is
+// not checked here; its Secrets are still checked for encryption
+// (checkEncrypted).
+func TestSecretsOpenWithTheTestKey(t *testing.T) {
+	id := loadTestIdentity(t)
+	cfg, err := os.ReadFile(filepath.Join(repoRoot(t), ".sops.yaml"))
+	if err != nil {
+		t.Fatalf("read .sops.yaml: %v", err)
+	}
+	x, ok := id.(*age.X25519Identity)
+	if !ok || !strings.Contains(string(cfg), x.Recipient().String()) {
+		t.Skip(".sops.yaml does not name the TEST ONLY key")
+	}
+	r := renderCluster(t)
+	decrypts := map[string]bool{}
+	for _, ks := range r.Kustomizations {
+		decrypts[ks.Name] = ks.Spec.Decryption != nil
+	}
+	secrets := 0
+	for _, o := range r.Objects {
+		if o.kind() != "Secret" || len(sopsRecipients(o.Encrypted)) == 0 {
+			continue
+		}
+		secrets++
+		if !decrypts[o.Kustomization] {
+			t.Errorf("%s is SOPS-encrypted but Kustomization %s has no decryption", o, o.Kustomization)
+		}
+		if _, err := sopsDataKey(o.Encrypted, id); err != nil {
+			t.Errorf("%s: %v", o, err)
+		}
+	}
+	if secrets == 0 {
+		t.Error("no SOPS-encrypted Secret in the rendered tree")
 	}
 }

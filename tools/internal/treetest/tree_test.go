@@ -58,7 +58,7 @@ func TestKustomizationsBuild(t *testing.T) {
 func TestObjectsDecodeStrictly(t *testing.T) {
 	r := renderCluster(t)
 	for _, o := range r.Objects {
-		raw, err := yaml.Marshal(o.Doc)
+		raw, err := yaml.Marshal(applied(o.Doc))
 		if err != nil {
 			t.Fatalf("%s: marshal: %v", o, err)
 		}

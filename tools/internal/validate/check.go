@@ -225,7 +225,11 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 				if validator != nil {
 					b = validator
 				}
-				fs = append(fs, graph.Check(c, b, r.preinstalled)...)
+				gf := graph.Check(c, b, r.preinstalled)
+				if r.cfg.File == "" {
+					gf = foreignSeverity(gf)
+				}
+				fs = append(fs, gf...)
 				hf, err := healthexpr.Check(gctx, c)
 				if err != nil {
 					return fmt.Errorf("cluster %s: health check expressions: %w", c.Name, err)
@@ -341,6 +345,26 @@ func builtinSeverity(fs []finding.Finding) []finding.Finding {
 			fs[i].Severity = finding.Info
 		}
 		fs[i].Hint += " (Built-in policy pack: this repository has no policies/ of its own. Copy the pack to enforce it, or pass --builtin-policies=false.)"
+	}
+	return fs
+}
+
+// foreignConventions are the built-in rules that hold this project's
+// conventions rather than defects: graph-timeout-short is true by the
+// behaviour it describes (a waiting Kustomization gives up while Helm still
+// retries), but only matters when an install or upgrade fails.
+var foreignConventions = []string{finding.GraphTimeout}
+
+// foreignSeverity lowers the convention rules' errors to warnings on a
+// repository without a .gitops-validate.yaml of its own, as builtinSeverity
+// does for the built-in policy pack: a repository that did not adopt the
+// validator is told, not failed.
+func foreignSeverity(fs []finding.Finding) []finding.Finding {
+	for i := range fs {
+		if fs[i].Severity == finding.Error && slices.Contains(foreignConventions, fs[i].Rule) {
+			fs[i].Severity = finding.Warning
+			fs[i].Hint += " (A warning here: this repository has no " + config.FileName + " of its own; with one, it is an error.)"
+		}
 	}
 	return fs
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/homelab-gitops/homelab/tools/internal/config"
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 )
 
@@ -177,5 +178,48 @@ func TestBuiltinPolicies(t *testing.T) {
 		if !off && n == 0 {
 			t.Error("the built-in pack found nothing on the fixture (its Deployment has no probes, one replica, ...)")
 		}
+	}
+}
+
+// graph-timeout-short is a warning on a repository without a config of its
+// own, as the built-in pack's convention rules are lowered, and an error
+// on one that carries .gitops-validate.yaml.
+func TestGraphTimeoutSeverityFollowsTheConfig(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		config string // "" = no .gitops-validate.yaml
+		want   finding.Severity
+	}{
+		{"foreign repository", "", finding.Warning},
+		{"repository with its config", "requireCharts: false\n", finding.Error},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := fixture(t, "graph-timeout-short")
+			if tt.config != "" {
+				if err := os.WriteFile(filepath.Join(dir, config.FileName), []byte(tt.config), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rep, err := Run(context.Background(), Options{Root: dir, Policies: policies(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, f := range rep.Findings {
+				if f.Rule != finding.GraphTimeout {
+					continue
+				}
+				n++
+				if f.Severity != tt.want {
+					t.Errorf("%s: severity %s, want %s", f.Position(), f.Severity, tt.want)
+				}
+				if foreign := strings.Contains(f.Hint, "no "+config.FileName); foreign != (tt.config == "") {
+					t.Errorf("hint %q: says the repository has no config: %v, want %v", f.Hint, foreign, tt.config == "")
+				}
+			}
+			if n == 0 {
+				t.Fatalf("no %s finding", finding.GraphTimeout)
+			}
+		})
 	}
 }

@@ -6,8 +6,11 @@ package cluster
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,8 +29,8 @@ import (
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/homelab-gitops/homelab/internal/tlstest"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/kube"
-	"github.com/homelab-gitops/homelab/tools/internal/e2e/pki"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/proc"
 )
 
@@ -365,32 +368,34 @@ type pkiFiles struct {
 
 func writePKI(dir string) (pkiFiles, error) {
 	var f pkiFiles
-	ca, err := pki.NewCA("homelab-e2e-ca")
+	ca, err := tlstest.NewCA("homelab-e2e-ca")
 	if err != nil {
 		return f, err
 	}
-	f.caPEM = ca.CertPEM
+	f.caPEM = ca.PEM
 	f.ca = filepath.Join(dir, "ca.crt")
-	if err := os.WriteFile(f.ca, ca.CertPEM, 0o644); err != nil {
+	if err := os.WriteFile(f.ca, ca.PEM, 0o644); err != nil {
 		return f, fmt.Errorf("write CA: %w", err)
 	}
-	serving, err := ca.Serving("kube-apiserver",
-		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-		[]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")})
+	serving, err := ca.Issue(tlstest.LeafOptions{CommonName: "kube-apiserver", Usage: tlstest.Server, Hosts: []string{
+		"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
+		"127.0.0.1", "10.96.0.1",
+	}})
 	if err != nil {
 		return f, err
 	}
-	if f.servingCert, f.servingKey, err = serving.Write(dir, "apiserver"); err != nil {
+	if f.servingCert, f.servingKey, err = tlstest.WriteLeaf(dir, "apiserver", serving); err != nil {
 		return f, err
 	}
-	admin, err := ca.Client("e2e-admin", "system:masters")
+	// The system:masters group makes the admin a cluster administrator.
+	admin, err := ca.Issue(tlstest.LeafOptions{CommonName: "e2e-admin", Usage: tlstest.Client, Groups: []string{"system:masters"}})
 	if err != nil {
 		return f, err
 	}
-	if f.adminCert, f.adminKey, err = admin.Write(dir, "admin"); err != nil {
+	if f.adminCert, f.adminKey, err = tlstest.WriteLeaf(dir, "admin", admin); err != nil {
 		return f, err
 	}
-	saKey, saPub, err := pki.ServiceAccountKey()
+	saKey, saPub, err := serviceAccountKey()
 	if err != nil {
 		return f, err
 	}
@@ -402,6 +407,21 @@ func writePKI(dir string) (pkiFiles, error) {
 		return f, fmt.Errorf("write service-account public key: %w", err)
 	}
 	return f, nil
+}
+
+// serviceAccountKey returns a PEM-encoded RSA private key and its public
+// key, for signing and verifying service-account tokens.
+func serviceAccountKey() (private, public []byte, err error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate service-account key: %w", err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode service-account public key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}),
+		pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), nil
 }
 
 func writeKubeconfig(path, server, ca, cert, key string) error {

@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // FieldOwner is the server-side apply field manager of the test.
@@ -156,4 +157,13 @@ func waitEstablished(ctx context.Context, c client.Client, name string) error {
 		return fmt.Errorf("wait for CRD %s to be established: %w", name, err)
 	}
 	return nil
+}
+
+// FieldString returns the scalar at path in a kyaml node, or "".
+func FieldString(n *kyaml.RNode, path ...string) string {
+	v, err := n.Pipe(kyaml.Lookup(path...))
+	if err != nil || v == nil {
+		return ""
+	}
+	return kyaml.GetValue(v)
 }

@@ -1,4 +1,4 @@
-package main
+package chartserver
 
 import (
 	"context"
@@ -10,15 +10,17 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/kube"
 )
 
-// pointChartSources points every HelmRepository of the clone in dir at the
-// test's chart server, which serves the archives of the chart mirror: an
-// HTTP repository at the server's Helm URL, an OCI repository (type: oci) at
-// the in-process registry, under the same path as upstream, with the charts
-// pushed there and spec.insecure set (the registry speaks plain HTTP). It
-// returns one "namespace/name: old -> new" line per rewritten source.
-func (e *env) pointChartSources(ctx context.Context, dir string) ([]string, error) {
+// PointSources points every HelmRepository of the clone in dir at s, which
+// serves the archives of the chart mirror chartsDir: an HTTP repository at
+// s's Helm URL, an OCI repository (type: oci) at the in-process registry,
+// under the same path as upstream, with the charts pushed there and
+// spec.insecure set (the registry speaks plain HTTP). It returns one
+// "namespace/name: old -> new" line per rewritten source.
+func (s *Server) PointSources(ctx context.Context, chartsDir, dir string) ([]string, error) {
 	var rewritten []string
 	pushed := map[string]string{} // OCI path -> registry URL
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
@@ -47,16 +49,16 @@ func (e *env) pointChartSources(ctx context.Context, dir string) ([]string, erro
 			if n.GetKind() != "HelmRepository" {
 				continue
 			}
-			old := fieldString(n, "spec", "url")
+			old := kube.FieldString(n, "spec", "url")
 			var next string
-			if fieldString(n, "spec", "type") == "oci" {
+			if kube.FieldString(n, "spec", "type") == "oci" {
 				u, err := url.Parse(old)
 				if err != nil {
 					return fmt.Errorf("%s: HelmRepository %s: %w", path, n.GetName(), err)
 				}
 				repoPath := strings.Trim(u.Path, "/")
 				if next = pushed[repoPath]; next == "" {
-					if next, err = e.charts.PushOCI(ctx, e.o.chartsDir, repoPath); err != nil {
+					if next, err = s.PushOCI(ctx, chartsDir, repoPath); err != nil {
 						return err
 					}
 					pushed[repoPath] = next
@@ -67,7 +69,7 @@ func (e *env) pointChartSources(ctx context.Context, dir string) ([]string, erro
 					return err
 				}
 			} else {
-				next = e.charts.HelmURL()
+				next = s.HelmURL()
 			}
 			if err := n.PipeE(yaml.Lookup("spec"), yaml.SetField("url", yaml.NewStringRNode(next))); err != nil {
 				return err

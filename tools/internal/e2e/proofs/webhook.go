@@ -1,4 +1,4 @@
-package main
+package proofs
 
 import (
 	"context"
@@ -19,15 +19,16 @@ import (
 
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/flux"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/githook"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/gitserver"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/proc"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/readiness"
 )
 
 var (
 	// receiverKey is the tree's Git webhook Receiver
 	// (infrastructure/configs/flux-notifications/receiver-git.yaml).
-	receiverKey = client.ObjectKey{Namespace: fluxNS, Name: "git-push"}
+	receiverKey = client.ObjectKey{Namespace: flux.Namespace, Name: "git-push"}
 	receiverGVK = schema.GroupVersionKind{Group: "notification.toolkit.fluxcd.io", Version: "v1", Kind: "Receiver"}
-	fluxRepoKey = client.ObjectKey{Namespace: fluxNS, Name: fluxNS}
 )
 
 const (
@@ -40,7 +41,7 @@ const (
 	metricsPoll = 250 * time.Millisecond
 )
 
-// proofWebhook posts GitHub push events for a new commit to the tree's
+// webhook posts GitHub push events for a new commit to the tree's
 // Receiver through notification-controller's webhook port. One signed with
 // a wrong secret must be refused and request nothing; one signed with the
 // token of the Receiver's SOPS Secret must set the GitRepository's
@@ -52,19 +53,19 @@ const (
 // count rises while requestedAt stays), which is the interval's timer; the
 // next one cannot come before 0.95 intervals after it, and the new commit
 // must be in the artifact before that.
-func (e *env) proofWebhook(ctx context.Context, hl *homelab) error {
+func webhook(ctx context.Context, e Env) error {
 	const (
 		refused   = "homelab: a push event with a bad signature is refused and requests nothing"
 		triggered = "homelab: a signed push event to the Receiver reconciles the new commit before the interval would"
 	)
-	c := hl.stack.c
-	recvURL, metrics := hl.stack.flux.Receiver, hl.stack.flux.Metrics["source-controller"]
+	c := e.Client
+	recvURL, metrics := e.Flux.Receiver, e.Flux.Metrics["source-controller"]
 	if recvURL == "" || metrics == "" {
 		return errors.New("notification-controller's receiver or source-controller's metrics are not running")
 	}
 	path, tokenSecret, err := readyReceiver(ctx, c)
 	if err != nil {
-		e.rep.Fail(triggered, err.Error())
+		e.Report.Fail(triggered, err.Error())
 		return nil
 	}
 	var secret corev1.Secret
@@ -73,48 +74,49 @@ func (e *env) proofWebhook(ctx context.Context, hl *homelab) error {
 	}
 	token := string(secret.Data["token"])
 	if token == "" || strings.HasPrefix(token, "ENC[") {
-		e.rep.Fail(triggered, fmt.Sprintf("Secret %s/%s has no decrypted token (kustomize-controller decrypts it with the sops-age key)", receiverKey.Namespace, tokenSecret))
+		e.Report.Fail(triggered, fmt.Sprintf("Secret %s/%s has no decrypted token (kustomize-controller decrypts it with the sops-age key)", receiverKey.Namespace, tokenSecret))
 		return nil
 	}
 	var repo sourcev1.GitRepository
-	if err := c.Get(ctx, fluxRepoKey, &repo); err != nil {
-		return fmt.Errorf("get GitRepository %s: %w", fluxRepoKey, err)
+	if err := c.Get(ctx, fluxSource, &repo); err != nil {
+		return fmt.Errorf("get GitRepository %s: %w", fluxSource, err)
 	}
 	interval := repo.Spec.Interval.Duration
 
 	waitStart := time.Now()
-	timerAt, err := e.waitIntervalFetch(ctx, c, metrics, 2*interval)
+	timerAt, err := waitIntervalFetch(ctx, c, metrics, 2*interval)
 	if err != nil {
-		e.rep.Fail(triggered, err.Error())
+		e.Report.Fail(triggered, err.Error())
 		return nil
 	}
 	earliest := timerAt.Add(time.Duration(float64(interval) * (1 - intervalJitter)))
-	e.log.Info("interval fetch seen", "waited", time.Since(waitStart).Round(time.Second), "next not before", earliest.Format(time.TimeOnly))
+	e.Report.Note("webhook proof: an interval fetch of GitRepository %s seen after %s; the next cannot come before %s",
+		fluxSource, time.Since(waitStart).Round(time.Second), earliest.Format(time.TimeOnly))
 
-	before, err := gitHead(ctx, hl.repo)
+	before, err := e.Repo.Head(ctx)
 	if err != nil {
 		return err
 	}
-	if _, err := hl.repo.git(ctx, "commit", "--quiet", "--allow-empty", "-m", "e2e: an empty commit, announced by a signed push event"); err != nil {
+	if _, err := e.Repo.Git(ctx, "commit", "--quiet", "--allow-empty", "-m", "e2e: an empty commit, announced by a signed push event"); err != nil {
 		return err
 	}
-	sha, err := gitHead(ctx, hl.repo)
+	sha, err := e.Repo.Head(ctx)
 	if err != nil {
 		return err
 	}
-	if err := hl.repo.push(ctx); err != nil {
+	if err := e.Repo.Push(ctx); err != nil {
 		return err
 	}
 	push := githook.Push{
-		Ref: "refs/heads/" + hl.repo.branch, Before: before, After: sha,
-		Repository: githook.Repository{FullName: "homelab-gitops/homelab", CloneURL: e.git.RepoURL("homelab")},
+		Ref: "refs/heads/" + e.Repo.Branch, Before: before, After: sha,
+		Repository: githook.Repository{FullName: "homelab-gitops/homelab", CloneURL: e.RepoURL},
 		HeadCommit: githook.Commit{ID: sha, Message: "e2e: an empty commit", Timestamp: time.Now().UTC()},
 	}
 	url := recvURL + path
 	requested := func() (string, error) {
 		var r sourcev1.GitRepository
-		if err := c.Get(ctx, fluxRepoKey, &r); err != nil {
-			return "", fmt.Errorf("get GitRepository %s: %w", fluxRepoKey, err)
+		if err := c.Get(ctx, fluxSource, &r); err != nil {
+			return "", fmt.Errorf("get GitRepository %s: %w", fluxSource, err)
 		}
 		return r.GetAnnotations()[meta.ReconcileRequestAnnotation], nil
 	}
@@ -135,11 +137,11 @@ func (e *env) proofWebhook(ctx context.Context, hl *homelab) error {
 	}
 	switch {
 	case bad.Status != http.StatusBadRequest:
-		e.rep.Fail(refused, fmt.Sprintf("POST %s signed with a wrong secret: %d %s, want 400", path, bad.Status, bad.Body))
+		e.Report.Fail(refused, fmt.Sprintf("POST %s signed with a wrong secret: %d %s, want 400", path, bad.Status, bad.Body))
 	case now != was:
-		e.rep.Fail(refused, fmt.Sprintf("refused with 400, yet GitRepository %s requestedAt changed from %q to %q", fluxRepoKey, was, now))
+		e.Report.Fail(refused, fmt.Sprintf("refused with 400, yet GitRepository %s requestedAt changed from %q to %q", fluxSource, was, now))
 	default:
-		e.rep.Pass(refused, fmt.Sprintf("POST %s with X-Hub-Signature-256 of a wrong secret: 400; GitRepository %s requestedAt unchanged (%q)", path, fluxRepoKey, was), 0)
+		e.Report.Pass(refused, fmt.Sprintf("POST %s with X-Hub-Signature-256 of a wrong secret: 400; GitRepository %s requestedAt unchanged (%q)", path, fluxSource, was), 0)
 	}
 
 	posted := time.Now()
@@ -148,7 +150,7 @@ func (e *env) proofWebhook(ctx context.Context, hl *homelab) error {
 		return err
 	}
 	if good.Status != http.StatusOK {
-		e.rep.Fail(triggered, fmt.Sprintf("POST %s signed with the Receiver's token: %d %s, want 200", path, good.Status, good.Body))
+		e.Report.Fail(triggered, fmt.Sprintf("POST %s signed with the Receiver's token: %d %s, want 200", path, good.Status, good.Body))
 		return nil
 	}
 	set, err := requested()
@@ -156,40 +158,40 @@ func (e *env) proofWebhook(ctx context.Context, hl *homelab) error {
 		return err
 	}
 	if set == was {
-		e.rep.Fail(triggered, fmt.Sprintf("the Receiver answered 200 but GitRepository %s requestedAt is still %q", fluxRepoKey, was))
+		e.Report.Fail(triggered, fmt.Sprintf("the Receiver answered 200 but GitRepository %s requestedAt is still %q", fluxSource, was))
 		return nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	err = proc.WaitFor(wctx, nil, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
 		var r sourcev1.GitRepository
-		if err := c.Get(ctx, fluxRepoKey, &r); err != nil {
+		if err := c.Get(ctx, fluxSource, &r); err != nil {
 			return false, err
 		}
 		if r.Status.Artifact == nil || !strings.HasSuffix(r.Status.Artifact.Revision, sha) {
-			return false, fmt.Errorf("GitRepository %s: artifact %v, want %s", fluxRepoKey, r.Status.Artifact, short(sha))
+			return false, fmt.Errorf("GitRepository %s: artifact %v, want %s", fluxSource, r.Status.Artifact, gitserver.Short(sha))
 		}
 		return true, nil
 	})
 	fetched := time.Since(posted)
 	if err != nil {
-		e.rep.Fail(triggered, err.Error())
+		e.Report.Fail(triggered, err.Error())
 		return nil
 	}
-	_, err = flux.WaitKustomization(wctx, c, client.ObjectKey{Namespace: fluxNS, Name: fluxNS}, flux.AppliedRevision(sha))
+	_, err = flux.WaitKustomization(wctx, c, fluxSource, flux.AppliedRevision(sha))
 	applied := time.Since(posted)
 	if err != nil {
-		e.rep.Fail(triggered, fmt.Sprintf("fetched %s but Kustomization flux-system did not apply it: %v", short(sha), err))
+		e.Report.Fail(triggered, fmt.Sprintf("fetched %s but Kustomization flux-system did not apply it: %v", gitserver.Short(sha), err))
 		return nil
 	}
 	budget := earliest.Sub(posted)
 	if applied >= budget {
-		e.rep.Fail(triggered, fmt.Sprintf("commit %s applied %s after the POST; the %s interval could fetch it %s after the POST, so the Receiver is not what brought it",
-			short(sha), applied.Round(100*time.Millisecond), interval, budget.Round(100*time.Millisecond)))
+		e.Report.Fail(triggered, fmt.Sprintf("commit %s applied %s after the POST; the %s interval could fetch it %s after the POST, so the Receiver is not what brought it",
+			gitserver.Short(sha), applied.Round(100*time.Millisecond), interval, budget.Round(100*time.Millisecond)))
 		return nil
 	}
-	e.rep.Pass(triggered, fmt.Sprintf("Receiver %s Ready (notification-controller), POST %s signed with the token of its SOPS Secret %s: 200; GitRepository requestedAt %q; commit %s fetched %s and applied by Kustomization flux-system %s after the POST, while the %s interval (±%.0f%% jitter) could not fetch before %s after it",
-		receiverKey, path, tokenSecret, set, short(sha), fetched.Round(100*time.Millisecond), applied.Round(100*time.Millisecond),
+	e.Report.Pass(triggered, fmt.Sprintf("Receiver %s Ready (notification-controller), POST %s signed with the token of its SOPS Secret %s: 200; GitRepository requestedAt %q; commit %s fetched %s and applied by Kustomization flux-system %s after the POST, while the %s interval (±%.0f%% jitter) could not fetch before %s after it",
+		receiverKey, path, tokenSecret, set, gitserver.Short(sha), fetched.Round(100*time.Millisecond), applied.Round(100*time.Millisecond),
 		interval, intervalJitter*100, budget.Round(100*time.Millisecond)), applied)
 	return nil
 }
@@ -213,7 +215,7 @@ func readyReceiver(ctx context.Context, c client.Client) (path, secret string, e
 		path, _, _ = unstructured.NestedString(u.Object, "status", "webhookPath")
 		secret, _, _ = unstructured.NestedString(u.Object, "spec", "secretRef", "name")
 		switch {
-		case r.Reason == simulatedReason:
+		case r.Reason == readiness.SimulatedReason:
 			return false, fmt.Errorf("Receiver %s: Ready was simulated by kwok, not set by notification-controller", receiverKey)
 		case r.Status != metav1.ConditionTrue || r.ObservedGeneration != u.GetGeneration() || path == "" || secret == "":
 			return false, fmt.Errorf("Receiver %s: Ready=%s (%s) at generation %d of %d, webhookPath %q: %s",
@@ -241,13 +243,13 @@ func readyCondition(u *unstructured.Unstructured) (metav1.Condition, error) {
 // flux-system GitRepository that nobody requested, and returns a time
 // before its end (the last poll that did not see it yet): the interval's
 // timer starts again from its end.
-func (e *env) waitIntervalFetch(ctx context.Context, c client.Client, metrics string, bound time.Duration) (time.Time, error) {
+func waitIntervalFetch(ctx context.Context, c client.Client, metrics string, bound time.Duration) (time.Time, error) {
 	var repo sourcev1.GitRepository
-	if err := c.Get(ctx, fluxRepoKey, &repo); err != nil {
-		return time.Time{}, fmt.Errorf("get GitRepository %s: %w", fluxRepoKey, err)
+	if err := c.Get(ctx, fluxSource, &repo); err != nil {
+		return time.Time{}, fmt.Errorf("get GitRepository %s: %w", fluxSource, err)
 	}
 	annotation := repo.GetAnnotations()[meta.ReconcileRequestAnnotation]
-	last, err := flux.ReconcileCount(ctx, metrics, sourcev1.GitRepositoryKind, fluxRepoKey.Namespace, fluxRepoKey.Name)
+	last, err := flux.ReconcileCount(ctx, metrics, sourcev1.GitRepositoryKind, fluxSource.Namespace, fluxSource.Name)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -256,15 +258,15 @@ func (e *env) waitIntervalFetch(ctx context.Context, c client.Client, metrics st
 	var before time.Time
 	err = proc.WaitFor(wctx, nil, metricsPoll, func(ctx context.Context) (bool, error) {
 		polled := time.Now()
-		n, err := flux.ReconcileCount(ctx, metrics, sourcev1.GitRepositoryKind, fluxRepoKey.Namespace, fluxRepoKey.Name)
+		n, err := flux.ReconcileCount(ctx, metrics, sourcev1.GitRepositoryKind, fluxSource.Namespace, fluxSource.Name)
 		if err != nil {
 			return false, err
 		}
 		if n == last {
 			before = polled
-			return false, fmt.Errorf("GitRepository %s: no reconciliation since the count of %d", fluxRepoKey, last)
+			return false, fmt.Errorf("GitRepository %s: no reconciliation since the count of %d", fluxSource, last)
 		}
-		if err := c.Get(ctx, fluxRepoKey, &repo); err != nil {
+		if err := c.Get(ctx, fluxSource, &repo); err != nil {
 			return false, err
 		}
 		a := repo.GetAnnotations()[meta.ReconcileRequestAnnotation]
@@ -274,10 +276,10 @@ func (e *env) waitIntervalFetch(ctx context.Context, c client.Client, metrics st
 		// Requested, a changed spec, or no poll just before it to bound
 		// its end: wait for the next one.
 		annotation, last, before = a, n, time.Time{}
-		return false, fmt.Errorf("GitRepository %s: the last reconciliation was requested or not bounded", fluxRepoKey)
+		return false, fmt.Errorf("GitRepository %s: the last reconciliation was requested or not bounded", fluxSource)
 	})
 	if err != nil {
-		return time.Time{}, fmt.Errorf("wait for an interval fetch of GitRepository %s: %w", fluxRepoKey, err)
+		return time.Time{}, fmt.Errorf("wait for an interval fetch of GitRepository %s: %w", fluxSource, err)
 	}
 	return before, nil
 }

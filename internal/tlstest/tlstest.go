@@ -1,6 +1,8 @@
 // Package tlstest makes certificates for tests of TLS connections to the
 // loopback servers: a private CA, a server certificate for 127.0.0.1, ::1 and
-// localhost, and client certificates, written as PEM files.
+// localhost, and client certificates, written as PEM files. It is the one
+// test PKI of the module: the application's TLS tests and the end-to-end
+// test's throw-away Kubernetes control plane both use it.
 //
 //	ca, err := tlstest.NewCA("test CA")
 //	files, err := ca.WriteFiles(dir) // ca.pem, server.pem, server-key.pem, client.pem, ...
@@ -62,6 +64,9 @@ type LeafOptions struct {
 	// for (IP addresses or DNS names); empty means 127.0.0.1, ::1 and
 	// localhost.
 	Hosts []string
+	// Groups are the subject's organizations ("homelab tests" when empty):
+	// Kubernetes reads a client certificate's groups from them.
+	Groups []string
 }
 
 // NewCA makes a self-signed CA.
@@ -117,9 +122,13 @@ func (ca *CA) Issue(opts LeafOptions) (Leaf, error) {
 			notBefore = notAfter.Add(-validity)
 		}
 	}
+	org := opts.Groups
+	if len(org) == 0 {
+		org = []string{"homelab tests"}
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: opts.CommonName, Organization: []string{"homelab tests"}},
+		Subject:               pkix.Name{CommonName: opts.CommonName, Organization: org},
 		NotBefore:             notBefore,
 		NotAfter:              notAfter,
 		BasicConstraintsValid: true,

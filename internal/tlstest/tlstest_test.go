@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -168,5 +169,55 @@ func TestWriteRefused(t *testing.T) {
 	}
 	if _, err := tls.LoadX509KeyPair(r.ExpiredCert, r.ExpiredKey); err != nil {
 		t.Errorf("expired pair: %v", err)
+	}
+}
+
+// TestKubernetesCertificates issues what a throw-away kube-apiserver needs:
+// a serving certificate for its service names and addresses, and a client
+// certificate whose organization is the system:masters group.
+func TestKubernetesCertificates(t *testing.T) {
+	ca, err := NewCA("test-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca.PEM) {
+		t.Fatal("CA PEM does not parse")
+	}
+	serving, err := ca.Issue(LeafOptions{CommonName: "kube-apiserver", Usage: Server, Hosts: []string{"kubernetes.default.svc", "10.96.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := ca.Issue(LeafOptions{CommonName: "e2e-admin", Usage: Client, Groups: []string{"system:masters"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		leaf  Leaf
+		usage x509.ExtKeyUsage
+		host  string
+		org   []string
+	}{
+		{"serving certificate by DNS name", serving, x509.ExtKeyUsageServerAuth, "kubernetes.default.svc", []string{"homelab tests"}},
+		{"serving certificate by IP", serving, x509.ExtKeyUsageServerAuth, "10.96.0.1", []string{"homelab tests"}},
+		{"client certificate with a group", admin, x509.ExtKeyUsageClientAuth, "", []string{"system:masters"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pair, err := tls.X509KeyPair(tt.leaf.CertPEM, tt.leaf.KeyPEM)
+			if err != nil {
+				t.Fatalf("key pair does not match: %v", err)
+			}
+			cert, err := x509.ParseCertificate(pair.Certificate[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, DNSName: tt.host, KeyUsages: []x509.ExtKeyUsage{tt.usage}}); err != nil {
+				t.Fatalf("verify: %v", err)
+			}
+			if !slices.Equal(cert.Subject.Organization, tt.org) {
+				t.Errorf("O = %v, want %v", cert.Subject.Organization, tt.org)
+			}
+		})
 	}
 }

@@ -1,4 +1,9 @@
-package main
+// Package proofs pushes changes to the served clone of this repository
+// through Git and checks what the cluster does with them: stateful objects
+// survive their removal from Git, a broken chart value stops at Helm (and
+// at the validator) and its revert recovers, and a Traefik upgrade
+// completes its rollout on the five-node topology.
+package proofs
 
 import (
 	"context"
@@ -24,8 +29,11 @@ import (
 
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/cluster"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/flux"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/gitserver"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/kube"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/proc"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/report"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/validator"
 )
 
 // The files and objects the proofs change in the clone of the tree.
@@ -38,6 +46,8 @@ const (
 var (
 	traefikKey     = client.ObjectKey{Namespace: "traefik", Name: "traefik"}
 	certManagerKey = client.ObjectKey{Namespace: "cert-manager", Name: "cert-manager"}
+	// fluxSource is the GitRepository bootstrap creates.
+	fluxSource = client.ObjectKey{Namespace: flux.Namespace, Name: flux.Namespace}
 	// statefulFiles hold the stateful objects and their namespaces: a
 	// commit that removes them must leave the objects in the cluster.
 	statefulFiles = []string{
@@ -48,53 +58,53 @@ var (
 	}
 )
 
-// homelabProofs pushes the changes through Git, each a step of its own: a
-// signed push event to the Receiver reconciles a new commit at once (and a
+// Env is what the proofs use.
+type Env struct {
+	// Client talks to the cluster that reconciles the clone.
+	Client client.Client
+	// Repo is the clone Flux fetches from, at the commit it is Ready at.
+	Repo *gitserver.Worktree
+	// Validator runs on the broken chart value before it is pushed.
+	Validator validator.Validator
+	Report    *report.Report
+	// UnschedulableFor is how long a rollout's new pod may stay
+	// unschedulable before the rollout counts as deadlocked.
+	UnschedulableFor time.Duration
+	// Flux holds notification-controller's receiver and source-controller's
+	// metrics addresses; RepoURL is the clone's URL on the Git server.
+	Flux    flux.Endpoints
+	RepoURL string
+}
+
+// Run pushes the changes through Git, each a step of its own: a signed
+// push event to the Receiver reconciles a new commit at once (and a
 // wrongly signed one nothing), stateful objects survive their removal from
 // Git, a broken chart value stops at Helm (and at the validator) and its
-// revert recovers, and a Traefik upgrade completes its rollout on the
-// five-node topology. The
+// revert recovers, and a Traefik upgrade completes its rollout. The
 // rollout comes last: when it deadlocks, Helm holds the release for its
-// whole timeout, which would hold up the other steps.
-func (e *env) homelabProofs(ctx context.Context, hl *homelab) error {
-	for _, step := range []func(context.Context, *homelab) error{e.proofWebhook, e.proofPrune, e.proofBrokenChart, e.proofRollout} {
-		if err := step(ctx, hl); err != nil {
+// whole timeout, which would hold up the other steps. A failed check is
+// reported; err is set only when a step could not be run.
+func Run(ctx context.Context, e Env) error {
+	for _, step := range []func(context.Context, Env) error{webhook, prune, brokenChart, rollout} {
+		if err := step(ctx, e); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// pushHomelab commits the clone's working tree, pushes it and asks
+// push commits the clone's working tree, pushes it and asks
 // source-controller to fetch at once, as `flux reconcile source git
 // flux-system` does, instead of waiting for the GitRepository's interval.
-func (e *env) pushHomelab(ctx context.Context, hl *homelab, msg string) (string, error) {
-	sha, err := hl.repo.commit(ctx, msg)
+func push(ctx context.Context, e Env, msg string) (string, error) {
+	sha, err := e.Repo.Commit(ctx, msg)
 	if err != nil {
 		return "", err
 	}
-	if err := hl.repo.push(ctx); err != nil {
+	if err := e.Repo.Push(ctx); err != nil {
 		return "", err
 	}
-	return sha, requestReconcile(ctx, hl.stack.c, &sourcev1.GitRepository{}, client.ObjectKey{Namespace: fluxNS, Name: fluxNS})
-}
-
-// requestReconcile sets Flux's reconcile.fluxcd.io/requestedAt annotation.
-func requestReconcile(ctx context.Context, c client.Client, obj client.Object, key client.ObjectKey) error {
-	if err := c.Get(ctx, key, obj); err != nil {
-		return fmt.Errorf("get %s: %w", key, err)
-	}
-	patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
-	ann := obj.GetAnnotations()
-	if ann == nil {
-		ann = map[string]string{}
-	}
-	ann["reconcile.fluxcd.io/requestedAt"] = time.Now().Format(time.RFC3339Nano)
-	obj.SetAnnotations(ann)
-	if err := c.Patch(ctx, obj, patch); err != nil {
-		return fmt.Errorf("request a reconciliation of %s: %w", key, err)
-	}
-	return nil
+	return sha, flux.RequestReconcile(ctx, e.Client, &sourcev1.GitRepository{}, fluxSource)
 }
 
 // editHelmRelease applies edit to the HelmRelease of a file of the clone.
@@ -156,15 +166,15 @@ func removeResource(dir, file string) error {
 	return fmt.Errorf("%s does not list %s", kpath, name)
 }
 
-// proofPrune removes the RabbitmqCluster, the MongoDBCommunity and their
+// prune removes the RabbitmqCluster, the MongoDBCommunity and their
 // namespaces from Git and checks that Flux applies the commit and leaves
 // all four in the cluster.
-func (e *env) proofPrune(ctx context.Context, hl *homelab) error {
+func prune(ctx context.Context, e Env) error {
 	const check = "homelab: stateful objects and their namespaces survive their removal from Git"
-	c := hl.stack.c
+	c := e.Client
 	var kept []*unstructured.Unstructured
 	for _, f := range statefulFiles {
-		data, err := os.ReadFile(filepath.Join(hl.repo.dir, f))
+		data, err := os.ReadFile(filepath.Join(e.Repo.Dir, f))
 		if err != nil {
 			return err
 		}
@@ -173,11 +183,11 @@ func (e *env) proofPrune(ctx context.Context, hl *homelab) error {
 			return fmt.Errorf("%s: %w", f, err)
 		}
 		kept = append(kept, objs...)
-		if err := removeResource(hl.repo.dir, f); err != nil {
+		if err := removeResource(e.Repo.Dir, f); err != nil {
 			return err
 		}
 	}
-	sha, err := e.pushHomelab(ctx, hl, "e2e: remove the RabbitMQ and MongoDB clusters and their namespaces from Git")
+	sha, err := push(ctx, e, "e2e: remove the RabbitMQ and MongoDB clusters and their namespaces from Git")
 	if err != nil {
 		return err
 	}
@@ -185,8 +195,8 @@ func (e *env) proofPrune(ctx context.Context, hl *homelab) error {
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	for _, name := range []string{"infra-controllers", "infra-configs"} {
-		if _, err = flux.WaitKustomization(wctx, c, client.ObjectKey{Namespace: fluxNS, Name: name}, flux.AppliedRevision(sha)); err != nil {
-			e.rep.Fail(check, fmt.Sprintf("%s did not apply %s: %v", name, short(sha), err))
+		if _, err = flux.WaitKustomization(wctx, c, client.ObjectKey{Namespace: flux.Namespace, Name: name}, flux.AppliedRevision(sha)); err != nil {
+			e.Report.Fail(check, fmt.Sprintf("%s did not apply %s: %v", name, gitserver.Short(sha), err))
 			return nil
 		}
 	}
@@ -208,29 +218,29 @@ func (e *env) proofPrune(ctx context.Context, hl *homelab) error {
 		}
 	}
 	if len(gone) > 0 {
-		e.rep.Fail(check, fmt.Sprintf("commit %s applied and Flux pruned: %s", short(sha), strings.Join(gone, ", ")))
+		e.Report.Fail(check, fmt.Sprintf("commit %s applied and Flux pruned: %s", gitserver.Short(sha), strings.Join(gone, ", ")))
 		return nil
 	}
-	e.rep.Pass(check, fmt.Sprintf("commit %s applied by infra-controllers and infra-configs; still in the cluster: %s", short(sha), strings.Join(names, ", ")), took)
+	e.Report.Pass(check, fmt.Sprintf("commit %s applied by infra-controllers and infra-configs; still in the cluster: %s", gitserver.Short(sha), strings.Join(names, ", ")), took)
 	return nil
 }
 
-// proofBrokenChart pushes a chart value of the wrong type: the validator
+// brokenChart pushes a chart value of the wrong type: the validator
 // must flag the commit, the HelmRelease must turn not Ready with Helm's
 // error while the running release stays, and a revert must restore Ready.
-func (e *env) proofBrokenChart(ctx context.Context, hl *homelab) error {
+func brokenChart(ctx context.Context, e Env) error {
 	const (
 		flagged = "homelab: validator flags the broken chart value"
 		stopped = "homelab: broken chart value leaves the HelmRelease not Ready with Helm's error"
 	)
-	c := hl.stack.c
+	c := e.Client
 	var goodOut string
 	var goodCode int
 	var goodErr error
-	if e.o.validator != "" {
-		goodOut, goodCode, goodErr = e.validate(ctx, hl.repo.dir)
+	if e.Validator.Enabled() {
+		goodOut, goodCode, goodErr = e.Validator.Run(ctx, e.Repo.Dir)
 	}
-	if err := editHelmRelease(hl.repo.dir, certManagerRelease, func(n *yaml.RNode) error {
+	if err := editHelmRelease(e.Repo.Dir, certManagerRelease, func(n *yaml.RNode) error {
 		return n.PipeE(yaml.Lookup("spec", "values"), yaml.SetField("replicaCount", yaml.NewStringRNode("two")))
 	}); err != nil {
 		return err
@@ -239,26 +249,26 @@ func (e *env) proofBrokenChart(ctx context.Context, hl *homelab) error {
 	if err := c.Get(ctx, certManagerKey, &before); err != nil {
 		return fmt.Errorf("get HelmRelease %s: %w", certManagerKey, err)
 	}
-	if e.o.validator == "" {
-		e.rep.Fail(flagged, "no -validator given")
+	if !e.Validator.Enabled() {
+		e.Report.Fail(flagged, "no -validator given")
 	} else {
 		t := time.Now()
-		out, code, err := e.validate(ctx, hl.repo.dir)
-		added := newLines(goodOut, out)
+		out, code, err := e.Validator.Run(ctx, e.Repo.Dir)
+		added := validator.NewLines(goodOut, out)
 		switch {
 		case goodErr != nil:
-			e.rep.Fail(flagged, "on the last good commit: "+goodErr.Error())
+			e.Report.Fail(flagged, "on the last good commit: "+goodErr.Error())
 		case err != nil:
-			e.rep.Fail(flagged, err.Error())
+			e.Report.Fail(flagged, err.Error())
 		case code != 1:
-			e.rep.Fail(flagged, fmt.Sprintf("exit code %d, want 1; output:\n%s", code, out))
-		case !mentions(added, "replicaCount"):
-			e.rep.Fail(flagged, "exit code 1 but no finding that the last good tree lacks names replicaCount:\n"+out)
+			e.Report.Fail(flagged, fmt.Sprintf("exit code %d, want 1; output:\n%s", code, out))
+		case !validator.Mentions(added, "replicaCount"):
+			e.Report.Fail(flagged, "exit code 1 but no finding that the last good tree lacks names replicaCount:\n"+out)
 		default:
-			e.rep.Pass(flagged, fmt.Sprintf("exit 1 (last good tree: exit %d); new finding: %s", goodCode, firstLine(strings.Join(added, "\n"), "replicaCount")), time.Since(t))
+			e.Report.Pass(flagged, fmt.Sprintf("exit 1 (last good tree: exit %d); new finding: %s", goodCode, validator.FirstLine(strings.Join(added, "\n"), "replicaCount")), time.Since(t))
 		}
 	}
-	sha, err := e.pushHomelab(ctx, hl, "cert-manager: two replicas, spelled out")
+	sha, err := push(ctx, e, "cert-manager: two replicas, spelled out")
 	if err != nil {
 		return err
 	}
@@ -282,7 +292,7 @@ func (e *env) proofBrokenChart(ctx context.Context, hl *homelab) error {
 	})
 	detail := ""
 	if err == nil {
-		detail = "commit " + short(sha) + ": Ready=False (" + flux.Ready(hr.Status.Conditions).Reason + "); " + helmErr
+		detail = "commit " + gitserver.Short(sha) + ": Ready=False (" + flux.Ready(hr.Status.Conditions).Reason + "); " + helmErr
 		var d appsv1.Deployment
 		switch err = c.Get(ctx, certManagerKey, &d); {
 		case err != nil:
@@ -292,24 +302,24 @@ func (e *env) proofBrokenChart(ctx context.Context, hl *homelab) error {
 			detail += "; the running release (2/2 available) stays"
 		}
 	}
-	e.rep.Check(stopped, detail, time.Since(t), err)
+	e.Report.Check(stopped, detail, time.Since(t), err)
 
-	if _, err := hl.repo.git(ctx, "revert", "--no-edit", "HEAD"); err != nil {
+	if _, err := e.Repo.Git(ctx, "revert", "--no-edit", "HEAD"); err != nil {
 		return err
 	}
-	fixed, err := gitHead(ctx, hl.repo)
+	fixed, err := e.Repo.Head(ctx)
 	if err != nil {
 		return err
 	}
-	if err := hl.repo.push(ctx); err != nil {
+	if err := e.Repo.Push(ctx); err != nil {
 		return err
 	}
-	if err := requestReconcile(ctx, c, &sourcev1.GitRepository{}, client.ObjectKey{Namespace: fluxNS, Name: fluxNS}); err != nil {
+	if err := flux.RequestReconcile(ctx, c, &sourcev1.GitRepository{}, fluxSource); err != nil {
 		return err
 	}
 	t = time.Now()
-	detail, err = e.recoverRelease(ctx, hl, fixed)
-	e.rep.Check("homelab: revert restores Ready", detail, time.Since(t), err)
+	detail, err = recoverRelease(ctx, c, fixed)
+	e.Report.Check("homelab: revert restores Ready", detail, time.Since(t), err)
 	return nil
 }
 
@@ -325,10 +335,9 @@ const helmStaleFailureWait = time.Minute
 // stays (fluxcd/helm-controller#1362, fixed in v1.5.0). When that happens
 // the step does what docs/runbook.md tells the operator,
 // `flux reconcile helmrelease --force`, and says so.
-func (e *env) recoverRelease(ctx context.Context, hl *homelab, fixed string) (string, error) {
-	c := hl.stack.c
-	key := client.ObjectKey{Namespace: fluxNS, Name: "infra-controllers"}
-	detail := "infra-controllers Ready at " + short(fixed) + " with HelmRelease cert-manager Ready"
+func recoverRelease(ctx context.Context, c client.Client, fixed string) (string, error) {
+	key := client.ObjectKey{Namespace: flux.Namespace, Name: "infra-controllers"}
+	detail := "infra-controllers Ready at " + gitserver.Short(fixed) + " with HelmRelease cert-manager Ready"
 	wctx, cancel := context.WithTimeout(ctx, helmStaleFailureWait)
 	_, err := flux.WaitKustomization(wctx, c, key, flux.AppliedRevision(fixed))
 	cancel()
@@ -346,7 +355,7 @@ func (e *env) recoverRelease(ctx context.Context, hl *homelab, fixed string) (st
 	}
 	stale := fmt.Sprintf("HelmRelease %s kept Ready=False (%s) at the reverted generation %d for %s (fluxcd/helm-controller#1362 in helm-controller v1.4)",
 		certManagerKey, r.Reason, hr.Generation, helmStaleFailureWait)
-	if err := forceReconcile(ctx, c, &hr); err != nil {
+	if err := flux.ForceReconcile(ctx, c, &hr); err != nil {
 		return "", err
 	}
 	t := time.Now()
@@ -359,45 +368,27 @@ func (e *env) recoverRelease(ctx context.Context, hl *homelab, fixed string) (st
 		detail, stale, time.Since(t).Round(100*time.Millisecond)), nil
 }
 
-// forceReconcile does what `flux reconcile helmrelease --force` does: a
-// forced upgrade at the next reconciliation.
-func forceReconcile(ctx context.Context, c client.Client, hr *helmv2.HelmRelease) error {
-	patch := client.MergeFrom(hr.DeepCopy())
-	ann := hr.GetAnnotations()
-	if ann == nil {
-		ann = map[string]string{}
-	}
-	now := time.Now().Format(time.RFC3339Nano)
-	ann["reconcile.fluxcd.io/requestedAt"] = now
-	ann["reconcile.fluxcd.io/forceAt"] = now
-	hr.SetAnnotations(ann)
-	if err := c.Patch(ctx, hr, patch); err != nil {
-		return fmt.Errorf("force a reconciliation of HelmRelease %s/%s: %w", hr.Namespace, hr.Name, err)
-	}
-	return nil
-}
-
-// proofRollout changes Traefik's pod template through Git and waits for
+// rollout changes Traefik's pod template through Git and waits for
 // the upgrade to roll out: with maxSurge 1 and maxUnavailable 0 the new pod
 // must be scheduled next to the two running ones. A pod that the scheduler
 // keeps refusing ends the step early with the scheduler's reason, instead
 // of waiting out Helm's timeout.
-func (e *env) proofRollout(ctx context.Context, hl *homelab) error {
+func rollout(ctx context.Context, e Env) error {
 	const check = "homelab: a Traefik upgrade pushed through Git completes its rollout"
-	c := hl.stack.c
+	c := e.Client
 	var before appsv1.Deployment
 	if err := c.Get(ctx, traefikKey, &before); err != nil {
 		return fmt.Errorf("get Deployment %s: %w", traefikKey, err)
 	}
 	// Not a timestamp: YAML would read an unquoted one as a time.
 	stamp := "e2e-" + strconv.FormatInt(time.Now().Unix(), 10)
-	if err := editHelmRelease(hl.repo.dir, traefikRelease, func(n *yaml.RNode) error {
+	if err := editHelmRelease(e.Repo.Dir, traefikRelease, func(n *yaml.RNode) error {
 		return n.PipeE(yaml.LookupCreate(yaml.MappingNode, "spec", "values", "deployment", "podAnnotations"),
 			yaml.SetField(rolloutAnnotation, yaml.NewStringRNode(stamp)))
 	}); err != nil {
 		return err
 	}
-	sha, err := e.pushHomelab(ctx, hl, "traefik: roll the pods")
+	sha, err := push(ctx, e, "traefik: roll the pods")
 	if err != nil {
 		return err
 	}
@@ -423,8 +414,8 @@ func (e *env) proofRollout(ctx context.Context, hl *homelab) error {
 			stuckSince = time.Time{}
 		} else if stuckSince.IsZero() {
 			stuckSince, stuck = time.Now(), msg
-		} else if time.Since(stuckSince) > e.o.unschedulableFor {
-			stop(fmt.Errorf("%w: a new Traefik pod stayed Pending for %s: %s", errDeadlock, e.o.unschedulableFor, stuck))
+		} else if time.Since(stuckSince) > e.UnschedulableFor {
+			stop(fmt.Errorf("%w: a new Traefik pod stayed Pending for %s: %s", errDeadlock, e.UnschedulableFor, stuck))
 			return false, nil
 		}
 		want := *d.Spec.Replicas
@@ -451,16 +442,16 @@ func (e *env) proofRollout(ctx context.Context, hl *homelab) error {
 		return true, nil
 	})
 	if cause := context.Cause(rctx); errors.Is(cause, errDeadlock) {
-		err = fmt.Errorf("commit %s: %w", short(sha), cause)
+		err = fmt.Errorf("commit %s: %w", gitserver.Short(sha), cause)
 	}
 	// The rollout must leave the replicas spread as the first install did:
 	// a constraint that counts the old revision's pods lets the new ones
 	// land together (policy reliability-spread-rollout).
 	if nodes := slices.Compact(slices.Clone(placed)); err == nil && len(nodes) < min(len(placed), len(workers())) {
-		err = fmt.Errorf("commit %s: after the rollout the %d new pods run on %s only: one node's loss takes every replica", short(sha), len(placed), strings.Join(nodes, ", "))
+		err = fmt.Errorf("commit %s: after the rollout the %d new pods run on %s only: one node's loss takes every replica", gitserver.Short(sha), len(placed), strings.Join(nodes, ", "))
 	}
-	e.rep.Check(check, fmt.Sprintf("commit %s: HelmRelease upgraded, %d pods replaced one at a time (maxSurge 1, maxUnavailable 0), new pods on %s",
-		short(sha), len(placed), strings.Join(placed, ", ")), time.Since(t), err)
+	e.Report.Check(check, fmt.Sprintf("commit %s: HelmRelease upgraded, %d pods replaced one at a time (maxSurge 1, maxUnavailable 0), new pods on %s",
+		gitserver.Short(sha), len(placed), strings.Join(placed, ", ")), time.Since(t), err)
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package main
+package chartserver
 
 import (
 	"context"
@@ -15,10 +15,10 @@ import (
 	"helm.sh/helm/v3/pkg/repo"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"github.com/homelab-gitops/homelab/tools/internal/e2e/chartserver"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/kube"
 )
 
-func TestPointChartSources(t *testing.T) {
+func TestPointSources(t *testing.T) {
 	charts := t.TempDir()
 	c := &chart.Chart{Metadata: &chart.Metadata{APIVersion: chart.APIVersionV2, Name: "operator", Version: "0.6.5"}}
 	if _, err := chartutil.Save(c, charts); err != nil {
@@ -31,7 +31,7 @@ func TestPointChartSources(t *testing.T) {
 	if err := idx.WriteFile(filepath.Join(charts, "index.yaml"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := chartserver.Start(charts, slog.New(slog.DiscardHandler))
+	srv, err := Start(charts, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,8 +52,7 @@ func TestPointChartSources(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e := &env{o: options{chartsDir: charts}, charts: srv}
-	rewritten, err := e.pointChartSources(context.Background(), tree)
+	rewritten, err := srv.PointSources(context.Background(), charts, tree)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,15 +64,15 @@ func TestPointChartSources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := fieldString(http, "spec", "url"); got != srv.HelmURL() {
+	if got := kube.FieldString(http, "spec", "url"); got != srv.HelmURL() {
 		t.Errorf("HTTP source url = %q, want %q", got, srv.HelmURL())
 	}
 	oci, err := yaml.ReadFile(filepath.Join(tree, "infrastructure/b/repository.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := fieldString(oci, "spec", "url")
-	if !strings.HasPrefix(url, "oci://127.0.0.1:") || !strings.HasSuffix(url, "/cloudpirates") || fieldString(oci, "spec", "insecure") != "true" || fieldString(oci, "spec", "type") != "oci" {
+	url := kube.FieldString(oci, "spec", "url")
+	if !strings.HasPrefix(url, "oci://127.0.0.1:") || !strings.HasSuffix(url, "/cloudpirates") || kube.FieldString(oci, "spec", "insecure") != "true" || kube.FieldString(oci, "spec", "type") != "oci" {
 		t.Errorf("OCI source after the rewrite:\n%s", oci.MustString())
 	}
 	raw, err := os.ReadFile(filepath.Join(tree, "infrastructure/b/repository.yaml"))
