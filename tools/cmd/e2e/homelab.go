@@ -58,6 +58,8 @@ type homelab struct {
 	mirrored, rewritten []string
 	expected            []string
 	sim                 *simulator
+	// cni is what the CNI bootstrap applied before the HelmRelease existed.
+	cni *cniBootstrap
 	volumes             *volumes
 }
 
@@ -197,6 +199,11 @@ func (e *env) startHomelab(ctx context.Context, s *stack) (*homelab, error) {
 	if hl.volumes, err = e.startVolumes(ctx, s); err != nil {
 		return nil, err
 	}
+	// So does the CNI: scripts/bootstrap-cni.sh's render of the tree's
+	// HelmRelease, applied before the sync objects bring the HelmRelease.
+	if hl.cni, err = e.bootstrapCNI(ctx, s.c, dir); err != nil {
+		return nil, err
+	}
 	if err := kube.ApplyFile(ctx, s.c, syncPath); err != nil {
 		return nil, fmt.Errorf("apply the sync objects: %w", err)
 	}
@@ -334,6 +341,7 @@ func (e *env) checkHomelab(ctx context.Context, hl *homelab) error {
 	if err := e.waitHomelabReady(ctx, hl); err != nil {
 		return err
 	}
+	e.checkCNIAdopted(ctx, c, hl.cni)
 	if err := e.printTables(ctx, hl.stack); err != nil {
 		return err
 	}
