@@ -59,8 +59,8 @@ type homelab struct {
 	expected            []string
 	sim                 *simulator
 	// cni is what the CNI bootstrap applied before the HelmRelease existed.
-	cni *cniBootstrap
-	volumes             *volumes
+	cni     *cniBootstrap
+	volumes *volumes
 }
 
 // volumes runs the stand-in for the nodes' local-path provisioner.
