@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string) error {
 	fs.Var(srcs, "src", "a local Git directory for an upstream: <URL>=<dir>, repeatable")
 	var search listFlag
 	fs.Var(&search, "search", "a directory of mirrored repositories (<owner>+<name>[/repo]), repeatable")
+	modules := fs.Bool("modules", true, "read a chart whose source names a Go module from the module proxy when no local Git copy is found")
 	cloneDir := fs.String("clone-dir", "", "clone upstreams found nowhere else into this directory (needs network)")
 	update := fs.Bool("update", false, "build: record new digests in mirror.yaml instead of failing on a difference")
 	fs.Usage = func() {
@@ -82,6 +83,9 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 		sources := chartmirror.Sources{Dirs: srcs, SearchDirs: search, CloneDir: *cloneDir}
+		if *modules {
+			sources.Modules = chartmirror.GoModDownload
+		}
 		built, err := chartmirror.Build(ctx, sources, spec, *dir, *update)
 		if err != nil {
 			return err

@@ -39,6 +39,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/cluster"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/cni"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/fixture"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/flux"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/gitserver"
@@ -332,6 +333,7 @@ func (e *env) checkHomelab(ctx context.Context, s *stack, hl *homelab.Homelab, s
 	if err != nil || !ready {
 		return err
 	}
+	cni.CheckAdopted(ctx, s.c, e.rep, hl.CNI)
 	e.rep.Note("volumes of StorageClass %s (WaitForFirstConsumer) created by the driver in place of the nodes' local-path provisioner, once the scheduler chose a node; bound by kube-controller-manager: %s",
 		hl.Volumes.Class, strings.Join(hl.Volumes.Provisioned(), ", "))
 	if err := e.printTables(ctx, s); err != nil {

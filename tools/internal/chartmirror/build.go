@@ -83,11 +83,7 @@ func later(a, b time.Time) time.Time {
 // prepare reads a chart directory at its commit, applies the release steps
 // and .helmignore, and checks the name and version.
 func prepare(ctx context.Context, srcs Sources, name, version string, src Source) (*checkout, error) {
-	dir, err := srcs.gitDir(ctx, src.Upstream)
-	if err != nil {
-		return nil, err
-	}
-	co, err := read(ctx, dir, src)
+	co, err := readSource(ctx, srcs, src)
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +99,19 @@ func prepare(ctx context.Context, srcs Sources, name, version string, src Source
 		return nil, fmt.Errorf("%s %s: %w", name, version, err)
 	}
 	return co, nil
+}
+
+// readSource reads src from a local Git copy, else from its Go module zip
+// when it names a module, else from a clone.
+func readSource(ctx context.Context, srcs Sources, src Source) (*checkout, error) {
+	if src.Module != "" && srcs.Modules != nil && srcs.localGitDir(ctx, src.Upstream) == "" {
+		return readModule(ctx, srcs.Modules, src)
+	}
+	dir, err := srcs.gitDir(ctx, src.Upstream)
+	if err != nil {
+		return nil, err
+	}
+	return read(ctx, dir, src)
 }
 
 func (r *Release) apply(co *checkout) error {

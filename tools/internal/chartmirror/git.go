@@ -25,24 +25,38 @@ type Sources struct {
 	// <owner>+<name> (bare or not), the layout of a directory of mirrored
 	// repositories.
 	SearchDirs []string
+	// Modules, when set, downloads the Go module zip of a source that
+	// names its Module and has no local Git copy; it is tried before
+	// CloneDir.
+	Modules ModuleDownloader
 	// CloneDir, when set, receives a bare clone of an upstream that was
 	// found nowhere else (this needs network access to the upstream).
 	CloneDir string
 }
 
-// gitDir returns a Git directory holding upstream.
-func (s Sources) gitDir(ctx context.Context, upstream string) (string, error) {
+// localGitDir returns a Git directory of upstream given in Dirs or found
+// under SearchDirs, or "".
+func (s Sources) localGitDir(ctx context.Context, upstream string) string {
 	if d, ok := s.Dirs[upstream]; ok {
-		return d, nil
+		return d
 	}
 	key := repoKey(upstream)
 	for _, base := range s.SearchDirs {
 		for _, d := range []string{filepath.Join(base, key, "repo"), filepath.Join(base, key)} {
 			if isGitDir(ctx, d) {
-				return d, nil
+				return d
 			}
 		}
 	}
+	return ""
+}
+
+// gitDir returns a Git directory holding upstream.
+func (s Sources) gitDir(ctx context.Context, upstream string) (string, error) {
+	if d := s.localGitDir(ctx, upstream); d != "" {
+		return d, nil
+	}
+	key := repoKey(upstream)
 	if s.CloneDir == "" {
 		return "", fmt.Errorf("no local copy of %s (looked for %s under %s); pass -src %s=<git dir>, or -clone-dir to clone it", upstream, key, strings.Join(s.SearchDirs, ", "), upstream)
 	}

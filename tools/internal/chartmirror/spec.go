@@ -64,6 +64,11 @@ type Source struct {
 	// Path is the chart directory inside the repository.
 	Path    string   `json:"path"`
 	Release *Release `json:"release,omitempty"`
+	// Module, when set, is the Go module at this repository's root: its
+	// zip at Tag from the Go module proxy holds the same tree, and is read
+	// when no local Git copy is found (for an upstream too large to clone,
+	// like cilium/cilium), checked against Commit.
+	Module string `json:"module,omitempty"`
 }
 
 // Release describes what upstream's release tooling does to the chart

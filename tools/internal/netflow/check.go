@@ -54,6 +54,9 @@ func (p Problem) String() string {
 // Stats counts what Check looked at.
 type Stats struct {
 	Endpoints, Flows, Policies, Workloads int
+	// HostNetwork counts the workloads on the host network, which need
+	// no endpoint: their traffic is the node's.
+	HostNetwork int
 	// Checked is the number of (from, to, port) combinations evaluated for
 	// undeclared flows.
 	Checked int
@@ -171,6 +174,14 @@ func Check(f *File, objs []Object) ([]Problem, Stats, error) {
 			continue
 		}
 		st.Workloads++
+		// Pods on the host network (a CNI's agents, node exporters) are
+		// the node as far as the network goes: no NetworkPolicy selects
+		// them (Cilium gives them the host identity), and flows from or to
+		// them are those of the node addresses' endpoint.
+		if host, _, _ := unstructured.NestedBool(o.U.Object, append(slices.Clone(path), "spec", "hostNetwork")...); host {
+			st.HostNetwork++
+			continue
+		}
 		tl, _, _ := unstructured.NestedStringMap(o.U.Object, append(slices.Clone(path), "metadata", "labels")...)
 		if !slices.ContainsFunc(names, func(n string) bool { return f.Endpoints[n].covers(o.U.GetNamespace(), tl) }) {
 			probs = append(probs, Problem{Kind: NoEndpoint, File: o.File, ObjKind: o.U.GetKind(), Namespace: o.U.GetNamespace(), Name: o.U.GetName(),

@@ -58,8 +58,8 @@ func TestRepositoryFlows(t *testing.T) {
 	for _, p := range probs {
 		t.Error(p)
 	}
-	t.Logf("%d endpoints, %d declared flows (endpoint pairs x ports), %d policies, %d workloads, %d undeclared combinations checked in %v",
-		st.Endpoints, st.Flows, st.Policies, st.Workloads, st.Checked, took.Round(time.Millisecond))
+	t.Logf("%d endpoints, %d declared flows (endpoint pairs x ports), %d policies, %d workloads (%d on the host network), %d undeclared combinations checked in %v",
+		st.Endpoints, st.Flows, st.Policies, st.Workloads, st.HostNetwork, st.Checked, took.Round(time.Millisecond))
 
 	// The same tree without the policy that admits Prometheus into traefik
 	// must fail, naming the flow and the policies that now block it.

@@ -21,6 +21,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/chartserver"
+	"github.com/homelab-gitops/homelab/tools/internal/e2e/cni"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/flux"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/gitserver"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/kube"
@@ -69,6 +70,8 @@ type Homelab struct {
 	// storage provisioner. Close stops both.
 	Charts  *chartserver.Server
 	Volumes *localpath.Volumes
+	// CNI is what the CNI bootstrap applied before the HelmRelease existed.
+	CNI *cni.Bootstrap
 }
 
 // Start serves a clone of this repository's HEAD, points its flux-system
@@ -148,6 +151,11 @@ func Start(ctx context.Context, e Env) (_ *Homelab, err error) {
 		return nil, err
 	}
 	if hl.Volumes, err = localpath.Start(ctx, e.Client, class, e.Log); err != nil {
+		return nil, err
+	}
+	// So does the CNI: scripts/bootstrap-cni.sh's render of the tree's
+	// HelmRelease, applied before the sync objects bring the HelmRelease.
+	if hl.CNI, err = cni.Apply(ctx, e.Client, dir); err != nil {
 		return nil, err
 	}
 	if err := kube.ApplyFile(ctx, e.Client, syncPath); err != nil {
