@@ -22,9 +22,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/helmadopt"
-	"github.com/homelab-gitops/homelab/tools/internal/validate"
 )
 
 func main() {
@@ -58,18 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() == 1 {
 		root = fs.Arg(0)
 	}
-	// Rendering is all that is needed: the checks of the tree are
-	// `make validate`'s job.
-	skip := map[finding.Class]bool{
-		finding.ClassSchema: true, finding.ClassGraph: true, finding.ClassReference: true,
-		finding.ClassSecret: true, finding.ClassPolicy: true, finding.ClassFlow: true,
-	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rep, err := validate.Run(ctx, validate.Options{Root: root, Policies: "-", Skip: skip, Logger: log})
-	if err != nil {
-		return err
-	}
-	res, err := helmadopt.FromReport(rep, *cluster, ns, name)
+	res, err := helmadopt.Render(ctx, root, *cluster, ns, name, log)
 	if err != nil {
 		return err
 	}

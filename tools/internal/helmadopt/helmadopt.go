@@ -14,9 +14,11 @@ package helmadopt
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -55,6 +57,21 @@ type Result struct {
 	// Hooks counts the hook objects left out: Helm runs them at install
 	// and does not adopt them.
 	Hooks int
+}
+
+// Render renders the repository at root with the validator's renderer,
+// its checks left to `make validate`, and returns FromReport's objects of
+// HelmRelease namespace/name in cluster. log may be nil.
+func Render(ctx context.Context, root, cluster, namespace, name string, log *slog.Logger) (*Result, error) {
+	skip := map[finding.Class]bool{
+		finding.ClassSchema: true, finding.ClassGraph: true, finding.ClassReference: true,
+		finding.ClassSecret: true, finding.ClassPolicy: true, finding.ClassFlow: true,
+	}
+	rep, err := validate.Run(ctx, validate.Options{Root: root, Policies: "-", Skip: skip, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return FromReport(rep, cluster, namespace, name)
 }
 
 // FromReport picks the objects rendered for HelmRelease namespace/name in

@@ -19,9 +19,7 @@ import (
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/flux"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/kube"
 	"github.com/homelab-gitops/homelab/tools/internal/e2e/report"
-	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/helmadopt"
-	"github.com/homelab-gitops/homelab/tools/internal/validate"
 )
 
 // The CNI's HelmRelease, installed before Flux by scripts/bootstrap-cni.sh
@@ -45,15 +43,7 @@ type Bootstrap struct {
 // objects with Helm's ownership metadata, and record their UIDs.
 func Apply(ctx context.Context, c client.Client, dir string) (*Bootstrap, error) {
 	start := time.Now()
-	skip := map[finding.Class]bool{
-		finding.ClassSchema: true, finding.ClassGraph: true, finding.ClassReference: true,
-		finding.ClassSecret: true, finding.ClassPolicy: true, finding.ClassFlow: true,
-	}
-	rep, err := validate.Run(ctx, validate.Options{Root: dir, Policies: "-", Skip: skip})
-	if err != nil {
-		return nil, fmt.Errorf("render the CNI: %w", err)
-	}
-	res, err := helmadopt.FromReport(rep, "homelab", namespace, release)
+	res, err := helmadopt.Render(ctx, dir, "homelab", namespace, release, nil)
 	if err != nil {
 		return nil, fmt.Errorf("render the CNI: %w", err)
 	}
