@@ -19,6 +19,7 @@ const (
 	RenderVarUnknown   = "render-variable-unknown"
 	RenderSubstitution = "render-substitution-failed"
 	RenderSource       = "render-source-unavailable"
+	RenderAdmission    = "render-admission-mutation"
 	SchemaInvalid      = "schema-invalid"
 	SchemaUnknownKind  = "schema-unknown-kind"
 	SchemaNoSchema     = "schema-no-schema"
@@ -61,6 +62,7 @@ var Rules = map[string]Rule{
 	RenderVarMissing:   {RenderVarMissing, ClassRender, Error, "Variable without a value", "Add the variable to postBuild.substitute or the substituteFrom ConfigMap/Secret, give it a default with ${VAR:=default}, or escape it as $${VAR}."},
 	RenderVarUnknown:   {RenderVarUnknown, ClassRender, Info, "Variables whose values are not in the repository", "The values come from a Secret or ConfigMap made in the cluster (an ExternalSecret target, a bootstrap Secret); fields that use them are not checked against schema patterns. List the object under externalObjects in .gitops-validate.yaml if it is made outside Git."},
 	RenderSubstitution: {RenderSubstitution, ClassRender, Error, "postBuild substitution failed", "Check the ${...} expressions in the object and the variable names."},
+	RenderAdmission:    {RenderAdmission, ClassRender, Info, "Flux Kustomizations changed at admission", "A webhook or admission policy in the cluster changes Flux Kustomizations (for example it adds postBuild.substituteFrom), so their variables are not all in the manifests. Write the substitution into the Kustomizations to have their variables checked."},
 	RenderSource:       {RenderSource, ClassRender, Info, "Source not available offline", "The Kustomization reads from a source outside this repository; it is not rendered or checked."},
 	SchemaInvalid:      {SchemaInvalid, ClassSchema, Error, "Object does not match its schema", "Fix the field named in the message; the API server would reject the object."},
 	SchemaUnknownKind:  {SchemaUnknownKind, ClassSchema, Error, "Unknown kind or version in a known API group", "Fix apiVersion/kind: the API group exists but has no such kind or version in the embedded CRDs. If the cluster runs another release of that CRD, add it to the repository or to crds in .gitops-validate.yaml."},

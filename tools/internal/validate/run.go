@@ -352,7 +352,7 @@ func (c *clusterRun) render(ctx context.Context) []finding.Finding {
 			findings = append(findings, f)
 		}
 	}
-	return findings
+	return admissionSubstitution(c.cluster, findings)
 }
 
 // accept adds a render's objects to the cluster and returns the child
