@@ -41,6 +41,9 @@ type Issue struct {
 	UnknownKind bool
 	// NoSchema is set when nothing is known about the object's API group.
 	NoSchema bool
+	// Composite is set when no branch of a oneOf or anyOf matched: the
+	// cause may be anywhere beneath Field.
+	Composite bool
 }
 
 // Validator validates objects. It is safe for concurrent use.
@@ -239,6 +242,13 @@ func normalise(obj map[string]any) (map[string]any, error) {
 }
 
 func fieldIssue(e *field.Error) Issue {
+	if e.Field == "" || e.Field == "<nil>" {
+		// kube-openapi reports a oneOf/anyOf failure without a field path
+		// and puts the path, quoted, at the head of the detail.
+		if m := compositeRe.FindStringSubmatch(e.Detail); m != nil {
+			return Issue{Field: dotted(m[1]), Message: m[1] + ": " + m[2], Composite: true}
+		}
+	}
 	msg := e.ErrorBody()
 	return Issue{Field: dotted(e.Field), Message: e.Field + ": " + msg}
 }
@@ -247,7 +257,9 @@ var (
 	indexRe   = regexp.MustCompile(`\[(\d+)\]`)
 	keyRe     = regexp.MustCompile(`\[([^\]]+)\]`)
 	unknownRe = regexp.MustCompile(`(unknown|duplicate) field "([^"]+)"`)
-	typeRe    = regexp.MustCompile(`Go struct field [A-Za-z0-9_]+\.([A-Za-z0-9_.\[\]]+) of type ([^\s]+)`)
+	// compositeRe is kube-openapi's `"spec.addresses[0]" must validate ...`.
+	compositeRe = regexp.MustCompile(`^"([^"]+)" (must validate .*)$`)
+	typeRe      = regexp.MustCompile(`Go struct field [A-Za-z0-9_]+\.([A-Za-z0-9_.\[\]]+) of type ([^\s]+)`)
 )
 
 // dotted turns spec.containers[0].name into spec.containers.0.name.

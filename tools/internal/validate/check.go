@@ -396,7 +396,7 @@ func schemaFindings(v *schema.Validator, o *render.Object) []finding.Finding {
 	}
 	var out []finding.Finding
 	for _, is := range v.Validate(obj) {
-		if o.Owner != nil && o.Owner.UnknownValues && holdsVariable(obj, is.Field) {
+		if o.Owner != nil && o.Owner.UnknownValues && holdsVariable(obj, is.Field, is.Composite) {
 			// The value is a variable whose value is unknown offline
 			// (render-variable-unknown): no verdict on its pattern.
 			continue
@@ -432,8 +432,9 @@ func (r *run) committed(o *render.Object) secretcheck.Committed {
 }
 
 // holdsVariable reports whether the string at the dotted field path of obj
-// (list indexes as numbers) still references a variable, ${VAR}.
-func holdsVariable(obj map[string]any, field string) bool {
+// (list indexes as numbers) still references a variable, ${VAR}; with
+// beneath, whether any string under the path does.
+func holdsVariable(obj map[string]any, field string, beneath bool) bool {
 	if field == "" {
 		return false
 	}
@@ -452,8 +453,32 @@ func holdsVariable(obj map[string]any, field string) bool {
 			return false
 		}
 	}
+	if beneath {
+		return containsVariable(cur)
+	}
 	s, ok := cur.(string)
 	return ok && strings.Contains(s, "${")
+}
+
+// containsVariable reports whether a string in v holds ${...}.
+func containsVariable(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.Contains(v, "${")
+	case map[string]any:
+		for _, e := range v {
+			if containsVariable(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if containsVariable(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // withoutSOPS drops the sops metadata and replaces encrypted values by
