@@ -47,7 +47,12 @@ type index struct {
 	// publishes its root certificate as ConfigMap istio-ca-root-cert in
 	// every namespace.
 	istiod string
-	cfg    *config.Config
+	// substituted are ConfigMaps and Secrets that a Kustomization's
+	// postBuild.substituteFrom requires, with that Kustomization: Flux
+	// does not apply it unless they exist, so when they are not in the
+	// repository they are made in the cluster.
+	substituted map[key]string
+	cfg         *config.Config
 }
 
 type state int
@@ -61,7 +66,21 @@ const (
 )
 
 func newIndex(c *render.Cluster, cfg *config.Config) *index {
-	ix := &index{objects: map[key]*render.Object{}, made: map[key]string{}, charts: map[string]string{}, valueNames: map[string]string{}, cfg: cfg}
+	ix := &index{objects: map[key]*render.Object{}, made: map[key]string{}, charts: map[string]string{}, valueNames: map[string]string{}, substituted: map[key]string{}, cfg: cfg}
+	for _, k := range c.Kustomizations {
+		if k.Obj == nil {
+			continue
+		}
+		for _, ref := range slice(k.Obj.Object, "spec", "postBuild", "substituteFrom") {
+			kind, _ := ref["kind"].(string)
+			name, _ := ref["name"].(string)
+			if optional, _ := ref["optional"].(bool); !optional && name != "" {
+				if _, seen := ix.substituted[key{"", kind, k.Namespace, name}]; !seen {
+					ix.substituted[key{"", kind, k.Namespace, name}] = k.Ref.String()
+				}
+			}
+		}
+	}
 	for _, o := range c.Objects {
 		id := o.ID()
 		ix.objects[key{id.Group, id.Kind, id.Namespace, id.Name}] = o
@@ -72,6 +91,10 @@ func newIndex(c *render.Cluster, cfg *config.Config) *index {
 			for _, m := range rule(o) {
 				ix.made[key{"", m.kind, m.namespace, m.name}] = m.by
 			}
+			continue
+		}
+		if id.Group == "fluxcd.controlplane.io" && id.Kind == "ResourceSet" {
+			ix.resourceSet(o)
 			continue
 		}
 		if helmcheck.IsHelmRelease(o) {
@@ -115,6 +138,35 @@ func newIndex(c *render.Cluster, cfg *config.Config) *index {
 	return ix
 }
 
+// resourceSet indexes what a Flux Operator ResourceSet creates: each of
+// its spec.resources whose name is not a template, and for a HelmRelease
+// among them, its chart as one installed, unrendered, in its namespace.
+func (ix *index) resourceSet(o *render.Object) {
+	by := "Flux Operator (ResourceSet " + render.NamespacedName(o.U.GetNamespace(), o.U.GetName()) + ")"
+	for _, r := range slice(o.U.Object, "spec", "resources") {
+		u := unstructured.Unstructured{Object: r}
+		name, ns := u.GetName(), u.GetNamespace()
+		if ns == "" {
+			ns = o.U.GetNamespace()
+		}
+		if name == "" || strings.Contains(name, "<<") || strings.Contains(ns, "<<") {
+			continue
+		}
+		group, _, _ := strings.Cut(u.GetAPIVersion(), "/")
+		if !strings.Contains(u.GetAPIVersion(), "/") {
+			group = ""
+		}
+		ix.made[key{group, u.GetKind(), ns, name}] = by
+		if group == "helm.toolkit.fluxcd.io" && u.GetKind() == "HelmRelease" {
+			chart := str(&render.Object{U: &u}, "spec", "chart", "spec", "chart")
+			if chart == "" {
+				chart = str(&render.Object{U: &u}, "spec", "chartRef", "name")
+			}
+			ix.charts[ns] = chart + " (a HelmRelease of " + by + ")"
+		}
+	}
+}
+
 func hasField(obj map[string]any, path ...string) bool {
 	_, ok, _ := unstructured.NestedFieldNoCopy(obj, path...)
 	return ok
@@ -124,6 +176,10 @@ func hasIssuerAnnotation(o *render.Object) bool {
 	a := o.U.GetAnnotations()
 	return a["cert-manager.io/issuer"] != "" || a["cert-manager.io/cluster-issuer"] != ""
 }
+
+// fluxServices are the Services a Flux installation has in its namespace
+// (the install manifests of flux bootstrap and of the Flux Operator).
+var fluxServices = map[string]bool{"source-controller": true, "notification-controller": true, "webhook-receiver": true, "source-watcher": true}
 
 // chartKinds are kinds a Helm chart commonly creates in its namespace.
 var chartKinds = map[string]bool{"Secret": true, "ConfigMap": true, "Service": true, "ServiceAccount": true, "Gateway": true, "GatewayClass": true, "Middleware": true}
@@ -149,12 +205,17 @@ func (ix *index) lookup(group, kind, ns, name string) (state, string, *render.Ob
 		return made, "istiod (HelmRelease " + ix.istiod + ")", nil
 	case kind == "Secret" && ns == render.FluxNamespace && (name == "sops-age" || name == "sops-gpg" || name == "flux-system"):
 		return made, "Flux bootstrap", nil
+	case kind == "Service" && ns == render.FluxNamespace && fluxServices[name]:
+		return made, "the Flux installation", nil
 	}
 	if chart, ok := ix.charts[ns]; ok && chartKinds[kind] {
 		return unknown, fmt.Sprintf("it may be created by the Helm chart %s installed in namespace %s", chart, ns), nil
 	}
 	if release, ok := ix.valueNames[name]; ok {
 		return unknown, fmt.Sprintf("it may be created by %s, whose values name it", release), nil
+	}
+	if ks, ok := ix.substituted[key{"", kind, ns, name}]; ok {
+		return unknown, fmt.Sprintf("Kustomization %s requires it for postBuild.substituteFrom, so it is made in the cluster", ks), nil
 	}
 	return missing, "", nil
 }

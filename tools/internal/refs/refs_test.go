@@ -1,6 +1,7 @@
 package refs
 
 import (
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -100,6 +101,17 @@ func TestCheck(t *testing.T) {
 			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: other, namespace: shared}\nspec:\n  chart: {spec: {chart: other}}\n  values: {configMaps: [from-other]}\n",
 			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: user, namespace: shared}\nspec:\n  chart: {spec: {chart: user}}\n  valuesFrom: [{kind: ConfigMap, name: from-other}]\n"},
 			want: map[string]int{finding.RefMissing: 1, finding.RefUnknown: 1}},
+		{name: "Flux's own Services, and what a Flux Operator ResourceSet creates", docs: []string{
+			"apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r, namespace: flux-system}\nspec:\n  rules: [{backendRefs: [{name: webhook-receiver, port: 80}, {name: flux-operator, port: 9080}, {name: ui, port: 80}, {name: other, port: 80}]}]\n",
+			"apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: flux-system}\nspec:\n  containers: [{name: c, image: x}]\n  volumes: [{name: v, configMap: {name: operator-settings}}]\n",
+			"apiVersion: fluxcd.controlplane.io/v1\nkind: ResourceSet\nmetadata: {name: flux-operator, namespace: flux-system}\nspec:\n  resources:\n" +
+				"    - {apiVersion: v1, kind: ConfigMap, metadata: {name: operator-settings}}\n" +
+				"    - {apiVersion: v1, kind: Service, metadata: {name: \"<< inputs.name >>\"}}\n" +
+				"    - {apiVersion: helm.toolkit.fluxcd.io/v2, kind: HelmRelease, metadata: {name: flux-operator, namespace: flux-system}, spec: {chartRef: {kind: OCIRepository, name: flux-operator}}}\n"},
+			// webhook-receiver is Flux's; flux-operator, ui and other may
+			// come from the ResourceSet's chart; operator-settings is made
+			// by the ResourceSet.
+			want: map[string]int{finding.RefUnknown: 3}},
 		{name: "a HelmRelease without spec", docs: []string{
 			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: broken, namespace: web}\n"},
 			want: map[string]int{}},
@@ -145,5 +157,38 @@ func TestCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A ConfigMap or Secret that a Kustomization's substituteFrom requires is
+// made in the cluster when it is not in the repository (Flux would not
+// apply the Kustomization otherwise): other references to it are
+// unverifiable, not missing. An optional one proves nothing.
+func TestSubstituteFromObjectsExistInCluster(t *testing.T) {
+	c := cluster(t, pod)
+	var obj map[string]any
+	if err := yaml.Unmarshal([]byte(`apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: apps, namespace: web}
+spec:
+  postBuild:
+    substituteFrom:
+      - {kind: Secret, name: web-env}
+      - {kind: Secret, name: web-tls, optional: true}
+`), &obj); err != nil {
+		t.Fatal(err)
+	}
+	c.Kustomizations = append(c.Kustomizations, &render.Kustomization{Ref: render.Ref{Namespace: "web", Name: "apps"}, Obj: &unstructured.Unstructured{Object: obj}})
+	got := map[string][]string{}
+	for _, f := range Check(c, &config.Config{}) {
+		got[f.Rule] = append(got[f.Rule], f.Message)
+	}
+	// web-env is required by the Kustomization; web-tls (optional) and
+	// the ServiceAccount stay missing.
+	if len(got[finding.RefUnknown]) != 1 || len(got[finding.RefMissing]) != 2 {
+		t.Fatalf("findings %v, want 1 unverifiable (web-env) and 2 missing", got)
+	}
+	if msg := got[finding.RefUnknown][0]; !strings.Contains(msg, "web-env") || !strings.Contains(msg, "Kustomization web/apps requires it for postBuild.substituteFrom") {
+		t.Errorf("unverifiable: %s", msg)
 	}
 }
