@@ -26,7 +26,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 printf 'repository\tcommit\tks_git\tks_rendered\tobjects\terrors\twarnings\tinfos\tseconds\tpeak_mb\n'
-while read -r repo commit; do
+while read -r repo commit flags; do
   [[ -z "$repo" || "$repo" == \#* ]] && continue
   [[ -n "$ONLY" && "$repo" != *"$ONLY"* ]] && continue
   name=${repo/\//+}
@@ -43,8 +43,10 @@ while read -r repo commit; do
   ks_git=$({ git -C "$dir" grep -l -E '^apiVersion: kustomize\.toolkit\.fluxcd\.io/' -- '*.yaml' '*.yml' || true; } |
     while read -r f; do grep -c -E '^kind: Kustomization' "$dir/$f" || true; done |
     awk '{ s += $1 } END { print s + 0 }')
+  # Extra flags of the repository's line, with $ROOT for this checkout.
+  read -ra extra <<<"${flags//\$ROOT/$root}"
   rc=0
-  /usr/bin/time -f '%e %M' -o "$work/time" "$BIN" -o json "$dir" >"$OUT/$name.json" 2>"$OUT/$name.stderr" || rc=$?
+  /usr/bin/time -f '%e %M' -o "$work/time" "$BIN" -o json "${extra[@]}" "$dir" >"$OUT/$name.json" 2>"$OUT/$name.stderr" || rc=$?
   if [[ $rc -gt 1 ]]; then
     printf '%s\t%s\texit %d: %s\n' "$repo" "${commit:0:12}" "$rc" "$(tail -n 1 "$OUT/$name.stderr")"
     rm -rf "$dir"
