@@ -121,6 +121,30 @@ var operators = map[groupKind]func(o *render.Object) []madeObject{
 		}
 		return out
 	},
+	// CloudNativePG names everything after the Cluster; the application
+	// user's Secret is made unless initdb names one of the repository's.
+	{"postgresql.cnpg.io", "Cluster"}: func(o *render.Object) []madeObject {
+		name, ns := o.U.GetName(), o.U.GetNamespace()
+		by := "CloudNativePG (Cluster " + name + ")"
+		out := []madeObject{
+			{"Service", ns, name + "-rw", by},
+			{"Service", ns, name + "-ro", by},
+			{"Service", ns, name + "-r", by},
+			{"Secret", ns, name + "-ca", by},
+			{"Secret", ns, name + "-server", by},
+			{"Secret", ns, name + "-replication", by},
+		}
+		if str(o, "spec", "bootstrap", "initdb", "secret", "name") == "" {
+			out = append(out, madeObject{"Secret", ns, name + "-app", by})
+		}
+		if su, _, _ := unstructured.NestedBool(o.U.Object, "spec", "enableSuperuserAccess"); su {
+			out = append(out, madeObject{"Secret", ns, name + "-superuser", by})
+		}
+		return out
+	},
+	{"postgresql.cnpg.io", "Pooler"}: func(o *render.Object) []madeObject {
+		return []madeObject{{"Service", o.U.GetNamespace(), o.U.GetName(), "CloudNativePG (Pooler " + o.U.GetName() + ")"}}
+	},
 	{"mongodb.com", "MongoDB"}: func(o *render.Object) []madeObject {
 		name, ns := o.U.GetName(), o.U.GetNamespace()
 		by := "MongoDB operator (MongoDB " + name + ")"

@@ -333,12 +333,21 @@ func (ck *checker) valuesFrom(o *render.Object) {
 		}
 		field := "spec.valuesFrom." + strconv.Itoa(i)
 		st, why, _ := ck.ix.lookup("", kind, ns, name)
-		if st == unknown && ck.ix.valueNames[name] == "" {
+		if _, required := ck.ix.substituted[key{"", kind, ns, name}]; st == unknown && ck.ix.valueNames[name] == "" && !required {
 			st = missing
 		}
 		switch st {
 		case missing:
 			ck.emit(o, finding.RefMissing, field, fmt.Sprintf("%s: valuesFrom %s/%s does not exist in the manifests of cluster %s; helm-controller fails the release until it exists (or mark it optional: true)", o.ID(), kind, render.NamespacedName(ns, name), ck.cluster))
+			if ck.ix.cfg == nil || ck.ix.cfg.File == "" {
+				// Values Secrets are often made by hand, like the
+				// substituteFrom ones; a repository that has adopted the
+				// validator lists those under externalObjects.
+				f := &ck.out[len(ck.out)-1]
+				f.Severity = finding.Warning
+				f.Message += "; it may be made in the cluster outside Git"
+				f.Hint = "Add it to the repository, mark the reference optional: true, or list it under externalObjects in " + config.FileName + ". (A warning here: this repository has no " + config.FileName + " of its own; with one, it is an error.)"
+			}
 		case unknown:
 			ck.emit(o, finding.RefUnknown, field, fmt.Sprintf("%s: valuesFrom %s/%s is not in the repository; %s", o.ID(), kind, render.NamespacedName(ns, name), why))
 		}

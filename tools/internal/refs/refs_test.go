@@ -1,6 +1,7 @@
 package refs
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -190,5 +191,31 @@ spec:
 	}
 	if msg := got[finding.RefUnknown][0]; !strings.Contains(msg, "web-env") || !strings.Contains(msg, "Kustomization web/apps requires it for postBuild.substituteFrom") {
 		t.Errorf("unverifiable: %s", msg)
+	}
+}
+
+// A missing valuesFrom object is an error in a repository that carries its
+// own .gitops-validate.yaml (where externalObjects lists what is made by
+// hand) and a warning in a foreign one, where values Secrets made outside
+// Git are common; an object a substituteFrom requires is unverifiable.
+func TestValuesFromSeverity(t *testing.T) {
+	docs := []string{"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: app, namespace: web}\nspec:\n  chart: {spec: {chart: app}}\n" +
+		"  valuesFrom: [{kind: Secret, name: app-values}, {kind: Secret, name: web-vars}]\n"}
+	for _, tc := range []struct {
+		file string
+		want finding.Severity
+	}{{"", finding.Warning}, {".gitops-validate.yaml", finding.Error}} {
+		c := cluster(t, docs...)
+		c.Kustomizations[0].Ref = render.Ref{Namespace: "web", Name: "apps"}
+		c.Kustomizations[0].Obj = &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"postBuild": map[string]any{
+			"substituteFrom": []any{map[string]any{"kind": "Secret", "name": "web-vars"}}}}}}
+		var got []string
+		for _, f := range Check(c, &config.Config{File: tc.file}) {
+			got = append(got, string(f.Severity)+" "+f.Rule+" "+f.Field)
+		}
+		want := []string{string(tc.want) + " " + finding.RefMissing + " spec.valuesFrom.0", "info " + finding.RefUnknown + " spec.valuesFrom.1"}
+		if !slices.Equal(got, want) {
+			t.Errorf("config %q: %v, want %v", tc.file, got, want)
+		}
 	}
 }
