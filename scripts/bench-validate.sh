@@ -8,7 +8,14 @@
 # Tools are installed with `go install` through the module proxy into
 # .cache/bin/<tool>-<version> (ignored by Git) and reused.
 #
-# Environment: BENCH_SIZES (default "10 100 1000"); BENCH_REPOS, extra
+# Generated repositories come in two kinds: "synthetic" takes every
+# application shape of gitops-synth in turn (component, overlay, Helm,
+# StatefulSet, plain directory), "plain" has only plain-manifest
+# directories, each with postBuild substitution, dependsOn chains, an
+# HTTPRoute and NetworkPolicies (about 11 objects per Kustomization).
+#
+# Environment: BENCH_SIZES (default "10 100 1000"); BENCH_KINDS (default
+# "synthetic plain"); BENCH_REPOS, extra
 # repository directories to measure too (for example checkouts of public
 # homelab repositories); BENCH_RUNS (default 3), how many runs each figure
 # is the median of (the pipeline is run once when it takes 30 s or more);
@@ -152,8 +159,12 @@ for repo in ${BENCH_REPOS:-}; do
 	row "$(basename "$repo" | cut -c1-14)" "$(realpath "$repo")" ""
 done
 for n in $SIZES; do
-	"$BIN/gitops-synth" -n "$n" -o "$WORK/synth-$n"
-	row "synthetic-$n" "$WORK/synth-$n" "$POLICIES"
+	for kind in ${BENCH_KINDS:-synthetic plain}; do
+		shapes=()
+		[[ $kind == plain ]] && shapes=(-shapes plain)
+		"$BIN/gitops-synth" -n "$n" "${shapes[@]}" -o "$WORK/$kind-$n"
+		row "$kind-$n" "$WORK/$kind-$n" "$POLICIES"
+	done
 done
 echo
 echo "ks: Flux Kustomizations the validator rendered; builds: directories the pipeline built; times in seconds (wall, and user+sys CPU); speedup = pipeline wall / validator wall;"

@@ -7,15 +7,18 @@
 // parent Kustomization renders (cluster-template style), and four shapes
 // alternate: a Deployment behind an HTTPRoute, a HelmRelease with
 // valuesFrom (HelmRepository or OCIRepository chartRef), an overlay of a
-// shared base with patches, and a StatefulSet with a backup CronJob. Every
-// application pulls in a component and uses postBuild substitution. The
-// repository is healthy: the validator reports no warning or error on it.
+// shared base with patches, a StatefulSet with a backup CronJob, and a
+// directory of plain manifests without a kustomization.yaml (Flux generates
+// one). Every application uses postBuild substitution; all but the plain
+// ones pull in a component. The repository is healthy: the validator
+// reports no warning or error on it.
 package synth
 
 import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/template"
 )
@@ -23,8 +26,8 @@ import (
 // groupSize is the number of applications per namespace and dependsOn chain.
 const groupSize = 8
 
-// shapes are the application layouts, taken in turn.
-var shapes = []string{"web", "helm", "overlay", "stateful", "web", "helm-oci"}
+// Shapes are the application layouts, taken in turn by Generate.
+var Shapes = []string{"web", "helm", "overlay", "stateful", "web", "helm-oci", "plain"}
 
 // App is one application and its Flux Kustomization.
 type App struct {
@@ -39,10 +42,25 @@ type App struct {
 	Nested bool
 }
 
-// Generate writes a repository with n application Kustomizations into dir.
+// Generate writes a repository with n application Kustomizations into dir,
+// in every shape.
 func Generate(dir string, n int) error {
+	return GenerateShapes(dir, n, Shapes)
+}
+
+// GenerateShapes writes a repository with n application Kustomizations into
+// dir whose applications take the given shapes in turn.
+func GenerateShapes(dir string, n int, shapes []string) error {
 	if n < 1 {
 		return fmt.Errorf("need at least one Kustomization, got %d", n)
+	}
+	if len(shapes) == 0 {
+		return fmt.Errorf("no shape given; shapes: %s", strings.Join(Shapes, ", "))
+	}
+	for _, sh := range shapes {
+		if !slices.Contains(Shapes, sh) {
+			return fmt.Errorf("unknown shape %q; shapes: %s", sh, strings.Join(Shapes, ", "))
+		}
 	}
 	w := &writer{root: dir}
 	for name, body := range static {
@@ -123,6 +141,13 @@ func (w *writer) app(a App) {
 			"patches:\n  - path: replicas.yaml\n  - target:\n      kind: Service\n      name: worker\n    patch: |-\n"+
 			"      - op: replace\n        path: /spec/ports/0/port\n        value: 80\n")
 		w.tmpl(dir+"replicas.yaml", replicasPatchTmpl, a)
+	case "plain":
+		// No kustomization.yaml: kustomize-controller generates one
+		// listing the files, so the component's objects are written out.
+		w.tmpl(dir+"workload.yaml", webTmpl, a)
+		w.tmpl(dir+"route.yaml", routeTmpl, a)
+		w.file(dir+"network.yaml", static["components/common/dns.yaml"])
+		w.file(dir+"env.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${APP}-env\ndata:\n  LOG_FORMAT: json\n  CACHE_SIZE: \""+fmt.Sprint(64*a.Replicas)+"\"\n")
 	case "stateful":
 		w.tmpl(dir+"statefulset.yaml", statefulTmpl, a)
 		w.tmpl(dir+"route.yaml", routeTmpl, a)

@@ -2,6 +2,9 @@ package synth
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
@@ -37,5 +40,47 @@ func TestGeneratedRepositoryIsClean(t *testing.T) {
 	}
 	if err := Generate(t.TempDir(), 0); err == nil {
 		t.Error("zero Kustomizations must be an error")
+	}
+	if err := GenerateShapes(t.TempDir(), 3, []string{"web", "flat"}); err == nil || !strings.Contains(err.Error(), `unknown shape "flat"`) {
+		t.Errorf("an unknown shape: %v", err)
+	}
+}
+
+// A repository of plain-manifest directories only (no kustomization.yaml,
+// as kustomize-controller generates it) is healthy too, with the same
+// objects per application as the web shape plus its NetworkPolicies.
+func TestGeneratedPlainRepositoryIsClean(t *testing.T) {
+	dir := t.TempDir()
+	if err := GenerateShapes(dir, 10, []string{"plain"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "apps/team-000/app-0000/app/kustomization.yaml")); !os.IsNotExist(err) {
+		t.Fatalf("a plain application has a kustomization.yaml: %v", err)
+	}
+	rep, err := validate.Run(context.Background(), validate.Options{Root: dir, Policies: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Stats.Kustomizations != 10+3+2 {
+		t.Errorf("%d Kustomizations, want %d", rep.Stats.Kustomizations, 10+3+2)
+	}
+	// Each application: ServiceAccount, two ConfigMaps, Deployment,
+	// Service, PodDisruptionBudget, HorizontalPodAutoscaler, three
+	// NetworkPolicies and an HTTPRoute.
+	apps := 0
+	for _, c := range rep.Clusters {
+		for _, o := range c.Objects {
+			if strings.HasPrefix(o.File, "apps/") && strings.Contains(o.File, "/app/") {
+				apps++
+			}
+		}
+	}
+	if apps != 10*11 {
+		t.Errorf("%d application objects, want %d", apps, 10*11)
+	}
+	for _, f := range rep.Findings {
+		if f.Severity != finding.Info {
+			t.Errorf("%s: %s %s", f.Position(), f.Rule, f.Message)
+		}
 	}
 }
