@@ -72,17 +72,21 @@ mkdir -p "$WORK/no-schemas"
 
 # dirs REPO: what the pipeline builds, as CI scripts do (for example
 # flux2-kustomize-helm-example's scripts/validate.sh): every directory with a
-# kustomization.yaml, plus every Flux Kustomization spec.path under clusters/
-# that has none (Flux generates one).
+# kustomization.yaml, plus every Flux Kustomization's spec.path that has
+# none (Flux generates one), so that both sides render the same
+# directories.
 dirs() {
 	local repo=$1
 	{
 		find "$repo" \( -name .git -o -name .cache -o -name testdata -o -name node_modules \) -prune -o \
 			-name kustomization.yaml -printf '%h\n'
-		if [[ -d "$repo/clusters" ]]; then
-			grep -rhoE '^\s+path:\s*\S+' --include='*.yaml' --include='*.yml' "$repo/clusters" |
-				awk '{print $2}' | tr -d '"' | sed "s|^\./||; s|^|$repo/|" || true
-		fi
+		# spec.path of the Flux Kustomizations, wherever they are declared
+		# (clusters/, or a ks.yaml beside the application); an absolute
+		# path: is some other field (a probe's).
+		grep -rlE --exclude-dir=.git --exclude-dir=.cache --exclude-dir=testdata --include='*.yaml' --include='*.yml' \
+			'^apiVersion: kustomize\.toolkit\.fluxcd\.io/' "$repo" |
+			xargs -r grep -hoE '^\s+path:\s*\S+' |
+			awk '{print $2}' | tr -d '"' | grep -v '^/' | sed "s|^\./||; s|^|$repo/|" || true
 	} | while read -r d; do if [[ -d $d ]]; then realpath "$d"; fi; done | sort -u
 }
 
