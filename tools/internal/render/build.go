@@ -17,6 +17,7 @@ import (
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/openapi"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
 )
 
@@ -41,18 +42,22 @@ var (
 // restrictions off, plugins off), like fluxcd/pkg/kustomize.Build. What
 // kustomize prints to stderr (deprecated kustomization fields) is returned
 // in warnings, one per line, rather than mixed into the command's output.
-func kustomizeBuild(fs filesys.FileSystem, dir string) (res resmap.ResMap, warnings []string, err error) {
-	res, warnings, alone, err := build(fs, dir, false)
+//
+// remote are the remote entries of resources and components (URLs, remote
+// Git bases) left out of the build: kustomize-controller fetches them, the
+// validator never does, and renders the rest.
+func kustomizeBuild(fs filesys.FileSystem, dir string) (res resmap.ResMap, warnings, remote []string, err error) {
+	res, warnings, remote, alone, err := build(fs, dir, false)
 	if alone {
-		res, warnings, _, err = build(fs, dir, true)
+		res, warnings, remote, _, err = build(fs, dir, true)
 	}
-	return res, warnings, err
+	return res, warnings, remote, err
 }
 
 // build runs one build, alone (holding buildMu) or shared. A shared build
 // reports again, and nothing else, when it must run alone: the schema
 // needs a reset, or the kustomization changes it.
-func build(fs filesys.FileSystem, dir string, alone bool) (res resmap.ResMap, warnings []string, again bool, err error) {
+func build(fs filesys.FileSystem, dir string, alone bool) (res resmap.ResMap, warnings, remote []string, again bool, err error) {
 	if alone {
 		buildMu.Lock()
 		defer buildMu.Unlock()
@@ -60,11 +65,11 @@ func build(fs filesys.FileSystem, dir string, alone bool) (res resmap.ResMap, wa
 		buildMu.RLock()
 		defer buildMu.RUnlock()
 		if schemaDirty {
-			return nil, nil, true, nil
+			return nil, nil, nil, true, nil
 		}
 	}
 	if err := stderrTap.open(); err != nil {
-		return nil, nil, false, err
+		return nil, nil, nil, false, err
 	}
 	defer func() { warnings = append(warnings, stderrTap.close()...) }()
 	defer func() {
@@ -90,14 +95,14 @@ func build(fs filesys.FileSystem, dir string, alone bool) (res resmap.ResMap, wa
 	res, err = k.Run(watch, dir)
 	if watch.changesSchema {
 		if !alone {
-			return nil, nil, true, nil
+			return nil, nil, nil, true, nil
 		}
 		schemaDirty = true
 	}
 	if watch.remote != nil {
-		return nil, nil, false, watch.remote
+		return nil, nil, nil, false, watch.remote
 	}
-	return res, nil, false, err
+	return res, nil, watch.remoteResources, false, err
 }
 
 // schemaFieldRe matches the top-level kustomization fields that change the
@@ -114,6 +119,8 @@ type schemaWatch struct {
 	changesSchema bool
 	// remote is the first generator file source given as a URL.
 	remote *remoteFileError
+	// remoteResources are the remote resources and components left out.
+	remoteResources []string
 }
 
 func (w *schemaWatch) ReadFile(path string) ([]byte, error) {
@@ -139,7 +146,63 @@ func (w *schemaWatch) ReadFile(path string) ([]byte, error) {
 			data = bytes.ReplaceAll(data, []byte(rf.url), []byte("gitops-validate-remote-file-not-fetched"))
 		}
 	}
-	return data, nil
+	kept, dropped, err := withoutRemoteResources(w.FileSystem, path, data)
+	if err != nil {
+		return data, nil // kustomize reports the syntax error
+	}
+	w.remoteResources = append(w.remoteResources, dropped...)
+	return kept, nil
+}
+
+// withoutRemoteResources drops the remote entries (a URL, a remote Git
+// base) from a kustomization's resources and components, and returns them.
+// An entry that names an existing local path is kept whatever it looks
+// like.
+func withoutRemoteResources(fs filesys.FileSystem, path string, data []byte) ([]byte, []string, error) {
+	if !bytes.Contains(data, []byte("://")) && !remoteHintRe.Match(data) {
+		return data, nil, nil
+	}
+	node, err := kyaml.Parse(string(data))
+	if err != nil {
+		return data, nil, err
+	}
+	var dropped []string
+	for _, field := range []string{"resources", "components"} {
+		list := node.Field(field)
+		if list == nil || list.Value.YNode().Kind != kyaml.SequenceNode {
+			continue
+		}
+		items := list.Value.YNode().Content
+		kept := items[:0]
+		for _, it := range items {
+			if it.Kind == kyaml.ScalarNode && isRemote(it.Value) && !fs.Exists(filepath.Join(filepath.Dir(path), it.Value)) {
+				dropped = append(dropped, it.Value)
+				continue
+			}
+			kept = append(kept, it)
+		}
+		list.Value.YNode().Content = kept
+	}
+	if len(dropped) == 0 {
+		return data, nil, nil
+	}
+	out, err := node.String()
+	if err != nil {
+		return data, nil, err
+	}
+	return []byte(out), dropped, nil
+}
+
+// remoteHintRe finds text that may hold a remote base without a scheme
+// (github.com/org/repo//path?ref=v1, git@host:org/repo).
+var remoteHintRe = regexp.MustCompile(`git@|git::|\?ref=|` + knownGitHostRe.String()[1:])
+
+// isRemote reports whether a resources entry is one kustomize fetches: a
+// URL, or a remote Git base in one of kustomize's forms without a scheme.
+func isRemote(p string) bool {
+	hostForm := remoteHostRe.MatchString(p) &&
+		(knownGitHostRe.MatchString(p) || strings.Contains(p, "//") || strings.Contains(p, "?ref="))
+	return strings.Contains(p, "://") || strings.HasPrefix(p, "git@") || strings.HasPrefix(p, "git::") || hostForm
 }
 
 // errChangesSchema stops a shared build at a kustomization that changes
@@ -208,7 +271,7 @@ func BuildFiles(files map[string][]byte) (resmap.ResMap, error) {
 			return nil, fmt.Errorf("write %s: %w", p, err)
 		}
 	}
-	res, _, err := kustomizeBuild(fs, ".")
+	res, _, _, err := kustomizeBuild(fs, ".")
 	return res, err
 }
 

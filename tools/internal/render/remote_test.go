@@ -71,3 +71,64 @@ func TestRemoteGeneratorFile(t *testing.T) {
 		t.Errorf("the remote file was downloaded %d time(s)", n)
 	}
 }
+
+// A Kustomization whose resources include remote ones (a URL, a remote Git
+// base) is rendered without them: the local objects are checked, one info
+// lists what was left out, and nothing is fetched. When the rest does not
+// build alone (a patch of a remote object), it is not rendered, as before.
+func TestRenderWithoutRemoteResources(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests.Add(1)
+		_, _ = w.Write([]byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: remote}\n"))
+	}))
+	defer srv.Close()
+	const cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: local, namespace: apps}\ndata: {a: b}\n"
+	for _, tt := range []struct {
+		name, kus string
+		objects   int
+		want      string
+	}{
+		{"a URL and a remote base among local files and a local dir with a dotted name",
+			"resources:\n  - " + srv.URL + "/crds.yaml\n  - cm.yaml\n  - github.com/org/repo//deploy?ref=v1\n  - sub.d\n", 2,
+			"rendered without the remote resources " + srv.URL + "/crds.yaml, github.com/org/repo//deploy?ref=v1"},
+		{"a remote component",
+			"resources:\n  - cm.yaml\ncomponents:\n  - https://github.com/org/repo//component?ref=v1\n", 1,
+			"rendered without the remote resources https://github.com/org/repo//component?ref=v1"},
+		{"a patch of a remote object",
+			"resources:\n  - " + srv.URL + "/ns.yaml\n  - cm.yaml\npatches:\n  - patch: |-\n      apiVersion: v1\n      kind: Namespace\n      metadata: {name: remote, labels: {a: b}}\n", 0,
+			"is not rendered: it includes the remote resource " + srv.URL + "/ns.yaml"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			files := map[string]string{
+				"app/kustomization.yaml":       tt.kus,
+				"app/cm.yaml":                  cm,
+				"app/sub.d/kustomization.yaml": "resources: [cm.yaml]\n",
+				"app/sub.d/cm.yaml":            strings.Replace(cm, "name: local", "name: sub", 1),
+			}
+			for p, d := range files {
+				if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(root, p), []byte(d), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			k := kustomization(t, "  path: ./app\n  sourceRef: {kind: GitRepository, name: flux-system}\n")
+			res := New(nil).Render(context.Background(), k, Source{Root: root}, nil)
+			if len(res.Objects) != tt.objects {
+				t.Errorf("%d objects, want %d", len(res.Objects), tt.objects)
+			}
+			if len(res.Findings) != 1 {
+				t.Fatalf("findings %+v, want one", res.Findings)
+			}
+			if f := res.Findings[0]; f.Rule != finding.RenderSource || f.Severity != finding.Info || !strings.Contains(f.Message, tt.want) {
+				t.Errorf("finding %s %s: %s\nwant render-source-unavailable (info): %s", f.Rule, f.Severity, f.Message, tt.want)
+			}
+		})
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("a remote resource was fetched %d time(s)", n)
+	}
+}

@@ -131,10 +131,17 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 		return out
 	}
 
-	res, err := r.build(src, dir, kfile, manifest)
+	res, remote, err := r.build(src, dir, kfile, manifest)
 	if err != nil {
 		out.Findings = append(out.Findings, r.renderFinding(k, src, err))
 		return out
+	}
+	if len(remote) > 0 {
+		f := finding.New(finding.RenderSource, k.File, k.Line, 0, kobj,
+			fmt.Sprintf("Kustomization %s is rendered without the remote resources %s, which are not fetched offline; the objects they hold are not checked", k.Ref, strings.Join(remote, ", ")))
+		f.Hint = "Vendor the remote manifests into the repository (kustomize-controller fetches them on every reconciliation, so a moved or changed URL changes the cluster without a commit)."
+		f.Kustomization = k.Ref.String()
+		out.Findings = append(out.Findings, f)
 	}
 
 	subst, ok, err := newSubstituter(ctx, k, vars)
@@ -242,7 +249,9 @@ func (k *Kustomization) FindingObject() finding.Object {
 // build runs the kustomize build of a generated kustomization, once for
 // the callers that ask for it at the same time, each of which gets its own
 // resource map.
-func (r *Renderer) build(src Source, dir, kfile string, manifest []byte) (resmap.ResMap, error) {
+//
+// remote are the remote resources left out (see kustomizeBuild).
+func (r *Renderer) build(src Source, dir, kfile string, manifest []byte) (res resmap.ResMap, remote []string, err error) {
 	root := src.Root
 	sum := sha256.Sum256(manifest)
 	ign := sha256.Sum256([]byte(src.Ignore.Key()))
@@ -259,7 +268,7 @@ func (r *Renderer) build(src Source, dir, kfile string, manifest []byte) (resmap
 			base = hidden
 		}
 		fs := newOverlayFS(base, map[string][]byte{kfile: manifest})
-		res, warnings, err := kustomizeBuild(fs, dir)
+		res, warnings, remote, err := kustomizeBuild(fs, dir)
 		for _, w := range warnings {
 			r.Log.Debug("kustomize", "dir", src.repoPath(dir), "message", w)
 		}
@@ -268,17 +277,40 @@ func (r *Renderer) build(src Source, dir, kfile string, manifest []byte) (resmap
 				err = &ignoredError{err: err, why: why}
 			}
 		}
-		return res, err
+		return builtMap{res, remote}, err
 	})
 	if err != nil {
-		return nil, err
+		if b, ok := v.(builtMap); ok && len(b.remote) > 0 {
+			// The rest does not build alone (a patch of a remote
+			// object, say): the Kustomization is not rendered.
+			err = &remoteResourceError{url: b.remote[0], err: err}
+		}
+		return nil, nil, err
 	}
-	res := v.(resmap.ResMap)
+	b := v.(builtMap)
 	if shared {
 		// Each caller changes its copy (substitution, annotations).
-		return res.DeepCopy(), nil
+		return b.res.DeepCopy(), b.remote, nil
 	}
-	return res, nil
+	return b.res, b.remote, nil
+}
+
+// remoteResourceError is a build that fails without its remote resources.
+type remoteResourceError struct {
+	url string
+	err error
+}
+
+func (e *remoteResourceError) Error() string {
+	return fmt.Sprintf("without the remote resource %s: %v", e.url, e.err)
+}
+
+func (e *remoteResourceError) Unwrap() error { return e.err }
+
+// builtMap is what a shared build hands its callers.
+type builtMap struct {
+	res    resmap.ResMap
+	remote []string
 }
 
 // withOriginAnnotations asks kustomize to record each resource's origin
@@ -354,11 +386,8 @@ var (
 // remoteResource returns the remote URL a failed build was loading, or "".
 func remoteResource(msg string) string {
 	for _, m := range accumulatingRe.FindAllStringSubmatch(msg, -1) {
-		p := m[1]
-		hostForm := remoteHostRe.MatchString(p) &&
-			(knownGitHostRe.MatchString(p) || strings.Contains(p, "//") || strings.Contains(p, "?ref="))
-		if strings.Contains(p, "://") || strings.HasPrefix(p, "git@") || strings.HasPrefix(p, "git::") || hostForm {
-			return p
+		if isRemote(m[1]) {
+			return m[1]
 		}
 	}
 	return ""
@@ -371,7 +400,12 @@ var quotedPathRe = regexp.MustCompile(`'([^'\s]+)'|File: ([^\s']+)|(/[^\s'":]+)`
 // resource. kustomize names paths relative to the directory being
 // accumulated, so the walk follows the directories as the message does.
 func (r *Renderer) renderFinding(k *Kustomization, src Source, err error) finding.Finding {
-	if url := remoteResource(err.Error()); url != "" {
+	url := remoteResource(err.Error())
+	var rr *remoteResourceError
+	if errors.As(err, &rr) {
+		url = rr.url
+	}
+	if url != "" {
 		f := finding.New(finding.RenderSource, k.File, k.Line, 0, k.FindingObject(),
 			fmt.Sprintf("Kustomization %s is not rendered: it includes the remote resource %s, which is not fetched offline; its objects are not checked", k.Ref, url))
 		f.Hint = "Vendor the remote manifests into the repository (kustomize-controller fetches them on every reconciliation, so a moved or changed URL changes the cluster without a commit)."
