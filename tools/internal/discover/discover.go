@@ -358,9 +358,11 @@ func fluxInstancePaths(root string) ([]instance, bool, error) {
 					operator = true
 				}
 				spec = []string{"spec", "values", "instance"}
-			case d.Kind == "" && lookup(d.Root, "instance", "distribution", "version") != "":
+			case d.Kind == "" && (lookup(d.Root, "instance", "distribution", "version") != "" ||
+				lookup(d.Root, "instance", "sync", "path") != "" && (lookup(d.Root, "instance", "sync", "kind") != "" || lookup(d.Root, "instance", "sync", "url") != "")):
 				// A values file of the flux-instance chart (given to it by
-				// valuesFrom or a helmfile).
+				// valuesFrom or a helmfile), which may leave the version
+				// to the chart's default.
 				operator = true
 				spec = []string{"instance"}
 			default:

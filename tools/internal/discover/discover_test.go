@@ -130,6 +130,23 @@ func TestFluxInstanceValuesFile(t *testing.T) {
 	}
 }
 
+// A values file that leaves the Flux version to the chart still names the
+// entry point, also outside the conventional directories.
+func TestFluxInstanceValuesFileWithoutVersion(t *testing.T) {
+	res, err := Find(testfs.Tree(t, map[string]string{
+		"kubernetes/cluster/ks.yaml": "",
+		"kubernetes/apps/flux-system/instance/ks/helm-values.yaml": "instance:\n  components: [source-controller]\n" +
+			"  sync: {kind: GitRepository, url: https://example.com/repo, ref: refs/heads/main, path: kubernetes/cluster}\n",
+		"kubernetes/apps/other/values.yaml": "instance:\n  sync: {path: kubernetes/apps}\n", // not the chart's shape
+	}), nil, "")
+	if err != nil || len(res.EntryPoints) != 1 || !res.FluxOperator {
+		t.Fatalf("%+v, operator %v, %v", res.EntryPoints, res.FluxOperator, err)
+	}
+	if ep := res.EntryPoints[0]; ep.Path != "kubernetes/cluster" || ep.FluxVersion != "" {
+		t.Errorf("entry point %+v; want kubernetes/cluster, no Flux version", ep)
+	}
+}
+
 func TestFluxOperator(t *testing.T) {
 	res, err := Find(testfs.Tree(t, map[string]string{"clusters/a/x.yaml": "", "bootstrap/fi.yaml": fluxInstance}), nil, "")
 	if err != nil || !res.FluxOperator {

@@ -52,7 +52,10 @@ type index struct {
 	// does not apply it unless they exist, so when they are not in the
 	// repository they are made in the cluster.
 	substituted map[key]string
-	cfg         *config.Config
+	// custom are the custom resources of other operators, by namespace:
+	// operators name what they make after the resource.
+	custom map[string][]*render.Object
+	cfg    *config.Config
 }
 
 type state int
@@ -66,7 +69,7 @@ const (
 )
 
 func newIndex(c *render.Cluster, cfg *config.Config) *index {
-	ix := &index{objects: map[key]*render.Object{}, made: map[key]string{}, charts: map[string]string{}, valueNames: map[string]string{}, substituted: map[key]string{}, cfg: cfg}
+	ix := &index{objects: map[key]*render.Object{}, made: map[key]string{}, charts: map[string]string{}, valueNames: map[string]string{}, substituted: map[key]string{}, custom: map[string][]*render.Object{}, cfg: cfg}
 	for _, k := range c.Kustomizations {
 		if k.Obj == nil {
 			continue
@@ -92,6 +95,9 @@ func newIndex(c *render.Cluster, cfg *config.Config) *index {
 				ix.made[key{"", m.kind, m.namespace, m.name}] = m.by
 			}
 			continue
+		}
+		if operatorResource(id.Group) && id.Namespace != "" {
+			ix.custom[id.Namespace] = append(ix.custom[id.Namespace], o)
 		}
 		if id.Group == "fluxcd.controlplane.io" && id.Kind == "ResourceSet" {
 			ix.resourceSet(o)
@@ -177,6 +183,32 @@ func hasIssuerAnnotation(o *render.Object) bool {
 	return a["cert-manager.io/issuer"] != "" || a["cert-manager.io/cluster-issuer"] != ""
 }
 
+// noObjectsGroups are API groups of custom resources that make no core
+// objects (or whose rules are known: cert-manager, external-secrets).
+var noObjectsGroups = map[string]bool{
+	"monitoring.coreos.com": true, "traefik.io": true, "traefik.containo.us": true, "kyverno.io": true,
+	"cert-manager.io": true, "external-secrets.io": true, "bitnami.com": true, "fluxcd.controlplane.io": true,
+}
+
+// operatorResource reports whether objects of the API group are custom
+// resources of an operator that may make Services, Secrets and ConfigMaps
+// named after them: not a built-in or Kubernetes SIG group, not Flux's,
+// and not one known to make nothing (or with a naming rule of its own).
+func operatorResource(group string) bool {
+	return strings.Contains(group, ".") && !strings.HasSuffix(group, ".k8s.io") && group != "k8s.io" &&
+		!strings.HasSuffix(group, ".toolkit.fluxcd.io") && !noObjectsGroups[group] && !hasOperatorRule(group)
+}
+
+// hasOperatorRule reports whether a naming rule covers some kind of group.
+func hasOperatorRule(group string) bool {
+	for gk := range operators {
+		if gk.group == group {
+			return true
+		}
+	}
+	return false
+}
+
 // fluxServices are the Services a Flux installation has in its namespace
 // (the install manifests of flux bootstrap and of the Flux Operator).
 var fluxServices = map[string]bool{"source-controller": true, "notification-controller": true, "webhook-receiver": true, "source-watcher": true}
@@ -213,6 +245,13 @@ func (ix *index) lookup(group, kind, ns, name string) (state, string, *render.Ob
 	}
 	if release, ok := ix.valueNames[name]; ok {
 		return unknown, fmt.Sprintf("it may be created by %s, whose values name it", release), nil
+	}
+	if chartKinds[kind] {
+		for _, cr := range ix.custom[ns] {
+			if n := cr.U.GetName(); len(n) >= 3 && strings.Contains(name, n) {
+				return unknown, fmt.Sprintf("it may be made by the operator of %s %s, after which it is named", cr.U.GetKind(), n), nil
+			}
+		}
 	}
 	if ks, ok := ix.substituted[key{"", kind, ns, name}]; ok {
 		return unknown, fmt.Sprintf("Kustomization %s requires it for postBuild.substituteFrom, so it is made in the cluster", ks), nil

@@ -113,6 +113,12 @@ func TestCheck(t *testing.T) {
 			// come from the ResourceSet's chart; operator-settings is made
 			// by the ResourceSet.
 			want: map[string]int{finding.RefUnknown: 3}},
+		{name: "objects an unknown operator may make, named after its resource", docs: []string{
+			"apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r, namespace: mcp}\nspec:\n  rules: [{backendRefs: [{name: mcp-flux-mcp-proxy, port: 8080}, {name: other, port: 80}, {name: app-metrics, port: 80}]}]\n",
+			"apiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPServer\nmetadata: {name: flux-mcp, namespace: mcp}\nspec: {}\n",
+			// A ServiceMonitor makes nothing: app-metrics stays missing.
+			"apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: app, namespace: mcp}\nspec: {}\n"},
+			want: map[string]int{finding.RefUnknown: 1, finding.RefMissing: 2}},
 		{name: "a HelmRelease without spec", docs: []string{
 			"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: broken, namespace: web}\n"},
 			want: map[string]int{}},
