@@ -200,17 +200,21 @@ func (cv *crdVersion) validate(obj map[string]any) []Issue {
 	if err != nil {
 		return []Issue{{Message: err.Error()}}
 	}
+	if cv.structural != nil {
+		// As the API server decodes a custom resource: a null where the
+		// schema does not allow one is dropped (or defaulted), and
+		// defaults are applied, before validation.
+		structuraldefaulting.PruneNonNullableNullsWithoutDefaults(norm, cv.structural)
+		structuraldefaulting.Default(norm, cv.structural)
+	}
 	var issues []Issue
 	for _, e := range validation.ValidateCustomResource(nil, norm, cv.validator) {
 		issues = append(issues, fieldIssue(e))
 	}
 	if v := cv.celValidator(); v != nil && len(issues) == 0 {
 		// CEL rules assume a schema-valid object; like the API server, run
-		// them only when the schema passed.
-		// The API server applies schema defaults first; rules rely on them.
-		defaulted := runtime.DeepCopyJSONValue(norm)
-		structuraldefaulting.Default(defaulted, cv.structural)
-		errs, _ := v.Validate(context.Background(), nil, cv.structural, defaulted, nil, celconfig.RuntimeCELCostBudget)
+		// them only when the schema passed (on the defaulted object).
+		errs, _ := v.Validate(context.Background(), nil, cv.structural, norm, nil, celconfig.RuntimeCELCostBudget)
 		for _, e := range errs {
 			if strings.Contains(e.Detail, "no such key") {
 				continue // a field the rule expects that is absent offline: not a verdict

@@ -52,6 +52,25 @@ spec:
   secretName: c-tls
   dnsNames: [a.example.org]
   issuerRef: {name: le, kind: ClusterIssuer}`},
+		// The API server drops a null the schema does not allow (Helm
+		// users write "version:" for the latest chart) and applies
+		// defaults before it validates a custom resource.
+		{name: "null for a non-nullable field of a custom resource", obj: `apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: eck, namespace: default}
+spec:
+  interval: 1h
+  chart:
+    spec:
+      chart: eck-operator
+      version: null
+      sourceRef: {kind: HelmRepository, name: elastic}`},
+		{name: "a required field the schema defaults", obj: `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: n}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{matches: [{path: {value: /api}}], backendRefs: [{name: api, port: 80}]}]`},
 		{name: "missing required field in custom resource", obj: `apiVersion: cert-manager.io/v1
 kind: Certificate
 metadata: {name: c, namespace: n}

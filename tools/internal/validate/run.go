@@ -278,6 +278,16 @@ func (c *clusterRun) render(ctx context.Context) []finding.Finding {
 			"sourceRef": map[string]any{"kind": kind, "name": name},
 		},
 	}}
+	// Rendered with the spec of its definition when the repository has
+	// one (postBuild, patches), adopted as it is rendered below.
+	if def, _, _ := bootstrapDefinition(c.run.root, c.cluster.Entry, name); def != nil {
+		if sp, _, _ := unstructured.NestedMap(def.Object, "spec"); sp != nil {
+			// The source is resolved as for any entry point.
+			sp["path"] = "./" + c.cluster.Entry
+			sp["sourceRef"] = map[string]any{"kind": kind, "name": name}
+			rootObj.Object["spec"] = sp
+		}
+	}
 	root, _ := render.NewKustomization(rootObj, nil, c.cluster.Entry, 0)
 	root.Synthetic = true
 	if c.entry.SourceName != "" {
