@@ -321,7 +321,16 @@ func Check(c *render.Cluster, cfg *config.Config) []finding.Finding {
 					ns = id.Namespace
 				}
 				name, _ := s["name"].(string)
+				n := len(ck.out)
 				ck.ref(o, "", "ServiceAccount", ns, name, "subjects."+strconv.Itoa(i), "subject")
+				if len(ck.out) > n && ck.out[n].Rule == finding.RefMissing {
+					// The API server accepts a binding to a ServiceAccount
+					// that does not exist, and nothing fails: it grants
+					// nothing until one is made (a stale subject, or one
+					// for a component not installed).
+					ck.out[n].Severity = finding.Warning
+					ck.out[n].Message += "; the binding grants nothing to it until it is created"
+				}
 			}
 		}
 	}

@@ -225,3 +225,16 @@ func TestValuesFromSeverity(t *testing.T) {
 		}
 	}
 }
+
+// A RoleBinding or ClusterRoleBinding subject that names a ServiceAccount
+// not in the manifests is a warning: the API server accepts it and nothing
+// fails (flux install binds controllers that are not installed).
+func TestBindingSubjectIsAWarning(t *testing.T) {
+	c := cluster(t, "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: crd-controller}\n"+
+		"roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: crd-controller}\n"+
+		"subjects: [{kind: ServiceAccount, name: image-reflector-controller, namespace: flux-system}, {kind: ServiceAccount, name: default, namespace: flux-system}]\n")
+	fs := Check(c, &config.Config{})
+	if len(fs) != 1 || fs[0].Rule != finding.RefMissing || fs[0].Severity != finding.Warning || fs[0].Field != "subjects.0" {
+		t.Fatalf("findings %+v, want one reference-missing warning on subjects.0", fs)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
@@ -35,21 +36,26 @@ type Committed func(field, key string) (value string, ok bool)
 // varRefRe matches one ${VAR} reference, with an optional default.
 var varRefRe = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*(:?[-=][^}]*)?\}`)
 
-// onlyVariables reports a value made of ${VAR} references and nothing
-// else: its content comes from where the variables do.
-func onlyVariables(v string) bool {
-	return strings.Contains(v, "${") && strings.TrimSpace(varRefRe.ReplaceAllString(v, "")) == ""
+// templated reports a value that references variables (${VAR} alone, or
+// a configuration file with ${VAR} where its credentials go): what is
+// secret in it comes from where the variables do.
+func templated(v string) bool {
+	return varRefRe.MatchString(v)
 }
 
 // Check reports o when it is a Secret that carries values and is not
 // SOPS-encrypted (no sops metadata, or values that are not ENC[...]). A
-// value written as a ${VAR} reference (substituted from another, possibly
-// encrypted, Secret) is not a value committed in plain text.
+// value that references variables (substituted from another, possibly
+// encrypted, Secret) is not a value committed in plain text. When some
+// values do and others are literal, the author keeps the credentials in
+// variables and the literal ones are likely plain settings (a repository
+// URL): a warning, not an error.
 func Check(o *render.Object, committed Committed) []finding.Finding {
 	if o.U.GetKind() != "Secret" || o.U.GetAPIVersion() != "v1" {
 		return nil
 	}
 	var plain []string
+	fromVariables := 0
 	for _, field := range []string{"data", "stringData"} {
 		m, _ := o.U.Object[field].(map[string]any)
 		for k, v := range m {
@@ -64,7 +70,8 @@ func Check(o *render.Object, committed Committed) []finding.Finding {
 				continue
 			}
 			if committed != nil {
-				if raw, ok := committed(field, k); ok && onlyVariables(raw) {
+				if raw, ok := committed(field, k); ok && templated(raw) {
+					fromVariables++
 					continue
 				}
 			}
@@ -82,5 +89,11 @@ func Check(o *render.Object, committed Committed) []finding.Finding {
 	}
 	f := finding.New(finding.SecretPlain, o.File, 0, 0, o.FindingObject(), msg)
 	f.Kustomization = o.Owner.Ref.String()
+	if fromVariables > 0 && !o.Encrypted {
+		slices.Sort(plain)
+		f.Severity = finding.Warning
+		f.Message = fmt.Sprintf("Secret %s has %s in plain text, while its other %d value(s) come from variables", o.ID(), strings.Join(plain, ", "), fromVariables)
+		f.Hint = "If these values are not sensitive, keep the Secret as it is (or move them to a ConfigMap); if they are, substitute them from an encrypted Secret like the others or encrypt the file with SOPS."
+	}
 	return []finding.Finding{f}
 }

@@ -2,10 +2,12 @@ package secretcheck
 
 import (
 	"encoding/base64"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/render"
 )
 
@@ -46,26 +48,39 @@ func TestGeneratedFromSOPSFile(t *testing.T) {
 	}
 }
 
-// A value the file writes as ${VAR} references comes from postBuild
-// substitution (here from a SOPS-encrypted Secret, rendered as its
-// placeholder): it is not committed in plain text; text around the
-// reference is.
+// A value the file writes with ${VAR} references (alone, or a
+// configuration file with them where its credentials go) comes from
+// postBuild substitution (here from a SOPS-encrypted Secret): it is not
+// committed in plain text. Literal values beside such values are a
+// warning (likely settings); a Secret of literal values only is an error.
 func TestSubstitutedValues(t *testing.T) {
 	committed := map[string]string{
 		"clientSecret": "${OAUTH_CLIENT_SECRET}",
-		"url":          "https://${DOMAIN:=example.com}/callback",
+		"config.yaml":  "issuer: https://id.example.com\nclientSecret: ${OIDC_CLIENT_SECRET}\n",
+		"repository":   "s3:http://minio:9000/restic/app",
+		"password":     "hunter2",
 	}
 	lookup := func(field, key string) (string, bool) {
 		v, ok := committed[key]
 		return v, ok && field == "stringData"
 	}
-	o := secret(nil)
-	o.U.Object["stringData"] = map[string]any{"clientSecret": "sops-oauth-client-secret"}
-	if fs := Check(o, lookup); len(fs) != 0 {
-		t.Errorf("a value written as ${OAUTH_CLIENT_SECRET} reported: %+v", fs)
+	check := func(keys ...string) []finding.Finding {
+		o := secret(nil)
+		data := map[string]any{}
+		for _, k := range keys {
+			data[k] = "rendered " + k
+		}
+		o.U.Object["stringData"] = data
+		return Check(o, lookup)
 	}
-	o.U.Object["stringData"] = map[string]any{"url": "https://example.com/callback"}
-	if fs := Check(o, lookup); len(fs) != 1 {
-		t.Errorf("a value with text around its variable not reported")
+	if fs := check("clientSecret", "config.yaml"); len(fs) != 0 {
+		t.Errorf("values written with variables reported: %+v", fs)
+	}
+	fs := check("clientSecret", "repository")
+	if len(fs) != 1 || fs[0].Severity != finding.Warning || !strings.Contains(fs[0].Message, "stringData.repository in plain text, while its other 1 value(s) come from variables") {
+		t.Errorf("a literal value beside a variable one: %+v, want one warning naming stringData.repository", fs)
+	}
+	if fs := check("password", "repository"); len(fs) != 1 || fs[0].Severity != finding.Error {
+		t.Errorf("literal values only: %+v, want one error", fs)
 	}
 }
