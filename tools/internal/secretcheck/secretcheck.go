@@ -28,6 +28,18 @@ func sopsGenerated(b64 string) bool {
 	return strings.Contains(s, "ENC[AES256_GCM,") && (strings.HasPrefix(s, "sops:") || strings.Contains(s, "\nsops:") || strings.Contains(s, `"sops":`))
 }
 
+// decoded is a data value's text (base64-decoded), or a stringData value.
+func decoded(field, v string) string {
+	if field != "data" {
+		return v
+	}
+	raw, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return v
+	}
+	return string(raw)
+}
+
 // Committed returns a Secret's value (field "data" or "stringData", key)
 // as the file has it, before postBuild substitution; ok is false when the
 // file does not have it (a generator made the Secret).
@@ -74,6 +86,12 @@ func Check(o *render.Object, committed Committed) []finding.Finding {
 					fromVariables++
 					continue
 				}
+			}
+			// A generated Secret with substitution turned off keeps the
+			// references of its file.
+			if rendered := decoded(field, s); templated(rendered) {
+				fromVariables++
+				continue
 			}
 			plain = append(plain, field+"."+k)
 		}

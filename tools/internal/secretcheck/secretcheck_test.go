@@ -84,3 +84,16 @@ func TestSubstitutedValues(t *testing.T) {
 		t.Errorf("literal values only: %+v, want one error", fs)
 	}
 }
+
+// A Secret a secretGenerator makes from a configuration file whose
+// credentials are ${VAR} references, with substitution turned off (the
+// application expands them), is not plain text.
+func TestGeneratedTemplate(t *testing.T) {
+	o := secret(map[string]any{"config.yaml": b64("oauth:\n  clientId: abc\n  clientSecret: ${OIDC_CLIENT_SECRET}\n")})
+	if fs := Check(o, nil); len(fs) != 0 {
+		t.Errorf("a generated template reported: %+v", fs)
+	}
+	if fs := Check(secret(map[string]any{"config.yaml": b64("oauth:\n  clientSecret: hunter2\n")}), nil); len(fs) != 1 {
+		t.Errorf("a generated plain file not reported: %+v", fs)
+	}
+}
