@@ -32,16 +32,24 @@ func TestRemoteResource(t *testing.T) {
 	}
 }
 
+// countingServer serves body to every request and counts them: a render
+// must never fetch what it points at.
+func countingServer(t *testing.T, body string) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests.Add(1)
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &requests
+}
+
 // TestRemoteGeneratorFile: a configMapGenerator or secretGenerator file
 // given as a URL makes the Kustomization "not available offline", like a
 // remote resource, and is never downloaded.
 func TestRemoteGeneratorFile(t *testing.T) {
-	var requests atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		requests.Add(1)
-		_, _ = w.Write([]byte("{}"))
-	}))
-	defer srv.Close()
+	srv, requests := countingServer(t, "{}")
 	for _, tt := range []struct{ name, gen, want string }{
 		{"configMapGenerator file", "configMapGenerator:\n  - name: dash\n    files:\n      - " + srv.URL + "/dash.json\n",
 			"configMapGenerator dash in app/kustomization.yaml generates from the remote file " + srv.URL + "/dash.json"},
@@ -77,12 +85,7 @@ func TestRemoteGeneratorFile(t *testing.T) {
 // lists what was left out, and nothing is fetched. When the rest does not
 // build alone (a patch of a remote object), it is not rendered, as before.
 func TestRenderWithoutRemoteResources(t *testing.T) {
-	var requests atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		requests.Add(1)
-		_, _ = w.Write([]byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: remote}\n"))
-	}))
-	defer srv.Close()
+	srv, requests := countingServer(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: remote}\n")
 	const cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: local, namespace: apps}\ndata: {a: b}\n"
 	for _, tt := range []struct {
 		name, kus string
