@@ -150,25 +150,20 @@ func newIndex(c *render.Cluster, cfg *config.Config) *index {
 func (ix *index) resourceSet(o *render.Object) {
 	by := "Flux Operator (ResourceSet " + render.NamespacedName(o.U.GetNamespace(), o.U.GetName()) + ")"
 	for _, r := range slice(o.U.Object, "spec", "resources") {
-		u := unstructured.Unstructured{Object: r}
-		name, ns := u.GetName(), u.GetNamespace()
-		if ns == "" {
-			ns = o.U.GetNamespace()
+		id := render.IDOf(&unstructured.Unstructured{Object: r})
+		if id.Namespace == "" {
+			id.Namespace = o.U.GetNamespace()
 		}
-		if name == "" || strings.Contains(name, "<<") || strings.Contains(ns, "<<") {
+		if id.Name == "" || strings.Contains(id.Name, "<<") || strings.Contains(id.Namespace, "<<") {
 			continue
 		}
-		group, _, _ := strings.Cut(u.GetAPIVersion(), "/")
-		if !strings.Contains(u.GetAPIVersion(), "/") {
-			group = ""
-		}
-		ix.made[key{group, u.GetKind(), ns, name}] = by
-		if group == "helm.toolkit.fluxcd.io" && u.GetKind() == "HelmRelease" {
-			chart := str(&render.Object{U: &u}, "spec", "chart", "spec", "chart")
+		ix.made[key{id.Group, id.Kind, id.Namespace, id.Name}] = by
+		if id.Group == "helm.toolkit.fluxcd.io" && id.Kind == "HelmRelease" {
+			chart, _, _ := unstructured.NestedString(r, "spec", "chart", "spec", "chart")
 			if chart == "" {
-				chart = str(&render.Object{U: &u}, "spec", "chartRef", "name")
+				chart, _, _ = unstructured.NestedString(r, "spec", "chartRef", "name")
 			}
-			ix.charts[ns] = chart + " (a HelmRelease of " + by + ")"
+			ix.charts[id.Namespace] = chart + " (a HelmRelease of " + by + ")"
 		}
 	}
 }
