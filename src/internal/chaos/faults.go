@@ -177,8 +177,9 @@ func partition(ctx context.Context, s *Stack, i int, d time.Duration, log *slog.
 }
 
 // recoverPartition does what the runbook says after a partition: when,
-// a minute after the heal, the nodes still record the partition or the node
-// that was cut off is still paused, restart that node.
+// a minute after the heal (two here: the test machine may be busy), the
+// nodes still record the partition or the node that was cut off is still
+// paused, restart that node.
 //
 // A partition that the distribution notices only as it heals (here, one
 // of about 8-13 s with net_ticktime 10) is recorded without pausing
@@ -191,8 +192,9 @@ func recoverPartition(ctx context.Context, s *Stack, i int, log *slog.Logger) er
 	n := s.Cluster.Nodes()[i]
 	for attempt := 0; ; attempt++ {
 		// A paused node restarts its application when it sees the
-		// others again, which takes a node boot (10-40 s on this machine).
-		deadline := time.Now().Add(time.Minute)
+		// others again, which takes a node boot (10-40 s on this machine,
+		// a minute when it is busy).
+		deadline := time.Now().Add(2 * time.Minute)
 		var state string
 		for time.Now().Before(deadline) {
 			if err := sleep(ctx, 2*time.Second); err != nil {
@@ -205,7 +207,7 @@ func recoverPartition(ctx context.Context, s *Stack, i int, log *slog.Logger) er
 		if attempt == 2 {
 			return fmt.Errorf("node %d not recovered from the partition: %s", i+1, state)
 		}
-		log.Warn("node not recovered a minute after the heal; restarting it", "node", i+1, "state", state)
+		log.Warn("node not recovered two minutes after the heal; restarting it", "node", i+1, "state", state)
 		// Not restartNode: the others do not count this node as running,
 		// so await_online_quorum_plus_one would wait in vain.
 		if err := n.Stop(ctx); err != nil {
@@ -220,7 +222,7 @@ func recoverPartition(ctx context.Context, s *Stack, i int, log *slog.Logger) er
 // nodeState says what keeps node i from being a full member again: a
 // recorded partition or its paused application ("" when nothing does).
 func nodeState(ctx context.Context, s *Stack, i int) string {
-	qctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	qctx, cancel := context.WithTimeout(ctx, ctlTimeout)
 	defer cancel()
 	out, err := s.Cluster.Nodes()[i].Ctl(qctx, "eval", "rabbit:is_running().")
 	if err != nil {

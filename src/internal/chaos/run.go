@@ -150,7 +150,7 @@ func (s *Stack) audit(ctx context.Context, res loadgen.Result, drain time.Durati
 	// bound: a queue that stays non-empty is stuck.
 	deadline := time.Now().Add(max(10*time.Second, drain-a.Settled))
 	for {
-		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		qctx, cancel := context.WithTimeout(ctx, ctlTimeout)
 		o.Depth, err = s.QueueDepth(qctx)
 		cancel()
 		if err == nil && o.Depth == 0 || time.Now().After(deadline) {

@@ -286,12 +286,18 @@ func (s *Stack) ResetStore(ctx context.Context) error {
 	return nil
 }
 
+// ctlTimeout bounds one rabbitmqctl call. Each call starts an Erlang VM,
+// which on a busy 2-core machine (a cold CI run compiling beside the
+// tests) alone took over 20 s: the bound is against a call that hangs, not
+// a performance target.
+const ctlTimeout = time.Minute
+
 // QueueLeader is the index of the node leading the work queue, asked of
 // each node in turn until one answers.
 func (s *Stack) QueueLeader(ctx context.Context) (int, error) {
 	var errs []error
 	for i := range s.Cluster.Nodes() {
-		qctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		qctx, cancel := context.WithTimeout(ctx, ctlTimeout)
 		leader, err := s.Cluster.QueueLeader(qctx, i, topology.Queue)
 		cancel()
 		if err == nil {
