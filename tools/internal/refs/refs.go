@@ -191,18 +191,17 @@ var noObjectsGroups = map[string]bool{
 // and not one known to make nothing (or with a naming rule of its own).
 func operatorResource(group string) bool {
 	return strings.Contains(group, ".") && !strings.HasSuffix(group, ".k8s.io") && group != "k8s.io" &&
-		!strings.HasSuffix(group, ".toolkit.fluxcd.io") && !noObjectsGroups[group] && !hasOperatorRule(group)
+		!strings.HasSuffix(group, ".toolkit.fluxcd.io") && !noObjectsGroups[group] && !operatorGroups[group]
 }
 
-// hasOperatorRule reports whether a naming rule covers some kind of group.
-func hasOperatorRule(group string) bool {
+// operatorGroups are the API groups with a naming rule for some kind.
+var operatorGroups = func() map[string]bool {
+	groups := map[string]bool{}
 	for gk := range operators {
-		if gk.group == group {
-			return true
-		}
+		groups[gk.group] = true
 	}
-	return false
-}
+	return groups
+}()
 
 // fluxServices are the Services a Flux installation has in its namespace
 // (the install manifests of flux bootstrap and of the Flux Operator).
