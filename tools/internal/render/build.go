@@ -18,7 +18,6 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/openapi"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
-	"sigs.k8s.io/yaml"
 )
 
 // kustomize keeps its OpenAPI schema in package globals (kyaml/openapi),
@@ -44,9 +43,10 @@ var (
 // in warnings, one per line, rather than mixed into the command's output.
 //
 // remote are the remote entries of resources and components (URLs, remote
-// Git bases) left out of the build: kustomize-controller fetches them, the
-// validator never does, and renders the rest.
-func kustomizeBuild(fs filesys.FileSystem, dir string) (res resmap.ResMap, warnings, remote []string, err error) {
+// Git bases) and the generator files given as URLs, left out of the build:
+// kustomize-controller fetches them, the validator never does, and renders
+// the rest.
+func kustomizeBuild(fs filesys.FileSystem, dir string) (res resmap.ResMap, warnings []string, remote []remoteSource, err error) {
 	res, warnings, remote, alone, err := build(fs, dir, false)
 	if alone {
 		res, warnings, remote, _, err = build(fs, dir, true)
@@ -57,7 +57,7 @@ func kustomizeBuild(fs filesys.FileSystem, dir string) (res resmap.ResMap, warni
 // build runs one build, alone (holding buildMu) or shared. A shared build
 // reports again, and nothing else, when it must run alone: the schema
 // needs a reset, or the kustomization changes it.
-func build(fs filesys.FileSystem, dir string, alone bool) (res resmap.ResMap, warnings, remote []string, again bool, err error) {
+func build(fs filesys.FileSystem, dir string, alone bool) (res resmap.ResMap, warnings []string, remote []remoteSource, again bool, err error) {
 	if alone {
 		buildMu.Lock()
 		defer buildMu.Unlock()
@@ -99,10 +99,7 @@ func build(fs filesys.FileSystem, dir string, alone bool) (res resmap.ResMap, wa
 		}
 		schemaDirty = true
 	}
-	if watch.remote != nil {
-		return nil, nil, nil, false, watch.remote
-	}
-	return res, nil, watch.remoteResources, false, err
+	return res, nil, watch.remote, false, err
 }
 
 // schemaFieldRe matches the top-level kustomization fields that change the
@@ -110,17 +107,25 @@ func build(fs filesys.FileSystem, dir string, alone bool) (res resmap.ResMap, wa
 var schemaFieldRe = regexp.MustCompile(`(?m)^(openapi|crds):`)
 
 // schemaWatch notes when a kustomization read during a build can change
-// the global schema, and keeps kustomize from downloading generator files.
+// the global schema, and keeps kustomize from fetching anything remote.
 type schemaWatch struct {
 	filesys.FileSystem
 	// shared is set when other builds run at the same time: the build is
 	// then stopped at a kustomization that changes the schema.
 	shared        bool
 	changesSchema bool
-	// remote is the first generator file source given as a URL.
-	remote *remoteFileError
-	// remoteResources are the remote resources and components left out.
-	remoteResources []string
+	// remote are the remote resources, components and generator files
+	// left out.
+	remote []remoteSource
+}
+
+// remoteSource is one remote entry of a kustomization left out of a build:
+// a resource or component, or a generator's file (generator set).
+type remoteSource struct {
+	url string
+	// generator is "configMapGenerator NAME" or "secretGenerator NAME"
+	// for a file source, and kustomization the file that names it.
+	generator, kustomization string
 }
 
 func (w *schemaWatch) ReadFile(path string) ([]byte, error) {
@@ -134,31 +139,20 @@ func (w *schemaWatch) ReadFile(path string) ([]byte, error) {
 			return nil, errChangesSchema
 		}
 	}
-	if bytes.Contains(data, []byte("://")) {
-		var rf *remoteFileError
-		if errors.As(remoteGeneratorFile(path, data), &rf) {
-			// kustomize would download it: point it at a file that does
-			// not exist instead, so that the build fails offline, and
-			// report the remote file as the cause.
-			if w.remote == nil {
-				w.remote = rf
-			}
-			data = bytes.ReplaceAll(data, []byte(rf.url), []byte("gitops-validate-remote-file-not-fetched"))
-		}
-	}
-	kept, dropped, err := withoutRemoteResources(w.FileSystem, path, data)
+	kept, dropped, err := withoutRemote(w.FileSystem, path, data)
 	if err != nil {
 		return data, nil // kustomize reports the syntax error
 	}
-	w.remoteResources = append(w.remoteResources, dropped...)
+	w.remote = append(w.remote, dropped...)
 	return kept, nil
 }
 
-// withoutRemoteResources drops the remote entries (a URL, a remote Git
-// base) from a kustomization's resources and components, and returns them.
-// An entry that names an existing local path is kept whatever it looks
-// like.
-func withoutRemoteResources(fs filesys.FileSystem, path string, data []byte) ([]byte, []string, error) {
+// withoutRemote drops the remote entries (a URL, a remote Git base) from a
+// kustomization's resources and components, and the files and env files
+// given as URLs from its generators, and returns them. An entry that names
+// an existing local path is kept whatever it looks like. A generator
+// without its remote files still generates its object, from the rest.
+func withoutRemote(fs filesys.FileSystem, path string, data []byte) ([]byte, []remoteSource, error) {
 	if !bytes.Contains(data, []byte("://")) && !remoteHintRe.Match(data) {
 		return data, nil, nil
 	}
@@ -166,22 +160,63 @@ func withoutRemoteResources(fs filesys.FileSystem, path string, data []byte) ([]
 	if err != nil {
 		return data, nil, err
 	}
-	var dropped []string
+	var dropped []remoteSource
+	// filter drops the scalar items of a sequence that drop reports.
+	filter := func(list *kyaml.Node, drop func(string) bool) {
+		if list == nil || list.Kind != kyaml.SequenceNode {
+			return
+		}
+		kept := list.Content[:0]
+		for _, it := range list.Content {
+			if it.Kind != kyaml.ScalarNode || !drop(it.Value) {
+				kept = append(kept, it)
+			}
+		}
+		list.Content = kept
+	}
 	for _, field := range []string{"resources", "components"} {
-		list := node.Field(field)
-		if list == nil || list.Value.YNode().Kind != kyaml.SequenceNode {
+		if list := node.Field(field); list != nil {
+			filter(list.Value.YNode(), func(v string) bool {
+				if isRemote(v) && !fs.Exists(filepath.Join(filepath.Dir(path), v)) {
+					dropped = append(dropped, remoteSource{url: v})
+					return true
+				}
+				return false
+			})
+		}
+	}
+	for _, field := range []string{"configMapGenerator", "secretGenerator"} {
+		gens := node.Field(field)
+		if gens == nil || gens.Value.YNode().Kind != kyaml.SequenceNode {
 			continue
 		}
-		items := list.Value.YNode().Content
-		kept := items[:0]
-		for _, it := range items {
-			if it.Kind == kyaml.ScalarNode && isRemote(it.Value) && !fs.Exists(filepath.Join(filepath.Dir(path), it.Value)) {
-				dropped = append(dropped, it.Value)
+		for _, gen := range gens.Value.YNode().Content {
+			if gen.Kind != kyaml.MappingNode {
 				continue
 			}
-			kept = append(kept, it)
+			name := ""
+			for i := 0; i+1 < len(gen.Content); i += 2 {
+				if gen.Content[i].Value == "name" {
+					name = gen.Content[i+1].Value
+				}
+			}
+			for i := 0; i+1 < len(gen.Content); i += 2 {
+				if k := gen.Content[i].Value; k != "files" && k != "envs" {
+					continue
+				}
+				filter(gen.Content[i+1], func(v string) bool {
+					src := v
+					if _, after, ok := strings.Cut(v, "="); ok {
+						src = after // key=source
+					}
+					if !strings.Contains(src, "://") {
+						return false
+					}
+					dropped = append(dropped, remoteSource{url: src, generator: field + " " + name, kustomization: path})
+					return true
+				})
+			}
 		}
-		list.Value.YNode().Content = kept
 	}
 	if len(dropped) == 0 {
 		return data, nil, nil
@@ -208,48 +243,6 @@ func isRemote(p string) bool {
 // errChangesSchema stops a shared build at a kustomization that changes
 // the schema, to be run again alone.
 var errChangesSchema = errors.New("the kustomization changes the OpenAPI schema: build it alone")
-
-// remoteFileError is a generator file given as a URL: kustomize would
-// download it, which the validator never does.
-type remoteFileError struct {
-	kustomization, generator, url string
-}
-
-func (e *remoteFileError) Error() string {
-	return fmt.Sprintf("%s %s: the file source %s is remote", e.kustomization, e.generator, e.url)
-}
-
-// remoteGeneratorFile refuses a kustomization whose configMapGenerator or
-// secretGenerator reads a file from a URL, before kustomize fetches it.
-func remoteGeneratorFile(path string, data []byte) error {
-	var kus kustypes.Kustomization
-	if err := yaml.Unmarshal(data, &kus); err != nil {
-		return nil // kustomize reports the syntax error
-	}
-	check := func(what string, args kustypes.GeneratorArgs) error {
-		for _, f := range args.FileSources {
-			src := f
-			if _, v, ok := strings.Cut(f, "="); ok {
-				src = v // key=source
-			}
-			if strings.Contains(src, "://") {
-				return &remoteFileError{kustomization: path, generator: what + " " + args.Name, url: src}
-			}
-		}
-		return nil
-	}
-	for _, g := range kus.ConfigMapGenerator {
-		if err := check("configMapGenerator", g.GeneratorArgs); err != nil {
-			return err
-		}
-	}
-	for _, g := range kus.SecretGenerator {
-		if err := check("secretGenerator", g.GeneratorArgs); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 func isKustomizationName(name string) bool {
 	for _, n := range konfig.RecognizedKustomizationFileNames() {

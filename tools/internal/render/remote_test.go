@@ -2,13 +2,17 @@ package render
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 )
@@ -46,15 +50,21 @@ func countingServer(t *testing.T, body string) (*httptest.Server, *atomic.Int32)
 }
 
 // TestRemoteGeneratorFile: a configMapGenerator or secretGenerator file
-// given as a URL makes the Kustomization "not available offline", like a
-// remote resource, and is never downloaded.
+// given as a URL is left out, like a remote resource, and never
+// downloaded: the generator makes its object from the rest, and one info
+// names the file.
 func TestRemoteGeneratorFile(t *testing.T) {
 	srv, requests := countingServer(t, "{}")
-	for _, tt := range []struct{ name, gen, want string }{
-		{"configMapGenerator file", "configMapGenerator:\n  - name: dash\n    files:\n      - " + srv.URL + "/dash.json\n",
-			"configMapGenerator dash in app/kustomization.yaml generates from the remote file " + srv.URL + "/dash.json"},
+	for _, tt := range []struct {
+		name, gen, want string
+		keys            []string
+	}{
+		{"configMapGenerator file beside a local one", "configMapGenerator:\n  - name: dash\n    files:\n      - " + srv.URL + "/dash.json\n      - local.json\n",
+			"without the remote generator files " + srv.URL + "/dash.json (configMapGenerator dash in app/kustomization.yaml)", []string{"local.json"}},
 		{"secretGenerator key=URL", "secretGenerator:\n  - name: ca\n    files:\n      - ca.crt=" + srv.URL + "/ca.crt\n",
-			"secretGenerator ca in app/kustomization.yaml generates from the remote file " + srv.URL + "/ca.crt"},
+			"without the remote generator files " + srv.URL + "/ca.crt (secretGenerator ca in app/kustomization.yaml)", nil},
+		{"env file", "configMapGenerator:\n  - name: env\n    envs:\n      - " + srv.URL + "/app.env\n    literals: [A=b]\n",
+			"without the remote generator files " + srv.URL + "/app.env (configMapGenerator env in app/kustomization.yaml)", []string{"A"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
@@ -64,8 +74,18 @@ func TestRemoteGeneratorFile(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(root, "app", "kustomization.yaml"), []byte(tt.gen), 0o644); err != nil {
 				t.Fatal(err)
 			}
+			if err := os.WriteFile(filepath.Join(root, "app", "local.json"), []byte("{}"), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			k := kustomization(t, "  path: ./app\n  sourceRef: {kind: GitRepository, name: flux-system}\n")
 			res := New(nil).Render(context.Background(), k, Source{Root: root}, nil)
+			if len(res.Objects) != 1 {
+				t.Fatalf("%d objects, want the generated one", len(res.Objects))
+			}
+			data, _, _ := unstructured.NestedStringMap(res.Objects[0].U.Object, "data")
+			if got := slices.Sorted(maps.Keys(data)); !slices.Equal(got, tt.keys) {
+				t.Errorf("generated keys %v, want %v", got, tt.keys)
+			}
 			if len(res.Findings) != 1 {
 				t.Fatalf("findings %+v, want one", res.Findings)
 			}
@@ -94,7 +114,7 @@ func TestRenderWithoutRemoteResources(t *testing.T) {
 	}{
 		{"a URL and a remote base among local files and a local dir with a dotted name",
 			"resources:\n  - " + srv.URL + "/crds.yaml\n  - cm.yaml\n  - github.com/org/repo//deploy?ref=v1\n  - sub.d\n", 2,
-			"rendered without the remote resources " + srv.URL + "/crds.yaml, github.com/org/repo//deploy?ref=v1"},
+			"rendered without the remote resources " + srv.URL + "/crds.yaml, github.com/org/repo//deploy?ref=v1, whose objects are not checked"},
 		{"a remote component",
 			"resources:\n  - cm.yaml\ncomponents:\n  - https://github.com/org/repo//component?ref=v1\n", 1,
 			"rendered without the remote resources https://github.com/org/repo//component?ref=v1"},

@@ -137,11 +137,7 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 		return out
 	}
 	if len(remote) > 0 {
-		f := finding.New(finding.RenderSource, k.File, k.Line, 0, kobj,
-			fmt.Sprintf("Kustomization %s is rendered without the remote resources %s, which are not fetched offline; the objects they hold are not checked", k.Ref, strings.Join(remote, ", ")))
-		f.Hint = "Vendor the remote manifests into the repository (kustomize-controller fetches them on every reconciliation, so a moved or changed URL changes the cluster without a commit)."
-		f.Kustomization = k.Ref.String()
-		out.Findings = append(out.Findings, f)
+		out.Findings = append(out.Findings, remoteFinding(k, kobj, src, remote))
 	}
 
 	subst, ok, err := newSubstituter(ctx, k, vars)
@@ -183,14 +179,15 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 				continue
 			}
 		}
-		var data []byte
-		var err error
-		if !ok {
-			data, err = rs.MarshalJSON()
-		} else {
+		m, err := toJSONMap(rs)
+		if err != nil {
+			out.Findings = append(out.Findings, resourceFinding(k, file, rs, err))
+			continue
+		}
+		if ok && subst.wants(rs, m) {
 			var missing []MissingVar
 			var unknown []string
-			data, missing, unknown, err = subst.apply(rs)
+			m, missing, unknown, err = subst.apply(rs, m)
 			for _, v := range unknown {
 				unknownVars[v] = true
 			}
@@ -209,15 +206,6 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 				out.Findings = append(out.Findings, f)
 				continue
 			}
-		}
-		if err != nil {
-			out.Findings = append(out.Findings, resourceFinding(k, file, rs, err))
-			continue
-		}
-		m, err := toJSONMap(data)
-		if err != nil {
-			out.Findings = append(out.Findings, resourceFinding(k, file, rs, err))
-			continue
 		}
 		u := &unstructured.Unstructured{Object: m}
 		if len(u.GetAnnotations()) == 0 {
@@ -250,8 +238,8 @@ func (k *Kustomization) FindingObject() finding.Object {
 // the callers that ask for it at the same time, each of which gets its own
 // resource map.
 //
-// remote are the remote resources left out (see kustomizeBuild).
-func (r *Renderer) build(src Source, dir, kfile string, manifest []byte) (res resmap.ResMap, remote []string, err error) {
+// remote are the remote sources left out (see kustomizeBuild).
+func (r *Renderer) build(src Source, dir, kfile string, manifest []byte) (res resmap.ResMap, remote []remoteSource, err error) {
 	root := src.Root
 	sum := sha256.Sum256(manifest)
 	ign := sha256.Sum256([]byte(src.Ignore.Key()))
@@ -283,7 +271,7 @@ func (r *Renderer) build(src Source, dir, kfile string, manifest []byte) (res re
 		if b, ok := v.(builtMap); ok && len(b.remote) > 0 {
 			// The rest does not build alone (a patch of a remote
 			// object, say): the Kustomization is not rendered.
-			err = &remoteResourceError{url: b.remote[0], err: err}
+			err = &remoteResourceError{url: b.remote[0].url, err: err}
 		}
 		return nil, nil, err
 	}
@@ -310,7 +298,31 @@ func (e *remoteResourceError) Unwrap() error { return e.err }
 // builtMap is what a shared build hands its callers.
 type builtMap struct {
 	res    resmap.ResMap
-	remote []string
+	remote []remoteSource
+}
+
+// remoteFinding lists what a Kustomization was rendered without.
+func remoteFinding(k *Kustomization, kobj finding.Object, src Source, remote []remoteSource) finding.Finding {
+	var resources, files []string
+	for _, r := range remote {
+		if r.generator == "" {
+			resources = append(resources, r.url)
+		} else {
+			files = append(files, fmt.Sprintf("%s (%s in %s)", r.url, r.generator, src.repoPath(r.kustomization)))
+		}
+	}
+	var parts []string
+	if len(resources) > 0 {
+		parts = append(parts, "the remote resources "+strings.Join(resources, ", ")+", whose objects are not checked")
+	}
+	if len(files) > 0 {
+		parts = append(parts, "the remote generator files "+strings.Join(files, ", ")+", so the objects generated from them lack those keys")
+	}
+	f := finding.New(finding.RenderSource, k.File, k.Line, 0, kobj,
+		fmt.Sprintf("Kustomization %s is rendered without %s: they are not fetched offline", k.Ref, strings.Join(parts, ", and without ")))
+	f.Hint = "Vendor the remote manifests and files into the repository (kustomize-controller fetches them on every reconciliation, so a moved or changed URL changes the cluster without a commit)."
+	f.Kustomization = k.Ref.String()
+	return f
 }
 
 // withOriginAnnotations asks kustomize to record each resource's origin
@@ -412,15 +424,6 @@ func (r *Renderer) renderFinding(k *Kustomization, src Source, err error) findin
 		f.Kustomization = k.Ref.String()
 		return f
 	}
-	var rf *remoteFileError
-	if errors.As(err, &rf) {
-		f := finding.New(finding.RenderSource, k.File, k.Line, 0, k.FindingObject(),
-			fmt.Sprintf("Kustomization %s is not rendered: %s generates from the remote file %s, which is not fetched offline; its objects are not checked",
-				k.Ref, rf.generator+" in "+src.repoPath(rf.kustomization), rf.url))
-		f.Hint = "Commit the file next to the kustomization (kustomize-controller downloads it on every reconciliation, so a changed URL changes the cluster without a commit)."
-		f.Kustomization = k.Ref.String()
-		return f
-	}
 	prefix := "kustomize build failed"
 	var ie *ignoredError
 	if errors.As(err, &ie) {
@@ -507,9 +510,9 @@ func trimRoot(msg, root string) string {
 	return strings.ReplaceAll(msg, root+string(filepath.Separator), "")
 }
 
-// toJSONMap converts a resource to JSON-typed data (int64, float64), which
+// jsonBytesToMap decodes JSON into JSON-typed data (int64, float64), which
 // the apimachinery helpers and CEL expect.
-func toJSONMap(data []byte) (map[string]any, error) {
+func jsonBytesToMap(data []byte) (map[string]any, error) {
 	var m map[string]any
 	if err := utiljson.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("decode rendered object: %w", err)

@@ -82,31 +82,55 @@ type MissingVar struct {
 	Field string
 }
 
-// apply returns rs as JSON after Flux's default (not strict) substitution:
-// a variable without a value or default becomes an empty string. Such
-// variables are returned in missing, each once, at the first field that
-// references it. When the values are unknown (s.unknown), such variables
-// are returned in unknown instead and substituted by themselves, ${VAR}.
+// wants reports whether Flux's substitution can change rs, whose JSON-typed
+// data is m: it holds a '$' (in a key or a string), there are variables
+// (or unknown ones, from an object Flux does read), and the object does
+// not turn substitution off. Any other object comes out of Flux's
+// substitution as it went in.
+func (s *substituter) wants(rs *resource.Resource, m map[string]any) bool {
+	return (len(s.vars) > 0 || s.unknown) && holdsDollar(m) &&
+		rs.GetLabels()[substituteKey] != kustomize.DisabledValue && rs.GetAnnotations()[substituteKey] != kustomize.DisabledValue
+}
+
+// holdsDollar reports whether a key or string value under v holds '$'.
+func holdsDollar(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.IndexByte(v, '$') >= 0
+	case map[string]any:
+		for k, e := range v {
+			if strings.IndexByte(k, '$') >= 0 || holdsDollar(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if holdsDollar(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// apply returns rs as JSON-typed data after Flux's default (not strict)
+// substitution: a variable without a value or default becomes an empty
+// string. Such variables are returned in missing, each once, at the first
+// field that references it. When the values are unknown (s.unknown), such
+// variables are returned in unknown instead and substituted by
+// themselves, ${VAR}. Call it only for objects s.wants.
 //
 // It does what kustomize.SubstituteVariables does (the object as YAML,
 // envsubst on the text, YAML to JSON) without its last step, decoding the
-// JSON back into the resource, which the caller would only encode to JSON
-// again: that round trip was most of the substitution's cost.
-//
-// The object is encoded to JSON once: an object whose JSON has no '$' has
-// none in its YAML either (neither encoding escapes it), so it is returned
-// as it is without the YAML; the YAML is made from that JSON (jsonToYAML,
-// what rs.AsYAML does, faster).
-func (s *substituter) apply(rs *resource.Resource) (data []byte, missing []MissingVar, unknown []string, err error) {
-	data, err = rs.MarshalJSON()
+// JSON back into the resource, which the caller would only encode again.
+// The YAML is made as rs.AsYAML makes it, from the object's JSON: the JSON
+// of m, which is byte for byte rs.MarshalJSON() (both encode the same
+// values with sorted keys) without its YAML encode and decode, and then
+// jsonToYAML, which is JSONToYAML, faster.
+func (s *substituter) apply(rs *resource.Resource, m map[string]any) (_ map[string]any, missing []MissingVar, unknown []string, err error) {
+	data, err := json.Marshal(m)
 	if err != nil {
 		return nil, nil, nil, err
-	}
-	// With no variables at all Flux does not substitute; unknown ones
-	// come from an object Flux does read.
-	if !bytes.ContainsRune(data, '$') || (len(s.vars) == 0 && !s.unknown) ||
-		rs.GetLabels()[substituteKey] == kustomize.DisabledValue || rs.GetAnnotations()[substituteKey] == kustomize.DisabledValue {
-		return data, nil, nil, nil
 	}
 	text, err := jsonToYAML(data)
 	if err != nil {
@@ -133,11 +157,11 @@ func (s *substituter) apply(rs *resource.Resource) (data []byte, missing []Missi
 	if err != nil {
 		return nil, missing, unknown, fmt.Errorf("envsubst error: variable substitution failed: %w", err)
 	}
-	data, err = yaml.YAMLToJSON([]byte(out))
-	if err != nil {
+	if data, err = yaml.YAMLToJSON([]byte(out)); err != nil {
 		return nil, missing, unknown, fmt.Errorf("envsubst error: YAMLToJSON: %w", err)
 	}
-	return data, missing, unknown, nil
+	m, err = jsonBytesToMap(data)
+	return m, missing, unknown, err
 }
 
 // substituteKey is the label or annotation that turns substitution off for
