@@ -120,7 +120,7 @@ func TestRenderWithoutRemoteResources(t *testing.T) {
 			"rendered without the remote resources https://github.com/org/repo//component?ref=v1"},
 		{"a patch of a remote object",
 			"resources:\n  - " + srv.URL + "/ns.yaml\n  - cm.yaml\npatches:\n  - patch: |-\n      apiVersion: v1\n      kind: Namespace\n      metadata: {name: remote, labels: {a: b}}\n", 0,
-			"is not rendered: it includes the remote resource " + srv.URL + "/ns.yaml"},
+			"is not rendered: without the remote resource " + srv.URL + "/ns.yaml, which is not fetched offline, kustomize build fails: "},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
@@ -153,5 +153,42 @@ func TestRenderWithoutRemoteResources(t *testing.T) {
 	}
 	if n := requests.Load(); n != 0 {
 		t.Errorf("a remote resource was fetched %d time(s)", n)
+	}
+}
+
+// A local file that does not parse fails the build whatever was left out
+// remotely: that is the error reported (kustomize-controller fails on it
+// too), not the remote entries.
+func TestRemoteLeftOutLocalYAMLError(t *testing.T) {
+	srv, requests := countingServer(t, "{}")
+	for name, kus := range map[string]string{
+		"a remote generator file": "resources: [bad.yaml]\nconfigMapGenerator:\n  - name: dash\n    files: [d.json=" + srv.URL + "/d.json]\n",
+		"a remote resource":       "resources: [bad.yaml, " + srv.URL + "/crds.yaml]\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			root := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(root, "app"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for p, d := range map[string]string{
+				"app/kustomization.yaml": kus,
+				"app/bad.yaml":           "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: *ns}\n",
+			} {
+				if err := os.WriteFile(filepath.Join(root, p), []byte(d), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			k := kustomization(t, "  path: ./app\n  sourceRef: {kind: GitRepository, name: flux-system}\n")
+			res := New(nil).Render(context.Background(), k, Source{Root: root}, nil)
+			if len(res.Findings) != 1 {
+				t.Fatalf("findings %+v, want one", res.Findings)
+			}
+			if f := res.Findings[0]; f.Rule != finding.RenderFailed || f.Severity != finding.Error || !strings.Contains(f.Message, "unknown anchor 'ns'") {
+				t.Errorf("finding %s %s at %s: %s\nwant render-failed (error) naming the unknown anchor", f.Rule, f.Severity, f.File, f.Message)
+			}
+		})
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("a remote source was fetched %d time(s)", n)
 	}
 }

@@ -268,10 +268,17 @@ func (r *Renderer) build(src Source, dir, kfile string, manifest []byte) (res re
 		return builtMap{res, remote}, err
 	})
 	if err != nil {
-		if b, ok := v.(builtMap); ok && len(b.remote) > 0 {
-			// The rest does not build alone (a patch of a remote
-			// object, say): the Kustomization is not rendered.
-			err = &remoteResourceError{url: b.remote[0].url, err: err}
+		if b, ok := v.(builtMap); ok && !strings.Contains(err.Error(), "MalformedYAMLError") {
+			// The rest may not build without a remote resource (a patch
+			// of a remote object, say); a generator builds without its
+			// remote files, and a local file that does not parse fails
+			// the build either way.
+			for _, rs := range b.remote {
+				if rs.generator == "" {
+					err = &remoteResourceError{url: rs.url, err: err}
+					break
+				}
+			}
 		}
 		return nil, nil, err
 	}
@@ -412,12 +419,16 @@ var quotedPathRe = regexp.MustCompile(`'([^'\s]+)'|File: ([^\s']+)|(/[^\s'":]+)`
 // resource. kustomize names paths relative to the directory being
 // accumulated, so the walk follows the directories as the message does.
 func (r *Renderer) renderFinding(k *Kustomization, src Source, err error) finding.Finding {
-	url := remoteResource(err.Error())
 	var rr *remoteResourceError
 	if errors.As(err, &rr) {
-		url = rr.url
+		f := finding.New(finding.RenderSource, k.File, k.Line, 0, k.FindingObject(),
+			fmt.Sprintf("Kustomization %s is not rendered: without the remote resource %s, which is not fetched offline, kustomize build fails: %v; its objects are not checked",
+				k.Ref, rr.url, trimRoot(rr.err.Error(), src.Root)))
+		f.Hint = "Vendor the remote manifests into the repository (kustomize-controller fetches them on every reconciliation, so a moved or changed URL changes the cluster without a commit)."
+		f.Kustomization = k.Ref.String()
+		return f
 	}
-	if url != "" {
+	if url := remoteResource(err.Error()); url != "" {
 		f := finding.New(finding.RenderSource, k.File, k.Line, 0, k.FindingObject(),
 			fmt.Sprintf("Kustomization %s is not rendered: it includes the remote resource %s, which is not fetched offline; its objects are not checked", k.Ref, url))
 		f.Hint = "Vendor the remote manifests into the repository (kustomize-controller fetches them on every reconciliation, so a moved or changed URL changes the cluster without a commit)."
