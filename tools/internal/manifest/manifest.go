@@ -59,6 +59,9 @@ func Parse(path string, data []byte) *File {
 			msg := strings.TrimPrefix(err.Error(), "yaml: ")
 			if pe != nil {
 				msg = pe.Message
+			} else if l := errorLine(data, err.Error()); l > 0 {
+				// An error without a position (an unknown anchor).
+				line, col = l, indent(data, l)+1
 			}
 			f.Findings = append(f.Findings, finding.New(finding.ParseSyntax, path, line, col, finding.Object{},
 				fmt.Sprintf("YAML syntax error: %s", msg)))
@@ -273,6 +276,27 @@ func problemLine(data []byte, from int, problem string) int {
 		}
 		var pe *yaml.ParserError
 		if errors.As(decodeAll(data[:end]), &pe) && pe.Message == problem {
+			return n
+		}
+	}
+	return 0
+}
+
+// errorLine finds the line of a decoding error that carries no position,
+// such as an alias of an anchor that does not exist: the shortest prefix
+// of whole lines that fails with the same error ends at it. The scan is
+// bounded; 0 means not found.
+func errorLine(data []byte, msg string) int {
+	const maxScan = 2000
+	end := 0
+	for n := 1; end < len(data) && n <= maxScan; n++ {
+		i := bytes.IndexByte(data[end:], '\n')
+		if i < 0 {
+			end = len(data)
+		} else {
+			end += i + 1
+		}
+		if err := decodeAll(data[:end]); err != nil && err.Error() == msg {
 			return n
 		}
 	}

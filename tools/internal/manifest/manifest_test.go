@@ -28,6 +28,9 @@ func TestParse(t *testing.T) {
 		{name: "flow sequence over two lines, error below", data: "a:\n  b: [1,\n    2]\n  c: 1\n d: 2\n", rule: finding.ParseSyntax, line: 5, col: 2, message: "did not find expected key"},
 		{name: "duplicate key", data: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  x: \"1\"\n  x: \"2\"\n", docs: 1, rule: finding.ParseDuplicateKey, line: 7, col: 3, message: `duplicate key "x" in .data (first at line 6)`},
 		{name: "merge keys are not duplicates", data: "base: &b {a: 1}\nx:\n  <<: *b\n  c: 2\n", docs: 1},
+		// go-yaml gives no position for an alias without its anchor.
+		{name: "unknown anchor", data: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: &n x\n  namespace: *ns\ndata:\n  a: *n\n", rule: finding.ParseSyntax, line: 5, col: 3, message: "unknown anchor 'ns' referenced"},
+		{name: "unknown anchor in a second document", data: "a: 1\n---\nb: &x 2\nc:\n  - *x\n  - *y\n", rule: finding.ParseSyntax, line: 6, col: 3, message: "unknown anchor 'y' referenced"},
 		{name: "anchors and custom tags are YAML", data: "a: &x 1\nb: *x\nc: !custom tag\n", docs: 1},
 	}
 	for _, tt := range tests {
