@@ -262,9 +262,26 @@ func (f *File) Find(kind, name string) *Doc {
 // from on that fails with the same problem ends at the bad line. The scan
 // is bounded; 0 means not found.
 func problemLine(data []byte, from int, problem string) int {
-	const maxScan = 500
+	return failingPrefix(data, from, from+500, func(err error) bool {
+		var pe *yaml.ParserError
+		return errors.As(err, &pe) && pe.Message == problem
+	})
+}
+
+// errorLine finds the line of a decoding error that carries no position,
+// such as an alias of an anchor that does not exist: the shortest prefix
+// of whole lines that fails with the same error ends at it. The scan is
+// bounded (2,000 lines); 0 means not found.
+func errorLine(data []byte, msg string) int {
+	return failingPrefix(data, 1, 2000, func(err error) bool { return err.Error() == msg })
+}
+
+// failingPrefix returns the first n from from on, below limit, such that
+// the first n lines of data fail to decode with an error that match
+// accepts, or 0.
+func failingPrefix(data []byte, from, limit int, match func(error) bool) int {
 	end := 0
-	for n := 1; end < len(data) && n < from+maxScan; n++ {
+	for n := 1; end < len(data) && n < limit; n++ {
 		i := bytes.IndexByte(data[end:], '\n')
 		if i < 0 {
 			end = len(data)
@@ -274,29 +291,7 @@ func problemLine(data []byte, from int, problem string) int {
 		if n < from {
 			continue
 		}
-		var pe *yaml.ParserError
-		if errors.As(decodeAll(data[:end]), &pe) && pe.Message == problem {
-			return n
-		}
-	}
-	return 0
-}
-
-// errorLine finds the line of a decoding error that carries no position,
-// such as an alias of an anchor that does not exist: the shortest prefix
-// of whole lines that fails with the same error ends at it. The scan is
-// bounded; 0 means not found.
-func errorLine(data []byte, msg string) int {
-	const maxScan = 2000
-	end := 0
-	for n := 1; end < len(data) && n <= maxScan; n++ {
-		i := bytes.IndexByte(data[end:], '\n')
-		if i < 0 {
-			end = len(data)
-		} else {
-			end += i + 1
-		}
-		if err := decodeAll(data[:end]); err != nil && err.Error() == msg {
+		if err := decodeAll(data[:end]); err != nil && match(err) {
 			return n
 		}
 	}
