@@ -161,11 +161,14 @@ func withoutRemote(fs filesys.FileSystem, path string, data []byte) ([]byte, []r
 		return data, nil, err
 	}
 	var dropped []remoteSource
-	// filter drops the scalar items of a sequence that drop reports.
-	filter := func(list *kyaml.Node, drop func(string) bool) {
-		if list == nil || list.Kind != kyaml.SequenceNode {
+	// filter drops the scalar items of the sequence under key in n that
+	// drop reports.
+	filter := func(n *kyaml.RNode, key string, drop func(string) bool) {
+		f := n.Field(key)
+		if f == nil || f.Value.YNode().Kind != kyaml.SequenceNode {
 			return
 		}
+		list := f.Value.YNode()
 		kept := list.Content[:0]
 		for _, it := range list.Content {
 			if it.Kind != kyaml.ScalarNode || !drop(it.Value) {
@@ -175,15 +178,13 @@ func withoutRemote(fs filesys.FileSystem, path string, data []byte) ([]byte, []r
 		list.Content = kept
 	}
 	for _, field := range []string{"resources", "components"} {
-		if list := node.Field(field); list != nil {
-			filter(list.Value.YNode(), func(v string) bool {
-				if isRemote(v) && !fs.Exists(filepath.Join(filepath.Dir(path), v)) {
-					dropped = append(dropped, remoteSource{url: v})
-					return true
-				}
-				return false
-			})
-		}
+		filter(node, field, func(v string) bool {
+			if isRemote(v) && !fs.Exists(filepath.Join(filepath.Dir(path), v)) {
+				dropped = append(dropped, remoteSource{url: v})
+				return true
+			}
+			return false
+		})
 	}
 	for _, field := range []string{"configMapGenerator", "secretGenerator"} {
 		gens := node.Field(field)
@@ -191,20 +192,13 @@ func withoutRemote(fs filesys.FileSystem, path string, data []byte) ([]byte, []r
 			continue
 		}
 		for _, gen := range gens.Value.YNode().Content {
-			if gen.Kind != kyaml.MappingNode {
-				continue
-			}
+			g := kyaml.NewRNode(gen)
 			name := ""
-			for i := 0; i+1 < len(gen.Content); i += 2 {
-				if gen.Content[i].Value == "name" {
-					name = gen.Content[i+1].Value
-				}
+			if n := g.Field("name"); n != nil {
+				name = n.Value.YNode().Value
 			}
-			for i := 0; i+1 < len(gen.Content); i += 2 {
-				if k := gen.Content[i].Value; k != "files" && k != "envs" {
-					continue
-				}
-				filter(gen.Content[i+1], func(v string) bool {
+			for _, key := range []string{"files", "envs"} {
+				filter(g, key, func(v string) bool {
 					src := v
 					if _, after, ok := strings.Cut(v, "="); ok {
 						src = after // key=source

@@ -419,18 +419,16 @@ var quotedPathRe = regexp.MustCompile(`'([^'\s]+)'|File: ([^\s']+)|(/[^\s'":]+)`
 // resource. kustomize names paths relative to the directory being
 // accumulated, so the walk follows the directories as the message does.
 func (r *Renderer) renderFinding(k *Kustomization, src Source, err error) finding.Finding {
+	var why string
 	var rr *remoteResourceError
 	if errors.As(err, &rr) {
-		f := finding.New(finding.RenderSource, k.File, k.Line, 0, k.FindingObject(),
-			fmt.Sprintf("Kustomization %s is not rendered: without the remote resource %s, which is not fetched offline, kustomize build fails: %v; its objects are not checked",
-				k.Ref, rr.url, trimRoot(rr.err.Error(), src.Root)))
-		f.Hint = "Vendor the remote manifests into the repository (kustomize-controller fetches them on every reconciliation, so a moved or changed URL changes the cluster without a commit)."
-		f.Kustomization = k.Ref.String()
-		return f
+		why = fmt.Sprintf("without the remote resource %s, which is not fetched offline, kustomize build fails: %v", rr.url, trimRoot(rr.err.Error(), src.Root))
+	} else if url := remoteResource(err.Error()); url != "" {
+		why = fmt.Sprintf("it includes the remote resource %s, which is not fetched offline", url)
 	}
-	if url := remoteResource(err.Error()); url != "" {
+	if why != "" {
 		f := finding.New(finding.RenderSource, k.File, k.Line, 0, k.FindingObject(),
-			fmt.Sprintf("Kustomization %s is not rendered: it includes the remote resource %s, which is not fetched offline; its objects are not checked", k.Ref, url))
+			fmt.Sprintf("Kustomization %s is not rendered: %s; its objects are not checked", k.Ref, why))
 		f.Hint = "Vendor the remote manifests into the repository (kustomize-controller fetches them on every reconciliation, so a moved or changed URL changes the cluster without a commit)."
 		f.Kustomization = k.Ref.String()
 		return f
