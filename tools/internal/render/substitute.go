@@ -124,9 +124,10 @@ func holdsDollar(v any) bool {
 // envsubst on the text, YAML to JSON) without its last step, decoding the
 // JSON back into the resource, which the caller would only encode again.
 // The YAML is made as rs.AsYAML makes it, from the object's JSON: the JSON
-// of m, which is byte for byte rs.MarshalJSON() (both encode the same
-// values with sorted keys) without its YAML encode and decode, and then
-// jsonToYAML, which is JSONToYAML, faster.
+// of m, which is rs.MarshalJSON() without its YAML encode and decode (byte
+// for byte but for an integer beyond int64 and negative zero, which come
+// out of the substitution as the same values either way; TestToJSONMap),
+// and then jsonToYAML, which is JSONToYAML, faster.
 func (s *substituter) apply(rs *resource.Resource, m map[string]any) (_ map[string]any, missing []MissingVar, unknown []string, err error) {
 	data, err := json.Marshal(m)
 	if err != nil {
