@@ -15,6 +15,7 @@ issuer_kinds := {"Issuer", "ClusterIssuer"}
 #   rationale: HTTP-01 needs Let's Encrypt to reach port 80 from the internet, and the cluster has no inbound ports. DNS-01 (Cloudflare API token) proves the domain without opening anything.
 #   remediation: Give every ACME solver a dns01 block (cloudflare with apiTokenSecretRef) and remove http01 solvers.
 deny contains result if {
+	input.kind in {"ClusterIssuer", "Issuer"} # guard
 	some msg in dns01_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }

@@ -64,6 +64,7 @@ members_findings contains msg if {
 #   rationale: Three voting members keep a majority when one node fails, so a primary is elected automatically and majority writes (which the consumer waits for) keep succeeding.
 #   remediation: Run the database as a replica set with 3 members (MongoDBCommunity/MongoDB spec.members, Percona spec.replsets[].size).
 deny contains result if {
+	input.kind in {"MongoDB", "MongoDBCommunity", "PerconaServerMongoDB"} # guard
 	some msg in members_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }
@@ -109,6 +110,7 @@ tls_findings contains msg if {
 #   rationale: Workouts and credentials cross the network between the app, the consumer and the members; TLS for clients and for replication (x509 member auth) keeps them encrypted even inside the cluster.
 #   remediation: Enable TLS and make it required (MongoDBCommunity security.tls.enabled without optional; MongoDB security.certsSecretPrefix; Percona tls.mode requireTLS), with certificates from cert-manager.
 deny contains result if {
+	input.kind in {"MongoDB", "MongoDBCommunity", "PerconaServerMongoDB"} # guard
 	some msg in tls_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }
@@ -149,6 +151,7 @@ rabbitmq_tls_findings contains msg if {
 #   rationale: Credentials and workout messages travel between the services and the broker; TLS-only listeners keep them encrypted and stop clients from silently falling back to clear text.
 #   remediation: Set spec.tls.secretName (a cert-manager Certificate's Secret) and spec.tls.disableNonTLSListeners true; clients use amqps:// on 5671.
 deny contains result if {
+	input.kind == "RabbitmqCluster" # guard
 	some msg in rabbitmq_tls_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }
@@ -161,6 +164,7 @@ deny contains result if {
 #   rationale: Flux deletes what leaves Git. A removed, renamed or moved file (even one moved to another Kustomization, whose old owner prunes it before the new one applies it) would delete a broker, a database or a volume, and the data with it. The list of stateful kinds is stateful_kinds in policies/lib/lib.rego.
 #   remediation: Annotate the object with kustomize.toolkit.fluxcd.io/prune disabled (helm.sh/resource-policy keep for an object a chart renders); delete it by hand when it must really go (docs/runbook.md, Removing stateful data).
 deny contains result if {
+	input.kind in {"MongoDB", "MongoDBCommunity", "PerconaServerMongoDB", "PersistentVolumeClaim", "RabbitmqCluster", "StatefulSet"} # guard
 	destroys := lib.stateful(input)
 	not lib.prune_protected(input)
 	a := lib.prune_annotation(input)

@@ -111,6 +111,7 @@ within_bounds(ns) if {
 #   rationale: Intervals below a minute hammer the API server and the sources' rate limits; above a day, drift goes uncorrected for too long.
 #   remediation: Set spec.interval between 1m and 24h (e.g. 10m for Kustomizations, 30m for HelmReleases, 12h for chart repositories).
 deny contains result if {
+	input.kind in {"Bucket", "GitRepository", "HelmChart", "HelmRelease", "HelmRepository", "Kustomization", "OCIRepository"} # guard
 	some msg in interval_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }
@@ -184,6 +185,7 @@ upgrade_remediates(remediation) if object.get(remediation, "strategy", "rollback
 #   rationale: Without remediation a failed install or upgrade leaves the release failed until someone notices; retries with rollback recover from transient failures by themselves.
 #   remediation: Set spec.install.remediation.retries and spec.upgrade.remediation.retries (e.g. 3), keeping the upgrade strategy rollback.
 deny contains result if {
+	input.kind == "HelmRelease" # guard
 	some msg in remediation_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }
@@ -217,6 +219,7 @@ source_ref_findings contains msg if {
 #   rationale: A sourceRef without a namespace resolves in the object's own namespace, so the same manifest means different sources depending on where it lands; with multi-tenancy lockdown it breaks.
 #   remediation: Set sourceRef.namespace (spec.sourceRef, spec.chart.spec.sourceRef, spec.chartRef) explicitly, e.g. flux-system.
 deny contains result if {
+	input.kind in {"HelmRelease", "Kustomization"} # guard
 	some msg in source_ref_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }

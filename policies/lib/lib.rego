@@ -16,9 +16,6 @@ pod_controller_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
 
 workload_kinds := pod_controller_kinds | {"Pod", "CronJob"}
 
-# Workloads that run for ever (probes and replicas make sense for them).
-long_running_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Pod"}
-
 # pod_spec(obj) is the pod spec an object runs, for every kind that runs pods.
 pod_spec(obj) := obj.spec if obj.kind == "Pod"
 

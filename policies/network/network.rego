@@ -23,6 +23,7 @@ ingress_controller(obj) if lib.labels(obj)["app.kubernetes.io/name"] == "traefik
 #   rationale: The cluster has no inbound ports; traffic enters through Cloudflare Tunnel, the edge VIP and Traefik's NodePorts. A LoadBalancer Service asks for a public address. The Traefik chart defaults to LoadBalancer, so its HelmRelease must say otherwise.
 #   remediation: Use a ClusterIP Service behind the Gateway; for Traefik set service.spec.type NodePort in the HelmRelease values (service.type in older charts).
 deny contains result if {
+	input.kind in {"HelmRelease", "Service"} # guard
 	some msg in loadbalancer_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }
@@ -84,6 +85,7 @@ insecure_argument := `(?i)^--entrypoints\.[^.=]+\.(forwardedHeaders|proxyProtoco
 #   rationale: Traefik believes X-Forwarded-For/-Proto (and PROXY protocol) only from trustedIPs. Trusting 0.0.0.0/0 or running insecure lets any client spoof its address past allow-lists and rate limits.
 #   remediation: List only the edge proxies' ranges (the NGINX pool, the tunnel hosts) in ports.<entrypoint>.forwardedHeaders.trustedIPs / proxyProtocol.trustedIPs, and never set insecure.
 deny contains result if {
+	input.kind == "HelmRelease" # guard
 	some msg in trusted_ip_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }
@@ -135,6 +137,7 @@ exposed(port) if port.expose["default"] == true
 #   rationale: The dashboard and API show every router, service and middleware. Reached only through the admin HTTPRoute with auth and allow-list filters, never through api.insecure, the chart's own IngressRoute or an exposed traefik port.
 #   remediation: In the Traefik HelmRelease values keep ingressRoute.dashboard.enabled false, api.insecure unset and ports.traefik.expose off; publish the dashboard with the admin HTTPRoute.
 deny contains result if {
+	input.kind == "HelmRelease" # guard
 	some msg in dashboard_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }
@@ -172,6 +175,7 @@ dashboard_findings contains msg if {
 #   rationale: /metrics tells an attacker versions, routes, queue depths and error rates. Prometheus scrapes it inside the cluster; nothing outside needs it.
 #   remediation: Remove /metrics matches from HTTPRoutes and keep ports.metrics.expose off in the Traefik values; scrape metrics in-cluster.
 deny contains result if {
+	input.kind in {"HTTPRoute", "HelmRelease"} # guard
 	some msg in metrics_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }
@@ -216,6 +220,7 @@ deny contains result if {
 #   rationale: Every byte to the apps is encrypted with a certificate cert-manager manages from the listener's certificateRefs; plain HTTP listeners exist only to redirect (see network-http-redirect-only).
 #   remediation: Use protocol HTTPS with tls.mode Terminate and tls.certificateRefs naming the Secret cert-manager fills; use HTTP only for a redirect listener.
 deny contains result if {
+	input.kind == "Gateway" # guard
 	some msg in gateway_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }

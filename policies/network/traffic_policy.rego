@@ -26,6 +26,7 @@ traefik_service_specs[where] := object.get(svc, "spec", {}) if {
 #   rationale: With externalTrafficPolicy Cluster (the default) kube-proxy may forward a node-port connection to a pod on another node and replaces its source address with the node's (SNAT). Traefik then sees a node instead of the edge NGINX, ignores the PROXY header that carries the client address (nodes are not trusted edge addresses), and every client looks like a node. IP allow-lists then let everyone through and all clients share one rate limit.
 #   remediation: "Set spec.externalTrafficPolicy: Local on the Service (for Traefik, service.spec.externalTrafficPolicy: Local in the HelmRelease values) and let the edge NGINX skip nodes without a ready pod (max_fails, proxy_next_upstream; docs/edge.md). A Service whose pods never look at client addresses can take an exception saying so."
 deny contains result if {
+	input.kind in {"HelmRelease", "Service"} # guard
 	some msg in external_traffic_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }

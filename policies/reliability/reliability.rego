@@ -15,8 +15,6 @@ pod_spec := lib.pod_spec(input)
 
 app_containers := lib.app_containers(input)
 
-replicated_kinds := {"Deployment", "StatefulSet"}
-
 resource_problems(c) := {sprintf("resources.requests.%s", [r]) |
 	some r in ["cpu", "memory"]
 	not c.resources.requests[r]
@@ -30,6 +28,7 @@ resource_problems(c) := {sprintf("resources.requests.%s", [r]) |
 #   rationale: Requests let the scheduler place pods where they fit and protect them under pressure; a memory limit stops one leaking pod from getting the node's other pods OOM-killed. CPU limits are optional (they throttle).
 #   remediation: Set resources.requests.cpu, resources.requests.memory and resources.limits.memory on every container.
 deny contains result if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "ReplicationController", "StatefulSet"} # guard
 	some c in app_containers
 	missing := [p | some p in resource_problems(c)]
 	count(missing) > 0
@@ -45,7 +44,7 @@ deny contains result if {
 #   rationale: Without a readiness probe traffic reaches pods that cannot serve it (during start-up, a broker or database outage); without a liveness probe a hung process is never restarted.
 #   remediation: Add readinessProbe and livenessProbe (httpGet on the service's health endpoints, or tcpSocket/exec) to every container of long-running workloads.
 deny contains result if {
-	input.kind in lib.long_running_kinds
+	input.kind in {"DaemonSet", "Deployment", "Pod", "ReplicaSet", "ReplicationController", "StatefulSet"}
 	some c in app_containers
 	some probe in ["readinessProbe", "livenessProbe"]
 	not c[probe]
@@ -61,7 +60,7 @@ deny contains result if {
 #   rationale: "One replica is a single point of failure: every node drain, crash or rollout takes the service down."
 #   remediation: Set spec.replicas to 2 or more (3 for the consumer); a workload that must be a singleton needs an exception saying why.
 deny contains result if {
-	input.kind in replicated_kinds
+	input.kind in {"Deployment", "StatefulSet"}
 	not lib.upstream_flux(input)
 	lib.replicas(input) < 2
 	msg := sprintf("%s: runs %d replica(s); set spec.replicas to 2 or more", [lib.describe(input), lib.replicas(input)])
@@ -83,7 +82,7 @@ spread(spec) if {
 #   rationale: Replicas on the same node fail together; spreading them makes the replica count worth something.
 #   remediation: Add topologySpreadConstraints on kubernetes.io/hostname (maxSkew 1) or a podAntiAffinity on the pod's labels.
 deny contains result if {
-	input.kind in replicated_kinds
+	input.kind in {"Deployment", "StatefulSet"}
 	not lib.upstream_flux(input)
 	lib.replicas(input) > 1
 	not spread(pod_spec)
@@ -129,6 +128,7 @@ deny contains result if {
 #   rationale: A DoNotSchedule topology spread counts every node as a domain, including the tainted control-plane nodes its pods cannot run on (nodeTaintsPolicy defaults to Ignore). Those domains hold zero pods, so once each schedulable node has one replica, the next pod (a rollout's surge pod, a drained node's pod) exceeds maxSkew and stays Pending; with maxUnavailable 0 no rollout ever finishes.
 #   remediation: Set nodeTaintsPolicy Honor (and nodeAffinityPolicy Honor, the default) on every DoNotSchedule constraint, so only nodes the pods may run on count; for a Deployment a chart renders, in the HelmRelease values (values.topologySpreadConstraints for Traefik).
 deny contains result if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "ReplicationController", "StatefulSet"} # guard
 	some i, c in object.get(pod_spec, "topologySpreadConstraints", [])
 	object.get(c, "whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule"
 	object.get(c, "nodeTaintsPolicy", "Ignore") != "Honor"

@@ -15,6 +15,7 @@ secret_fields := ["data", "stringData"]
 #   rationale: Anything committed in clear text is readable by everyone with the repository, for ever (Git history). SOPS with age keeps values encrypted in Git and kustomize-controller decrypts them in the cluster.
 #   remediation: Encrypt the file with `sops --encrypt --in-place` using the repository's .sops.yaml (encrypted_regex ^(data|stringData)$), and give the Kustomization spec.decryption.provider sops.
 deny contains result if {
+	input.kind == "Secret" # guard
 	some msg in sops_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }

@@ -37,6 +37,7 @@ seccomp_confined(c, spec) if effective(c, spec, "seccompProfile").type in {"Runt
 #   rationale: A privileged container has every capability and all host devices; escaping it is owning the node.
 #   remediation: Remove securityContext.privileged or set it to false; grant the one capability that is needed instead.
 deny contains result if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "ReplicationController", "StatefulSet"} # guard
 	some c in containers
 	c.securityContext.privileged == true
 	msg := sprintf("%s: container %q is privileged; set securityContext.privileged: false", [lib.describe(input), c.name])
@@ -51,6 +52,7 @@ deny contains result if {
 #   rationale: Unless allowPrivilegeEscalation is false, a process can gain more privileges than its parent through setuid binaries or file capabilities.
 #   remediation: Set securityContext.allowPrivilegeEscalation to false on every container.
 deny contains result if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "ReplicationController", "StatefulSet"} # guard
 	some c in containers
 	not c.securityContext.allowPrivilegeEscalation == false
 	msg := sprintf("%s: container %q may escalate privileges; set securityContext.allowPrivilegeEscalation: false", [lib.describe(input), c.name])
@@ -65,6 +67,7 @@ deny contains result if {
 #   rationale: Sharing the node's network, PID or IPC namespace lets a pod see and reach everything on the node and bypasses NetworkPolicies. The Traefik HelmRelease values are checked too, since its pods are rendered in the cluster.
 #   remediation: Remove hostNetwork, hostPID and hostIPC (or set them to false) and expose the pod through a Service; Traefik is exposed by NodePort. A documented host-network ingress needs an exception with its reason.
 deny contains result if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "HelmRelease", "Job", "Pod", "ReplicaSet", "ReplicationController", "StatefulSet"} # guard
 	some msg in host_namespace_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }
@@ -90,6 +93,7 @@ host_namespace_findings contains msg if {
 #   rationale: A hostPath volume reads or writes the node's filesystem, from which a container can take over the node.
 #   remediation: Use an emptyDir, a ConfigMap, a Secret or a PersistentVolumeClaim instead of hostPath.
 deny contains result if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "ReplicationController", "StatefulSet"} # guard
 	some v in pod_spec.volumes
 	v.hostPath
 	msg := sprintf("%s: volume %q is a hostPath (%s); use emptyDir, a ConfigMap/Secret or a PVC", [lib.describe(input), v.name, v.hostPath.path])
@@ -104,6 +108,7 @@ deny contains result if {
 #   rationale: A hostPort opens an inbound port on the node, which the zero-trust design forbids; traffic enters only through the edge proxies and the ingress controller's NodePorts.
 #   remediation: Remove ports[].hostPort and reach the pod through a ClusterIP Service or the Gateway.
 deny contains result if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "ReplicationController", "StatefulSet"} # guard
 	some c in containers
 	some p in c.ports
 	p.hostPort
@@ -119,6 +124,7 @@ deny contains result if {
 #   rationale: A process running as UID 0 is root on the node once it escapes the container.
 #   remediation: Set securityContext.runAsNonRoot true (pod or container) and a non-zero runAsUser such as 65532; build images with a non-root USER.
 deny contains result if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "ReplicationController", "StatefulSet"} # guard
 	some msg in root_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }
@@ -145,6 +151,7 @@ root_findings contains msg if {
 #   rationale: A writable root filesystem lets an attacker drop tools and persist changes inside the container.
 #   remediation: Set securityContext.readOnlyRootFilesystem true on every container; mount an emptyDir where the program must write (e.g. /tmp).
 deny contains result if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "ReplicationController", "StatefulSet"} # guard
 	some c in containers
 	not c.securityContext.readOnlyRootFilesystem == true
 	msg := sprintf("%s: container %q has a writable root filesystem; set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where it writes", [lib.describe(input), c.name])
@@ -161,6 +168,7 @@ allowed_capabilities := {"NET_BIND_SERVICE", "CAP_NET_BIND_SERVICE"}
 #   rationale: Linux capabilities are root's powers in pieces; a service needs none of them except, when it binds a port below 1024, NET_BIND_SERVICE.
 #   remediation: Set securityContext.capabilities.drop to [ALL]; add back NET_BIND_SERVICE only if the process binds a port below 1024.
 deny contains result if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "ReplicationController", "StatefulSet"} # guard
 	some c in containers
 	some problem in capability_problems(object.get(c, ["securityContext", "capabilities"], {}))
 	msg := sprintf("%s: container %q: %s", [lib.describe(input), c.name, problem])
@@ -182,6 +190,7 @@ capability_problems(caps) := {"capabilities.drop does not contain ALL; set secur
 #   rationale: Without a seccomp profile every system call is open to the container, including the ones kernel exploits use.
 #   remediation: Set securityContext.seccompProfile.type RuntimeDefault on the pod (or Localhost with a reviewed profile).
 deny contains result if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "ReplicationController", "StatefulSet"} # guard
 	spec := pod_spec
 	some c in containers
 	not seccomp_confined(c, spec)
@@ -197,6 +206,7 @@ deny contains result if {
 #   rationale: A tag can be moved to other content at any time; only a digest says exactly what runs and what was reviewed. The Traefik HelmRelease is checked too (values.image.digest), since the edge runs it.
 #   remediation: Reference the image as name:tag@sha256:<digest> (the tag for people, the digest for the kubelet) and let Renovate bump both.
 deny contains result if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "HelmRelease", "Job", "Pod", "ReplicaSet", "ReplicationController", "StatefulSet"} # guard
 	some msg in digest_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }
@@ -231,6 +241,7 @@ image_tag(image) := tag if {
 #   rationale: The latest tag says nothing about the version; with a digest it misleads reviewers, without one it changes under your feet.
 #   remediation: Use the image's release tag together with its digest (name:1.2.3@sha256:...).
 deny contains result if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "ReplicationController", "StatefulSet"} # guard
 	some c in containers
 	image_tag(c.image) == "latest"
 	msg := sprintf("%s: container %q uses the latest tag (%q); use a release tag with its digest", [lib.describe(input), c.name, c.image])
@@ -245,6 +256,7 @@ deny contains result if {
 #   rationale: A mounted service account token lets anyone who gets code execution in the pod call the Kubernetes API as that account. Flux's own controllers (label app.kubernetes.io/part-of=flux in flux-system) are API clients by nature and exempt.
 #   remediation: Set spec.automountServiceAccountToken false in the pod template; a workload that calls the API needs an exception saying why.
 deny contains result if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "ReplicationController", "StatefulSet"} # guard
 	spec := pod_spec
 	not spec.automountServiceAccountToken == false
 	not lib.upstream_flux(input)
@@ -260,6 +272,7 @@ deny contains result if {
 #   rationale: Environment variables leak into child processes, crash dumps, debug endpoints and kubectl describe; files can be permission-restricted and rotated.
 #   remediation: Mount the Secret as a volume and point the program at it with a *_FILE variable (e.g. MONGODB_URI_FILE=/run/secrets/mongodb/uri); no env[].valueFrom.secretKeyRef, no envFrom[].secretRef.
 deny contains result if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "ReplicationController", "StatefulSet"} # guard
 	some msg in secret_env_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }
@@ -296,6 +309,7 @@ weak_security_context := {
 #   rationale: The Traefik chart runs as UID 65532 with a read-only root filesystem and no capabilities; values that weaken this undo the edge's hardening where the pod rules cannot see it (Helm renders the pods in the cluster).
 #   remediation: Remove the weakening value from the Traefik HelmRelease spec.values; keep runAsNonRoot true, runAsUser 65532, readOnlyRootFilesystem true, allowPrivilegeEscalation false, capabilities drop [ALL] (add at most NET_BIND_SERVICE).
 deny contains result if {
+	input.kind == "HelmRelease" # guard
 	some msg in traefik_values_findings
 	result := lib.result(rego.metadata.rule(), input, msg)
 }
