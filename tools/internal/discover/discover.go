@@ -11,8 +11,11 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"go.yaml.in/yaml/v4"
 
@@ -379,12 +382,15 @@ func fluxInstancePaths(root string) ([]instance, bool, error) {
 	return out, operator, err
 }
 
-// walkYAML parses, in walk order, every YAML file under root whose text
-// contains one of mentions, and calls fn with it. Hidden directories,
+// walkYAML parses every YAML file under root whose text contains one of
+// mentions, and calls fn with each, in walk order. Hidden directories,
 // skipDirs and directories skip reports true for are not entered; files
-// that cannot be read are passed over.
+// that cannot be read are passed over. The files are read and parsed on
+// every core: a repository of thousands of files spends most of this in
+// system calls, one file at a time.
 func walkYAML(root string, skip func(dir string) bool, mentions [][]byte, fn func(*manifest.File)) error {
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	var paths []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
 		}
@@ -394,17 +400,36 @@ func walkYAML(root string, skip func(dir string) bool, mentions [][]byte, fn fun
 			}
 			return nil
 		}
-		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" {
-			return nil
+		if ext := filepath.Ext(p); ext == ".yaml" || ext == ".yml" {
+			paths = append(paths, p)
 		}
-		data, err := os.ReadFile(p)
-		if err != nil || !slices.ContainsFunc(mentions, func(m []byte) bool { return bytes.Contains(data, m) }) {
-			return nil
-		}
-		rel, _ := filepath.Rel(root, p)
-		fn(manifest.Parse(filepath.ToSlash(rel), data))
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	files := make([]*manifest.File, len(paths))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(paths)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(paths); i = int(next.Add(1)) - 1 {
+				data, err := os.ReadFile(paths[i])
+				if err != nil || !slices.ContainsFunc(mentions, func(m []byte) bool { return bytes.Contains(data, m) }) {
+					continue
+				}
+				rel, _ := filepath.Rel(root, paths[i])
+				files[i] = manifest.Parse(filepath.ToSlash(rel), data)
+			}
+		})
+	}
+	wg.Wait()
+	for _, f := range files {
+		if f != nil {
+			fn(f)
+		}
+	}
+	return nil
 }
 
 // lookup returns the scalar at path under n, or "".

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -139,16 +140,27 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 			files[o.File] = true
 		}
 	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	if !skip(finding.ClassParse) {
-		for f := range files {
-			if pf, err := r.files.Get(f); err == nil {
-				add(pf.Findings...)
-			}
+		// Most files are parsed here for the first time: on every core.
+		paths := slices.Collect(maps.Keys(files))
+		const chunk = 64
+		for i := 0; i < len(paths); i += chunk {
+			g.Go(func() error {
+				for _, f := range paths[i:min(i+chunk, len(paths))] {
+					if pf, err := r.files.Get(f); err == nil {
+						add(pf.Findings...)
+					}
+				}
+				return nil
+			})
 		}
 	}
 
 	tools := <-prep
 	if tools.err != nil {
+		_ = g.Wait()
 		return nil, tools.err
 	}
 	validator, engine := tools.validator, tools.engine
@@ -171,8 +183,6 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 	}
 
 	var noSchema kindTally
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, c := range clusters {
 		// Per-object checks in chunks.
 		const chunk = 64
