@@ -183,48 +183,10 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 	}
 
 	var noSchema kindTally
+	// The cluster-wide checks first: they are one long task (the combined
+	// policies scan every object), which the per-object chunks then fill
+	// in around rather than wait for at the end.
 	for _, c := range clusters {
-		// Per-object checks in chunks.
-		const chunk = 64
-		for i := 0; i < len(c.Objects); i += chunk {
-			objs := c.Objects[i:min(i+chunk, len(c.Objects))]
-			g.Go(func() error {
-				var fs []finding.Finding
-				policyObjs := objs
-				for _, o := range objs {
-					if fromChart(o) {
-						// Helm writes it in the cluster: no file in Git to
-						// encrypt, so neither the Secret check nor the
-						// policies about Secrets in Git apply.
-						policyObjs = slices.DeleteFunc(slices.Clone(objs), fromChart)
-						break
-					}
-				}
-				for _, o := range objs {
-					if validator != nil {
-						for _, f := range schemaFindings(validator, o) {
-							if f.Rule == finding.SchemaNoSchema {
-								noSchema.add(c.Name, o, f)
-								continue
-							}
-							fs = append(fs, f)
-						}
-					}
-					if !skip(finding.ClassSecret) && !fromChart(o) {
-						fs = append(fs, secretcheck.Check(o, r.committed(o))...)
-					}
-				}
-				if engine != nil {
-					pf, err := checkPolicies(engine.CheckObjects(gctx, policyObjs))
-					if err != nil {
-						return err
-					}
-					fs = append(fs, pf...)
-				}
-				add(inCluster(c.Name, fs)...)
-				return nil
-			})
-		}
 		g.Go(func() error {
 			var fs []finding.Finding
 			if validator != nil {
@@ -274,6 +236,49 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 			add(inCluster(c.Name, fs)...)
 			return nil
 		})
+	}
+	for _, c := range clusters {
+		// Per-object checks in chunks.
+		const chunk = 64
+		for i := 0; i < len(c.Objects); i += chunk {
+			objs := c.Objects[i:min(i+chunk, len(c.Objects))]
+			g.Go(func() error {
+				var fs []finding.Finding
+				policyObjs := objs
+				for _, o := range objs {
+					if fromChart(o) {
+						// Helm writes it in the cluster: no file in Git to
+						// encrypt, so neither the Secret check nor the
+						// policies about Secrets in Git apply.
+						policyObjs = slices.DeleteFunc(slices.Clone(objs), fromChart)
+						break
+					}
+				}
+				for _, o := range objs {
+					if validator != nil {
+						for _, f := range schemaFindings(validator, o) {
+							if f.Rule == finding.SchemaNoSchema {
+								noSchema.add(c.Name, o, f)
+								continue
+							}
+							fs = append(fs, f)
+						}
+					}
+					if !skip(finding.ClassSecret) && !fromChart(o) {
+						fs = append(fs, secretcheck.Check(o, r.committed(o))...)
+					}
+				}
+				if engine != nil {
+					pf, err := checkPolicies(engine.CheckObjects(gctx, policyObjs))
+					if err != nil {
+						return err
+					}
+					fs = append(fs, pf...)
+				}
+				add(inCluster(c.Name, fs)...)
+				return nil
+			})
+		}
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
