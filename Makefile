@@ -50,9 +50,9 @@ fmt-check: ## fail on files gofmt would change
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v -e '/testdata/' -e '^third_party/')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-.PHONY: kustomize-api-check
-kustomize-api-check: ## third_party/kustomize-api is the pinned upstream module with third_party/kustomize-api.patch, nothing else
-	scripts/kustomize-api.sh --check
+.PHONY: third-party-check
+third-party-check: ## each third_party/<dir> is its pinned upstream module with third_party/<dir>.patch, nothing else
+	scripts/third-party.sh --check
 
 .PHONY: vet
 vet: ## go vet
@@ -78,7 +78,7 @@ fuzz: ## run each fuzz target briefly (the workout decoder and its fast path, th
 	$(GO) test -run='^$$' -fuzz='^FuzzParseForm$$' -fuzztime=$(FUZZTIME) ./src/internal/web
 
 .PHONY: lint
-lint: fmt-check vet shellcheck kustomize-api-check $(STATICCHECK) ## gofmt check, go vet, shellcheck, staticcheck (pinned), the patched kustomize
+lint: fmt-check vet shellcheck third-party-check $(STATICCHECK) ## gofmt check, go vet, shellcheck, staticcheck (pinned), the patched modules
 
 	$(STATICCHECK) ./...
 

@@ -269,6 +269,10 @@ require (
 )
 
 // The validator renders with kustomize patched not to record transformer
-// annotations it would remove again (third_party/kustomize-api.patch,
-// scripts/kustomize-api.sh).
-replace sigs.k8s.io/kustomize/api => ./third_party/kustomize-api
+// annotations it would remove again, and with Flux's generator patched not
+// to decode each file kustomize decodes again (third_party/README.md,
+// scripts/third-party.sh).
+replace (
+	github.com/fluxcd/pkg/kustomize => ./third_party/flux-kustomize
+	sigs.k8s.io/kustomize/api => ./third_party/kustomize-api
+)

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/kustomize/api/provider"
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/resource"
 	kustypes "sigs.k8s.io/kustomize/api/types"
@@ -133,6 +134,11 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 
 	res, remote, err := r.build(src, dir, kfile, manifest)
 	if err != nil {
+		if action == kustomize.CreatedAction {
+			if derr := undecodable(src.Root, dir, manifest); derr != nil {
+				err = derr
+			}
+		}
 		out.Findings = append(out.Findings, r.renderFinding(k, src, err))
 		return out
 	}
@@ -613,6 +619,52 @@ func withoutIgnored(manifest []byte, src Source, dir string) ([]byte, error) {
 		return nil, fmt.Errorf("write generated kustomization: %w", err)
 	}
 	return out, nil
+}
+
+// undecodable is the error kustomize-controller gives for a generated
+// kustomization one of whose files does not decode: its generator decodes
+// every file it lists before the build. The patched generator
+// (third_party/flux-kustomize.patch) leaves that to the build, which
+// decodes them anyway; after a failed build this looks for the file the
+// controller would name first, in its words, or returns nil.
+func undecodable(root, dir string, manifest []byte) error {
+	var kus kustypes.Kustomization
+	if err := yaml.Unmarshal(manifest, &kus); err != nil {
+		return nil
+	}
+	disk, err := securefs.MakeFsOnDiskSecure(root)
+	if err != nil {
+		return nil
+	}
+	rf := provider.NewDefaultDepProvider().GetResourceFactory()
+	for _, res := range kus.Resources {
+		path := filepath.Join(dir, res)
+		if disk.IsDir(path) {
+			continue
+		}
+		data, err := disk.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if err := decodes(rf, path, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodes parses data as the generator does, with its messages, a panic
+// of kustomize's parser included.
+func decodes(rf *resource.Factory, path string, data []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("recovered from panic while parsing YAML file %s: %v", filepath.Base(path), r)
+		}
+	}()
+	if _, err := rf.SliceFromBytes(data); err != nil {
+		return fmt.Errorf("failed to decode Kubernetes YAML from %s: %w", path, err)
+	}
+	return nil
 }
 
 // ignoredError is a build error of a source whose artifact lacks files the
