@@ -74,6 +74,7 @@ issuer_refs(obj) := {[kind, name] |
 #   remediation: Point cert-manager.io/cluster-issuer (or issuerRef) at a ClusterIssuer or Issuer defined in the repository, e.g. letsencrypt-production.
 deny contains result if {
 	some item in objects
+	item.contents.kind in {"Certificate", "Gateway", "Ingress"} # the kinds the call below answers for: a cheap test first
 	some ref in issuer_refs(item.contents)
 	not issuer_exists(ref[0], lib.namespace(item.contents), ref[1])
 	msg := sprintf("%s: asks for %s %q, which is not defined in the rendered cluster; define it or fix the name", [lib.describe(item.contents), ref[0], ref[1]])

@@ -48,6 +48,7 @@ covered(obj, labels) if {
 #   remediation: Add a PodDisruptionBudget with maxUnavailable 1 whose selector matches the members' pods (RabbitmqCluster app.kubernetes.io/name=<name>, MongoDB app=<name>-svc, a StatefulSet's template labels); Percona replsets set podDisruptionBudget.
 deny contains result if {
 	some item in objects
+	item.contents.kind in {"MongoDB", "MongoDBCommunity", "PerconaServerMongoDB", "RabbitmqCluster", "StatefulSet"} # the kinds the call below answers for: a cheap test first
 	labels := stateful(item.contents)
 	not covered(item.contents, labels)
 	msg := sprintf("%s: no PodDisruptionBudget selects its pods (labels %v); add one with maxUnavailable: 1", [lib.describe(item.contents), labels])
@@ -57,6 +58,7 @@ deny contains result if {
 # stateful_by_namespace[ns] describes the stateful objects in namespace ns.
 stateful_by_namespace[lib.namespace(item.contents)] contains lib.describe(item.contents) if {
 	some item in objects
+	item.contents.kind in {"MongoDB", "MongoDBCommunity", "PerconaServerMongoDB", "PersistentVolumeClaim", "RabbitmqCluster", "StatefulSet"} # the kinds the call below answers for: a cheap test first
 	lib.stateful(item.contents)
 	lib.namespace(item.contents) != ""
 }
