@@ -88,24 +88,25 @@ type MissingVar struct {
 // not turn substitution off. Any other object comes out of Flux's
 // substitution as it went in.
 func (s *substituter) wants(rs *resource.Resource, m map[string]any) bool {
-	return (len(s.vars) > 0 || s.unknown) && holdsDollar(m) &&
+	return (len(s.vars) > 0 || s.unknown) && AnyString(m, true, func(s string) bool { return strings.IndexByte(s, '$') >= 0 }) &&
 		rs.GetLabels()[substituteKey] != kustomize.DisabledValue && rs.GetAnnotations()[substituteKey] != kustomize.DisabledValue
 }
 
-// holdsDollar reports whether a key or string value under v holds '$'.
-func holdsDollar(v any) bool {
+// AnyString reports whether match holds for a string value under v
+// (JSON-typed data), or, with keys set, for a map key.
+func AnyString(v any, keys bool, match func(string) bool) bool {
 	switch v := v.(type) {
 	case string:
-		return strings.IndexByte(v, '$') >= 0
+		return match(v)
 	case map[string]any:
 		for k, e := range v {
-			if strings.IndexByte(k, '$') >= 0 || holdsDollar(e) {
+			if keys && match(k) || AnyString(e, keys, match) {
 				return true
 			}
 		}
 	case []any:
 		for _, e := range v {
-			if holdsDollar(e) {
+			if AnyString(e, keys, match) {
 				return true
 			}
 		}

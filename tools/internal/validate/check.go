@@ -469,31 +469,10 @@ func holdsVariable(obj map[string]any, field string, beneath bool) bool {
 		}
 	}
 	if beneath {
-		return containsVariable(cur)
+		return render.AnyString(cur, false, func(s string) bool { return strings.Contains(s, "${") })
 	}
 	s, ok := cur.(string)
 	return ok && strings.Contains(s, "${")
-}
-
-// containsVariable reports whether a string in v holds ${...}.
-func containsVariable(v any) bool {
-	switch v := v.(type) {
-	case string:
-		return strings.Contains(v, "${")
-	case map[string]any:
-		for _, e := range v {
-			if containsVariable(e) {
-				return true
-			}
-		}
-	case []any:
-		for _, e := range v {
-			if containsVariable(e) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // withoutSOPS drops the sops metadata and replaces encrypted values by
