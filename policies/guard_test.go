@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -24,7 +25,10 @@ import (
 // rule's body for every other kind.
 var guardLine = regexp.MustCompile(`^\tinput\.kind (== "[A-Za-z]+"|in \{"[A-Za-z]+"(, "[A-Za-z]+")*\}) # guard$`)
 
-var kindLiteral = regexp.MustCompile(`"([A-Z][a-z]+(?:[A-Z][a-z]+)*)"`)
+var (
+	kindLiteral   = regexp.MustCompile(`"([A-Z][a-z]+(?:[A-Z][a-z]+)*)"`)
+	objectPackage = regexp.MustCompile(`(?m)^package homelab\.([a-z]+)$`)
+)
 
 // TestKindGuards checks that the `# guard` lines only save work: the pack
 // with them and the pack without them give the same findings on every
@@ -61,7 +65,7 @@ func TestKindGuards(t *testing.T) {
 		for _, m := range kindLiteral.FindAllSubmatch(data, -1) {
 			kinds[string(m[1])] = true
 		}
-		if m := regexp.MustCompile(`(?m)^package homelab\.([a-z]+)$`).FindSubmatch(data); m != nil && string(m[1]) != "lib" {
+		if m := objectPackage.FindSubmatch(data); m != nil && string(m[1]) != "lib" {
 			packages[string(m[1])] = true
 		}
 		guarded = append(guarded, rego.Module(p, string(data)))
@@ -98,17 +102,13 @@ func TestKindGuards(t *testing.T) {
 	if len(objs) < 50 {
 		t.Fatalf("only %d objects to compare on", len(objs))
 	}
-	sorted := slices.Sorted(func(yield func(string) bool) {
-		for k := range kinds {
-			if !yield(k) {
-				return
-			}
-		}
-	})
+	sorted := slices.Sorted(maps.Keys(kinds))
 	fired := 0
 	for _, o := range objs {
 		for _, kind := range sorted {
-			in := shallowWithKind(o, kind)
+			// A shallow copy: the engine does not change its input.
+			in := maps.Clone(o)
+			in["kind"] = kind
 			got := results(t, with, in)
 			want := results(t, without, in)
 			if !slices.Equal(got, want) {
@@ -134,17 +134,6 @@ func results(t *testing.T, pq rego.PreparedEvalQuery, obj map[string]any) []stri
 		out = append(out, m.(string))
 	}
 	slices.Sort(out)
-	return out
-}
-
-// shallowWithKind is obj with another kind; the rest is shared, and the
-// engine does not change its input.
-func shallowWithKind(obj map[string]any, kind string) map[string]any {
-	out := make(map[string]any, len(obj))
-	for k, v := range obj {
-		out[k] = v
-	}
-	out["kind"] = kind
 	return out
 }
 
