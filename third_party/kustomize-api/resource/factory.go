@@ -4,6 +4,7 @@
 package resource
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"log"
@@ -170,7 +171,7 @@ func (rf *Factory) resourcesFromRNodes(
 }
 
 func (rf *Factory) RNodesFromBytes(b []byte) ([]*yaml.RNode, error) {
-	nodes, err := kio.FromBytes(b)
+	nodes, err := fromBytes(b)
 	if err != nil {
 		return nil, err
 	}
@@ -299,4 +300,46 @@ func (rf *Factory) MakeSecret(kvLdr ifc.KvLoader, args *types.SecretArgs) (*Reso
 		return nil, err
 	}
 	return rf.makeOne(rn, &args.GeneratorArgs), nil
+}
+
+// fromBytes is kio.FromBytes, which de-anchors every document it reads:
+// RNode.DeAnchor copies each mapping and sets its fields again one by one,
+// even in a document without anchors. Here only a document where that can
+// change something is de-anchored: one with an anchor, an alias or a merge
+// key. For any other document DeAnchor returns an equal tree (a duplicated
+// key too keeps its values: each is set to the value of its first
+// occurrence, which is where it is set).
+func fromBytes(b []byte) ([]*yaml.RNode, error) {
+	nodes, err := (&kio.ByteReader{
+		OmitReaderAnnotations: true,
+		Reader:                bytes.NewBuffer(b),
+	}).Read()
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nodes {
+		if !needsDeAnchor(n.YNode()) {
+			continue
+		}
+		if err := n.DeAnchor(); err != nil {
+			return nil, err
+		}
+	}
+	return nodes, nil
+}
+
+// needsDeAnchor reports whether DeAnchor may change the tree under n.
+func needsDeAnchor(n *yaml.Node) bool {
+	if n == nil {
+		return false
+	}
+	if n.Anchor != "" || n.Kind == yaml.AliasNode || n.Tag == yaml.MergeTag {
+		return true
+	}
+	for _, c := range n.Content {
+		if needsDeAnchor(c) {
+			return true
+		}
+	}
+	return false
 }
