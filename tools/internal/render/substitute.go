@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/fluxcd/pkg/envsubst"
 	"github.com/fluxcd/pkg/envsubst/parse"
@@ -128,13 +129,11 @@ func AnyString(v any, keys bool, match func(string) bool) bool {
 // of m, which is rs.MarshalJSON() without its YAML encode and decode (byte
 // for byte but for an integer beyond int64 and negative zero, which come
 // out of the substitution as the same values either way; TestToJSONMap),
-// and then jsonToYAML, which is JSONToYAML, faster.
+// and then JSONToYAML. substitutionText and substituted make the text and
+// read the result without the JSON encoding and decoding between
+// (TestJSONToYAML, TestSubstituted).
 func (s *substituter) apply(rs *resource.Resource, m map[string]any) (_ map[string]any, missing []MissingVar, unknown []string, err error) {
-	data, err := json.Marshal(m)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	text, err := jsonToYAML(data)
+	text, err := substitutionText(m)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -159,11 +158,162 @@ func (s *substituter) apply(rs *resource.Resource, m map[string]any) (_ map[stri
 	if err != nil {
 		return nil, missing, unknown, fmt.Errorf("envsubst error: variable substitution failed: %w", err)
 	}
-	if data, err = yaml.YAMLToJSON([]byte(out)); err != nil {
-		return nil, missing, unknown, fmt.Errorf("envsubst error: YAMLToJSON: %w", err)
-	}
-	m, err = jsonBytesToMap(data)
+	m, err = substituted([]byte(out))
 	return m, missing, unknown, err
+}
+
+// substitutionText returns the YAML text Flux substitutes variables in:
+// what JSONToYAML makes of json.Marshal(m). The values of m, JSON-typed
+// data, are converted straight to what YAML v2 decodes their JSON into;
+// a value of another type takes the way through JSON.
+func substitutionText(m map[string]any) ([]byte, error) {
+	if v, ok := yamlOfJSON(m); ok {
+		return yamlv2.Marshal(v)
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return jsonToYAML(data)
+}
+
+// yamlOfJSON converts JSON-typed data as jsonToYAML converts its JSON
+// text; false for a value it does not convert so.
+func yamlOfJSON(v any) (any, bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[any]any, len(v))
+		for k, e := range v {
+			y, ok := yamlOfJSON(e)
+			if !ok || !utf8.ValidString(k) {
+				return nil, false
+			}
+			m[k] = y
+		}
+		return m, true
+	case []any:
+		s := make([]any, len(v))
+		for i, e := range v {
+			y, ok := yamlOfJSON(e)
+			if !ok {
+				return nil, false
+			}
+			s[i] = y
+		}
+		return s, true
+	case string:
+		// json.Marshal replaces invalid UTF-8.
+		return v, utf8.ValidString(v)
+	case bool, nil, int64:
+		// YAML v2 writes an int64 as it writes the int it decodes.
+		return v, true
+	case float64:
+		// A float that JSON writes as an integer beyond int64 decodes
+		// as uint64 in YAML v2, which writes its digits.
+		text, err := json.Marshal(v)
+		if err != nil {
+			return nil, false
+		}
+		return yamlNumber(string(text)), true
+	}
+	return nil, false
+}
+
+// substituted returns the substituted text as JSON-typed data, as Flux's
+// YAMLToJSON and this package's JSON decoding make it: the YAML v2 decoding
+// converted straight to JSON types. Anything the straight conversion does
+// not handle (a document that is not an object, keys that collide once
+// written as strings, values JSON cannot hold) takes that way, for the
+// same result or error.
+func substituted(text []byte) (map[string]any, error) {
+	var v any
+	if err := yamlv2.Unmarshal(text, &v); err != nil {
+		return nil, fmt.Errorf("envsubst error: YAMLToJSON: %w", err)
+	}
+	switch v.(type) {
+	case nil:
+		return nil, nil
+	case map[any]any:
+		if j, ok := jsonOfYAML(v); ok {
+			return j.(map[string]any), nil
+		}
+	}
+	data, err := yaml.YAMLToJSON(text)
+	if err != nil {
+		return nil, fmt.Errorf("envsubst error: YAMLToJSON: %w", err)
+	}
+	return jsonBytesToMap(data)
+}
+
+// jsonOfYAML converts what YAML v2 decodes into what JSONToYAML's JSON
+// decodes into with this package's decoding: keys as sigs.k8s.io/yaml
+// writes them, int64 for integers and for floats that JSON writes as
+// integers, float64 for other numbers.
+func jsonOfYAML(v any) (any, bool) {
+	switch v := v.(type) {
+	case map[any]any:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			key, ok := yamlKeyString(k)
+			if !ok {
+				return nil, false
+			}
+			if _, dup := m[key]; dup {
+				return nil, false
+			}
+			j, ok := jsonOfYAML(e)
+			if !ok {
+				return nil, false
+			}
+			m[key] = j
+		}
+		return m, true
+	case []any:
+		s := make([]any, len(v))
+		for i, e := range v {
+			j, ok := jsonOfYAML(e)
+			if !ok {
+				return nil, false
+			}
+			s[i] = j
+		}
+		return s, true
+	case string:
+		return v, utf8.ValidString(v)
+	case bool, nil:
+		return v, true
+	case int, int64, uint64, float64:
+		j, err := jsonValue(v)
+		return j, err == nil
+	}
+	return nil, false
+}
+
+// yamlKeyString writes a YAML v2 key as sigs.k8s.io/yaml's
+// convertToJSONableObject does; false for a key it rejects.
+func yamlKeyString(k any) (string, bool) {
+	switch k := k.(type) {
+	case string:
+		return k, utf8.ValidString(k)
+	case int:
+		return strconv.Itoa(k), true
+	case int64:
+		return strconv.FormatInt(k, 10), true
+	case float64:
+		s := strconv.FormatFloat(k, 'g', -1, 32)
+		switch s {
+		case "+Inf":
+			s = ".inf"
+		case "-Inf":
+			s = "-.inf"
+		case "NaN":
+			s = ".nan"
+		}
+		return s, true
+	case bool:
+		return strconv.FormatBool(k), true
+	}
+	return "", false
 }
 
 // substituteKey is the label or annotation that turns substitution off for
