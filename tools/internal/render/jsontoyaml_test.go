@@ -38,44 +38,45 @@ func TestJSONToYAML(t *testing.T) {
 		t.Run(name, func(t *testing.T) { compareJSONToYAML(t, []byte(in)) })
 	}
 	objects := 0
-	for _, root := range []string{"../../../apps", "../../../infrastructure", "../../../clusters", "../validate/testdata"} {
-		objects += compareTree(t, root)
-	}
+	forEachDocument(t, func(name, doc string) {
+		var v any
+		if yaml.Unmarshal([]byte(doc), &v) != nil || v == nil {
+			return
+		}
+		j, err := json.Marshal(v)
+		if err != nil {
+			return
+		}
+		objects++
+		t.Run(name, func(t *testing.T) { compareJSONToYAML(t, j) })
+	})
 	if objects < 100 {
 		t.Errorf("compared %d objects, want the fixtures' hundreds", objects)
 	}
 }
 
-// compareTree compares every YAML document under root, as JSON, and
-// returns how many it compared.
-func compareTree(t *testing.T, root string) int {
-	n := 0
-	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || (filepath.Ext(path) != ".yaml" && filepath.Ext(path) != ".yml") {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for i, doc := range strings.Split(string(data), "\n---") {
-			var v any
-			if yaml.Unmarshal([]byte(doc), &v) != nil || v == nil {
-				continue
+// forEachDocument calls fn with every YAML document of this repository's
+// manifests and the validator's fixtures, named by file and index.
+func forEachDocument(t *testing.T, fn func(name, doc string)) {
+	t.Helper()
+	for _, root := range []string{"../../../apps", "../../../infrastructure", "../../../clusters", "../validate/testdata"} {
+		err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || (filepath.Ext(path) != ".yaml" && filepath.Ext(path) != ".yml") {
+				return err
 			}
-			j, err := json.Marshal(v)
+			data, err := os.ReadFile(path)
 			if err != nil {
-				continue
+				return err
 			}
-			n++
-			t.Run(fmt.Sprintf("%s#%d", filepath.ToSlash(path), i), func(t *testing.T) { compareJSONToYAML(t, j) })
+			for i, doc := range strings.Split(string(data), "\n---") {
+				fn(fmt.Sprintf("%s#%d", filepath.ToSlash(path), i), doc)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	return n
 }
 
 func compareJSONToYAML(t *testing.T, in []byte) {
@@ -141,25 +142,10 @@ func TestSubstituted(t *testing.T) {
 		t.Errorf("colliding keys: %v, %v", m, err)
 	}
 	docs := 0
-	for _, root := range []string{"../../../apps", "../../../infrastructure", "../../../clusters", "../validate/testdata"} {
-		err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() || (filepath.Ext(path) != ".yaml" && filepath.Ext(path) != ".yml") {
-				return err
-			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			for i, doc := range strings.Split(string(data), "\n---") {
-				docs++
-				t.Run(fmt.Sprintf("%s#%d", filepath.ToSlash(path), i), func(t *testing.T) { compareSubstituted(t, []byte(doc)) })
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	forEachDocument(t, func(name, doc string) {
+		docs++
+		t.Run(name, func(t *testing.T) { compareSubstituted(t, []byte(doc)) })
+	})
 	if docs < 100 {
 		t.Errorf("compared %d documents, want the fixtures' hundreds", docs)
 	}
