@@ -225,8 +225,89 @@ func find(root string, explicit []string, from string, instances []instance) ([]
 			add(r.path, r.how())
 		}
 	}
+	eps = withoutRendered(root, eps, roots)
 	slices.SortFunc(eps, func(a, b EntryPoint) int { return strings.Compare(a.Path, b.Path) })
 	return eps, nil
+}
+
+// withoutRendered drops the entry points that a bootstrap Kustomization
+// (one that defines its own source) renders from a directory above them,
+// as kubernetes/flux renders kubernetes/flux/cluster in a repository that
+// moved to the Flux Operator and still applies its old bootstrap: both
+// are one cluster, and the inner one alone lacks what the bootstrap
+// applies besides it (sources, variables). Its reason joins the
+// bootstrap's.
+func withoutRendered(root string, eps []EntryPoint, roots []instance) []EntryPoint {
+	for _, r := range roots {
+		rp := clean(r.path)
+		outer := slices.IndexFunc(eps, func(e EntryPoint) bool { return e.Path == rp })
+		if !r.ownSource || outer < 0 {
+			continue
+		}
+		var absorbed []string
+		for _, e := range eps {
+			if e.Path != rp && (rp == "." || strings.HasPrefix(e.Path, rp+"/")) && renders(root, rp, e.Path) {
+				absorbed = append(absorbed, e.Path)
+				eps[outer].From += fmt.Sprintf("; it renders %s (%s)", e.Path, e.From)
+			}
+		}
+		eps = slices.DeleteFunc(eps, func(e EntryPoint) bool { return slices.Contains(absorbed, e.Path) })
+	}
+	return eps
+}
+
+// renders reports whether building the directory outer reaches inner, a
+// directory under it: Flux generates a kustomization that takes in every
+// subdirectory where there is none, and an existing one must list inner,
+// a file in it, or a directory on the way down among its resources or
+// components.
+func renders(root, outer, inner string) bool {
+	for dir := outer; dir != inner; {
+		entries, ok := kustomizationEntries(filepath.Join(root, filepath.FromSlash(dir)))
+		if !ok {
+			rest := inner
+			if dir != "." {
+				rest = strings.TrimPrefix(inner, dir+"/")
+			}
+			first, _, _ := strings.Cut(rest, "/")
+			dir = path.Join(dir, first)
+			continue
+		}
+		down := ""
+		for _, e := range entries {
+			p := path.Join(dir, e)
+			if p == inner || strings.HasPrefix(p, inner+"/") {
+				return true
+			}
+			if strings.HasPrefix(inner, p+"/") && len(p) > len(dir) {
+				down = p
+			}
+		}
+		if down == "" {
+			return false
+		}
+		dir = down
+	}
+	return true
+}
+
+// kustomizationEntries returns the resources and components of the
+// kustomization file in dir; false when there is none.
+func kustomizationEntries(dir string) ([]string, bool) {
+	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			continue
+		}
+		var k struct {
+			Resources  []string `yaml:"resources"`
+			Components []string `yaml:"components"`
+		}
+		// A kustomization that does not parse lists nothing reachable.
+		_ = yaml.Unmarshal(data, &k)
+		return append(k.Resources, k.Components...), true
+	}
+	return nil, false
 }
 
 // instance is a bootstrap found in a file: a FluxInstance's sync or a
