@@ -171,7 +171,8 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 	annotations, _, _ := unstructured.NestedStringMap(k.Obj.Object, "spec", "commonMetadata", "annotations")
 
 	for _, rs := range res.Resources() {
-		file := originFile(rs, dir, src, kfile)
+		origin, _ := rs.GetOrigin()
+		file := originFile(origin, dir, src, kfile)
 		if rs.GetName() == "" || rs.GetKind() == "" || rs.GetApiVersion() == "" {
 			out.Findings = append(out.Findings, finding.New(finding.RenderFailed, file, 0, 0, finding.Object{Kind: rs.GetKind(), Name: rs.GetName()},
 				fmt.Sprintf("Kustomization %s: object without apiVersion, kind or name; kustomize-controller rejects the whole Kustomization", k.Ref)))
@@ -199,7 +200,11 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 			}
 			obj := finding.Object{APIVersion: rs.GetApiVersion(), Kind: rs.GetKind(), Namespace: rs.GetNamespace(), Name: rs.GetName()}
 			for _, v := range missing {
-				f := finding.New(finding.RenderVarMissing, file, 0, 0, obj,
+				vfile, line := file, 0
+				if gf, gl, ok := generatedVarSource(rs, origin, dir, src, v); ok {
+					vfile, line = gf, gl
+				}
+				f := finding.New(finding.RenderVarMissing, vfile, line, 0, obj,
 					fmt.Sprintf("variable ${%s} has no value in Kustomization %s (postBuild.substitute/substituteFrom) and no default; Flux substitutes an empty string", v.Name, k.Ref))
 				f.Kustomization = k.Ref.String()
 				f.Field, f.Variable = v.Field, v.Name
@@ -357,9 +362,8 @@ func withOriginAnnotations(manifest []byte) ([]byte, bool, error) {
 	return out, true, nil
 }
 
-func originFile(rs *resource.Resource, dir string, src Source, kfile string) string {
-	o, err := rs.GetOrigin()
-	if err != nil || o == nil || o.Repo != "" {
+func originFile(o *resource.Origin, dir string, src Source, kfile string) string {
+	if o == nil || o.Repo != "" {
 		return src.repoPath(kfile)
 	}
 	p := o.Path

@@ -282,3 +282,68 @@ data:
 		t.Errorf("missing\n  %v\nwant\n  %v", got, want)
 	}
 }
+
+// TestGeneratedVariableSource checks that a missing variable in a
+// generated ConfigMap is reported at the file and line that
+// reference it: a script of files (named or not), an
+// env file, a literal in the kustomization; an escaped reference is not
+// taken for it. A secretGenerator's data is base64: no variable there.
+func TestGeneratedVariableSource(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		"app/kustomization.yaml": `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+configMapGenerator:
+  - name: scripts
+    files:
+      - run.sh=./scripts/post-process.sh
+      - ./scripts/other.sh
+  - name: env
+    envs:
+      - ./vars.env
+  - name: literal
+    literals:
+      - greeting=hello
+      - target=${LITERAL}
+    options:
+      disableNameSuffixHash: true
+secretGenerator:
+  - name: creds
+    files:
+      - ./creds.txt
+`,
+		"app/scripts/post-process.sh": "#!/bin/sh\n# echo $${ESCAPED}\necho \"${SCRIPT}\"\n",
+		"app/scripts/other.sh":        "echo\n\necho ${OTHER:-x} ${OTHER2}\n",
+		"app/vars.env":                "A=1\nB=${ENV_VAR}\n",
+		"app/creds.txt":               "user=${SECRET_VAR}\n",
+	}
+	for p, data := range files {
+		path := filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k := kustomization(t, "  path: ./app\n  sourceRef: {kind: GitRepository, name: flux-system}\n  postBuild:\n    substitute: {UNUSED: x}\n")
+	res := New(nil).Render(context.Background(), k, Source{Root: root}, fakeVars{})
+	var got []string
+	for _, f := range res.Findings {
+		if f.Rule != finding.RenderVarMissing {
+			t.Errorf("unexpected finding %s: %s", f.Rule, f.Message)
+			continue
+		}
+		got = append(got, fmt.Sprintf("%s %s:%d", f.Variable, f.File, f.Line))
+	}
+	slices.Sort(got)
+	want := []string{
+		"ENV_VAR app/vars.env:2",
+		"LITERAL app/kustomization.yaml:14",
+		"OTHER2 app/scripts/other.sh:3",
+		"SCRIPT app/scripts/post-process.sh:3",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("findings\n%v\nwant\n%v", got, want)
+	}
+}
