@@ -21,6 +21,7 @@ const (
 	RenderSource       = "render-source-unavailable"
 	RenderAdmission    = "render-admission-mutation"
 	SchemaInvalid      = "schema-invalid"
+	SchemaFieldDropped = "schema-field-dropped"
 	SchemaUnknownKind  = "schema-unknown-kind"
 	SchemaNoSchema     = "schema-no-schema"
 	SchemaNotServed    = "schema-version-not-served"
@@ -65,6 +66,7 @@ var Rules = map[string]Rule{
 	RenderAdmission:    {RenderAdmission, ClassRender, Info, "Flux Kustomizations changed at admission", "A webhook or admission policy in the cluster changes Flux Kustomizations (for example it adds postBuild.substituteFrom), so their variables are not all in the manifests. Write the substitution into the Kustomizations to have their variables checked."},
 	RenderSource:       {RenderSource, ClassRender, Info, "Source not available offline", "The Kustomization reads from a source outside this repository; it is not rendered or checked."},
 	SchemaInvalid:      {SchemaInvalid, ClassSchema, Error, "Object does not match its schema", "Fix the field named in the message; the API server would reject the object."},
+	SchemaFieldDropped: {SchemaFieldDropped, ClassSchema, Error, "Unknown field that kustomize-controller drops", "Fix the field's name or remove it: kustomize-controller converts an object of a built-in kind to its Kubernetes type before applying it, which leaves out a field the type does not have, so the field has no effect (a warning when the field has no value)."},
 	SchemaUnknownKind:  {SchemaUnknownKind, ClassSchema, Error, "Unknown kind or version in a known API group", "Fix apiVersion/kind: the API group exists but has no such kind or version in the embedded CRDs. If the cluster runs another release of that CRD, add it to the repository or to crds in .gitops-validate.yaml."},
 	SchemaNoSchema:     {SchemaNoSchema, ClassSchema, Warning, "No schema for the kind", "Add the CRD to the repository, to tools/schemas/crds or to crds in .gitops-validate.yaml so the object is validated."},
 	SchemaNotServed:    {SchemaNotServed, ClassSchema, Error, "API version not served by the installed Flux release", "Use a version the installed Flux release serves (flux migrate rewrites the manifests), or upgrade Flux in the same change."},

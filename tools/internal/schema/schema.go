@@ -44,11 +44,20 @@ type Issue struct {
 	// Composite is set when no branch of a oneOf or anyOf matched: the
 	// cause may be anywhere beneath Field.
 	Composite bool
+	// Dropped is set for an unknown field of a kind of client-go's scheme
+	// whose object otherwise decodes into its Go type: a non-strict
+	// conversion to the type (which kustomize-controller makes before
+	// applying) leaves the field out rather than failing.
+	Dropped bool
 }
 
 // Validator validates objects. It is safe for concurrent use.
 type Validator struct {
 	scheme *runtime.Scheme
+	// client holds the kinds of client-go's scheme only, which
+	// kustomize-controller converts to their Go types before applying
+	// (not CustomResourceDefinition or APIService).
+	client *runtime.Scheme
 	codec  runtime.Decoder
 	groups map[string]bool // built-in groups
 	crds   *crdSet
@@ -61,6 +70,10 @@ type Validator struct {
 // crdFS (files named <group>_*.yaml are loaded when that group is first
 // needed).
 func New(crdFS ...fs.FS) (*Validator, error) {
+	client := runtime.NewScheme()
+	if err := clientscheme.AddToScheme(client); err != nil {
+		return nil, fmt.Errorf("build scheme: %w", err)
+	}
 	sch := runtime.NewScheme()
 	if err := clientscheme.AddToScheme(sch); err != nil {
 		return nil, fmt.Errorf("build scheme: %w", err)
@@ -75,6 +88,7 @@ func New(crdFS ...fs.FS) (*Validator, error) {
 	}
 	v := &Validator{
 		scheme: sch,
+		client: client,
 		codec:  kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, sch, sch, kjson.SerializerOptions{Strict: true}),
 		groups: map[string]bool{},
 		crds:   newCRDSet(),
@@ -292,7 +306,7 @@ func (v *Validator) validateBuiltin(gvk schema.GroupVersionKind, obj map[string]
 					issues = append(issues, Issue{Message: e.Error()})
 					continue
 				}
-				issues = append(issues, Issue{Field: dotted(m[2]), Message: fmt.Sprintf("%s field %q", m[1], m[2])})
+				issues = append(issues, Issue{Field: dotted(m[2]), Message: fmt.Sprintf("%s field %q", m[1], m[2]), Dropped: m[1] == "unknown" && v.client.Recognizes(gvk)})
 			}
 		} else {
 			msg := err.Error()

@@ -416,19 +416,37 @@ func schemaFindings(v *schema.Validator, o *render.Object) []finding.Finding {
 			// (render-variable-unknown): no verdict on its pattern.
 			continue
 		}
-		rule := finding.SchemaInvalid
+		rule, msg := finding.SchemaInvalid, fmt.Sprintf("%s: %s", o.ID(), is.Message)
 		switch {
 		case is.NoSchema:
 			rule = finding.SchemaNoSchema
 		case is.UnknownKind:
 			rule = finding.SchemaUnknownKind
+		case is.Dropped && normalized(o):
+			rule = finding.SchemaFieldDropped
+			msg += "; kustomize-controller drops it when it converts the object to its Kubernetes type before applying, so it has no effect"
 		}
-		f := finding.New(rule, o.File, 0, 0, o.FindingObject(), fmt.Sprintf("%s: %s", o.ID(), is.Message))
+		f := finding.New(rule, o.File, 0, 0, o.FindingObject(), msg)
+		if v, ok := fieldValue(obj, is.Field); rule == finding.SchemaFieldDropped && ok && v == nil {
+			// A key without a value: dropping it loses nothing.
+			f.Severity = finding.Warning
+		}
 		f.Field = is.Field
 		f.Kustomization = o.Owner.Ref.String()
 		out = append(out, f)
 	}
 	return out
+}
+
+// normalized reports whether kustomize-controller converts o to its Go
+// type before applying it (ssa/normalize): every built-in kind but Role
+// and ClusterRole, which it leaves alone. Objects of a Helm chart are
+// applied by Helm, whose OpenAPI validation fails on an unknown field.
+func normalized(o *render.Object) bool {
+	if o.Chart != nil {
+		return false
+	}
+	return o.U.GetAPIVersion() != "rbac.authorization.k8s.io/v1" || o.U.GetKind() != "Role" && o.U.GetKind() != "ClusterRole"
 }
 
 // committed reads a Secret's values as its file has them.
@@ -450,29 +468,43 @@ func (r *run) committed(o *render.Object) secretcheck.Committed {
 // (list indexes as numbers) still references a variable, ${VAR}; with
 // beneath, whether any string under the path does.
 func holdsVariable(obj map[string]any, field string, beneath bool) bool {
-	if field == "" {
+	cur, ok := fieldValue(obj, field)
+	if !ok {
 		return false
-	}
-	var cur any = obj
-	for _, step := range strings.Split(field, ".") {
-		switch c := cur.(type) {
-		case map[string]any:
-			cur = c[step]
-		case []any:
-			i, err := strconv.Atoi(step)
-			if err != nil || i < 0 || i >= len(c) {
-				return false
-			}
-			cur = c[i]
-		default:
-			return false
-		}
 	}
 	if beneath {
 		return render.AnyString(cur, false, func(s string) bool { return strings.Contains(s, "${") })
 	}
 	s, ok := cur.(string)
 	return ok && strings.Contains(s, "${")
+}
+
+// fieldValue returns the value at the dotted field path of obj (list
+// indexes as numbers); false when there is none.
+func fieldValue(obj map[string]any, field string) (any, bool) {
+	if field == "" {
+		return nil, false
+	}
+	var cur any = obj
+	for _, step := range strings.Split(field, ".") {
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[step]
+			if !ok {
+				return nil, false
+			}
+			cur = v
+		case []any:
+			i, err := strconv.Atoi(step)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, false
+			}
+			cur = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
 }
 
 // withoutSOPS drops the sops metadata and replaces encrypted values by

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
 	"github.com/homelab-gitops/homelab/tools/internal/config"
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 )
@@ -97,7 +100,8 @@ func TestFixturePerRule(t *testing.T) {
 		{"parse-duplicate-key", finding.ParseDuplicateKey, "apps/web/namespace.yaml", 5, `"name"`},
 		{"render-failed", finding.RenderFailed, "apps/web/kustomization.yaml", 10, "missing.yaml"},
 		{"render-variable-missing", finding.RenderVarMissing, "apps/web/deployment.yaml", 25, "${UNDEFINED_DOMAIN}"},
-		{"schema-invalid", finding.SchemaInvalid, "apps/web/deployment.yaml", 8, `"spec.replica"`},
+		{"schema-invalid", finding.SchemaInvalid, "apps/web/deployment.yaml", 8, `"spec.replicas": expected int32`},
+		{"schema-field-dropped", finding.SchemaFieldDropped, "apps/web/deployment.yaml", 8, `"spec.replica"`},
 		{"schema-unknown-kind", finding.SchemaUnknownKind, "apps/web/deployment.yaml", 0, "did you mean Certificate"},
 		{"graph-dependson-missing", finding.GraphDependsOn, "clusters/home/apps.yaml", 8, "flux-system/infra-config"},
 		{"graph-dependson-cycle", finding.GraphCycle, "clusters/home/apps.yaml", 0, "cycle"},
@@ -147,6 +151,57 @@ func TestFixturePerRule(t *testing.T) {
 				t.Errorf("error finding not counted")
 			}
 		})
+	}
+}
+
+// kustomize-controller converts an object of a client-go kind to its Go
+// type before applying it (fluxcd/pkg/ssa normalize, non-strict), which
+// drops an unknown field: the apply succeeds, the field has no effect. A
+// field without a value loses nothing (a warning); Role and ClusterRole
+// are not converted, so the API server's apply rejects the field.
+func TestDroppedFields(t *testing.T) {
+	rep, err := Run(context.Background(), Options{Root: fixture(t, "schema-field-dropped"), Policies: policies(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		`schema-field-dropped error "spec.replica"`:                                        "",
+		`schema-field-dropped warning "spec.template.spec.containers[0].imagePullPolicyy"`: "",
+		`schema-invalid error "rule"`:                                                      "",
+	}
+	for _, f := range rep.Findings {
+		if f.Class != finding.ClassSchema {
+			continue
+		}
+		for k := range want {
+			parts := strings.SplitN(k, " ", 3)
+			if f.Rule == parts[0] && string(f.Severity) == parts[1] && strings.Contains(f.Message, parts[2]) {
+				want[k] = f.Position()
+			}
+		}
+	}
+	for k, at := range want {
+		if at == "" {
+			for _, f := range rep.Findings {
+				t.Logf("%s: %s %s %s", f.Position(), f.Severity, f.Rule, f.Message)
+			}
+			t.Errorf("no finding %s", k)
+		}
+	}
+	// What kustomize-controller does with the Deployment: the same
+	// conversion drops the field.
+	dep := map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "web"},
+		"spec": map[string]any{"replica": int64(2), "selector": map[string]any{}}}
+	var typed appsv1.Deployment
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(dep, &typed); err != nil {
+		t.Fatalf("the conversion fails on an unknown field: %v", err)
+	}
+	back, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&typed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, kept := back["spec"].(map[string]any)["replica"]; kept {
+		t.Error("the conversion kept the unknown field")
 	}
 }
 
