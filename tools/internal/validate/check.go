@@ -427,7 +427,7 @@ func schemaFindings(v *schema.Validator, o *render.Object) []finding.Finding {
 			msg += "; kustomize-controller drops it when it converts the object to its Kubernetes type before applying, so it has no effect"
 		}
 		f := finding.New(rule, o.File, 0, 0, o.FindingObject(), msg)
-		if v, ok := fieldValue(obj, is.Field); rule == finding.SchemaFieldDropped && ok && v == nil {
+		if val, ok := fieldValue(obj, is.Field); rule == finding.SchemaFieldDropped && ok && val == nil {
 			// A key without a value: dropping it loses nothing.
 			f.Severity = finding.Warning
 		}
