@@ -259,7 +259,7 @@ func Start(ctx context.Context, g *proc.Group, cfg Config, log *slog.Logger) (*C
 // kind of the file when it starts, so their CRDs must be served by then;
 // the pod and node stages stay with the first kwok process.
 func (cl *Cluster) StartStatusSimulator(ctx context.Context, g *proc.Group, binDir, stages string) error {
-	p, err := g.Start(proc.Spec{
+	spec := proc.Spec{
 		Name: cl.name + "-kwok-status",
 		Path: filepath.Join(binDir, "kwok"),
 		Args: []string{
@@ -270,23 +270,44 @@ func (cl *Cluster) StartStatusSimulator(ctx context.Context, g *proc.Group, binD
 			"--manage-all-nodes=false",
 			"--manage-nodes-with-label-selector=e2e.homelab.dev/kwok-status-simulator=none",
 		},
-	})
-	if err != nil {
-		return err
 	}
 	// kwok exits at once when a kind cannot be resolved; give it the time
-	// to list every kind, and fail with its log if it stopped.
-	t := time.NewTimer(3 * time.Second)
+	// to list every kind, and fail with its log if it stopped. The API
+	// server's discovery document can lag a CRD that the client's mapper
+	// already serves, so a prompt exit is retried (the log keeps every
+	// attempt).
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		p, err := g.Start(spec)
+		if err != nil {
+			return err
+		}
+		if err := sleep(ctx, 3*time.Second); err != nil {
+			return err
+		}
+		exited, err := p.Exited()
+		if !exited {
+			return nil
+		}
+		if attempt == attempts {
+			return fmt.Errorf("kwok status simulator exited %d times, the last with %v, see %s", attempts, err, p.LogPath())
+		}
+		if err := sleep(ctx, 2*time.Second); err != nil {
+			return err
+		}
+	}
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
+		return nil
 	}
-	if exited, err := p.Exited(); exited {
-		return fmt.Errorf("kwok status simulator exited (%v), see %s", err, p.LogPath())
-	}
-	return nil
 }
 
 func (cl *Cluster) createNodes(ctx context.Context, nodes []Node) error {
