@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 
 	"go.yaml.in/yaml/v4"
+	"sigs.k8s.io/kustomize/api/konfig"
 
 	"github.com/homelab-gitops/homelab/tools/internal/manifest"
 )
@@ -294,7 +295,7 @@ func renders(root, outer, inner string) bool {
 // kustomizationEntries returns the resources and components of the
 // kustomization file in dir; false when there is none.
 func kustomizationEntries(dir string) ([]string, bool) {
-	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+	for _, name := range konfig.RecognizedKustomizationFileNames() {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			continue

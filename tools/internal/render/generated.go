@@ -93,15 +93,6 @@ func keySource(s types.KvPairSources, kdir, key string) string {
 // varLine returns the first line of the file at path that references the
 // variable name as Flux does, ${name...}, and is not escaped ($${name}).
 func varLine(path, name string) int {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
 	ref := regexp.MustCompile(`(^|[^$])\$\{` + regexp.QuoteMeta(name) + `([^_[:alnum:]]|$)`)
-	for i, l := range strings.Split(string(data), "\n") {
-		if ref.MatchString(l) {
-			return i + 1
-		}
-	}
-	return 0
+	return firstLine(path, ref.MatchString)
 }

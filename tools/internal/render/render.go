@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/provider"
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/resource"
@@ -485,7 +486,7 @@ func (r *Renderer) renderFinding(k *Kustomization, src Source, err error) findin
 		if !found && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml") || !strings.Contains(filepath.Base(p), ".")) {
 			// A missing resource: blame the kustomization.yaml that lists it.
 			if kf := findKustomizationFile(cur); kf != "" {
-				best, bestLine = kf, lineOf(kf, filepath.Base(p))
+				best, bestLine = kf, firstLine(kf, func(l string) bool { return strings.Contains(l, filepath.Base(p)) })
 			}
 		}
 	}
@@ -504,7 +505,7 @@ func fileExists(p string) bool {
 }
 
 func findKustomizationFile(dir string) string {
-	for _, n := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+	for _, n := range konfig.RecognizedKustomizationFileNames() {
 		if p := filepath.Join(dir, n); fileExists(p) {
 			return p
 		}
@@ -512,13 +513,15 @@ func findKustomizationFile(dir string) string {
 	return ""
 }
 
-func lineOf(file, needle string) int {
+// firstLine returns the number of the first line of file that match
+// accepts, 0 when none does or the file cannot be read.
+func firstLine(file string, match func(line string) bool) int {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return 0
 	}
 	for i, l := range strings.Split(string(data), "\n") {
-		if strings.Contains(l, needle) {
+		if match(l) {
 			return i + 1
 		}
 	}
@@ -589,12 +592,7 @@ func ignoredManifests(src Source, dir string) string {
 }
 
 func hasKustomization(dir string) bool {
-	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
-		if st, err := os.Stat(filepath.Join(dir, name)); err == nil && !st.IsDir() {
-			return true
-		}
-	}
-	return false
+	return findKustomizationFile(dir) != ""
 }
 
 // withoutIgnored drops from a generated kustomization the resources the
