@@ -10,6 +10,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v4"
 
@@ -21,12 +22,16 @@ import (
 type Doc struct {
 	File  string
 	Index int
-	// Root is the document's top node (usually a mapping).
+	// Root is the document's top node (usually a mapping). It is nil in
+	// a file from a Cache, which keeps the text instead: use Lookup and
+	// Scalar.
 	Root       *yaml.Node
 	APIVersion string
 	Kind       string
 	Name       string
 	Namespace  string
+	line       int
+	file       *File
 }
 
 // File is a parsed YAML file.
@@ -34,6 +39,13 @@ type File struct {
 	Path     string
 	Docs     []*Doc
 	Findings []finding.Finding
+
+	// A file from a Cache keeps its text, not its node trees: a run
+	// caches every file it renders and needs the trees of the few a
+	// finding points into (the trees took a third of the heap).
+	data  []byte
+	once  sync.Once
+	roots []*yaml.Node
 }
 
 // Parse reads every document of data. Syntax errors and duplicate keys become
@@ -71,7 +83,7 @@ func Parse(path string, data []byte) *File {
 		if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 			root = n.Content[0]
 		}
-		d := &Doc{File: path, Index: i, Root: root}
+		d := &Doc{File: path, Index: i, Root: root, line: root.Line}
 		d.APIVersion = scalar(root, "apiVersion")
 		d.Kind = scalar(root, "kind")
 		if md := child(root, "metadata"); md != nil {
@@ -91,17 +103,32 @@ func (d *Doc) Object() finding.Object {
 
 // Line is the document's first line.
 func (d *Doc) Line() int {
-	if d.Root == nil {
-		return 1
+	return d.line
+}
+
+// root returns the document's tree, parsing the file's text again for a
+// file from a Cache.
+func (d *Doc) root() *yaml.Node {
+	if d.Root != nil || d.file == nil {
+		return d.Root
 	}
-	return d.Root.Line
+	f := d.file
+	f.once.Do(func() {
+		for _, doc := range Parse(f.Path, f.data).Docs {
+			f.roots = append(f.roots, doc.Root)
+		}
+	})
+	if d.Index < len(f.roots) {
+		return f.roots[d.Index]
+	}
+	return nil
 }
 
 // Lookup returns the position of the deepest node along path (map keys, or
 // list indexes as decimal strings). It stops at the last node that exists,
 // so a missing field points at its parent.
 func (d *Doc) Lookup(path ...string) (line, col int) {
-	n := d.Root
+	n := d.root()
 	if n == nil {
 		return 1, 1
 	}
@@ -138,7 +165,7 @@ func (d *Doc) Lookup(path ...string) (line, col int) {
 // Scalar returns the scalar value at path of map keys, as written in the
 // file (before any substitution), and whether there is one.
 func (d *Doc) Scalar(path ...string) (string, bool) {
-	n := d.Root
+	n := d.root()
 	for _, p := range path {
 		if n = child(n, p); n == nil {
 			return "", false
@@ -225,7 +252,12 @@ func (c *Cache) Get(path string) (*File, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", path, err)
 		}
-		return Parse(path, data), nil
+		f := Parse(path, data)
+		f.data = data
+		for _, d := range f.Docs {
+			d.Root, d.file = nil, f
+		}
+		return f, nil
 	})
 }
 

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
@@ -90,5 +91,51 @@ spec:
 		if line != tt.line || col != tt.col {
 			t.Errorf("Lookup(%s) = %d:%d, want %d:%d", tt.path, line, col, tt.line, tt.col)
 		}
+	}
+}
+
+// TestCacheKeepsText checks that a cached file keeps its text, not its
+// trees, and answers Line, Lookup and Scalar as the parsed file does, from
+// several goroutines at once, each document from its own tree.
+func TestCacheKeepsText(t *testing.T) {
+	data := []byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\nstringData:\n  key: one\n---\n# second\napiVersion: v1\nkind: Secret\nmetadata:\n  name: b\nstringData:\n  key: two\n  other: three\n")
+	reads := 0
+	c := NewCache(func(string) ([]byte, error) { reads++; return data, nil })
+	cached, err := c.Get("s.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed := Parse("s.yaml", data)
+	if len(cached.Docs) != 2 {
+		t.Fatalf("got %d documents, want 2", len(cached.Docs))
+	}
+	for _, d := range cached.Docs {
+		if d.Root != nil {
+			t.Errorf("document %d of a cached file keeps its tree", d.Index)
+		}
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i, d := range cached.Docs {
+				want := parsed.Docs[i]
+				if d.Line() != want.Line() {
+					t.Errorf("document %d: Line() = %d, want %d", i, d.Line(), want.Line())
+				}
+				for _, path := range [][]string{{"stringData", "key"}, {"stringData", "other"}, {"metadata"}} {
+					gl, gc := d.Lookup(path...)
+					wl, wc := want.Lookup(path...)
+					gs, gok := d.Scalar(path...)
+					ws, wok := want.Scalar(path...)
+					if gl != wl || gc != wc || gs != ws || gok != wok {
+						t.Errorf("document %d %v: %d:%d %q %v, want %d:%d %q %v", i, path, gl, gc, gs, gok, wl, wc, ws, wok)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := c.Get("s.yaml"); err != nil || reads != 1 {
+		t.Errorf("file read %d times, want once (%v)", reads, err)
 	}
 }
