@@ -133,10 +133,6 @@ func AnyString(v any, keys bool, match func(string) bool) bool {
 // read the result without the JSON encoding and decoding between
 // (TestJSONToYAML, TestSubstituted).
 func (s *substituter) apply(rs *resource.Resource, m map[string]any) (_ map[string]any, missing []MissingVar, unknown []string, err error) {
-	text, err := substitutionText(m)
-	if err != nil {
-		return nil, nil, nil, err
-	}
 	self := map[string]bool{}
 	if s.unknown {
 		for _, v := range missingVars(rs.YNode(), s.vars) {
@@ -149,12 +145,20 @@ func (s *substituter) apply(rs *resource.Resource, m map[string]any) (_ map[stri
 	if s.invalid != nil {
 		return nil, missing, unknown, s.invalid
 	}
-	out, err := envsubst.Eval(string(text), func(name string) (string, bool) {
+	mapping := func(name string) (string, bool) {
 		if self[name] {
 			return "${" + name + "}", true
 		}
 		return s.vars[name], true
-	})
+	}
+	if v, ok := substituteData(m, mapping); ok {
+		return v, missing, unknown, nil
+	}
+	text, err := substitutionText(m)
+	if err != nil {
+		return nil, missing, unknown, err
+	}
+	out, err := envsubst.Eval(string(text), mapping)
 	if err != nil {
 		return nil, missing, unknown, fmt.Errorf("envsubst error: variable substitution failed: %w", err)
 	}
