@@ -211,11 +211,14 @@ func (q *query) results(out []Result, value any) ([]Result, error) {
 
 // Evaluate runs the per-object rules on one object (as JSON-like data).
 func (e *Engine) Evaluate(ctx context.Context, obj map[string]any) ([]Result, error) {
-	// Convert once: every query would otherwise convert the input again.
 	val, err := ast.InterfaceToValue(obj)
 	if err != nil {
 		return nil, fmt.Errorf("convert input: %w", err)
 	}
+	return e.evaluate(ctx, val)
+}
+
+func (e *Engine) evaluate(ctx context.Context, val ast.Value) ([]Result, error) {
 	if len(e.object) == 0 {
 		return nil, nil
 	}
@@ -241,6 +244,10 @@ func (e *Engine) EvaluateCombined(ctx context.Context, input []any) ([]Result, e
 	if err != nil {
 		return nil, fmt.Errorf("convert input: %w", err)
 	}
+	return e.evaluateCombined(ctx, val)
+}
+
+func (e *Engine) evaluateCombined(ctx context.Context, val ast.Value) ([]Result, error) {
 	results := make([][]Result, len(e.combined))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
@@ -261,11 +268,59 @@ func (e *Engine) EvaluateCombined(ctx context.Context, input []any) ([]Result, e
 	return out, nil
 }
 
+// Inputs are rendered objects as OPA values: each object is converted
+// once, for its own rules and for the combined rules of its cluster.
+type Inputs map[*render.Object]ast.Value
+
+// Convert converts objs, in parallel.
+func Convert(ctx context.Context, objs []*render.Object) (Inputs, error) {
+	vals := make([]ast.Value, len(objs))
+	g, _ := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	const chunk = 256
+	for i := 0; i < len(objs); i += chunk {
+		g.Go(func() error {
+			for j := i; j < min(i+chunk, len(objs)); j++ {
+				v, err := ast.InterfaceToValue(objs[j].U.Object)
+				if err != nil {
+					return fmt.Errorf("%s (%s): convert input: %w", objs[j].ID(), objs[j].File, err)
+				}
+				vals[j] = v
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	in := make(Inputs, len(objs))
+	for i, o := range objs {
+		in[o] = vals[i]
+	}
+	return in, nil
+}
+
+// value returns o's value, converting an object that in does not hold.
+func (in Inputs) value(o *render.Object) (ast.Value, error) {
+	if v, ok := in[o]; ok {
+		return v, nil
+	}
+	v, err := ast.InterfaceToValue(o.U.Object)
+	if err != nil {
+		return nil, fmt.Errorf("convert input: %w", err)
+	}
+	return v, nil
+}
+
 // CheckObjects evaluates the per-object rules for objs.
-func (e *Engine) CheckObjects(ctx context.Context, objs []*render.Object) ([]finding.Finding, error) {
+func (e *Engine) CheckObjects(ctx context.Context, objs []*render.Object, in Inputs) ([]finding.Finding, error) {
 	var out []finding.Finding
 	for _, o := range objs {
-		rs, err := e.Evaluate(ctx, o.U.Object)
+		val, err := in.value(o)
+		if err != nil {
+			return nil, fmt.Errorf("%s (%s): %w", o.ID(), o.File, err)
+		}
+		rs, err := e.evaluate(ctx, val)
 		if err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", o.ID(), o.File, err)
 		}
@@ -279,15 +334,22 @@ func (e *Engine) CheckObjects(ctx context.Context, objs []*render.Object) ([]fin
 }
 
 // CheckCluster evaluates the combined rules over every object of c.
-func (e *Engine) CheckCluster(ctx context.Context, c *render.Cluster) ([]finding.Finding, error) {
+func (e *Engine) CheckCluster(ctx context.Context, c *render.Cluster, in Inputs) ([]finding.Finding, error) {
 	if len(e.combined) == 0 {
 		return nil, nil
 	}
-	input := make([]any, 0, len(c.Objects))
+	items := make([]*ast.Term, 0, len(c.Objects))
 	for _, o := range c.Objects {
-		input = append(input, map[string]any{"path": o.File, "contents": o.U.Object})
+		val, err := in.value(o)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: %s (%s): %w", c.Name, o.ID(), o.File, err)
+		}
+		items = append(items, ast.ObjectTerm(
+			ast.Item(ast.InternedTerm("path"), ast.StringTerm(o.File)),
+			ast.Item(ast.InternedTerm("contents"), ast.NewTerm(val)),
+		))
 	}
-	rs, err := e.EvaluateCombined(ctx, input)
+	rs, err := e.evaluateCombined(ctx, ast.NewArray(items...))
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
 	}

@@ -2,13 +2,16 @@ package policy
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	conftest "github.com/open-policy-agent/conftest/policy"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/homelab-gitops/homelab/tools/internal/render"
 	"github.com/homelab-gitops/homelab/tools/internal/testfs"
 )
 
@@ -105,5 +108,64 @@ func TestLoadSkipsRegoTests(t *testing.T) {
 	}
 	if got := e.Namespaces(); !slices.Equal(got, []string{"homelab.x"}) {
 		t.Fatalf("namespaces %v, want only homelab.x", got)
+	}
+}
+
+// TestCheckWithInputs checks that the checks of rendered objects, with
+// each object converted once (Convert) or on demand (no Inputs), find what
+// Evaluate and EvaluateCombined find from the objects as data, with the
+// repository's own pack.
+func TestCheckWithInputs(t *testing.T) {
+	ctx := context.Background()
+	e, err := Load(ctx, filepath.Join("..", "..", "..", "policies"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &render.Cluster{Name: "c"}
+	var input []any
+	for i, o := range objects {
+		file := fmt.Sprintf("f%d.yaml", i)
+		c.Objects = append(c.Objects, &render.Object{U: &unstructured.Unstructured{Object: o}, File: file, Owner: &render.Kustomization{}})
+		input = append(input, map[string]any{"path": file, "contents": o})
+	}
+	var want []string
+	for _, o := range objects {
+		rs, err := e.Evaluate(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			want = append(want, r.Message)
+		}
+	}
+	rs, err := e.EvaluateCombined(ctx, input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		want = append(want, r.Message)
+	}
+	slices.Sort(want)
+	converted, err := Convert(ctx, c.Objects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, in := range map[string]Inputs{"converted": converted, "on demand": nil} {
+		fs, err := e.CheckObjects(ctx, c.Objects, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, err := e.CheckCluster(ctx, c, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range append(fs, cf...) {
+			got = append(got, f.Message)
+		}
+		slices.Sort(got)
+		if len(want) < 5 || !slices.Equal(got, want) {
+			t.Errorf("%s: checks found\n%q\nEvaluate and EvaluateCombined found\n%q", name, got, want)
+		}
 	}
 }

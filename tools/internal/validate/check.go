@@ -182,11 +182,25 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 		}
 	}
 
+	// Each object as the policies' input, once for its own rules and the
+	// combined rules of its cluster.
+	inputs := make([]policy.Inputs, len(clusters))
+	if engine != nil {
+		for i, c := range clusters {
+			in, err := policy.Convert(gctx, c.Objects)
+			if err != nil {
+				_ = g.Wait()
+				return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
+			}
+			inputs[i] = in
+		}
+	}
+
 	var noSchema kindTally
 	// The cluster-wide checks first: they are one long task (the combined
 	// policies scan every object), which the per-object chunks then fill
 	// in around rather than wait for at the end.
-	for _, c := range clusters {
+	for ci, c := range clusters {
 		g.Go(func() error {
 			var fs []finding.Finding
 			if validator != nil {
@@ -227,7 +241,7 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 				fs = append(fs, hf...)
 			}
 			if engine != nil {
-				pf, err := checkPolicies(engine.CheckCluster(gctx, c))
+				pf, err := checkPolicies(engine.CheckCluster(gctx, c, inputs[ci]))
 				if err != nil {
 					return err
 				}
@@ -237,7 +251,7 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 			return nil
 		})
 	}
-	for _, c := range clusters {
+	for ci, c := range clusters {
 		// Per-object checks in chunks.
 		const chunk = 64
 		for i := 0; i < len(c.Objects); i += chunk {
@@ -269,7 +283,7 @@ func (r *run) check(ctx context.Context, clusters []*render.Cluster, failed []st
 					}
 				}
 				if engine != nil {
-					pf, err := checkPolicies(engine.CheckObjects(gctx, policyObjs))
+					pf, err := checkPolicies(engine.CheckObjects(gctx, policyObjs, inputs[ci]))
 					if err != nil {
 						return err
 					}
