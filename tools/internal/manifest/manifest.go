@@ -30,7 +30,7 @@ type Doc struct {
 	Kind       string
 	Name       string
 	Namespace  string
-	line       int
+	line, col  int
 	file       *File
 }
 
@@ -83,7 +83,7 @@ func Parse(path string, data []byte) *File {
 		if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 			root = n.Content[0]
 		}
-		d := &Doc{File: path, Index: i, Root: root, line: root.Line}
+		d := &Doc{File: path, Index: i, Root: root, line: root.Line, col: root.Column}
 		d.APIVersion = scalar(root, "apiVersion")
 		d.Kind = scalar(root, "kind")
 		if md := child(root, "metadata"); md != nil {
@@ -128,6 +128,10 @@ func (d *Doc) root() *yaml.Node {
 // list indexes as decimal strings). It stops at the last node that exists,
 // so a missing field points at its parent.
 func (d *Doc) Lookup(path ...string) (line, col int) {
+	if len(path) == 0 && d.file != nil {
+		// The document's own position needs no tree.
+		return d.line, d.col
+	}
 	n := d.root()
 	if n == nil {
 		return 1, 1

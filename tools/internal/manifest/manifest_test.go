@@ -114,6 +114,17 @@ func TestCacheKeepsText(t *testing.T) {
 			t.Errorf("document %d of a cached file keeps its tree", d.Index)
 		}
 	}
+	// A document's own position needs no tree.
+	for i, d := range cached.Docs {
+		gl, gc := d.Lookup()
+		wl, wc := parsed.Docs[i].Lookup()
+		if gl != wl || gc != wc {
+			t.Errorf("document %d: Lookup() = %d:%d, want %d:%d", i, gl, gc, wl, wc)
+		}
+	}
+	if cached.roots != nil {
+		t.Error("Lookup() of a document parsed the file again")
+	}
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {

@@ -172,7 +172,7 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 	annotations, _, _ := unstructured.NestedStringMap(k.Obj.Object, "spec", "commonMetadata", "annotations")
 
 	for _, rs := range res.Resources() {
-		origin, _ := rs.GetOrigin()
+		origin := resourceOrigin(rs)
 		file := originFile(origin, dir, src, kfile)
 		if rs.GetName() == "" || rs.GetKind() == "" || rs.GetApiVersion() == "" {
 			out.Findings = append(out.Findings, finding.New(finding.RenderFailed, file, 0, 0, finding.Object{Kind: rs.GetKind(), Name: rs.GetName()},
@@ -361,6 +361,23 @@ func withOriginAnnotations(manifest []byte) ([]byte, bool, error) {
 		return nil, false, fmt.Errorf("write generated kustomization: %w", err)
 	}
 	return out, true, nil
+}
+
+// resourceOrigin returns rs.GetOrigin(), or nil when that fails. Nearly
+// every origin annotation is "path: <file>\n", which it reads without
+// GetOrigin's YAML to JSON to struct decoding (1.6 % of the CPU time on
+// 1,000 Kustomizations); anything else, or a path YAML might read as
+// another type, takes GetOrigin.
+func resourceOrigin(rs *resource.Resource) *resource.Origin {
+	a := rs.GetAnnotations()[originAnnotation]
+	if p, ok := strings.CutPrefix(a, "path: "); ok && strings.IndexByte(p, '\n') == len(p)-1 {
+		p = p[:len(p)-1]
+		if v, ok := resolvePlain(p); ok && v == p && readPlain(p) {
+			return &resource.Origin{Path: p}
+		}
+	}
+	o, _ := rs.GetOrigin()
+	return o
 }
 
 func originFile(o *resource.Origin, dir string, src Source, kfile string) string {
