@@ -372,7 +372,7 @@ func resourceOrigin(rs *resource.Resource) *resource.Origin {
 	a := rs.GetAnnotations()[originAnnotation]
 	if p, ok := strings.CutPrefix(a, "path: "); ok && strings.IndexByte(p, '\n') == len(p)-1 {
 		p = p[:len(p)-1]
-		if v, ok := resolvePlain(p); ok && v == p && readPlain(p) {
+		if v, ok := resolvePlain(p); ok && v == p && plain(p) {
 			return &resource.Origin{Path: p}
 		}
 	}

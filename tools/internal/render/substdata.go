@@ -87,7 +87,7 @@ func substituteValue(v any, indent, col int, mapping func(string) (string, bool)
 // substituteScalar substitutes the variables in s, a string value whose
 // scalar starts at column col of the YAML text.
 func substituteScalar(s string, col int, mapping func(string) (string, bool)) (any, bool) {
-	if !writtenPlain(s) || strings.IndexByte(s, ' ') >= 0 && col+len(s) > 80 {
+	if !plain(s) || strings.IndexByte(s, ' ') >= 0 && col+len(s) > 80 {
 		// Quoted, or YAML v2 may fold it at a space beyond column 80.
 		return nil, false
 	}
@@ -97,51 +97,25 @@ func substituteScalar(s string, col int, mapping func(string) (string, bool)) (a
 	if err != nil {
 		return nil, false
 	}
-	if !readPlain(out) {
+	if out != "" && !plain(out) {
 		return nil, false
 	}
 	return resolvePlain(out)
 }
 
-// writtenPlain reports whether YAML v2 writes s, a string holding a '$'
-// (which no YAML type resolves), as a plain scalar, verbatim (its
-// emitter's analyze_scalar and the encoder's stringv), or is certainly
-// not; false when unsure.
-func writtenPlain(s string) bool {
+// plain reports whether s, on one line of a block after "key: " or "- ",
+// is a plain scalar holding exactly s: YAML v2 writes a string holding a
+// '$' (which no YAML type resolves) so, verbatim (its emitter's
+// analyze_scalar and the encoder's stringv), and YAML reads it back so.
+// False when unsure, and for the empty string, which YAML v2 writes
+// quoted.
+func plain(s string) bool {
 	if s == "" || !printable(s) || strings.HasPrefix(s, "...") || strings.HasPrefix(s, "---") {
 		return false
 	}
-	switch c := s[0]; {
-	case c == '-':
-		// "--flag=${X}" is plain; "- x" is a sequence entry.
-		if len(s) < 2 || s[1] == ' ' {
-			return false
-		}
-	case strings.IndexByte("?:,[]{}#&*!|>'\"%@` ", c) >= 0:
-		return false
-	}
-	if s[len(s)-1] == ' ' || s[len(s)-1] == ':' {
-		return false
-	}
-	return !strings.Contains(s, ": ") && !strings.Contains(s, " #")
-}
-
-// readPlain reports whether YAML reads s, written after "key: " or "- "
-// on one line of a block, as one plain scalar holding exactly s.
-func readPlain(s string) bool {
-	if s == "" {
-		return true
-	}
-	if !printable(s) || strings.HasPrefix(s, "...") {
-		return false
-	}
-	switch c := s[0]; {
-	case c == '-':
-		// A negative number, not a sequence entry or "---".
-		if len(s) < 2 || (s[1] < '0' || s[1] > '9') && s[1] != '.' {
-			return false
-		}
-	case strings.IndexByte("?:,[]{}#&*!|>'\"%@` ", c) >= 0:
+	// A leading '-' is left to resolvePlain, which has YAML read what
+	// starts with it: "--flag=${X}" and "-1" are plain, "- x" is not.
+	if strings.IndexByte("?:,[]{}#&*!|>'\"%@` ", s[0]) >= 0 {
 		return false
 	}
 	if s[len(s)-1] == ' ' || s[len(s)-1] == ':' {
@@ -165,7 +139,7 @@ func printable(s string) bool {
 }
 
 // resolvePlain returns the JSON-typed value of s read as a plain scalar
-// (readPlain) by YAML v2. Its resolve.go gives a string to every scalar
+// (plain, or empty) by YAML v2. Its resolve.go gives a string to every scalar
 // whose first character is not a sign, a digit, a dot or one of
 // "yYnNtTfFoO~" (which start its booleans and null, none longer than 5);
 // the others are read by YAML v2 itself.
