@@ -105,6 +105,13 @@ func NewGeneratorWithIgnore(root, ignore string, kustomization unstructured.Unst
 	}
 }
 
+// WithFS makes the generator use fs instead of a secure on-disk file
+// system rooted at its root.
+func (g *Generator) WithFS(fs filesys.FileSystem) *Generator {
+	g.fs = fs
+	return g
+}
+
 // WithSaveOriginalKustomization will save the original kustomization file
 func WithSaveOriginalKustomization() SavingOptions {
 	return func(dirPath, kfile string, action Action) error {

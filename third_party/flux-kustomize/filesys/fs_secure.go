@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
@@ -79,6 +80,41 @@ type fsSecure struct {
 	root          filesys.ConfirmedDir
 	unsafeFS      filesys.FileSystem
 	allowPrefixes []string
+	paths         *PathCache
+}
+
+// PathCache remembers the paths that file systems sharing it confirmed to
+// be inside their root, so that each path's symlinks are resolved once.
+// Share it only while the trees do not change.
+type PathCache struct {
+	confirmed sync.Map
+}
+
+// MakeFsOnDiskSecureCached is MakeFsOnDiskSecure over unsafeFS (an on-disk
+// file system, or one that caches it) that confirms each path once per
+// cache.
+func MakeFsOnDiskSecureCached(root string, unsafeFS filesys.FileSystem, paths *PathCache) (filesys.FileSystem, error) {
+	cleanedAbs, _, err := unsafeFS.CleanedAbs(root)
+	if err != nil {
+		return nil, err
+	}
+	return fsSecure{root: cleanedAbs, unsafeFS: unsafeFS, paths: paths}, nil
+}
+
+// check confirms path is inside root (isSecurePath), once per path cache.
+func (fs fsSecure) check(path string) error {
+	if fs.paths == nil {
+		return isSecurePath(fs.unsafeFS, fs.root, path, fs.allowPrefixes...)
+	}
+	key := fs.root.String() + "\x00" + path
+	if _, ok := fs.paths.confirmed.Load(key); ok {
+		return nil
+	}
+	if err := isSecurePath(fs.unsafeFS, fs.root, path, fs.allowPrefixes...); err != nil {
+		return err
+	}
+	fs.paths.confirmed.Store(key, true)
+	return nil
 }
 
 // ConstraintError records an error and the operation and file that
@@ -99,7 +135,7 @@ func (e *ConstraintError) Unwrap() error { return e.Err }
 // to be inside root. If the provided path violates this constraint, an error
 // of type ConstraintError is returned.
 func (fs fsSecure) Create(path string) (filesys.File, error) {
-	if err := isSecurePath(fs.unsafeFS, fs.root, path, fs.allowPrefixes...); err != nil {
+	if err := fs.check(path); err != nil {
 		return nil, &ConstraintError{Op: "create", Path: path, Err: err}
 	}
 	return fs.unsafeFS.Create(path)
@@ -109,7 +145,7 @@ func (fs fsSecure) Create(path string) (filesys.File, error) {
 // to be inside root. If the provided path violates this constraint, an error
 // of type ConstraintError is returned.
 func (fs fsSecure) Mkdir(path string) error {
-	if err := isSecurePath(fs.unsafeFS, fs.root, path, fs.allowPrefixes...); err != nil {
+	if err := fs.check(path); err != nil {
 		return &ConstraintError{Op: "mkdir", Path: path, Err: err}
 	}
 	return fs.unsafeFS.Mkdir(path)
@@ -119,7 +155,7 @@ func (fs fsSecure) Mkdir(path string) error {
 // to be inside root. If the provided path violates this constraint, an error
 // type ConstraintError is returned.
 func (fs fsSecure) MkdirAll(path string) error {
-	if err := isSecurePath(fs.unsafeFS, fs.root, path, fs.allowPrefixes...); err != nil {
+	if err := fs.check(path); err != nil {
 		return &ConstraintError{Op: "mkdir", Path: path, Err: err}
 	}
 	return fs.unsafeFS.MkdirAll(path)
@@ -129,7 +165,7 @@ func (fs fsSecure) MkdirAll(path string) error {
 // path to be inside root. If the provided path violates this constraint, an
 // error of type ConstraintError is returned.
 func (fs fsSecure) RemoveAll(path string) error {
-	if err := isSecurePath(fs.unsafeFS, fs.root, path, fs.allowPrefixes...); err != nil {
+	if err := fs.check(path); err != nil {
 		return &ConstraintError{Op: "remove", Path: path, Err: err}
 	}
 	return fs.unsafeFS.RemoveAll(path)
@@ -139,7 +175,7 @@ func (fs fsSecure) RemoveAll(path string) error {
 // to be inside root. If the provided path violates this constraint, an error
 // of type ConstraintError is returned.
 func (fs fsSecure) Open(path string) (filesys.File, error) {
-	if err := isSecurePath(fs.unsafeFS, fs.root, path, fs.allowPrefixes...); err != nil {
+	if err := fs.check(path); err != nil {
 		return nil, &ConstraintError{Op: "open", Path: path, Err: err}
 	}
 	return fs.unsafeFS.Open(path)
@@ -149,7 +185,7 @@ func (fs fsSecure) Open(path string) (filesys.File, error) {
 // to be inside root. If the provided path violates this constraint, it returns
 // false.
 func (fs fsSecure) IsDir(path string) bool {
-	if err := isSecurePath(fs.unsafeFS, fs.root, path, fs.allowPrefixes...); err != nil {
+	if err := fs.check(path); err != nil {
 		return false
 	}
 	return fs.unsafeFS.IsDir(path)
@@ -159,7 +195,7 @@ func (fs fsSecure) IsDir(path string) bool {
 // to be inside root. If the provided path violates this constraint, an error
 // of type ConstraintError is returned.
 func (fs fsSecure) ReadDir(path string) ([]string, error) {
-	if err := isSecurePath(fs.unsafeFS, fs.root, path, fs.allowPrefixes...); err != nil {
+	if err := fs.check(path); err != nil {
 		return nil, &ConstraintError{Op: "open", Path: path, Err: err}
 	}
 	return fs.unsafeFS.ReadDir(path)
@@ -188,7 +224,7 @@ func (fs fsSecure) CleanedAbs(path string) (filesys.ConfirmedDir, string, error)
 // to be inside root. If the provided path violates this constraint, it returns
 // false.
 func (fs fsSecure) Exists(path string) bool {
-	if err := isSecurePath(fs.unsafeFS, fs.root, path, fs.allowPrefixes...); err != nil {
+	if err := fs.check(path); err != nil {
 		return false
 	}
 	return fs.unsafeFS.Exists(path)
@@ -203,7 +239,7 @@ func (fs fsSecure) Glob(pattern string) ([]string, error) {
 	}
 	var securePaths []string
 	for _, p := range paths {
-		if err := isSecurePath(fs.unsafeFS, fs.root, p, fs.allowPrefixes...); err == nil {
+		if err := fs.check(p); err == nil {
 			securePaths = append(securePaths, p)
 		}
 	}
@@ -214,7 +250,7 @@ func (fs fsSecure) Glob(pattern string) ([]string, error) {
 // to be inside root. If the provided path violates this constraint, an error
 // of type ConstraintError is returned.
 func (fs fsSecure) ReadFile(path string) ([]byte, error) {
-	if err := isSecurePath(fs.unsafeFS, fs.root, path, fs.allowPrefixes...); err != nil {
+	if err := fs.check(path); err != nil {
 		return nil, &ConstraintError{Op: "read", Path: path, Err: err}
 	}
 	return fs.unsafeFS.ReadFile(path)
@@ -224,7 +260,7 @@ func (fs fsSecure) ReadFile(path string) ([]byte, error) {
 // path to be inside root. If the provided path violates this constraint, an
 // error of type ConstraintError is returned.
 func (fs fsSecure) WriteFile(path string, data []byte) error {
-	if err := isSecurePath(fs.unsafeFS, fs.root, path, fs.allowPrefixes...); err != nil {
+	if err := fs.check(path); err != nil {
 		return &ConstraintError{Op: "write", Path: path, Err: err}
 	}
 	return fs.unsafeFS.WriteFile(path, data)
@@ -235,7 +271,7 @@ func (fs fsSecure) WriteFile(path string, data []byte) error {
 // an error of type ConstraintError is returned and walkFn is not called.
 func (fs fsSecure) Walk(path string, walkFn filepath.WalkFunc) error {
 	wrapWalkFn := func(path string, info os.FileInfo, err error) error {
-		if err := isSecurePath(fs.unsafeFS, fs.root, path, fs.allowPrefixes...); err != nil {
+		if err := fs.check(path); err != nil {
 			return &ConstraintError{Op: "walk", Path: path, Err: err}
 		}
 		return walkFn(path, info, err)

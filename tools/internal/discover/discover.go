@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/kustomize/api/konfig"
 
 	"github.com/homelab-gitops/homelab/tools/internal/manifest"
+	"github.com/homelab-gitops/homelab/tools/internal/memo"
 )
 
 // Result is what discovery found.
@@ -66,11 +67,16 @@ var skipDirs = map[string]bool{".git": true, "node_modules": true, "vendor": tru
 // flux-instance chart) in the tree; when none of these exists, every Flux
 // Kustomization whose path contains its own file.
 func Find(root string, explicit []string, from string) (Result, error) {
-	instances, operator, err := fluxInstancePaths(root)
+	// Both walks read the YAML files: each file once.
+	var files memo.Map[string, []byte]
+	read := func(p string) ([]byte, error) {
+		return files.Do(p, func() ([]byte, error) { return os.ReadFile(p) })
+	}
+	instances, operator, err := fluxInstancePaths(root, read)
 	if err != nil {
 		return Result{}, err
 	}
-	eps, err := find(root, explicit, from, instances)
+	eps, err := find(root, explicit, from, instances, read)
 	if err != nil {
 		return Result{}, err
 	}
@@ -124,7 +130,7 @@ func helmfileCharts(root string) ([]string, error) {
 	return slices.Compact(charts), err
 }
 
-func find(root string, explicit []string, from string, instances []instance) ([]EntryPoint, error) {
+func find(root string, explicit []string, from string, instances []instance, read func(string) ([]byte, error)) ([]EntryPoint, error) {
 	if len(explicit) > 0 {
 		var eps []EntryPoint
 		for _, p := range explicit {
@@ -185,7 +191,7 @@ func find(root string, explicit []string, from string, instances []instance) ([]
 	// The bootstrap Kustomization of older layouts (such as
 	// kubernetes/<cluster>/flux/config/cluster.yaml) renders the directory
 	// it is defined in: its path contains its own file.
-	roots, err := selfIncluding(root)
+	roots, err := selfIncluding(root, read)
 	if err != nil {
 		return nil, err
 	}
@@ -360,7 +366,7 @@ func (in instance) how() string {
 // under their path (a bootstrap: gotk-sync.yaml defines both), the others
 // are applications' own ks.yaml files, not entry points. A path of "."
 // counts only for such a bootstrap (flux bootstrap --path=./).
-func selfIncluding(root string) ([]instance, error) {
+func selfIncluding(root string, read func(string) ([]byte, error)) ([]instance, error) {
 	type sourceDef struct{ file, name string }
 	// Only a GitRepository is this repository: a Kustomization reading an
 	// OCIRepository of flux-manifests with path "./" renders that artifact.
@@ -370,7 +376,7 @@ func selfIncluding(root string) ([]instance, error) {
 		refs    []string // sourceRef.name of found, by index
 	)
 	skipUnderscore := func(name string) bool { return strings.HasPrefix(name, "_") }
-	err := walkYAML(root, skipUnderscore, [][]byte{[]byte("kustomize.toolkit.fluxcd.io/"), []byte("source.toolkit.fluxcd.io/")}, func(f *manifest.File) {
+	err := walkYAML(root, read, skipUnderscore, [][]byte{[]byte("kustomize.toolkit.fluxcd.io/"), []byte("source.toolkit.fluxcd.io/")}, func(f *manifest.File) {
 		for _, doc := range f.Docs {
 			av := lookup(doc.Root, "apiVersion")
 			if strings.HasPrefix(av, "source.toolkit.fluxcd.io/") {
@@ -427,11 +433,11 @@ func selfIncluding(root string) ([]instance, error) {
 
 // fluxInstancePaths reads the sync.path of every FluxInstance in the tree.
 // Only files that mention the kind are parsed.
-func fluxInstancePaths(root string) ([]instance, bool, error) {
+func fluxInstancePaths(root string, read func(string) ([]byte, error)) ([]instance, bool, error) {
 	var out []instance
 	operator := false
 	mentions := [][]byte{[]byte("FluxInstance"), []byte("flux-instance"), []byte("instance:")}
-	err := walkYAML(root, nil, mentions, func(f *manifest.File) {
+	err := walkYAML(root, read, nil, mentions, func(f *manifest.File) {
 		for _, d := range f.Docs {
 			var spec []string
 			switch {
@@ -470,7 +476,7 @@ func fluxInstancePaths(root string) ([]instance, bool, error) {
 // that cannot be read are passed over. The files are read and parsed on
 // every core: a repository of thousands of files spends most of this in
 // system calls, one file at a time.
-func walkYAML(root string, skip func(dir string) bool, mentions [][]byte, fn func(*manifest.File)) error {
+func walkYAML(root string, read func(string) ([]byte, error), skip func(dir string) bool, mentions [][]byte, fn func(*manifest.File)) error {
 	var paths []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -496,7 +502,7 @@ func walkYAML(root string, skip func(dir string) bool, mentions [][]byte, fn fun
 	for range min(runtime.GOMAXPROCS(0), len(paths)) {
 		wg.Go(func() {
 			for i := int(next.Add(1)) - 1; i < len(paths); i = int(next.Add(1)) - 1 {
-				data, err := os.ReadFile(paths[i])
+				data, err := read(paths[i])
 				if err != nil || !slices.ContainsFunc(mentions, func(m []byte) bool { return bytes.Contains(data, m) }) {
 					continue
 				}

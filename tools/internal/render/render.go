@@ -76,6 +76,8 @@ type Renderer struct {
 	// garbage collector scan it again and again, for builds that are
 	// rarely asked for twice.
 	builds singleflight.Group
+	// disk reads the run's files, once each.
+	disk *disk
 	// Log receives what kustomize prints while building (deprecated
 	// fields), at debug level.
 	Log *slog.Logger
@@ -86,7 +88,13 @@ func New(log *slog.Logger) *Renderer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Renderer{Log: log}
+	return &Renderer{Log: log, disk: newDisk()}
+}
+
+// ReadFile reads the file at path (absolute) through the run's file
+// system: once per run, however many builds and checks read it.
+func (r *Renderer) ReadFile(path string) ([]byte, error) {
+	return r.disk.ReadFile(path)
 }
 
 // Render builds k from src. vars serves the ConfigMaps and Secrets that
@@ -114,7 +122,12 @@ func (r *Renderer) Render(ctx context.Context, k *Kustomization, src Source, var
 		// artifact lacks: a workflow YAML there would fail its decoding.
 		gen = kustomize.NewGeneratorWithIgnore(src.Root, hidden, *k.Obj)
 	}
-	manifest, kfile, action, err := gen.GenerateManifest(dir)
+	fs, err := r.disk.secure(src.Root)
+	if err != nil {
+		out.Findings = append(out.Findings, r.renderFinding(k, src, err))
+		return out
+	}
+	manifest, kfile, action, err := gen.WithFS(fs).GenerateManifest(dir)
 	if err != nil {
 		out.Findings = append(out.Findings, r.renderFinding(k, src, err))
 		return out
@@ -257,7 +270,7 @@ func (r *Renderer) build(src Source, dir, kfile string, manifest []byte) (res re
 	ign := sha256.Sum256([]byte(src.Ignore.Key()))
 	key := root + "\x00" + dir + "\x00" + string(sum[:]) + string(ign[:])
 	v, err, shared := r.builds.Do(key, func() (any, error) {
-		disk, err := securefs.MakeFsOnDiskSecure(root)
+		disk, err := r.disk.secure(root)
 		if err != nil {
 			return nil, fmt.Errorf("open source %s: %w", root, err)
 		}

@@ -2,9 +2,9 @@ package validate
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -106,12 +106,11 @@ func chartName(u map[string]any) string {
 // fluxVersionHeader reads the "# Flux Version: vX.Y.Z" line flux install
 // and flux bootstrap write in the first lines of gotk-components.yaml.
 func (r *run) fluxVersionHeader(file string) string {
-	f, err := os.Open(filepath.Join(r.root, filepath.FromSlash(file)))
+	data, err := r.renderer.ReadFile(filepath.Join(r.root, filepath.FromSlash(file)))
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	for i := 0; i < 5 && sc.Scan(); i++ {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "# Flux Version:"); ok {
 			return strings.TrimSpace(v)

@@ -136,11 +136,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	defer os.RemoveAll(tmp)
 
+	renderer := render.New(log)
 	r := &run{
-		root: root, tmp: tmp, cfg: cfg, renderer: render.New(log), log: log,
+		root: root, tmp: tmp, cfg: cfg, renderer: renderer, log: log,
 		artifacts: map[string]render.Source{}, remotes: gitRemotes(ctx, root),
 		files: manifest.NewCache(func(p string) ([]byte, error) {
-			return os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
+			return renderer.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
 		}),
 	}
 	if r.validator, err = r.newValidator(opts); err != nil {
