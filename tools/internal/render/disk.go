@@ -14,9 +14,10 @@ import (
 // disk is the on-disk file system every build of a run reads through: it
 // reads each file once and looks each path up once, and Flux's secure file
 // system over it resolves each path's symlinks once (securefs.PathCache).
-// Builds of neighbouring Kustomizations read the same files and
-// directories again, and each read behind Flux's secure file system cost a
-// dozen system calls (a tenth of the CPU time on 1,000 Kustomizations).
+// The generator and kustomize read the same files and directories, the
+// checks read them again, and each read behind Flux's secure file system
+// cost a dozen system calls (with the other reads, 600,000 calls and 9 %
+// of the CPU time on 1,000 Kustomizations; 340,000 with this).
 //
 // The trees do not change while a run renders them, so nothing is read
 // again; a write would make the caches lie, so writing fails.
