@@ -277,7 +277,10 @@ stop() {
 	local dir=$1
 	[ -f "$dir/instance.env" ] || return 0
 	load_env "$dir"
-	ctl stop >/dev/null 2>&1 || true
+	# A node paused by a partition (pause_minority) can leave
+	# `rabbitmqctl stop` waiting for ever: bounded, the process group is
+	# killed below.
+	timeout 60 "${in_ns[@]}" "$RABBIT_BIN/rabbitmqctl" -q -n "$RABBITMQ_NODENAME" stop >/dev/null 2>&1 || true
 	# The server script's process group holds beam, erl_child_setup and
 	# inet_gethost: make sure none outlives the broker.
 	if [ -f "$dir/server.pid" ]; then

@@ -209,9 +209,17 @@ func recoverPartition(ctx context.Context, s *Stack, i int, log *slog.Logger) er
 		}
 		log.Warn("node not recovered two minutes after the heal; restarting it", "node", i+1, "state", state)
 		// Not restartNode: the others do not count this node as running,
-		// so await_online_quorum_plus_one would wait in vain.
-		if err := n.Stop(ctx); err != nil {
-			return err
+		// so await_online_quorum_plus_one would wait in vain. A paused
+		// node may not stop when asked (a CI run once waited here until
+		// the test's deadline): then it is killed, as an operator would.
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		err := n.Stop(sctx)
+		cancel()
+		if err != nil {
+			log.Warn("node did not stop; killing it", "node", i+1, "err", err)
+			if err := n.Kill(ctx); err != nil {
+				return err
+			}
 		}
 		if err := startNode(ctx, n, i, log); err != nil {
 			return err
