@@ -26,6 +26,10 @@ type disk struct {
 	files memo.Map[string, []byte]
 	stats memo.Map[string, os.FileInfo]
 	paths securefs.PathCache
+	// secures holds one secure file system per root: making one
+	// resolves the root's symlinks, and every Kustomization asks twice
+	// (the generator, the build).
+	secures memo.Map[string, filesys.FileSystem]
 }
 
 // errReadOnly is what a build that tries to write gets.
@@ -37,7 +41,9 @@ func newDisk() *disk {
 
 // secure returns Flux's secure file system rooted at root.
 func (d *disk) secure(root string) (filesys.FileSystem, error) {
-	return securefs.MakeFsOnDiskSecureCached(root, d, &d.paths)
+	return d.secures.Do(root, func() (filesys.FileSystem, error) {
+		return securefs.MakeFsOnDiskSecureCached(root, d, &d.paths)
+	})
 }
 
 func (d *disk) ReadFile(path string) ([]byte, error) {
