@@ -5,7 +5,7 @@ package homelab.combined.certificates
 
 import data.homelab.lib
 
-objects := [item | some item in input; is_object(item.contents)]
+objects := lib.combined_objects
 
 acme_issuers := [item |
 	some item in objects
@@ -43,12 +43,12 @@ has_issuer("production") if {
 }
 
 issuer_exists("ClusterIssuer", _, name) if {
-	some item in lib.objects_of(objects, "ClusterIssuer")
+	some item in lib.combined_of("ClusterIssuer")
 	lib.name(item.contents) == name
 }
 
 issuer_exists("Issuer", ns, name) if {
-	some item in lib.objects_of(objects, "Issuer")
+	some item in lib.combined_of("Issuer")
 	lib.namespace(item.contents) == ns
 	lib.name(item.contents) == name
 }
@@ -73,8 +73,8 @@ issuer_refs(obj) := {[kind, name] |
 #   rationale: A Gateway annotation or Certificate naming a missing issuer leaves the listener without a certificate; cert-manager only says so in an event nobody reads.
 #   remediation: Point cert-manager.io/cluster-issuer (or issuerRef) at a ClusterIssuer or Issuer defined in the repository, e.g. letsencrypt-production.
 deny contains result if {
-	some item in objects
-	item.contents.kind in {"Certificate", "Gateway", "Ingress"} # the kinds the call below answers for: a cheap test first
+	some kind in ["Certificate", "Gateway", "Ingress"] # the kinds the call below answers for
+	some item in lib.combined_of(kind)
 	some ref in issuer_refs(item.contents)
 	not issuer_exists(ref[0], lib.namespace(item.contents), ref[1])
 	msg := sprintf("%s: asks for %s %q, which is not defined in the rendered cluster; define it or fix the name", [lib.describe(item.contents), ref[0], ref[1]])

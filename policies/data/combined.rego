@@ -5,8 +5,6 @@ package homelab.combined.data
 
 import data.homelab.lib
 
-objects := [item | some item in input; is_object(item.contents)]
-
 # stateful(obj) holds the labels of the pods of a replicated stateful
 # workload, as its operator sets them.
 stateful(obj) := lib.pod_labels(obj) if {
@@ -29,7 +27,7 @@ stateful(obj) := {"app.kubernetes.io/instance": lib.name(obj), "app.kubernetes.i
 # pdb_selectors[ns] are the selectors of the PodDisruptionBudgets in ns,
 # collected once per evaluation rather than scanned for every workload.
 pdb_selectors[lib.namespace(item.contents)] contains object.get(item.contents.spec, "selector", {}) if {
-	some item in lib.objects_of(objects, "PodDisruptionBudget")
+	some item in lib.combined_of("PodDisruptionBudget")
 }
 
 covered(obj, labels) if {
@@ -47,8 +45,8 @@ covered(obj, labels) if {
 #   rationale: Without a PDB a node drain can evict two of three RabbitMQ or MongoDB members at once and lose the quorum that writes depend on.
 #   remediation: Add a PodDisruptionBudget with maxUnavailable 1 whose selector matches the members' pods (RabbitmqCluster app.kubernetes.io/name=<name>, MongoDB app=<name>-svc, a StatefulSet's template labels); Percona replsets set podDisruptionBudget.
 deny contains result if {
-	some item in objects
-	item.contents.kind in {"MongoDB", "MongoDBCommunity", "PerconaServerMongoDB", "RabbitmqCluster", "StatefulSet"} # the kinds the call below answers for: a cheap test first
+	some kind in ["MongoDB", "MongoDBCommunity", "PerconaServerMongoDB", "RabbitmqCluster", "StatefulSet"] # the kinds the call below answers for
+	some item in lib.combined_of(kind)
 	labels := stateful(item.contents)
 	not covered(item.contents, labels)
 	msg := sprintf("%s: no PodDisruptionBudget selects its pods (labels %v); add one with maxUnavailable: 1", [lib.describe(item.contents), labels])
@@ -57,8 +55,8 @@ deny contains result if {
 
 # stateful_by_namespace[ns] describes the stateful objects in namespace ns.
 stateful_by_namespace[lib.namespace(item.contents)] contains lib.describe(item.contents) if {
-	some item in objects
-	item.contents.kind in {"MongoDB", "MongoDBCommunity", "PerconaServerMongoDB", "PersistentVolumeClaim", "RabbitmqCluster", "StatefulSet"} # the kinds the call below answers for: a cheap test first
+	some kind in ["MongoDB", "MongoDBCommunity", "PerconaServerMongoDB", "PersistentVolumeClaim", "RabbitmqCluster", "StatefulSet"] # the kinds the call below answers for
+	some item in lib.combined_of(kind)
 	lib.stateful(item.contents)
 	lib.namespace(item.contents) != ""
 }
@@ -71,7 +69,7 @@ stateful_by_namespace[lib.namespace(item.contents)] contains lib.describe(item.c
 #   rationale: Deleting a Namespace deletes everything in it. An annotated RabbitmqCluster or MongoDB replica set is still lost if Flux prunes the Namespace that holds it, when the Namespace's file is removed or moved.
 #   remediation: Annotate the Namespace with kustomize.toolkit.fluxcd.io/prune disabled; delete it by hand after its data (docs/runbook.md, Removing stateful data).
 deny contains result if {
-	some item in lib.objects_of(objects, "Namespace")
+	some item in lib.combined_of("Namespace")
 
 	# Taking the whole set evaluates it once (see covered).
 	held := object.get(stateful_by_namespace, lib.name(item.contents), set())

@@ -5,8 +5,6 @@ package homelab.combined.flux
 
 import data.homelab.lib
 
-objects := [item | some item in input; is_object(item.contents)]
-
 # Kinds whose failed reconciliations must reach someone.
 reconciled_kinds := {
 	"Kustomization": "kustomize.toolkit.fluxcd.io",
@@ -14,14 +12,13 @@ reconciled_kinds := {
 }
 
 reconciled := [item |
-	some item in objects
-	group := reconciled_kinds[item.contents.kind]
+	some kind, group in reconciled_kinds
+	some item in lib.combined_of(kind)
 	lib.api_group(item.contents) == group
 ]
 
 alerts := [item.contents |
-	some item in objects
-	item.contents.kind == "Alert"
+	some item in lib.combined_of("Alert")
 	lib.api_group(item.contents) == "notification.toolkit.fluxcd.io"
 	not item.contents.spec.suspend == true
 ]

@@ -102,12 +102,24 @@ result(meta, obj, msg) := r if {
 # input items are {"path": ..., "contents": <object>} (conftest --combine).
 combined_result(meta, item, msg) := object.union(result(meta, item.contents, msg), {"path": object.get(item, "path", "")})
 
-# objects_of(items, kind) are the combined input items of one kind.
-objects_of(items, kind) := [item |
-	some item in items
-	is_object(item.contents)
-	item.contents.kind == kind
-]
+# combined_objects are the combined input items whose contents is an
+# object. A rule, not a filter per package: the validator evaluates every
+# combined package in one evaluation, which computes it once.
+combined_objects := [item | some item in input; is_object(item.contents)]
+
+# combined_by_kind maps each kind of the combined input (conftest
+# --combine: items {"path", "contents"}) to its items, in input order.
+# Binding kind with `=` in a comprehension assigned to a variable lets OPA
+# index it: two passes over the input per evaluation, where a filter per
+# kind was a pass per kind and package. Each kind iterated has an item, so no lookup misses the
+# index (a miss scans).
+combined_by_kind := {kind: items |
+	some kind in {item.contents.kind | some item in combined_objects}
+	items := [item | some item in combined_objects; item.contents.kind = kind]
+}
+
+# combined_of(kind) are the combined input items of one kind, in input order.
+combined_of(kind) := object.get(combined_by_kind, kind, [])
 
 # selects(selector, labels) is true when a label selector matches labels
 # (matchLabels and the In, NotIn, Exists and DoesNotExist expressions).

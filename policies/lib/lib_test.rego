@@ -51,3 +51,13 @@ test_rule_ids_include_every_area if {
 		startswith(id, concat("", [area, "-"]))
 	}
 }
+
+test_combined_of_keeps_input_order_and_skips_non_objects if {
+	second := json.patch(fx.deployment, [{"op": "replace", "path": "/metadata/name", "value": "second"}])
+	items := fx.items([fx.deployment, {"kind": "Service", "metadata": {"name": "s"}}, second])
+	input_items := array.concat(items, [{"path": "test/null.yaml", "contents": null}])
+	[item.path | some item in lib.combined_of("Deployment")] == ["test/0.yaml", "test/2.yaml"] with input as input_items
+	[item.path | some item in lib.combined_of("Service")] == ["test/1.yaml"] with input as input_items
+	lib.combined_of("Gateway") == [] with input as input_items
+	count(lib.combined_objects) == 3 with input as input_items
+}

@@ -162,3 +162,19 @@ test_network_http_redirect_only_pass if {
 test_network_http_redirect_only_pass_unknown_gateway if {
 	not fires("network-http-redirect-only", [app_route({"name": "elsewhere", "namespace": "traefik"})])
 }
+
+# The finding points at the namespace's Namespace object wherever it is in
+# the input, else at its first workload in input order.
+test_network_default_deny_anchor_is_the_namespace if {
+	some r in network.deny with input as fx.items([fx.deployment, namespace])
+	r.rule == "network-default-deny"
+	r.path == "test/1.yaml"
+}
+
+test_network_default_deny_anchor_is_the_first_workload if {
+	other := json.patch(fx.deployment, [{"op": "replace", "path": "/metadata/name", "value": "other"}])
+	elsewhere := json.patch(namespace, [{"op": "replace", "path": "/metadata/name", "value": "elsewhere"}])
+	some r in network.deny with input as fx.items([elsewhere, other, fx.deployment])
+	r.rule == "network-default-deny"
+	r.path == "test/1.yaml"
+}

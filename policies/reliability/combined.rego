@@ -5,12 +5,10 @@ package homelab.combined.reliability
 
 import data.homelab.lib
 
-objects := [item | some item in input; is_object(item.contents)]
-
 # pdb_selectors[ns] are the selectors of the PodDisruptionBudgets in ns,
 # collected once per evaluation rather than scanned for every workload.
 pdb_selectors[lib.namespace(item.contents)] contains object.get(item.contents.spec, "selector", {}) if {
-	some item in lib.objects_of(objects, "PodDisruptionBudget")
+	some item in lib.combined_of("PodDisruptionBudget")
 }
 
 covered(obj) if {
@@ -28,7 +26,7 @@ covered(obj) if {
 #   rationale: Replicas only help if a node drain or cluster upgrade cannot evict them all at once; a PDB makes voluntary disruptions wait.
 #   remediation: Add a PodDisruptionBudget in the Deployment's namespace with maxUnavailable 1 (or minAvailable below the replica count) whose selector matches the pod template labels.
 deny contains result if {
-	some item in lib.objects_of(objects, "Deployment")
+	some item in lib.combined_of("Deployment")
 	lib.replicas(item.contents) > 1
 	not covered(item.contents)
 	msg := sprintf("%s: %d replicas but no PodDisruptionBudget selects its pods; add one with maxUnavailable: 1", [lib.describe(item.contents), lib.replicas(item.contents)])

@@ -4,8 +4,9 @@
 // evaluated per rendered object, and homelab.combined.* packages once per
 // cluster over conftest's --combine input shape.
 //
-// Queries are prepared once per package and rule and then evaluated per
-// object, which gives the same results as conftest's engine.Check (a test
+// The rules are prepared as two queries, one for the per-object packages,
+// evaluated per object, and one for the combined packages, evaluated per
+// cluster. That gives the same results as conftest's engine.Check (a test
 // compares both) at a fraction of the cost.
 package policy
 
@@ -42,7 +43,6 @@ type query struct {
 	namespace string
 	rule      string
 	severity  finding.Severity
-	prepared  rego.PreparedEvalQuery
 }
 
 // Engine holds the compiled pack.
@@ -54,6 +54,9 @@ type Engine struct {
 	// object and rule.
 	objectBatch rego.PreparedEvalQuery
 	combined    []query
+	// combinedBatch does the same for combined, once per cluster: the
+	// packages share what one evaluation caches (lib.combined_by_kind).
+	combinedBatch rego.PreparedEvalQuery
 }
 
 // Load compiles the Rego files under dir. Rego unit tests (*_test.rego)
@@ -97,14 +100,7 @@ func Load(ctx context.Context, dir string) (*Engine, error) {
 				continue
 			}
 			seen[nsRule{ns, name}] = true
-			pq, err := rego.New(
-				rego.Query(fmt.Sprintf("data.%s.%s", ns, name)),
-				rego.Compiler(ce.Compiler()),
-			).PrepareForEval(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("prepare data.%s.%s: %w", ns, name, err)
-			}
-			q := query{namespace: ns, rule: name, severity: sev, prepared: pq}
+			q := query{namespace: ns, rule: name, severity: sev}
 			if ns == Root+".combined" || strings.HasPrefix(ns, Root+".combined.") {
 				e.combined = append(e.combined, q)
 			} else {
@@ -117,18 +113,48 @@ func Load(ctx context.Context, dir string) (*Engine, error) {
 	}
 	slices.SortFunc(e.object, byName)
 	slices.SortFunc(e.combined, byName)
-	if len(e.object) > 0 {
-		// Each rule's values as an array, empty when it is undefined, so
-		// that one undefined rule does not make the whole query undefined.
-		parts := make([]string, len(e.object))
-		for i, q := range e.object {
-			parts[i] = fmt.Sprintf("r%d := [x | x := data.%s.%s[_]]", i, q.namespace, q.rule)
-		}
-		if e.objectBatch, err = rego.New(rego.Query(strings.Join(parts, "; ")), rego.Compiler(ce.Compiler())).PrepareForEval(ctx); err != nil {
-			return nil, fmt.Errorf("prepare the per-object rules: %w", err)
-		}
+	if e.objectBatch, err = prepareBatch(ctx, ce, e.object); err != nil {
+		return nil, fmt.Errorf("prepare the per-object rules: %w", err)
+	}
+	if e.combinedBatch, err = prepareBatch(ctx, ce, e.combined); err != nil {
+		return nil, fmt.Errorf("prepare the combined rules: %w", err)
 	}
 	return e, nil
+}
+
+// prepareBatch prepares one query that evaluates all of qs, the values of
+// qs[i] bound to r<i>. Each rule's values are an array, empty when it is
+// undefined, so that one undefined rule does not make the whole query
+// undefined.
+func prepareBatch(ctx context.Context, ce *conftest.Engine, qs []query) (rego.PreparedEvalQuery, error) {
+	if len(qs) == 0 {
+		return rego.PreparedEvalQuery{}, nil
+	}
+	parts := make([]string, len(qs))
+	for i, q := range qs {
+		parts[i] = fmt.Sprintf("r%d := [x | x := data.%s.%s[_]]", i, q.namespace, q.rule)
+	}
+	return rego.New(rego.Query(strings.Join(parts, "; ")), rego.Compiler(ce.Compiler())).PrepareForEval(ctx)
+}
+
+// evalBatch evaluates batch, prepared from qs, on input.
+func evalBatch(ctx context.Context, batch rego.PreparedEvalQuery, qs []query, input ast.Value) ([]Result, error) {
+	if len(qs) == 0 {
+		return nil, nil
+	}
+	rs, err := batch.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return nil, err
+	}
+	var out []Result
+	for _, r := range rs {
+		for i := range qs {
+			if out, err = qs[i].results(out, r.Bindings[fmt.Sprintf("r%d", i)]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }
 
 // regoFiles lists the policy modules under dir, in walk order, without
@@ -174,22 +200,6 @@ type Result struct {
 	Metadata  map[string]any
 }
 
-func (q *query) eval(ctx context.Context, input ast.Value) ([]Result, error) {
-	rs, err := q.prepared.Eval(ctx, rego.EvalParsedInput(input))
-	if err != nil {
-		return nil, fmt.Errorf("evaluate data.%s.%s: %w", q.namespace, q.rule, err)
-	}
-	var out []Result
-	for _, r := range rs {
-		for _, ex := range r.Expressions {
-			if out, err = q.results(out, ex.Value); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return out, nil
-}
-
 // results appends the results in a rule's value (a set or array of
 // messages or result objects) to out.
 func (q *query) results(out []Result, value any) ([]Result, error) {
@@ -219,26 +229,14 @@ func (e *Engine) Evaluate(ctx context.Context, obj map[string]any) ([]Result, er
 }
 
 func (e *Engine) evaluate(ctx context.Context, val ast.Value) ([]Result, error) {
-	if len(e.object) == 0 {
-		return nil, nil
-	}
-	rs, err := e.objectBatch.Eval(ctx, rego.EvalParsedInput(val))
+	out, err := evalBatch(ctx, e.objectBatch, e.object, val)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate the per-object rules: %w", err)
-	}
-	var out []Result
-	for _, r := range rs {
-		for i := range e.object {
-			if out, err = e.object[i].results(out, r.Bindings[fmt.Sprintf("r%d", i)]); err != nil {
-				return nil, err
-			}
-		}
 	}
 	return out, nil
 }
 
 // EvaluateCombined runs the combined rules on conftest's --combine input.
-// The queries run in parallel: each one scans the whole cluster.
 func (e *Engine) EvaluateCombined(ctx context.Context, input []any) ([]Result, error) {
 	val, err := ast.InterfaceToValue(input)
 	if err != nil {
@@ -248,22 +246,9 @@ func (e *Engine) EvaluateCombined(ctx context.Context, input []any) ([]Result, e
 }
 
 func (e *Engine) evaluateCombined(ctx context.Context, val ast.Value) ([]Result, error) {
-	results := make([][]Result, len(e.combined))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i := range e.combined {
-		g.Go(func() error {
-			rs, err := e.combined[i].eval(gctx, val)
-			results[i] = rs
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	var out []Result
-	for _, rs := range results {
-		out = append(out, rs...)
+	out, err := evalBatch(ctx, e.combinedBatch, e.combined, val)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate the combined rules: %w", err)
 	}
 	return out, nil
 }
