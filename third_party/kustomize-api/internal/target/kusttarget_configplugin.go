@@ -337,6 +337,13 @@ var transformerConfigurators = map[builtinhelpers.BuiltinPluginType]func(
 			result = append(result, p)
 		}
 
+		if len(kt.kustomization.CommonLabels) == 0 {
+			// homelab: with labels but no commonLabels the transformer
+			// below has nothing to add; configuring it round-trips the
+			// default field specs through YAML for every build.
+			return
+		}
+
 		var c labelStruct
 
 		c.Labels = kt.kustomization.CommonLabels
