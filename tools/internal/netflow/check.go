@@ -87,14 +87,13 @@ func Check(f *File, objs []Object) ([]Problem, Stats, error) {
 	for _, o := range objs {
 		switch o.U.GetKind() {
 		case "NetworkPolicy":
-			var p policy
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.U.Object, &p.np); err != nil {
+			var np networkingv1.NetworkPolicy
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.U.Object, &np); err != nil {
 				return nil, st, fmt.Errorf("%s: NetworkPolicy/%s/%s: %w", o.File, o.U.GetNamespace(), o.U.GetName(), err)
 			}
-			p.id = "NetworkPolicy/" + p.np.Namespace + "/" + p.np.Name
-			p.file = o.File
-			pols = append(pols, &p)
-			byID[p.id] = &p
+			p := newPolicy(np, o.File)
+			pols = append(pols, p)
+			byID[p.id] = p
 		case "Namespace":
 			l := labels.Set{"kubernetes.io/metadata.name": o.U.GetName()}
 			for k, v := range o.U.GetLabels() {

@@ -14,6 +14,38 @@ type policy struct {
 	np   networkingv1.NetworkPolicy
 	id   string // NetworkPolicy/namespace/name
 	file string
+	// selectors are np's label selectors, converted once: the check
+	// matches each against the endpoints of every flow, and converting
+	// validates every key and value with regular expressions.
+	selectors map[*metav1.LabelSelector]labels.Selector
+}
+
+func newPolicy(np networkingv1.NetworkPolicy, file string) *policy {
+	p := &policy{np: np, id: "NetworkPolicy/" + np.Namespace + "/" + np.Name, file: file, selectors: map[*metav1.LabelSelector]labels.Selector{}}
+	add := func(sel *metav1.LabelSelector) {
+		if sel == nil {
+			return
+		}
+		s, err := metav1.LabelSelectorAsSelector(sel)
+		if err != nil {
+			s = labels.Nothing()
+		}
+		p.selectors[sel] = s
+	}
+	add(&p.np.Spec.PodSelector)
+	for i := range p.np.Spec.Ingress {
+		for j := range p.np.Spec.Ingress[i].From {
+			add(p.np.Spec.Ingress[i].From[j].NamespaceSelector)
+			add(p.np.Spec.Ingress[i].From[j].PodSelector)
+		}
+	}
+	for i := range p.np.Spec.Egress {
+		for j := range p.np.Spec.Egress[i].To {
+			add(p.np.Spec.Egress[i].To[j].NamespaceSelector)
+			add(p.np.Spec.Egress[i].To[j].PodSelector)
+		}
+	}
+	return p
 }
 
 // namespaces maps a namespace name to its labels.
@@ -27,14 +59,22 @@ func (n namespaces) labels(ns string) labels.Set {
 	return labels.Set{"kubernetes.io/metadata.name": ns}
 }
 
-func matches(sel *metav1.LabelSelector, set labels.Set) bool {
-	s, err := metav1.LabelSelectorAsSelector(sel)
-	return err == nil && s.Matches(set)
+// matches reports whether sel, one of p's selectors, matches set; an
+// invalid selector matches nothing.
+func (p *policy) matches(sel *metav1.LabelSelector, set labels.Set) bool {
+	s, ok := p.selectors[sel]
+	if !ok {
+		var err error
+		if s, err = metav1.LabelSelectorAsSelector(sel); err != nil {
+			return false
+		}
+	}
+	return s.Matches(set)
 }
 
 // selects reports whether p applies to ep's pods in direction t.
 func (p *policy) selects(ep *Endpoint, t networkingv1.PolicyType) bool {
-	if !ep.IsPods() || p.np.Namespace != ep.Namespace || !matches(&p.np.Spec.PodSelector, ep.Pods) {
+	if !ep.IsPods() || p.np.Namespace != ep.Namespace || !p.matches(&p.np.Spec.PodSelector, ep.Pods) {
 		return false
 	}
 	if len(p.np.Spec.PolicyTypes) == 0 {
@@ -75,10 +115,10 @@ func (p *policy) peerMatches(peer networkingv1.NetworkPolicyPeer, ep *Endpoint, 
 		if ep.Namespace != p.np.Namespace {
 			return false
 		}
-	} else if !matches(peer.NamespaceSelector, ns.labels(ep.Namespace)) {
+	} else if !p.matches(peer.NamespaceSelector, ns.labels(ep.Namespace)) {
 		return false
 	}
-	return peer.PodSelector == nil || matches(peer.PodSelector, ep.Pods)
+	return peer.PodSelector == nil || p.matches(peer.PodSelector, ep.Pods)
 }
 
 func portMatches(ports []networkingv1.NetworkPolicyPort, want Port) bool {
