@@ -24,7 +24,11 @@ const interval = 5 * time.Millisecond
 
 // reserve is how much heap address space is mapped, unused, at the start,
 // so that it can be marked before anything touches it. It is address space
-// only: a page takes memory when it is first used, as without it.
+// only: a page takes memory when it is first used, as without it. Under
+// strict overcommit (vm.overcommit_memory 2) the kernel would count it
+// against the commit limit, and the runtime cannot survive a refused
+// mapping, so there the reserve is left out and only the marking of later
+// mappings is done.
 const reserve = 1 << 30
 
 // span is how far above its start the heap is marked. The runtime grows the
@@ -44,7 +48,9 @@ func Advise(ctx context.Context) {
 		return
 	}
 	base := heapBase()
-	preMap(reserve)
+	if overcommits(overcommitMode()) {
+		preMap(reserve)
+	}
 	mark(base, span)
 	go func() {
 		t := time.NewTicker(interval)
@@ -58,6 +64,14 @@ func Advise(ctx context.Context) {
 			}
 		}
 	}()
+}
+
+// overcommits reports whether the kernel's overcommit mode (the contents
+// of /proc/sys/vm/overcommit_memory) maps address space without counting
+// it against a limit: heuristic (0) or always (1).
+func overcommits(mode string) bool {
+	mode = strings.TrimSpace(mode)
+	return mode == "0" || mode == "1"
 }
 
 // wanted reports whether the environment leaves the marking to Advise.

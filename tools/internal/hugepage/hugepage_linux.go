@@ -22,6 +22,15 @@ func onRequest() bool {
 	return err == nil && strings.Contains(string(b), "[madvise]")
 }
 
+// overcommitMode is the kernel's vm.overcommit_memory, "" when unknown.
+func overcommitMode() string {
+	b, err := os.ReadFile("/proc/sys/vm/overcommit_memory")
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
 // heapBase is the start of the arena that holds a fresh heap object: at
 // the start of a process, the heap's lowest. The object is larger than the
 // compiler keeps on a stack.

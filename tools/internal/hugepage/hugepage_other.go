@@ -2,7 +2,8 @@
 
 package hugepage
 
-func onRequest() bool      { return false }
-func heapBase() uintptr    { return 0 }
-func preMap(int)           {}
-func mark(base, n uintptr) {}
+func onRequest() bool        { return false }
+func overcommitMode() string { return "" }
+func heapBase() uintptr      { return 0 }
+func preMap(int)             {}
+func mark(base, n uintptr)   {}

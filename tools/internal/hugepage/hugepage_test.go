@@ -33,6 +33,14 @@ func TestWanted(t *testing.T) {
 	}
 }
 
+func TestOvercommits(t *testing.T) {
+	for mode, want := range map[string]bool{"0\n": true, "1\n": true, "2\n": false, "": false, "x": false} {
+		if got := overcommits(mode); got != want {
+			t.Errorf("overcommits(%q) = %v, want %v", mode, got, want)
+		}
+	}
+}
+
 // TestAdvise checks, on this machine's kernel, that the heap the run
 // allocates from is marked, both the reserve and what is mapped later, and
 // that the reserve leaves the heap goal alone. It runs in a process of its
@@ -43,6 +51,9 @@ func TestAdvise(t *testing.T) {
 	}
 	if !wanted(os.Getenv("GODEBUG"), os.Getenv("GOMEMLIMIT")) {
 		t.Skip("GODEBUG or GOMEMLIMIT turns the marking off")
+	}
+	if !overcommits(overcommitMode()) {
+		t.Skip("strict overcommit: no reserve to check")
 	}
 	if os.Getenv(childEnv) == "" {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestAdvise$", "-test.count=1", "-test.v")
