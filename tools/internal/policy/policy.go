@@ -43,6 +43,8 @@ type query struct {
 	namespace string
 	rule      string
 	severity  finding.Severity
+	// binding is the variable its batch query binds its values to.
+	binding string
 }
 
 // Engine holds the compiled pack.
@@ -123,16 +125,17 @@ func Load(ctx context.Context, dir string) (*Engine, error) {
 }
 
 // prepareBatch prepares one query that evaluates all of qs, the values of
-// qs[i] bound to r<i>. Each rule's values are an array, empty when it is
-// undefined, so that one undefined rule does not make the whole query
-// undefined.
+// qs[i] bound to qs[i].binding, which it sets. Each rule's values are an
+// array, empty when it is undefined, so that one undefined rule does not
+// make the whole query undefined.
 func prepareBatch(ctx context.Context, ce *conftest.Engine, qs []query) (rego.PreparedEvalQuery, error) {
 	if len(qs) == 0 {
 		return rego.PreparedEvalQuery{}, nil
 	}
 	parts := make([]string, len(qs))
-	for i, q := range qs {
-		parts[i] = fmt.Sprintf("r%d := [x | x := data.%s.%s[_]]", i, q.namespace, q.rule)
+	for i := range qs {
+		qs[i].binding = fmt.Sprintf("r%d", i)
+		parts[i] = fmt.Sprintf("%s := [x | x := data.%s.%s[_]]", qs[i].binding, qs[i].namespace, qs[i].rule)
 	}
 	return rego.New(rego.Query(strings.Join(parts, "; ")), rego.Compiler(ce.Compiler())).PrepareForEval(ctx)
 }
@@ -149,7 +152,7 @@ func evalBatch(ctx context.Context, batch rego.PreparedEvalQuery, qs []query, in
 	var out []Result
 	for _, r := range rs {
 		for i := range qs {
-			if out, err = qs[i].results(out, r.Bindings[fmt.Sprintf("r%d", i)]); err != nil {
+			if out, err = qs[i].results(out, r.Bindings[qs[i].binding]); err != nil {
 				return nil, err
 			}
 		}
