@@ -468,12 +468,72 @@ func (m *resWrangler) AppendAll(other ResMap) error {
 
 // appendAll appends all the resources, error on Id collision.
 func (m *resWrangler) appendAll(list []*resource.Resource) error {
-	for _, res := range list {
-		if err := m.Append(res); err != nil {
-			return err
+	_, err := m.appendEach([][]*resource.Resource{list})
+	return err
+}
+
+// idKey is what ResId.Equals compares: two resources with equal keys
+// collide.
+type idKey struct {
+	group, version, kind, name, namespace string
+}
+
+func keyOf(id resid.ResId) idKey {
+	return idKey{id.Group, id.Version, id.Kind, id.Name, id.EffectiveNamespace()}
+}
+
+// appendEach appends the resources of each list in turn, as Append does
+// one by one, but with the ids of the resources already held computed
+// once: Append compares each new resource with every one held, so that
+// appending n resources cost n*n/2 id computations. On a collision it
+// stops where Append would have, and returns the index of the list that
+// holds the colliding resource.
+func (m *resWrangler) appendEach(lists [][]*resource.Resource) (int, error) {
+	n := len(m.rList)
+	for _, l := range lists {
+		n += len(l)
+	}
+	held := make(map[idKey]struct{}, n)
+	for _, r := range m.rList {
+		held[keyOf(r.CurId())] = struct{}{}
+	}
+	for i, list := range lists {
+		for _, res := range list {
+			id := res.CurId()
+			k := keyOf(id)
+			if _, ok := held[k]; ok {
+				return i, fmt.Errorf(
+					"may not add resource with an already registered id: %s", id)
+			}
+			held[k] = struct{}{}
+			m.append(res)
 		}
 	}
-	return nil
+	return 0, nil
+}
+
+// AppendEach appends the resources of each of maps to m in turn, as
+// AppendAll called for each would, in time linear in the number of
+// resources. On an id collision it returns the index of the map that holds
+// the colliding resource; m then holds what those AppendAll calls would
+// have left in it.
+func AppendEach(m ResMap, maps []ResMap) (int, error) {
+	w, ok := m.(*resWrangler)
+	if !ok {
+		return 0, fmt.Errorf("bad cast to resWrangler 5")
+	}
+	lists := make([][]*resource.Resource, len(maps))
+	for i, other := range maps {
+		if other == nil {
+			continue
+		}
+		o, ok := other.(*resWrangler)
+		if !ok {
+			return i, fmt.Errorf("bad cast to resWrangler 3")
+		}
+		lists[i] = o.rList
+	}
+	return w.appendEach(lists)
 }
 
 // AbsorbAll implements ResMap.

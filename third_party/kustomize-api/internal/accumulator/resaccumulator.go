@@ -45,6 +45,12 @@ func (ra *ResAccumulator) AppendAll(resources resmap.ResMap) error {
 	return ra.resMap.AppendAll(resources)
 }
 
+// AppendEach appends each of maps in turn, like AppendAll for each (see
+// resmap.AppendEach), and returns the index of the map that collides.
+func (ra *ResAccumulator) AppendEach(maps []resmap.ResMap) (int, error) {
+	return resmap.AppendEach(ra.resMap, maps)
+}
+
 func (ra *ResAccumulator) AbsorbAll(resources resmap.ResMap) error {
 	return ra.resMap.AbsorbAll(resources)
 }

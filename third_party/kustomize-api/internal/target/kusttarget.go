@@ -257,11 +257,44 @@ func (kt *KustTarget) IgnoreLocal(ra *accumulator.ResAccumulator) error {
 	if rf.IncludeLocalConfigs {
 		return nil
 	}
+	if noLocalConfig(ra.ResMap().Resources()) {
+		return nil
+	}
 	remainRes, err := rf.DropLocalNodes(ra.ResMap().ToRNodeSlice())
 	if err != nil {
 		return err
 	}
 	return ra.Intersection(kt.rFactory.FromResourceSlice(remainRes))
+}
+
+// noLocalConfig reports whether IgnoreLocal would leave rs as they are:
+// none is empty or annotated as local configuration, each has valid
+// metadata and a distinct id. IgnoreLocal copies every resource and checks
+// them all again to find that out.
+func noLocalConfig(rs []*resource.Resource) bool {
+	// Keyed as ResId.Equals compares, which the resource map's own
+	// collision check (a panic in IgnoreLocal) uses.
+	type key struct{ group, version, kind, name, namespace string }
+	ids := make(map[key]struct{}, len(rs))
+	for _, r := range rs {
+		if r.IsNilOrEmpty() {
+			return false
+		}
+		md, err := r.GetValidatedMetadata()
+		if err != nil {
+			return false
+		}
+		if v, ok := md.ObjectMeta.Annotations[konfig.IgnoredByKustomizeAnnotation]; ok && v != "false" {
+			return false
+		}
+		id := r.CurId()
+		k := key{id.Group, id.Version, id.Kind, id.Name, id.EffectiveNamespace()}
+		if _, ok := ids[k]; ok {
+			return false
+		}
+		ids[k] = struct{}{}
+	}
+	return true
 }
 
 func (kt *KustTarget) runGenerators(
@@ -418,9 +451,36 @@ func (kt *KustTarget) removeValidatedByLabel(rm resmap.ResMap) error {
 // with resources read from the given list of paths.
 func (kt *KustTarget) accumulateResources(
 	ra *accumulator.ResAccumulator, paths []string) (*accumulator.ResAccumulator, error) {
-	for _, path := range paths {
+	// Consecutive files are loaded first and appended together: appending
+	// file by file compares each file's resources with all those before
+	// it, quadratic in the number of resources. A file that does not load
+	// (a directory, a remote base, an error) appends those before it first,
+	// so that errors come in the order they did.
+	var loaded []resmap.ResMap
+	for i := 0; i < len(paths); i++ {
+		path := paths[i]
 		// try loading resource as file then as base (directory or git repository)
-		if errF := kt.accumulateFile(ra, path); errF != nil {
+		resources, errF := kt.loadFile(path)
+		if errF == nil {
+			loaded = append(loaded, resources)
+			if i < len(paths)-1 {
+				continue
+			}
+		}
+		if len(loaded) > 0 {
+			first := i - len(loaded)
+			if errF == nil {
+				first++
+			}
+			j, err := ra.AppendEach(loaded)
+			loaded = loaded[:0]
+			if err != nil {
+				i = first + j
+				path = paths[i]
+				errF = errors.WrapPrefixf(err, "merging resources from '%s'", path)
+			}
+		}
+		if errF != nil {
 			// not much we can do if the error is an HTTP error so we bail out
 			if errors.Is(errF, load.ErrHTTP) {
 				return nil, errF
@@ -549,27 +609,24 @@ func (kt *KustTarget) accumulateDirectory(
 	return ra, nil
 }
 
-func (kt *KustTarget) accumulateFile(
-	ra *accumulator.ResAccumulator, path string) error {
+// loadFile reads the resources of the file at path, with their origin
+// annotation when origins are tracked.
+func (kt *KustTarget) loadFile(path string) (resmap.ResMap, error) {
 	resources, err := kt.rFactory.FromFile(kt.ldr, path)
 	if err != nil {
-		return errors.WrapPrefixf(err, "accumulating resources from '%s'", path)
+		return nil, errors.WrapPrefixf(err, "accumulating resources from '%s'", path)
 	}
 	if kt.origin != nil {
 		originAnno, err := kt.origin.Append(path).String()
 		if err != nil {
-			return errors.WrapPrefixf(err, "cannot add path annotation for '%s'", path)
+			return nil, errors.WrapPrefixf(err, "cannot add path annotation for '%s'", path)
 		}
 		err = resources.AnnotateAll(utils.OriginAnnotationKey, originAnno)
 		if err != nil || originAnno == "" {
-			return errors.WrapPrefixf(err, "cannot add path annotation for '%s'", path)
+			return nil, errors.WrapPrefixf(err, "cannot add path annotation for '%s'", path)
 		}
 	}
-	err = ra.AppendAll(resources)
-	if err != nil {
-		return errors.WrapPrefixf(err, "merging resources from '%s'", path)
-	}
-	return nil
+	return resources, nil
 }
 
 func (kt *KustTarget) configureBuiltinPlugin(
