@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // TestAccumulateResources pins how the patched kustomize (third_party/README.md)
@@ -136,5 +138,58 @@ func TestAccumulateResources(t *testing.T) {
 				t.Errorf("objects %q, want %q", names, tt.wantNames)
 			}
 		})
+	}
+}
+
+// TestTransformerConfigurations pins kustomize's transformer configurations
+// through the patched merge (third_party/README.md), which returns a
+// config unchanged when what it merges in is empty or equal to it: a base's
+// own nameReference, the overlay's nameReference and commonLabels field
+// specs for a custom kind, and the default ones must all apply (the base
+// after a directory with the default config only), as with
+// kustomize v5.8.2.
+func TestTransformerConfigurations(t *testing.T) {
+	files := map[string]string{
+		"kustomization.yaml": "resources: [other, base]\nnamePrefix: p-\ncommonLabels: {team: a}\nconfigurations: [conf.yaml]\n",
+		"conf.yaml": "commonLabels:\n- {path: spec/selector/labels, create: true, kind: Widget}\n" +
+			"nameReference:\n- kind: Secret\n  fieldSpecs:\n  - {path: spec/secretRef, kind: Widget}\n",
+		"base/kustomization.yaml":  "resources: [widget.yaml, cm.yaml]\nconfigurations: [conf.yaml]\n",
+		"base/conf.yaml":           "nameReference:\n- kind: ConfigMap\n  version: v1\n  fieldSpecs:\n  - {path: spec/configRef, kind: Widget}\n",
+		"base/widget.yaml":         "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {configRef: cfg, secretRef: creds}\n",
+		"base/cm.yaml":             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\n",
+		"other/kustomization.yaml": "resources: [secret.yaml]\n",
+		"other/secret.yaml":        "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n",
+	}
+	root := t.TempDir()
+	for name, data := range files {
+		p := filepath.Join(root, "app", name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Twice: the second build merges configs the first one left behind.
+	for range 2 {
+		res := New(nil).Render(context.Background(), kustomization(t, "path: ./app\n"), Source{Root: root}, fakeVars{})
+		w := object(t, res, "Widget", "p-w")
+		for field, want := range map[string]string{
+			"spec.configRef":            "p-cfg",
+			"spec.secretRef":            "p-creds",
+			"spec.selector.labels.team": "a",
+			"metadata.labels.team":      "a",
+		} {
+			got, _, _ := unstructured.NestedString(w.U.Object, strings.Split(field, ".")...)
+			if got != want {
+				t.Errorf("Widget %s = %q, want %q", field, got, want)
+			}
+		}
+		for _, name := range []string{"p-cfg", "p-creds"} {
+			kind := map[string]string{"p-cfg": "ConfigMap", "p-creds": "Secret"}[name]
+			if got := object(t, res, kind, name).U.GetLabels()["team"]; got != "a" {
+				t.Errorf("%s %s label team = %q, want a", kind, name, got)
+			}
+		}
 	}
 }
