@@ -3,13 +3,14 @@ package render
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/homelab-gitops/homelab/tools/internal/testfs"
 )
 
 // TestAccumulateResources pins how the patched kustomize (third_party/README.md)
@@ -111,15 +112,7 @@ func TestAccumulateResources(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			for name, data := range tt.files {
-				p := filepath.Join(root, "app", name)
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			testfs.Write(t, filepath.Join(root, "app"), tt.files)
 			res := New(nil).Render(context.Background(), kustomization(t, "path: ./app\n"), Source{Root: root}, fakeVars{})
 			if tt.wantErr != "" {
 				if len(res.Findings) != 1 || !strings.Contains(res.Findings[0].Message, "accumulating resources: "+tt.wantErr) {
@@ -161,15 +154,7 @@ func TestTransformerConfigurations(t *testing.T) {
 		"other/secret.yaml":        "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n",
 	}
 	root := t.TempDir()
-	for name, data := range files {
-		p := filepath.Join(root, "app", name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testfs.Write(t, filepath.Join(root, "app"), files)
 	// Twice: the second build merges configs the first one left behind.
 	for range 2 {
 		res := New(nil).Render(context.Background(), kustomization(t, "path: ./app\n"), Source{Root: root}, fakeVars{})

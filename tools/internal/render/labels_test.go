@@ -2,11 +2,12 @@ package render
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/homelab-gitops/homelab/tools/internal/testfs"
 )
 
 // TestLabels pins kustomize's labels and commonLabels through the patched
@@ -55,16 +56,7 @@ func TestLabels(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			dir := filepath.Join(root, "app")
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			files := map[string]string{"kustomization.yaml": "resources: [deploy.yaml]\n" + tt.kustomization, "deploy.yaml": deployment}
-			for name, data := range files {
-				if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			testfs.Write(t, filepath.Join(root, "app"), map[string]string{"kustomization.yaml": "resources: [deploy.yaml]\n" + tt.kustomization, "deploy.yaml": deployment})
 			res := New(nil).Render(context.Background(), kustomization(t, "path: ./app\n"), Source{Root: root}, fakeVars{})
 			o := object(t, res, "Deployment", "web")
 			for where, want := range tt.want {
