@@ -41,18 +41,29 @@ func heapBase() uintptr {
 
 // preMap makes the runtime map n bytes of heap without touching them (fresh
 // mappings are known to be zero), then frees them. The collection runs
-// after the object is dropped, so the heap goal stays that of the live
+// after the objects are dropped, so the heap goal stays that of the live
 // heap, and later allocations reuse the mapped, marked pages first.
 // Returning the pages to the kernel costs nothing (none is populated) and
 // tells the runtime they read as zero, so it does not clear them again
 // when it reuses them.
+//
+// The memory is taken in chunks: the runtime clears a whole allocation
+// when any of it lies on pages used before, and the heap's free top often
+// has some (a collection during package initialisation frees them), so one
+// allocation of n bytes was sometimes cleared entirely, populating all of
+// it. Chunks after the first few lie on fresh pages only.
 func preMap(n int) {
-	drop(make([]byte, n))
+	const chunk = 4 << 20
+	hold := make([][]byte, 0, n/chunk)
+	for range n / chunk {
+		hold = append(hold, make([]byte, chunk))
+	}
+	drop(hold)
 	debug.FreeOSMemory()
 }
 
 //go:noinline
-func drop([]byte) {}
+func drop([][]byte) {}
 
 // mark sets MADV_HUGEPAGE on every mapping in [base, base+n). The kernel
 // applies it to each mapping in the range and reports ENOMEM for the gaps,

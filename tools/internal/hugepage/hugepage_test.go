@@ -149,3 +149,61 @@ func rangeOf(line string) (lo, hi uintptr, ok bool) {
 	}
 	return uintptr(a), uintptr(b), true
 }
+
+// TestPreMapDirty checks that the reserve stays address space when the
+// heap it extends has free pages that were used before (a collection
+// during package initialisation leaves them): the runtime clears an
+// allocation that starts on such pages, all of it, so a single 1 GiB
+// reserve there took a gigabyte of memory and seconds of page faults. It
+// runs in a process of its own, with a fresh heap.
+func TestPreMapDirty(t *testing.T) {
+	if !overcommits(overcommitMode()) {
+		t.Skip("strict overcommit: no reserve")
+	}
+	if os.Getenv(childEnv) == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestPreMapDirty$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), childEnv+"=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		t.Logf("%s", out)
+		return
+	}
+	// Use the top of the heap and free it: those pages are below the
+	// heap's zeroed mark now.
+	var used [][]byte
+	for range 48 {
+		b := make([]byte, 1<<20)
+		b[0], b[len(b)-1] = 1, 1
+		used = append(used, b)
+	}
+	runtime.KeepAlive(used)
+	used = nil
+	runtime.GC()
+	before := statusKB(t, "VmRSS")
+	preMap(reserve)
+	if grown := statusKB(t, "VmHWM") - before; grown > 128<<10 {
+		t.Errorf("the reserve took %d MiB of memory, want address space only", grown>>10)
+	}
+}
+
+// statusKB returns a kB field of /proc/self/status.
+func statusKB(t *testing.T, field string) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no %s in /proc/self/status", field)
+	return 0
+}
