@@ -257,7 +257,7 @@ func (kt *KustTarget) IgnoreLocal(ra *accumulator.ResAccumulator) error {
 	if rf.IncludeLocalConfigs {
 		return nil
 	}
-	if noLocalConfig(ra.ResMap().Resources()) {
+	if noLocalConfig(ra.ResMap()) {
 		return nil
 	}
 	remainRes, err := rf.DropLocalNodes(ra.ResMap().ToRNodeSlice())
@@ -267,16 +267,13 @@ func (kt *KustTarget) IgnoreLocal(ra *accumulator.ResAccumulator) error {
 	return ra.Intersection(kt.rFactory.FromResourceSlice(remainRes))
 }
 
-// noLocalConfig reports whether IgnoreLocal would leave rs as they are:
-// none is empty or annotated as local configuration, each has valid
-// metadata and a distinct id. IgnoreLocal copies every resource and checks
-// them all again to find that out.
-func noLocalConfig(rs []*resource.Resource) bool {
-	// Keyed as ResId.Equals compares, which the resource map's own
-	// collision check (a panic in IgnoreLocal) uses.
-	type key struct{ group, version, kind, name, namespace string }
-	ids := make(map[key]struct{}, len(rs))
-	for _, r := range rs {
+// noLocalConfig reports whether IgnoreLocal would leave rm as it is: no
+// resource is empty or annotated as local configuration, each has valid
+// metadata, and no two ids collide (the resource map IgnoreLocal builds
+// panics on that). IgnoreLocal copies every resource and checks them all
+// again to find that out.
+func noLocalConfig(rm resmap.ResMap) bool {
+	for _, r := range rm.Resources() {
 		if r.IsNilOrEmpty() {
 			return false
 		}
@@ -287,14 +284,8 @@ func noLocalConfig(rs []*resource.Resource) bool {
 		if v, ok := md.ObjectMeta.Annotations[konfig.IgnoredByKustomizeAnnotation]; ok && v != "false" {
 			return false
 		}
-		id := r.CurId()
-		k := key{id.Group, id.Version, id.Kind, id.Name, id.EffectiveNamespace()}
-		if _, ok := ids[k]; ok {
-			return false
-		}
-		ids[k] = struct{}{}
 	}
-	return true
+	return resmap.New().AppendAll(rm) == nil
 }
 
 func (kt *KustTarget) runGenerators(

@@ -34,16 +34,16 @@ type TransformerConfig struct {
 	Replicas                  types.FsSlice `json:"replicas,omitempty" yaml:"replicas,omitempty"`
 }
 
-// slices are the field spec slices of t, in Merge's order.
-func (t *TransformerConfig) slices() []types.FsSlice {
-	return []types.FsSlice{t.NamePrefix, t.NameSuffix, t.NameSpace, t.CommonAnnotations,
-		t.CommonLabels, t.Labels, t.TemplateLabels, t.VolumeClaimTemplateLabels,
-		t.VarReference, t.Images, t.Replicas}
+// fieldSpecs are the field spec slices of t, in Merge's order.
+func (t *TransformerConfig) fieldSpecs() []*types.FsSlice {
+	return []*types.FsSlice{&t.NamePrefix, &t.NameSuffix, &t.NameSpace, &t.CommonAnnotations,
+		&t.CommonLabels, &t.Labels, &t.TemplateLabels, &t.VolumeClaimTemplateLabels,
+		&t.VarReference, &t.Images, &t.Replicas}
 }
 
 func (t *TransformerConfig) empty() bool {
-	for _, s := range t.slices() {
-		if len(s) > 0 {
+	for _, s := range t.fieldSpecs() {
+		if len(*s) > 0 {
 			return false
 		}
 	}
@@ -51,9 +51,9 @@ func (t *TransformerConfig) empty() bool {
 }
 
 func (t *TransformerConfig) equal(o *TransformerConfig) bool {
-	ts, os := t.slices(), o.slices()
+	ts, os := t.fieldSpecs(), o.fieldSpecs()
 	for i := range ts {
-		if !slices.Equal(ts[i], os[i]) {
+		if !slices.Equal(*ts[i], *os[i]) {
 			return false
 		}
 	}
@@ -65,18 +65,9 @@ func (t *TransformerConfig) equal(o *TransformerConfig) bool {
 // clipped returns t with every slice's capacity cut to its length (nil
 // stays nil), so that an append to it makes a new array.
 func (t *TransformerConfig) clipped() *TransformerConfig {
-	c := &TransformerConfig{
-		NamePrefix:                slices.Clip(t.NamePrefix),
-		NameSuffix:                slices.Clip(t.NameSuffix),
-		NameSpace:                 slices.Clip(t.NameSpace),
-		CommonLabels:              slices.Clip(t.CommonLabels),
-		Labels:                    slices.Clip(t.Labels),
-		TemplateLabels:            slices.Clip(t.TemplateLabels),
-		VolumeClaimTemplateLabels: slices.Clip(t.VolumeClaimTemplateLabels),
-		CommonAnnotations:         slices.Clip(t.CommonAnnotations),
-		VarReference:              slices.Clip(t.VarReference),
-		Images:                    slices.Clip(t.Images),
-		Replicas:                  slices.Clip(t.Replicas),
+	c := *t
+	for _, s := range c.fieldSpecs() {
+		*s = slices.Clip(*s)
 	}
 	if t.NameReference != nil {
 		c.NameReference = make(nbrSlice, len(t.NameReference))
@@ -85,7 +76,7 @@ func (t *TransformerConfig) clipped() *TransformerConfig {
 			c.NameReference[i] = n
 		}
 	}
-	return c
+	return &c
 }
 
 // isNormal reports whether merging leaves t as it is (see fromEmpty; it
@@ -102,8 +93,8 @@ func (t *TransformerConfig) isNormal() bool {
 		}
 		return cap(s) == len(s)
 	}
-	for _, s := range t.slices() {
-		if !sort.IsSorted(s) || !consistent(s) {
+	for _, s := range t.fieldSpecs() {
+		if !sort.IsSorted(*s) || !consistent(*s) {
 			return false
 		}
 	}
