@@ -137,21 +137,25 @@ func TestAccumulateResources(t *testing.T) {
 // TestTransformerConfigurations pins kustomize's transformer configurations
 // through the patched merge (third_party/README.md), which returns a
 // config unchanged when what it merges in is empty or equal to it: a base's
-// own nameReference, the overlay's nameReference and commonLabels field
-// specs for a custom kind, and the default ones must all apply (the base
-// after a directory with the default config only), as with
+// own nameReference, a sibling's commonLabels field spec (each merged
+// after a directory with the default config only), the overlay's
+// nameReference and commonLabels field specs for a custom kind, and the
+// default ones must all apply, as with
 // kustomize v5.8.2.
 func TestTransformerConfigurations(t *testing.T) {
 	files := map[string]string{
-		"kustomization.yaml": "resources: [other, base]\nnamePrefix: p-\ncommonLabels: {team: a}\nconfigurations: [conf.yaml]\n",
+		"kustomization.yaml": "resources: [other, labelled, base]\nnamePrefix: p-\ncommonLabels: {team: a}\nconfigurations: [conf.yaml]\n",
 		"conf.yaml": "commonLabels:\n- {path: spec/selector/labels, create: true, kind: Widget}\n" +
 			"nameReference:\n- kind: Secret\n  fieldSpecs:\n  - {path: spec/secretRef, kind: Widget}\n",
-		"base/kustomization.yaml":  "resources: [widget.yaml, cm.yaml]\nconfigurations: [conf.yaml]\n",
-		"base/conf.yaml":           "nameReference:\n- kind: ConfigMap\n  version: v1\n  fieldSpecs:\n  - {path: spec/configRef, kind: Widget}\n",
-		"base/widget.yaml":         "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {configRef: cfg, secretRef: creds}\n",
-		"base/cm.yaml":             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\n",
-		"other/kustomization.yaml": "resources: [secret.yaml]\n",
-		"other/secret.yaml":        "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n",
+		"base/kustomization.yaml":     "resources: [widget.yaml, cm.yaml]\nconfigurations: [conf.yaml]\n",
+		"base/conf.yaml":              "nameReference:\n- kind: ConfigMap\n  version: v1\n  fieldSpecs:\n  - {path: spec/configRef, kind: Widget}\n",
+		"base/widget.yaml":            "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {configRef: cfg, secretRef: creds}\n",
+		"base/cm.yaml":                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\n",
+		"labelled/kustomization.yaml": "resources: [cm.yaml]\nconfigurations: [conf.yaml]\n",
+		"labelled/conf.yaml":          "commonLabels:\n- {path: spec/template/labels, create: true, kind: Widget}\n",
+		"labelled/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other-cfg}\n",
+		"other/kustomization.yaml":    "resources: [secret.yaml]\n",
+		"other/secret.yaml":           "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n",
 	}
 	root := t.TempDir()
 	testfs.Write(t, filepath.Join(root, "app"), files)
@@ -163,6 +167,7 @@ func TestTransformerConfigurations(t *testing.T) {
 			"spec.configRef":            "p-cfg",
 			"spec.secretRef":            "p-creds",
 			"spec.selector.labels.team": "a",
+			"spec.template.labels.team": "a",
 			"metadata.labels.team":      "a",
 		} {
 			got, _, _ := unstructured.NestedString(w.U.Object, strings.Split(field, ".")...)
