@@ -55,13 +55,7 @@ func TestAdvise(t *testing.T) {
 	if !overcommits(overcommitMode()) {
 		t.Skip("strict overcommit: no reserve to check")
 	}
-	if os.Getenv(childEnv) == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestAdvise$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), childEnv+"=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
+	if !inOwnProcess(t) {
 		return
 	}
 	// The first marking happens before Advise returns: with a context
@@ -99,8 +93,24 @@ func TestAdvise(t *testing.T) {
 	runtime.KeepAlive(big)
 }
 
-// childEnv tells TestAdvise that it runs in its own process.
+// childEnv tells a test that it runs in its own process.
 const childEnv = "HUGEPAGE_TEST_CHILD"
+
+// inOwnProcess reports whether t runs in a process of its own; when it
+// does not, it runs t again in one, with a fresh heap, and fails t if
+// that fails.
+func inOwnProcess(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(childEnv) != "" {
+		return true
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return false
+}
 
 func addr(b []byte) uintptr { return uintptr(unsafe.Pointer(&b[0])) }
 
@@ -160,14 +170,7 @@ func TestPreMapDirty(t *testing.T) {
 	if !overcommits(overcommitMode()) {
 		t.Skip("strict overcommit: no reserve")
 	}
-	if os.Getenv(childEnv) == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestPreMapDirty$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), childEnv+"=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
-		t.Logf("%s", out)
+	if !inOwnProcess(t) {
 		return
 	}
 	// Use the top of the heap and free it: those pages are below the
