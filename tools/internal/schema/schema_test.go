@@ -99,6 +99,25 @@ spec:
           requestRedirect: {scheme: https}
         - type: URLRewrite
           urlRewrite: {hostname: example.org}`, field: "spec.rules.0.filters", msg: "May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite"},
+		{name: "valid Flux Operator instance", obj: `apiVersion: fluxcd.controlplane.io/v1
+kind: FluxInstance
+metadata: {name: flux, namespace: flux-system}
+spec:
+  distribution: {version: "2.x", registry: registry.example.org/fluxcd}
+  components: [source-controller, kustomize-controller, helm-controller, notification-controller]
+  cluster: {type: kubernetes, size: medium, multitenant: false, networkPolicy: true, domain: cluster.local}
+  sync: {kind: GitRepository, url: "https://git.example.org/fleet.git", ref: refs/heads/main, path: clusters/staging}`},
+		{name: "enum violation in a Flux Operator instance", obj: `apiVersion: fluxcd.controlplane.io/v1
+kind: FluxInstance
+metadata: {name: flux, namespace: flux-system}
+spec:
+  distribution: {version: "2.x", registry: registry.example.org/fluxcd}
+  cluster: {size: huge}`, field: "spec.cluster.size", msg: "Unsupported value"},
+		{name: "unknown field in a ResourceSet", obj: `apiVersion: fluxcd.controlplane.io/v1
+kind: ResourceSet
+metadata: {name: apps, namespace: flux-system}
+spec:
+  input: [{tenant: team1}]`, field: "spec.input", msg: "unknown field"},
 		{name: "unknown kind in a known group", obj: `apiVersion: traefik.io/v1alpha1
 kind: Middlewares
 metadata: {name: m}`, field: "kind", msg: "did you mean Middleware", kind: "unknown"},
