@@ -483,3 +483,38 @@ spec:
 		t.Error("no helm-render-failed finding for the missing values file")
 	}
 }
+
+// TestChartCapabilitiesWithoutSchemas: a chart that asks .Capabilities for
+// a kind (as Traefik's PodDisruptionBudget does) renders the same objects
+// with the schema checks off (--skip schema, the base render of --base)
+// as with them on. It rendered policy/v1beta1 in one and policy/v1 in the
+// other, so `--base HEAD` showed a change where there was none.
+func TestChartCapabilitiesWithoutSchemas(t *testing.T) {
+	dir := chartFixture(t, map[string]string{"charts/hello/templates/pdb.yaml": `{{- if .Capabilities.APIVersions.Has "policy/v1/PodDisruptionBudget" }}
+apiVersion: policy/v1
+{{- else }}
+apiVersion: policy/v1beta1
+{{- end }}
+kind: PodDisruptionBudget
+metadata:
+  name: {{ .Release.Name }}-hello
+spec:
+  maxUnavailable: 1
+  selector:
+    matchLabels:
+      app: hello
+`})
+	for _, skip := range []map[finding.Class]bool{nil, {finding.ClassSchema: true}} {
+		rep, err := Run(context.Background(), Options{Root: dir, Policies: "-", Skip: skip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pdb := chartObject(rep, "PodDisruptionBudget", "hello-hello")
+		if pdb == nil {
+			t.Fatalf("skip %v: the chart's PodDisruptionBudget was not rendered", skip)
+		}
+		if got := pdb.U.GetAPIVersion(); got != "policy/v1" {
+			t.Errorf("skip %v: PodDisruptionBudget rendered as %s, want policy/v1", skip, got)
+		}
+	}
+}

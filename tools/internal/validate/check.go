@@ -36,7 +36,7 @@ func (r *run) newValidator(opts Options) (*schema.Validator, error) {
 	if opts.Skip[finding.ClassSchema] {
 		return nil, nil
 	}
-	return r.loadSchemas()
+	return r.schemas()
 }
 
 // loadSchemas returns a validator over the embedded CRDs and the config's

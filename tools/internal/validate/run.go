@@ -88,6 +88,10 @@ type run struct {
 	// entries are the entry points by cluster name.
 	entries   map[string]discover.EntryPoint
 	validator *schema.Validator
+	// schemas loads the embedded and configured CRDs once: for the schema
+	// checks, and for the scopes and API versions a render needs when
+	// those checks are off.
+	schemas func() (*schema.Validator, error)
 	// preinstalled are API groups whose CRDs exist before Flux runs (from
 	// bootstrapCRDs and the charts of bootstrap helmfiles).
 	preinstalled []string
@@ -144,6 +148,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			return renderer.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
 		}),
 	}
+	r.schemas = sync.OnceValues(r.loadSchemas)
 	if r.validator, err = r.newValidator(opts); err != nil {
 		return nil, err
 	}
@@ -151,9 +156,15 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	var apis func() []string
-	if r.validator != nil {
-		apis = r.validator.APIVersions
+	// Charts see the same API versions whether the schema checks run or
+	// not (--skip schema, the base render of --base): a chart that asks
+	// .Capabilities for a kind must render the same objects in both.
+	apis := func() []string {
+		v, err := r.schemas()
+		if err != nil {
+			return nil // reported when the scopes are needed, after rendering
+		}
+		return v.APIVersions()
 	}
 	fetcher, err := chartFetcher(root, opts, cfg, log)
 	if err != nil {
@@ -449,7 +460,7 @@ func (r *run) clearClusterScopedNamespaces(clusters []*render.Cluster) error {
 				if v == nil {
 					// Schema checks are off: the scopes are still needed.
 					var err error
-					if v, err = r.loadSchemas(); err != nil {
+					if v, err = r.schemas(); err != nil {
 						return err
 					}
 				}
