@@ -84,11 +84,12 @@ test-vip: deps ## edge VIP failover in network namespaces with the homelab's 60 
 	$(GO) test -count=1 -v -run '^TestVIPFailover$$' -timeout 5m ./tools/internal/edge -args -vip-full
 
 .PHONY: fuzz
-fuzz: ## run each fuzz target briefly (the workout decoder and its fast path, the encoder, the log form)
+fuzz: ## run each fuzz target briefly (the workout decoder and its fast path, the encoder, the log form, the chart document splitter)
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./src/internal/workout
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeCanonical$$' -fuzztime=$(FUZZTIME) ./src/internal/workout
 	$(GO) test -run='^$$' -fuzz='^FuzzAppendJSON$$' -fuzztime=$(FUZZTIME) ./src/internal/workout
 	$(GO) test -run='^$$' -fuzz='^FuzzParseForm$$' -fuzztime=$(FUZZTIME) ./src/internal/web
+	$(GO) test -run='^$$' -fuzz='^FuzzSplitManifests$$' -fuzztime=$(FUZZTIME) ./tools/internal/helmrender
 
 .PHONY: lint
 lint: fmt-check vet shellcheck third-party-check $(STATICCHECK) ## gofmt check, go vet, shellcheck, staticcheck (pinned), the patched modules
@@ -97,22 +98,27 @@ lint: fmt-check vet shellcheck third-party-check $(STATICCHECK) ## gofmt check, 
 
 # Each tool is built into a directory of its own and moved into place, so
 # two checkouts sharing TOOLS_CACHE_DIR never see a half-written binary.
-$(STATICCHECK):
+# install-tool NAME, COMMAND: COMMAND writes the binary NAME into $$tmp, a
+# new directory in the same cache, from which it is moved into place: two
+# checkouts sharing TOOLS_CACHE_DIR never run a half-written binary, and a
+# failed build leaves nothing behind.
+define install-tool
 	@mkdir -p $(TOOLS_BIN)
-	tmp=$$(mktemp -d -p $(TOOLS_BIN)); \
-	GOBIN=$$tmp $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); \
-	mv $$tmp/staticcheck $@; rmdir $$tmp
+	tmp=$$(mktemp -d -p $(TOOLS_BIN)); trap 'rm -rf "$$tmp"' EXIT; \
+	$(2); \
+	mv "$$tmp/$(1)" $@
+endef
+
+$(STATICCHECK):
+	$(call install-tool,staticcheck,GOBIN=$$tmp $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION))
 
 # Prometheus's go.mod has a replace directive, so `go install …@version`
 # refuses it; tools/promtool is a module that requires it (once, ~4 min of
 # CPU cold; cached by version).
 $(PROMTOOL): tools/promtool/go.mod tools/promtool/go.sum
-	@mkdir -p $(TOOLS_BIN)
-	tmp=$$(mktemp -d -p $(TOOLS_BIN)); \
-	cd tools/promtool && $(GO) build -trimpath \
+	$(call install-tool,promtool,(cd tools/promtool && $(GO) build \
 		-ldflags "-X github.com/prometheus/common/version.Version=$(PROMTOOL_VERSION)" \
-		-o $$tmp/promtool github.com/prometheus/prometheus/cmd/promtool; \
-	mv $$tmp/promtool $@; rmdir $$tmp
+		-o $$tmp/promtool github.com/prometheus/prometheus/cmd/promtool))
 
 .PHONY: promtool
 promtool: $(PROMTOOL) ## build the pinned promtool into .cache/tools or TOOLS_CACHE_DIR (make test does)
@@ -121,12 +127,9 @@ promtool: $(PROMTOOL) ## build the pinned promtool into .cache/tools or TOOLS_CA
 # released, with its own dependency versions (~2 min of CPU cold; cached by
 # version).
 $(AMTOOL):
-	@mkdir -p $(TOOLS_BIN)
-	tmp=$$(mktemp -d -p $(TOOLS_BIN)); \
-	GOBIN=$$tmp $(GO) install -trimpath \
+	$(call install-tool,amtool,GOBIN=$$tmp $(GO) install \
 		-ldflags "-X github.com/prometheus/common/version.Version=$(AMTOOL_VERSION)" \
-		github.com/prometheus/alertmanager/cmd/amtool@v$(AMTOOL_VERSION); \
-	mv $$tmp/amtool $@; rmdir $$tmp
+		github.com/prometheus/alertmanager/cmd/amtool@v$(AMTOOL_VERSION))
 
 .PHONY: amtool
 amtool: $(AMTOOL) ## build the pinned amtool into .cache/tools or TOOLS_CACHE_DIR (make test does)

@@ -12,7 +12,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"path"
@@ -28,8 +27,6 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
-	"helm.sh/helm/v3/pkg/release"
-	"helm.sh/helm/v3/pkg/releaseutil"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	kustypes "sigs.k8s.io/kustomize/api/types"
@@ -201,30 +198,14 @@ func (r *Renderer) Render(ctx context.Context, rel Release) Result {
 			delete(files, k)
 		}
 	}
-	hooks, manifests, err := releaseutil.SortManifests(files, nil, releaseutil.InstallOrder)
+	objs, hookObjs, err := sortManifests(files, install.DisableHooks)
 	if err != nil {
 		return fail("spec.values", fmt.Sprintf("%s: chart %s renders invalid YAML: %v", name, chartID, err))
 	}
-	var docs, hookDocs []doc
-	for _, m := range manifests {
-		docs = append(docs, doc{m.Name, m.Content})
-	}
-	for _, h := range hooks {
-		if !install.DisableHooks && !slices.Contains(h.Events, release.HookTest) {
-			hookDocs = append(hookDocs, doc{h.Path, h.Manifest})
-		}
-	}
-	objs, err := decode(docs)
-	if err == nil {
-		// As in Helm 3, post-renderers see the manifests, not the hooks
-		// or crds/.
-		if objs, err = postRender(objs, obj.Spec.PostRenderers); err != nil {
-			return fail("spec.postRenderers", fmt.Sprintf("%s: chart %s: post-renderer failed: %v", name, chartID, err))
-		}
-	}
-	hookObjs, herr := decode(hookDocs)
-	if err = errors.Join(err, herr); err != nil {
-		return fail("spec.values", fmt.Sprintf("%s: chart %s: %v", name, chartID, err))
+	// As in Helm 3, post-renderers see the manifests, not the hooks or
+	// crds/.
+	if objs, err = postRender(objs, obj.Spec.PostRenderers); err != nil {
+		return fail("spec.postRenderers", fmt.Sprintf("%s: chart %s: post-renderer failed: %v", name, chartID, err))
 	}
 	objs = slices.Concat(crds, objs, hookObjs)
 	for _, o := range objs {
@@ -283,25 +264,18 @@ func splitDocs(name, content string) []doc {
 func decode(docs []doc) ([]object, error) {
 	var out []object
 	for _, d := range docs {
-		if strings.TrimSpace(d.content) == "" {
-			continue
-		}
-		data, err := yaml.YAMLToJSON([]byte(d.content))
+		u, err := decodeDoc(d.content)
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", d.template, err)
 		}
-		var m map[string]any
-		if err := utiljson.Unmarshal(data, &m); err != nil {
-			return nil, fmt.Errorf("template %s: %w", d.template, err)
-		}
-		if m == nil {
+		if u == nil {
 			continue
 		}
-		u := &unstructured.Unstructured{Object: m}
-		if u.GetKind() == "" || u.GetAPIVersion() == "" || u.GetName() == "" {
-			return nil, fmt.Errorf("template %s renders an object without apiVersion, kind or metadata.name", d.template)
+		o := object{u, d.template}
+		if err := o.identified(); err != nil {
+			return nil, err
 		}
-		out = append(out, object{u, d.template})
+		out = append(out, o)
 	}
 	return out, nil
 }
