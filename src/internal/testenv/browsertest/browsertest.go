@@ -43,6 +43,10 @@ func Start(t *testing.T, width, height int) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-quic", true),
 		chromedp.UserDataDir(t.TempDir()),
+		// Chromium makes its singleton socket's directory in TMPDIR and
+		// leaves it behind when it is stopped: in the test's directory
+		// it goes with it.
+		chromedp.Env("TMPDIR="+t.TempDir()),
 		chromedp.WindowSize(width, height),
 	)
 	t.Cleanup(cancelAlloc)
