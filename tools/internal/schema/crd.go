@@ -60,8 +60,11 @@ type crdSet struct {
 	indexed map[string]*sync.Once           // group -> index its files once
 	kinds   map[string]map[string]*crdKind  // group -> kind -> versions
 	pending map[string]map[string][]lazyDoc // group -> kind -> documents
-	loads   map[string]*sync.Once           // group/kind -> decode once
-	errors  []error
+	// registered are the documents of every kind, loaded or not: what
+	// apiVersions lists, whichever kinds are loading at that moment.
+	registered map[string]map[string][]lazyDoc
+	loads      map[string]*sync.Once // group/kind -> decode once
+	errors     []error
 }
 
 type lazyFile struct {
@@ -110,6 +113,18 @@ func newCRDSet() *crdSet {
 		kinds:   map[string]map[string]*crdKind{},
 		pending: map[string]map[string][]lazyDoc{},
 		loads:   map[string]*sync.Once{},
+
+		registered: map[string]map[string][]lazyDoc{},
+	}
+}
+
+// addPending registers doc as a document of group/kind; s.mu is held.
+func (s *crdSet) addPending(group, kind string, doc lazyDoc) {
+	for _, m := range []map[string]map[string][]lazyDoc{s.pending, s.registered} {
+		if m[group] == nil {
+			m[group] = map[string][]lazyDoc{}
+		}
+		m[group][kind] = append(m[group][kind], doc)
 	}
 }
 
@@ -134,10 +149,7 @@ func (s *crdSet) addFS(fsys fs.FS) error {
 				return fmt.Errorf("crd file %s: the name is not <group>_<Kind>.json.gz", p)
 			}
 			s.mu.Lock()
-			if s.pending[group] == nil {
-				s.pending[group] = map[string][]lazyDoc{}
-			}
-			s.pending[group][kind] = append(s.pending[group][kind], lazyDoc{source: p, file: &lazyFile{fsys, p}})
+			s.addPending(group, kind, lazyDoc{source: p, file: &lazyFile{fsys, p}})
 			s.mu.Unlock()
 			return nil
 		}
@@ -199,10 +211,7 @@ func (s *crdSet) indexFile(f lazyFile) error {
 			continue
 		}
 		s.mu.Lock()
-		if s.pending[g] == nil {
-			s.pending[g] = map[string][]lazyDoc{}
-		}
-		s.pending[g][k] = append(s.pending[g][k], lazyDoc{source: f.name, data: []byte(doc)})
+		s.addPending(g, k, lazyDoc{source: f.name, data: []byte(doc)})
 		s.mu.Unlock()
 	}
 	return nil
@@ -361,10 +370,12 @@ func (s *crdSet) replace(group, kind string, doc lazyDoc) bool {
 	if _, started := s.loads[group+"/"+kind]; started {
 		return false
 	}
-	if s.pending[group] == nil {
-		s.pending[group] = map[string][]lazyDoc{}
+	for _, m := range []map[string]map[string][]lazyDoc{s.pending, s.registered} {
+		if m[group] == nil {
+			m[group] = map[string][]lazyDoc{}
+		}
+		m[group][kind] = []lazyDoc{doc}
 	}
-	s.pending[group][kind] = []lazyDoc{doc}
 	return true
 }
 
@@ -438,8 +449,9 @@ func (v *Validator) FluxOperatorKinds() {
 }
 
 // apiVersions lists group/version and group/version/Kind for every served
-// version of every CRD known, indexing every group; documents not compiled
-// yet are decoded for their version list only.
+// version of every CRD known, indexing every group; its documents are
+// decoded for their version list only. The list does not depend on which
+// kinds are loaded (or loading, in the background) at the time.
 func (s *crdSet) apiVersions() []string {
 	s.mu.Lock()
 	var groups []string
@@ -464,7 +476,7 @@ func (s *crdSet) apiVersions() []string {
 			}
 		}
 	}
-	for g, kinds := range s.pending {
+	for g, kinds := range s.registered {
 		for k, ds := range kinds {
 			for _, d := range ds {
 				docs = append(docs, pendingDoc{g, k, d})

@@ -1,8 +1,12 @@
 package schema
 
 import (
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"sigs.k8s.io/yaml"
 
@@ -275,5 +279,42 @@ spec:
 	}
 	if issues := plain.Validate(hr("v2beta1", "sourceRef")); len(issues) != 1 || !issues[0].UnknownKind {
 		t.Errorf("without legacy schemas, v2beta1 HelmRelease: %+v, want an unknown version", issues)
+	}
+}
+
+// TestAPIVersionsWhileLoading: the list does not depend on which kinds are
+// being loaded when it is made (the validator preloads kinds in the
+// background while charts are rendered). A kind whose document was taken
+// from the pending ones and not compiled yet was missing, and a chart's
+// .Capabilities with it.
+func TestAPIVersionsWhileLoading(t *testing.T) {
+	set := func(vs []string) []string {
+		slices.Sort(vs)
+		return slices.Compact(vs)
+	}
+	v, err := New(schemas.Compiled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := set(v.APIVersions())
+	kinds := [][2]string{
+		{"gateway.networking.k8s.io/v1", "HTTPRoute"}, {"gateway.networking.k8s.io/v1", "Gateway"},
+		{"cert-manager.io/v1", "Certificate"}, {"kustomize.toolkit.fluxcd.io/v1", "Kustomization"},
+		{"helm.toolkit.fluxcd.io/v2", "HelmRelease"}, {"source.toolkit.fluxcd.io/v1", "GitRepository"},
+	}
+	for i := range 8 {
+		v, err := New(schemas.Compiled)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for _, k := range kinds {
+			wg.Go(func() { v.PreloadKind(k[0], k[1]) })
+		}
+		got := set(v.APIVersions())
+		wg.Wait()
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("run %d: API versions while kinds load (-idle +loading):\n%s", i, diff)
+		}
 	}
 }
