@@ -15,6 +15,7 @@ import (
 
 	"github.com/homelab-gitops/homelab/tools/internal/diff"
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
+	"github.com/homelab-gitops/homelab/tools/internal/helmrender"
 	"github.com/homelab-gitops/homelab/tools/internal/output"
 	"github.com/homelab-gitops/homelab/tools/internal/validate"
 )
@@ -40,10 +41,11 @@ type options struct {
 	skip            string
 	charts          multiFlag
 	// fetch is --fetch-charts; when not given the config decides.
-	fetch      optionalBool
-	fetchCache string
-	verbose    bool
-	profile    string
+	fetch       optionalBool
+	fetchCache  string
+	renderCache string
+	verbose     bool
+	profile     string
 }
 
 type multiFlag []string
@@ -91,6 +93,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.Var(&o.charts, "chart-cache", "directory of pulled Helm charts (<name>-<version>.tgz or unpacked), repeatable; added to chartCache in .gitops-validate.yaml")
 	fs.Var(&o.fetch, "fetch-charts", "fetch the charts found neither in the repository nor in a chart cache from their HelmRepository/OCIRepository (anonymous; the only network access); =false turns off fetchCharts of .gitops-validate.yaml")
 	fs.StringVar(&o.fetchCache, "fetch-cache", "", "directory of fetched charts (default fetchCache in .gitops-validate.yaml, else gitops-validate/charts in the user cache directory)")
+	fs.StringVar(&o.renderCache, "render-cache", "", "directory of chart renders kept between runs, so that a chart is rendered again only when its inputs change (default gitops-validate/renders in the user cache directory; \"off\" renders every chart)")
 	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile to this file")
 	fs.Usage = func() {
@@ -179,7 +182,21 @@ func execute(ctx context.Context, o options, args []string, stdout, stderr io.Wr
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	opts := validate.Options{Root: root, ConfigFile: o.config, EntryPoints: o.paths, Policies: o.policies, NoBuiltinPolicies: !o.builtinPolicies, ChartCache: o.charts, FetchCharts: o.fetch.v, FetchCache: o.fetchCache, Skip: skip, Logger: logger}
+	renders := o.renderCache
+	switch renders {
+	case "off":
+		renders = ""
+	case "":
+		if renders, err = helmrender.DefaultRenderCacheDir(); err != nil {
+			logger.Debug("no render cache", "err", err)
+		}
+	default:
+		if renders, err = filepath.Abs(renders); err != nil {
+			return usageError{fmt.Errorf("render cache: %w", err)}
+		}
+	}
+	opts := validate.Options{Root: root, ConfigFile: o.config, EntryPoints: o.paths, Policies: o.policies, NoBuiltinPolicies: !o.builtinPolicies,
+		ChartCache: o.charts, FetchCharts: o.fetch.v, FetchCache: o.fetchCache, RenderCache: renders, Skip: skip, Logger: logger}
 	rep, err := validate.Run(ctx, opts)
 	if err != nil {
 		return err

@@ -15,6 +15,20 @@ import (
 const clean = "../../internal/validate/testdata/repos/clean"
 
 // brokenRepo is the clean fixture with a Secret in plain text.
+// TestMain points the user cache directory, where runs without
+// --render-cache keep chart renders, at a temporary directory.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gitops-validate-cache-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	os.Setenv("XDG_CACHE_HOME", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 func brokenRepo(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()

@@ -14,7 +14,7 @@ func BenchmarkRender(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := New(nil, nil, nil)
+	r := New(nil, nil, nil, nil)
 	hr := repoObject(b, `{apiVersion: helm.toolkit.fluxcd.io/v2, kind: HelmRelease, metadata: {name: hello, namespace: web}, spec: {values: {replicas: 2}}}`)
 	rel := Release{HR: hr, Location: Location{Path: chart, Describe: "bench"}, Sources: fakeSources{}}
 	if res := r.Render(context.Background(), rel); len(res.Objects) == 0 || len(res.Findings) > 0 {

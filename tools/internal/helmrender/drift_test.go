@@ -58,7 +58,7 @@ func TestRenderReportsImageDrift(t *testing.T) {
 		"values.yaml":       "image:\n  repository: example/app\n  tag: \"\"\n",
 		"templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  image: {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}\n",
 	})
-	r := New(nil, nil, nil)
+	r := New(nil, nil, nil, nil)
 	for _, tt := range []struct{ tag, want string }{
 		{"v2.0.0@sha256:abc", ""},
 		{"v1.9.0@sha256:abc", "image.tag pins v1.9.0@sha256:abc, the chart's appVersion is v2.0.0"},

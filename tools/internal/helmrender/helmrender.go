@@ -51,6 +51,7 @@ type Renderer struct {
 	fetcher   *chartfetch.Fetcher
 	apis      func() []string
 	charts    memo.Map[string, *chart.Chart]
+	cache     *RenderCache
 }
 
 // New returns a Renderer looking charts up in cacheDirs (absolute
@@ -59,12 +60,13 @@ type Renderer struct {
 // .Capabilities; it is called once, when the first chart is rendered.
 // With a fetcher, a chart found neither in the repository nor in the cache
 // directories is fetched from its HelmRepository or OCIRepository; nil
-// keeps the Renderer offline.
-func New(cacheDirs []string, apiVersions func() []string, fetcher *chartfetch.Fetcher) *Renderer {
+// keeps the Renderer offline. With a render cache, a chart rendered
+// before with the same inputs is not rendered again.
+func New(cacheDirs []string, apiVersions func() []string, fetcher *chartfetch.Fetcher, cache *RenderCache) *Renderer {
 	if apiVersions == nil {
 		apiVersions = func() []string { return nil }
 	}
-	return &Renderer{cacheDirs: cacheDirs, fetcher: fetcher, apis: sync.OnceValue(apiVersions)}
+	return &Renderer{cacheDirs: cacheDirs, fetcher: fetcher, apis: sync.OnceValue(apiVersions), cache: cache}
 }
 
 // Result is the output of rendering one HelmRelease.
@@ -181,26 +183,46 @@ func (r *Renderer) Render(ctx context.Context, rel Release) Result {
 	}
 	relNS := obj.GetReleaseNamespace()
 	opts := chartutil.ReleaseOptions{Name: shortenName(obj.GetReleaseName()), Namespace: relNS, Revision: 1, IsInstall: true}
-	values, err := chartutil.ToRenderValuesWithSchemaValidation(chrt, vals, opts, caps, install.DisableSchemaValidation)
+	// The schema is checked with the render, which the cache may spare:
+	// its entries hold renders of values that passed.
+	values, err := chartutil.ToRenderValuesWithSchemaValidation(chrt, vals, opts, caps, true)
 	if err != nil {
-		return fail("spec.values", fmt.Sprintf("%s: chart %s: values do not match the chart's values.schema.json: %v", name, chartID, err))
+		return fail("spec.values", fmt.Sprintf("%s: chart %s: values: %v", name, chartID, err))
 	}
-	files, err := engine.Render(chrt, values)
-	if err != nil {
-		msg := fmt.Sprintf("%s: chart %s does not render: %v", name, chartID, err)
-		if t := templateOf(err.Error()); t != "" {
-			msg = fmt.Sprintf("%s: chart %s: template %s does not render: %v", name, chartID, t, err)
+	var key string
+	if r.cache != nil {
+		key, _ = r.cache.key(chrt, values, install.DisableHooks) // values that do not marshal are rendered every time
+	}
+	objs, hookObjs, hit := []object(nil), []object(nil), false
+	if key != "" {
+		objs, hookObjs, hit = r.cache.get(key)
+	}
+	if !hit {
+		if !install.DisableSchemaValidation {
+			if err := chartutil.ValidateAgainstSchema(chrt, values["Values"].(chartutil.Values)); err != nil {
+				return fail("spec.values", fmt.Sprintf("%s: chart %s: values do not match the chart's values.schema.json: "+
+					"values don't meet the specifications of the schema(s) in the following chart(s):\n%v", name, chartID, err))
+			}
 		}
-		return fail("spec.values", msg)
-	}
-	for k := range files {
-		if strings.HasSuffix(k, "NOTES.txt") || strings.HasPrefix(path.Base(k), "_") {
-			delete(files, k)
+		files, err := engine.Render(chrt, values)
+		if err != nil {
+			msg := fmt.Sprintf("%s: chart %s does not render: %v", name, chartID, err)
+			if t := templateOf(err.Error()); t != "" {
+				msg = fmt.Sprintf("%s: chart %s: template %s does not render: %v", name, chartID, t, err)
+			}
+			return fail("spec.values", msg)
 		}
-	}
-	objs, hookObjs, err := sortManifests(files, install.DisableHooks)
-	if err != nil {
-		return fail("spec.values", fmt.Sprintf("%s: chart %s renders invalid YAML: %v", name, chartID, err))
+		for k := range files {
+			if strings.HasSuffix(k, "NOTES.txt") || strings.HasPrefix(path.Base(k), "_") {
+				delete(files, k)
+			}
+		}
+		if objs, hookObjs, err = sortManifests(files, install.DisableHooks); err != nil {
+			return fail("spec.values", fmt.Sprintf("%s: chart %s renders invalid YAML: %v", name, chartID, err))
+		}
+		if key != "" {
+			_ = r.cache.put(key, objs, hookObjs) // a cache that cannot be written costs the next run a render
+		}
 	}
 	// As in Helm 3, post-renderers see the manifests, not the hooks or
 	// crds/.
@@ -234,7 +256,11 @@ func (r *Renderer) capabilities(extra []string) *chartutil.Capabilities {
 	caps := chartutil.DefaultCapabilities.Copy()
 	kv, _ := chartutil.ParseKubeVersion(KubeVersion)
 	caps.KubeVersion = *kv
-	caps.APIVersions = slices.Concat(caps.APIVersions, r.apis(), extra)
+	// Sorted and without duplicates: charts see the same list on every
+	// run, and the render cache's key is the same.
+	versions := slices.Concat(caps.APIVersions, r.apis(), extra)
+	slices.Sort(versions)
+	caps.APIVersions = slices.Compact(versions)
 	return caps
 }
 

@@ -185,7 +185,7 @@ func TestLoadOncePerRun(t *testing.T) {
 		"templates/NOTES.txt":  "notes",
 		"templates/empty.yaml": "{{- if false }}x: y{{ end }}",
 	})
-	r := New(nil, nil, nil)
+	r := New(nil, nil, nil, nil)
 	loc := Location{Path: chart, Describe: "test"}
 	for i, n := range []string{"2", "3"} {
 		hr := repoObject(t, `{apiVersion: helm.toolkit.fluxcd.io/v2, kind: HelmRelease, metadata: {name: r`+n+`, namespace: apps}, spec: {values: {count: `+n+`}}}`)
@@ -227,7 +227,7 @@ func TestInstallOptions(t *testing.T) {
 		{"values.schema.json enforced", `{values: {count: many}}`, nil, "values.schema.json"},
 		{"disableSchemaValidation", `{install: {disableSchemaValidation: true}, values: {count: many}}`, []string{"ConfigMap", "Job"}, ""},
 	}
-	r := New(nil, nil, nil)
+	r := New(nil, nil, nil, nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			hr := repoObject(t, `{apiVersion: helm.toolkit.fluxcd.io/v2, kind: HelmRelease, metadata: {name: r, namespace: apps}, spec: `+tt.spec+`}`)

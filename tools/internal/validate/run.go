@@ -61,6 +61,9 @@ type Options struct {
 	// to the working directory); default fetchCache in the config, else
 	// chartfetch.DefaultDir.
 	FetchCache string
+	// RenderCache is the directory of chart renders kept between runs
+	// (helmrender.RenderCache); empty renders every chart.
+	RenderCache string
 	// Checks turns off checks by class when false; nil runs everything.
 	Skip   map[finding.Class]bool
 	Logger *slog.Logger
@@ -170,7 +173,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.charts = helmrender.New(cacheDirs, apis, fetcher)
+	var renders *helmrender.RenderCache
+	if opts.RenderCache != "" {
+		renders = helmrender.NewRenderCache(opts.RenderCache)
+	}
+	r.charts = helmrender.New(cacheDirs, apis, fetcher, renders)
 	r.skip = opts.Skip
 	if r.validator != nil && found.FluxOperator {
 		r.validator.FluxOperatorKinds()

@@ -1,0 +1,268 @@
+package helmrender
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+)
+
+// RenderCache keeps what charts rendered, by everything the render
+// depends on: the chart (every file of it and its subcharts), the values,
+// the release name and namespace, the capabilities, the install options
+// that change the output and the Helm version. A validator run then
+// renders only the charts whose inputs changed since an earlier run; on
+// this repository, charts were a third of the CPU time of a run, and
+// Cilium's alone generated four RSA keys.
+//
+// A chart that generates keys or random strings renders the same ones
+// while its entry is kept, which makes the diff of --base quieter, not
+// less true: the cluster gets new ones on every upgrade anyway.
+//
+// Entries not used for a week are removed, at most once a day. Two
+// processes may share the directory: entries are written to a temporary
+// file and renamed into place. A cache that cannot be read or written
+// costs a render, never the run.
+type RenderCache struct {
+	dir string
+	// helm is the Helm module's version, part of every key.
+	helm string
+	now  func() time.Time
+}
+
+const (
+	cacheFormat = "gitops-validate chart render 1"
+	// cacheUnused is how long an entry is kept without being used.
+	cacheUnused = 7 * 24 * time.Hour
+	// cacheTouch is how stale an entry's time may be before a use renews
+	// it: renewing on every use would write on every run.
+	cacheTouch = 24 * time.Hour
+)
+
+// NewRenderCache returns a cache in dir, created when first written.
+func NewRenderCache(dir string) *RenderCache {
+	helm := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if m.Path == "helm.sh/helm/v3" {
+				helm = m.Version
+				if m.Replace != nil {
+					helm = m.Replace.Path + "@" + m.Replace.Version
+				}
+			}
+		}
+	}
+	return &RenderCache{dir: dir, helm: helm, now: time.Now}
+}
+
+// DefaultRenderCacheDir is gitops-validate/renders under the user's cache
+// directory ($XDG_CACHE_HOME or ~/.cache on Linux).
+func DefaultRenderCacheDir() (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("render cache: %w", err)
+	}
+	return filepath.Join(base, "gitops-validate", "renders"), nil
+}
+
+// renderInput is everything a render depends on besides the chart's files.
+type renderInput struct {
+	Format       string
+	Helm         string
+	DisableHooks bool
+	Values       any
+	Release      any
+	Capabilities any
+}
+
+// key is the entry of chrt rendered with values (from ToRenderValues).
+func (c *RenderCache) key(chrt *chart.Chart, values chartutil.Values, disableHooks bool) (string, error) {
+	h := sha256.New()
+	in, err := json.Marshal(renderInput{
+		Format: cacheFormat, Helm: c.helm, DisableHooks: disableHooks,
+		Values: values["Values"], Release: values["Release"], Capabilities: values["Capabilities"],
+	})
+	if err != nil {
+		return "", err
+	}
+	h.Write(in)
+	if err := hashChart(h, chrt); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashChart writes chrt and its subcharts, every field the engine reads,
+// to h. Each part is preceded by its length, so that no two charts write
+// the same bytes.
+func hashChart(h interface{ Write([]byte) (int, error) }, chrt *chart.Chart) error {
+	part := func(b []byte) {
+		fmt.Fprintf(h, "%d:", len(b))
+		h.Write(b)
+	}
+	meta, err := json.Marshal(chrt.Metadata)
+	if err != nil {
+		return err
+	}
+	part(meta)
+	vals, err := json.Marshal(chrt.Values)
+	if err != nil {
+		return err
+	}
+	part(vals)
+	part(chrt.Schema)
+	for _, files := range [][]*chart.File{chrt.Templates, chrt.Files} {
+		fmt.Fprintf(h, "%d files:", len(files))
+		for _, f := range files {
+			part([]byte(f.Name))
+			part(f.Data)
+		}
+	}
+	deps := chrt.Dependencies()
+	fmt.Fprintf(h, "%d charts:", len(deps))
+	for _, d := range deps {
+		if err := hashChart(h, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cachedObject is one rendered object in an entry.
+type cachedObject struct {
+	Template string          `json:"template"`
+	Object   json.RawMessage `json:"object"`
+}
+
+type cacheEntry struct {
+	Manifests []cachedObject `json:"manifests"`
+	Hooks     []cachedObject `json:"hooks"`
+}
+
+func (c *RenderCache) path(key string) string {
+	return filepath.Join(c.dir, key[:2], key+".json")
+}
+
+// get returns the manifests and hooks of key, if the cache has them.
+func (c *RenderCache) get(key string) (manifests, hooks []object, ok bool) {
+	p := c.path(key)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, nil, false
+	}
+	var e cacheEntry
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, nil, false // a damaged entry is rendered again and replaced
+	}
+	if manifests, err = fromCache(e.Manifests); err != nil {
+		return nil, nil, false
+	}
+	if hooks, err = fromCache(e.Hooks); err != nil {
+		return nil, nil, false
+	}
+	if fi, err := os.Stat(p); err == nil && c.now().Sub(fi.ModTime()) > cacheTouch {
+		now := c.now()
+		_ = os.Chtimes(p, now, now)
+	}
+	return manifests, hooks, true
+}
+
+func fromCache(cos []cachedObject) ([]object, error) {
+	out := make([]object, 0, len(cos))
+	for _, co := range cos {
+		// The numbers as the YAML decoder gives them (int64 or float64).
+		var m map[string]any
+		if err := utiljson.Unmarshal(co.Object, &m); err != nil {
+			return nil, err
+		}
+		if m == nil {
+			return nil, errors.New("empty object")
+		}
+		out = append(out, object{&unstructured.Unstructured{Object: m}, co.Template})
+	}
+	return out, nil
+}
+
+func toCache(objs []object) ([]cachedObject, error) {
+	out := make([]cachedObject, 0, len(objs))
+	for _, o := range objs {
+		data, err := json.Marshal(o.u.Object)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cachedObject{o.template, data})
+	}
+	return out, nil
+}
+
+// put stores the manifests and hooks of key. It is called before any
+// post-renderer changes the objects.
+func (c *RenderCache) put(key string, manifests, hooks []object) error {
+	var e cacheEntry
+	var err error
+	if e.Manifests, err = toCache(manifests); err != nil {
+		return err
+	}
+	if e.Hooks, err = toCache(hooks); err != nil {
+		return err
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	p := c.path(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), p)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	c.trim()
+	return nil
+}
+
+// trim removes the entries not used for cacheUnused, at most once per
+// cacheTouch (the time of the file "trimmed" says when it last did).
+func (c *RenderCache) trim() {
+	marker := filepath.Join(c.dir, "trimmed")
+	now := c.now()
+	if fi, err := os.Stat(marker); err == nil && now.Sub(fi.ModTime()) < cacheTouch {
+		return
+	}
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		return
+	}
+	_ = os.Chtimes(marker, now, now)
+	_ = filepath.WalkDir(c.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || p == marker {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil && now.Sub(fi.ModTime()) > cacheUnused {
+			os.Remove(p)
+		}
+		return nil
+	})
+}
