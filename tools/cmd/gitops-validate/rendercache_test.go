@@ -15,27 +15,7 @@ func TestRenderCacheFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	overlay, err := filepath.Abs(filepath.Join("..", "..", "internal", "validate", "testdata", "cases", "helm-chart"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = filepath.WalkDir(overlay, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(overlay, p)
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Join(repo, filepath.Dir(rel)), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(repo, rel), data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	copyTree(t, filepath.Join("..", "..", "internal", "validate", "testdata", "cases", "helm-chart"), repo, nil)
 	entries := func(dir string) int {
 		t.Helper()
 		es, err := filepath.Glob(filepath.Join(dir, "*", "*.json"))

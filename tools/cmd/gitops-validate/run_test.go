@@ -32,27 +32,39 @@ func TestMain(m *testing.M) {
 func brokenRepo(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	err := filepath.WalkDir(clean, func(p string, d os.DirEntry, err error) error {
+	copyTree(t, clean, dir, func(rel string, data []byte) []byte {
+		if rel == filepath.Join("apps", "web", "token.yaml") {
+			return []byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-token\nstringData:\n  token: hunter2\n")
+		}
+		return data
+	})
+	return dir
+}
+
+// copyTree copies the files under src into dst, each through edit when
+// it is not nil.
+func copyTree(t *testing.T, src, dst string, edit func(rel string, data []byte) []byte) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		rel, _ := filepath.Rel(clean, p)
+		rel, _ := filepath.Rel(src, p)
 		data, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		if rel == filepath.Join("apps", "web", "token.yaml") {
-			data = []byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-token\nstringData:\n  token: hunter2\n")
+		if edit != nil {
+			data = edit(rel, data)
 		}
-		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(rel)), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(dst, filepath.Dir(rel)), 0o755); err != nil {
 			return err
 		}
-		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dir
 }
 
 func TestExitCodes(t *testing.T) {
