@@ -2,6 +2,7 @@ package helmrender
 
 import (
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -10,8 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -21,7 +24,7 @@ import (
 // RenderCache keeps what charts rendered, by everything the render
 // depends on: the chart (every file of it and its subcharts), the values,
 // the release name and namespace, the capabilities, the install options
-// that change the output and the Helm version. A validator run then
+// that change the output, the post-renderers and the validator's build. A validator run then
 // renders only the charts whose inputs changed since an earlier run; on
 // this repository, charts were a third of the CPU time of a run, and
 // Cilium's alone generated four RSA keys.
@@ -36,13 +39,13 @@ import (
 // costs a render, never the run.
 type RenderCache struct {
 	dir string
-	// helm is the Helm module's version, part of every key.
-	helm string
-	now  func() time.Time
+	// build identifies the validator's build, part of every key.
+	build string
+	now   func() time.Time
 }
 
 const (
-	cacheFormat = "gitops-validate chart render 1"
+	cacheFormat = "gitops-validate chart render 2"
 	// cacheUnused is how long an entry is kept without being used.
 	cacheUnused = 7 * 24 * time.Hour
 	// cacheTouch is how stale an entry's time may be before a use renews
@@ -52,18 +55,34 @@ const (
 
 // NewRenderCache returns a cache in dir, created when first written.
 func NewRenderCache(dir string) *RenderCache {
-	helm := "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, m := range bi.Deps {
-			if m.Path == "helm.sh/helm/v3" {
-				helm = m.Version
-				if m.Replace != nil {
-					helm = m.Replace.Path + "@" + m.Replace.Version
+	return &RenderCache{dir: dir, build: buildID(), now: time.Now}
+}
+
+// buildID identifies the validator's build, so that a new build (another
+// Helm, a change to kustomize's patches or to this package) renders
+// anew: the Go build ID of the executable, which stays the same when the
+// same sources are linked again (go run), else the module versions.
+func buildID() string {
+	if exe, err := os.Executable(); err == nil {
+		if f, err := elf.Open(exe); err == nil {
+			defer f.Close()
+			if sec := f.Section(".note.go.buildid"); sec != nil {
+				if data, err := sec.Data(); err == nil && len(data) > 0 {
+					return string(data)
 				}
 			}
 		}
 	}
-	return &RenderCache{dir: dir, helm: helm, now: time.Now}
+	var b strings.Builder
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range append([]*debug.Module{&bi.Main}, bi.Deps...) {
+			fmt.Fprintf(&b, "%s@%s %s\n", m.Path, m.Version, m.Sum)
+			if r := m.Replace; r != nil {
+				fmt.Fprintf(&b, " => %s@%s %s\n", r.Path, r.Version, r.Sum)
+			}
+		}
+	}
+	return b.String()
 }
 
 // DefaultRenderCacheDir is gitops-validate/renders under the user's cache
@@ -78,19 +97,21 @@ func DefaultRenderCacheDir() (string, error) {
 
 // renderInput is everything a render depends on besides the chart's files.
 type renderInput struct {
-	Format       string
-	Helm         string
-	DisableHooks bool
-	Values       any
-	Release      any
-	Capabilities any
+	Format        string
+	Build         string
+	DisableHooks  bool
+	PostRenderers []helmv2.PostRenderer
+	Values        any
+	Release       any
+	Capabilities  any
 }
 
-// key is the entry of chrt rendered with values (from ToRenderValues).
-func (c *RenderCache) key(chrt *chart.Chart, values chartutil.Values, disableHooks bool) (string, error) {
+// key is the entry of chrt rendered with values (from ToRenderValues) and
+// post-rendered with postRenderers.
+func (c *RenderCache) key(chrt *chart.Chart, values chartutil.Values, disableHooks bool, postRenderers []helmv2.PostRenderer) (string, error) {
 	h := sha256.New()
 	in, err := json.Marshal(renderInput{
-		Format: cacheFormat, Helm: c.helm, DisableHooks: disableHooks,
+		Format: cacheFormat, Build: c.build, DisableHooks: disableHooks, PostRenderers: postRenderers,
 		Values: values["Values"], Release: values["Release"], Capabilities: values["Capabilities"],
 	})
 	if err != nil {
@@ -206,8 +227,7 @@ func toCache(objs []object) ([]cachedObject, error) {
 	return out, nil
 }
 
-// put stores the manifests and hooks of key. It is called before any
-// post-renderer changes the objects.
+// put stores the manifests (post-rendered) and hooks of key.
 func (c *RenderCache) put(key string, manifests, hooks []object) error {
 	var e cacheEntry
 	var err error

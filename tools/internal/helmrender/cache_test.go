@@ -142,6 +142,8 @@ func TestRenderCache(t *testing.T) {
 		{"disableHooks", input{spec: `{install: {disableHooks: true}, values: {count: 2}}`}, func(r Result) string {
 			return strings.Repeat("x", len(r.Objects)) + " want x"
 		}},
+		{"post-renderers", input{spec: `{values: {count: 2}, postRenderers: [{kustomize: {patches: [{target: {kind: ConfigMap}, patch: '[{"op": "add", "path": "/data/patched", "value": "yes"}]'}]}}]}`},
+			func(r Result) string { return cmData(t, r, "patched") + " want yes" }},
 		{"a template", input{spec: base.spec, chart: otherChart}, func(r Result) string { return cmData(t, r, "count") + " want 12" }},
 	}
 	for _, tt := range tests {
@@ -160,6 +162,19 @@ func TestRenderCache(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("another build of the validator", func(t *testing.T) {
+		before := len(cacheEntries(t, cacheDir))
+		c := NewRenderCache(cacheDir)
+		if c.build == "" {
+			t.Fatal("no build identity")
+		}
+		c.build += " rebuilt"
+		render(c, base)
+		if after := len(cacheEntries(t, cacheDir)); after != before+1 {
+			t.Errorf("%d entries after a render by another build, want %d", after, before+1)
+		}
+	})
 
 	t.Run("values against the schema", func(t *testing.T) {
 		before := len(cacheEntries(t, cacheDir))

@@ -37,6 +37,7 @@ import (
 	"github.com/homelab-gitops/homelab/tools/internal/finding"
 	"github.com/homelab-gitops/homelab/tools/internal/memo"
 	"github.com/homelab-gitops/homelab/tools/internal/render"
+	"github.com/homelab-gitops/homelab/tools/internal/schema"
 )
 
 // KubeVersion is the Kubernetes version charts are rendered for
@@ -191,7 +192,7 @@ func (r *Renderer) Render(ctx context.Context, rel Release) Result {
 	}
 	var key string
 	if r.cache != nil {
-		key, _ = r.cache.key(chrt, values, install.DisableHooks) // values that do not marshal are rendered every time
+		key, _ = r.cache.key(chrt, values, install.DisableHooks, obj.Spec.PostRenderers) // values that do not marshal are rendered every time
 	}
 	objs, hookObjs, hit := []object(nil), []object(nil), false
 	if key != "" {
@@ -220,14 +221,14 @@ func (r *Renderer) Render(ctx context.Context, rel Release) Result {
 		if objs, hookObjs, err = sortManifests(files, install.DisableHooks); err != nil {
 			return fail("spec.values", fmt.Sprintf("%s: chart %s renders invalid YAML: %v", name, chartID, err))
 		}
+		// As in Helm 3, post-renderers see the manifests, not the hooks
+		// or crds/.
+		if objs, err = postRender(objs, obj.Spec.PostRenderers); err != nil {
+			return fail("spec.postRenderers", fmt.Sprintf("%s: chart %s: post-renderer failed: %v", name, chartID, err))
+		}
 		if key != "" {
 			_ = r.cache.put(key, objs, hookObjs) // a cache that cannot be written costs the next run a render
 		}
-	}
-	// As in Helm 3, post-renderers see the manifests, not the hooks or
-	// crds/.
-	if objs, err = postRender(objs, obj.Spec.PostRenderers); err != nil {
-		return fail("spec.postRenderers", fmt.Sprintf("%s: chart %s: post-renderer failed: %v", name, chartID, err))
 	}
 	objs = slices.Concat(crds, objs, hookObjs)
 	for _, o := range objs {
@@ -275,11 +276,10 @@ type object struct {
 	template string
 }
 
-var docSepRe = regexp.MustCompile(`(?m)^---[ \t]*$`)
-
+// splitDocs splits a file of the chart's crds/ into its documents.
 func splitDocs(name, content string) []doc {
 	var out []doc
-	for _, d := range docSepRe.Split(content, -1) {
+	for _, d := range schema.SplitDocuments(content) {
 		out = append(out, doc{name, d})
 	}
 	return out

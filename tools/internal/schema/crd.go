@@ -198,7 +198,7 @@ func (s *crdSet) indexFile(f lazyFile) error {
 	if err != nil {
 		return fmt.Errorf("read crd file %s: %w", f.name, err)
 	}
-	for _, doc := range splitDocs(string(data)) {
+	for _, doc := range SplitDocuments(string(data)) {
 		if !strings.Contains(doc, "CustomResourceDefinition") {
 			continue
 		}
@@ -217,10 +217,10 @@ func (s *crdSet) indexFile(f lazyFile) error {
 	return nil
 }
 
-// splitDocs splits a YAML stream at its "---" lines. A plain scan: the
-// embedded CRDs are megabytes, and a multi-line regexp took a tenth of a
-// small repository's run.
-func splitDocs(data string) []string {
+// SplitDocuments splits a YAML stream at its "---" lines (trailing blanks
+// allowed). A plain scan: CRD files are megabytes, and a multi-line
+// regexp took a tenth of a small repository's run.
+func SplitDocuments(data string) []string {
 	var docs []string
 	start := 0
 	for pos := 0; pos < len(data); {

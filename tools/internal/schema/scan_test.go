@@ -18,8 +18,8 @@ func TestSplitDocs(t *testing.T) {
 		{"a: 1\n---", []string{"a: 1\n"}},
 	}
 	for _, tt := range tests {
-		if got := splitDocs(tt.in); !slices.Equal(got, tt.want) {
-			t.Errorf("splitDocs(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := SplitDocuments(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("SplitDocuments(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
