@@ -78,11 +78,21 @@ type lazyDoc struct {
 	source string
 	data   []byte
 	file   *lazyFile
+	// obj is a CRD of the repository, encoded when it is read: most of
+	// them (Flux's own, a chart's) never are.
+	obj map[string]any
 }
 
 // read returns the document and its source; a compiled file names its
 // source (the upstream YAML file) in its gzip header.
 func (d lazyDoc) read() ([]byte, string, error) {
+	if d.obj != nil {
+		data, err := json.Marshal(d.obj)
+		if err != nil {
+			return nil, d.source, fmt.Errorf("crd %s: %w", d.source, err)
+		}
+		return data, d.source, nil
+	}
 	if d.file == nil {
 		return d.data, d.source, nil
 	}

@@ -137,14 +137,10 @@ func (v *Validator) version(group, kind, version string) (*crdVersion, bool) {
 func (v *Validator) AddCRD(u *unstructured.Unstructured, source string) error {
 	group, _, _ := unstructured.NestedString(u.Object, "spec", "group")
 	kind, _, _ := unstructured.NestedString(u.Object, "spec", "names", "kind")
-	data, err := json.Marshal(u.Object)
-	if err != nil {
-		return fmt.Errorf("crd %s: %w", u.GetName(), err)
-	}
 	if group == "" || kind == "" {
 		return fmt.Errorf("crd %s: spec.group and spec.names.kind are required", u.GetName())
 	}
-	if v.crds.replace(group, kind, lazyDoc{source: source, data: data}) {
+	if v.crds.replace(group, kind, lazyDoc{source: source, obj: u.Object}) {
 		return nil
 	}
 	// The embedded CRD of that kind is already compiled, or being compiled
