@@ -24,10 +24,11 @@ import (
 // RenderCache keeps what charts rendered, by everything the render
 // depends on: the chart (every file of it and its subcharts), the values,
 // the release name and namespace, the capabilities, the install options
-// that change the output, the post-renderers and the validator's build. A validator run then
-// renders only the charts whose inputs changed since an earlier run; on
-// this repository, charts were a third of the CPU time of a run, and
-// Cilium's alone generated four RSA keys.
+// that change the output, the post-renderers and the validator's build.
+// A validator run then renders only the charts whose inputs changed since
+// an earlier run; on this repository, charts were a third of the CPU time
+// of a run, and Cilium's alone made an RSA key for its Hubble CA and for
+// each certificate.
 //
 // A chart that generates keys or random strings renders the same ones
 // while its entry is kept, which makes the diff of --base quieter, not
