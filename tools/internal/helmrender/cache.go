@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -128,7 +129,7 @@ func (c *RenderCache) key(chrt *chart.Chart, values chartutil.Values, disableHoo
 // hashChart writes chrt and its subcharts, every field the engine reads,
 // to h. Each part is preceded by its length, so that no two charts write
 // the same bytes.
-func hashChart(h interface{ Write([]byte) (int, error) }, chrt *chart.Chart) error {
+func hashChart(h io.Writer, chrt *chart.Chart) error {
 	part := func(b []byte) {
 		fmt.Fprintf(h, "%d:", len(b))
 		h.Write(b)

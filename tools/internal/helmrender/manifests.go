@@ -3,6 +3,7 @@ package helmrender
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -26,14 +27,7 @@ import (
 // hooks and, with disableHooks, every hook: helm-controller installs none
 // of them.
 func sortManifests(files map[string]string, disableHooks bool) (manifests, hooks []object, err error) {
-	paths := slices.Sorted(func(yield func(string) bool) {
-		for p := range files {
-			if !yield(p) {
-				return
-			}
-		}
-	})
-	for _, p := range paths {
+	for _, p := range slices.Sorted(maps.Keys(files)) {
 		for _, d := range splitManifests(files[p]) {
 			u, err := decodeDoc(d)
 			if err != nil {

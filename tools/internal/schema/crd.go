@@ -380,12 +380,9 @@ func (s *crdSet) replace(group, kind string, doc lazyDoc) bool {
 	if _, started := s.loads[group+"/"+kind]; started {
 		return false
 	}
-	for _, m := range []map[string]map[string][]lazyDoc{s.pending, s.registered} {
-		if m[group] == nil {
-			m[group] = map[string][]lazyDoc{}
-		}
-		m[group][kind] = []lazyDoc{doc}
-	}
+	delete(s.pending[group], kind)
+	delete(s.registered[group], kind)
+	s.addPending(group, kind, doc)
 	return true
 }
 
